@@ -1,0 +1,46 @@
+# Two commands for a new user: `make demo` (the main job) and `make test` (the tests).
+# Both set themselves up: a virtual environment with pinned installs, then the demo data.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export DUCKDB_PATH ?= warehouse.duckdb
+DEMO_CUSTOMERS ?= 5000
+
+.PHONY: demo test lint bench data build clean venv
+
+venv: $(STAMP)
+
+$(STAMP): requirements.lock pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
+	touch $(STAMP)
+
+## data: generate the demo Amperity tables into $(DUCKDB_PATH)
+data: $(STAMP)
+	$(BIN)/loader demo-data --customers $(DEMO_CUSTOMERS)
+
+## build: dbt build (models, data tests, unit tests) on the default DuckDB profile
+build: $(STAMP)
+	$(BIN)/dbt build --profiles-dir . --project-dir .
+
+## demo: data -> dbt build -> loader push to the bundled emulator -> delivery summary
+demo: $(STAMP)
+	PATH="$(CURDIR)/$(BIN):$$PATH" bash scripts/demo.sh
+
+## test: the whole test suite (pytest's "no tests collected" counts as success)
+test: $(STAMP)
+	$(BIN)/python -m pytest; rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; rc=0; fi; exit $$rc
+
+lint: $(STAMP)
+	$(BIN)/ruff check loader tests bench
+	$(BIN)/sqlfluff lint models macros --disable-progress-bar
+
+## bench: benchmarks (not tests); figures go to docs/benchmarks.md
+bench: $(STAMP)
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) target logs .demo bench/out *.duckdb *.duckdb.wal

@@ -1,0 +1,3 @@
+"""Deliver dbt-built marketing audiences to Klaviyo."""
+
+__version__ = "0.1.0"

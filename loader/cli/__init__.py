@@ -1,0 +1,9 @@
+"""`loader` command line: thin Typer commands over the library modules.
+
+Each command lives in its own module and registers itself on ``app``.
+"""
+
+from loader.cli import check, demo_data, emulator, export, push, status  # noqa: F401  (registration)
+from loader.cli._app import app
+
+__all__ = ["app"]

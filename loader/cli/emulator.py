@@ -1,0 +1,3 @@
+"""`loader emulator` (not written yet)."""
+
+from loader.cli._app import app, guarded  # noqa: F401

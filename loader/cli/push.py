@@ -1,0 +1,3 @@
+"""`loader push` (not written yet)."""
+
+from loader.cli._app import app, guarded  # noqa: F401

@@ -1,0 +1,3 @@
+"""`loader status` (not written yet)."""
+
+from loader.cli._app import app, guarded  # noqa: F401
