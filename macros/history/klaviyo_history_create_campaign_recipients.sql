@@ -1,0 +1,54 @@
+{#-
+    on-run-start: create the loader's history relation empty when it is missing, so models that
+    read source('klaviyo_loader', 'campaign_recipients') build before the first `loader push`.
+    The columns match what `loader push` creates (loader/state.py) exactly.
+-#}
+{% macro klaviyo_history_create_campaign_recipients() %}
+    {{ return(adapter.dispatch('klaviyo_history_create_campaign_recipients')()) }}
+{% endmacro %}
+
+{% macro default__klaviyo_history_create_campaign_recipients() %}
+    {% if execute %}
+        {% set schema_name = var('klaviyo_loader_schema', 'klaviyo_loader') %}
+        {% set relation = api.Relation.create(
+            database=target.database,
+            schema=schema_name,
+            identifier='campaign_recipients',
+        ) %}
+        {% do adapter.create_schema(relation) %}
+        {% set string = dbt.type_string() %}
+        {% set flag = dbt.type_boolean() %}
+        {% set instant = dbt.type_timestamp() %}
+        {% set columns = [
+            ('amperity_id', string),
+            ('campaign_id', string),
+            ('campaign_name', string),
+            ('campaign_type', string),
+            ('sub_audience_id', string),
+            ('sub_audience_name', string),
+            ('treatment_id', string),
+            ('treatment_name', string),
+            ('is_control', flag),
+            ('destination_id', string),
+            ('destination_name', string),
+            ('list_id', string),
+            ('segment_id', string),
+            ('segment_name', string),
+            ('delivery_datetime', instant),
+            ('launch_datetime', instant),
+            ('dataset_version', string),
+            ('account_id', string),
+            ('delivery_id', string),
+            ('is_sample', flag),
+        ] %}
+        {% set ddl %}
+            create table if not exists {{ relation }} (
+            {%- for name, data_type in columns %}
+                {{ name }} {{ data_type }}{{ ',' if not loop.last }}
+            {%- endfor %}
+            )
+        {% endset %}
+        {% do run_query(ddl) %}
+    {% endif %}
+    {{ return('select 1 as created') }}
+{% endmacro %}
