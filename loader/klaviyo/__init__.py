@@ -1,0 +1,1 @@
+"""Klaviyo API access: published limits, the HTTP client, JSON:API payload shapes."""

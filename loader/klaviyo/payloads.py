@@ -1,0 +1,124 @@
+"""Audience row → JSON:API profile object, built as SQL text so DuckDB renders the JSON.
+
+Placement by column name (PRODUCT §4): profile fields go to ``attributes``, location fields to
+``attributes.location``, anything else to ``attributes.properties``. A NULL profile or location
+field is not sent; a NULL custom property is cleared with ``meta.patch_properties.unset``.
+"""
+
+from __future__ import annotations
+
+import json
+
+PROFILE_FIELDS = (
+    "email", "phone_number", "external_id", "first_name", "last_name", "organization",
+    "locale", "title", "image",
+)
+LOCATION_FIELDS = (
+    "address1", "address2", "city", "country", "region", "zip", "latitude", "longitude",
+    "timezone", "ip",
+)
+NUMERIC_OK = ("latitude", "longitude")  # may be a JSON number
+IDENTIFIERS = ("email", "phone_number", "external_id")
+
+
+def ident(name: str) -> str:
+    """A quoted SQL identifier."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def sql_str(text: str) -> str:
+    """A SQL string literal."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _key(name: str) -> str:
+    return sql_str(json.dumps(name) + ":")
+
+
+def placement(column: str) -> str:
+    if column in PROFILE_FIELDS:
+        return "profile"
+    if column in LOCATION_FIELDS:
+        return "location"
+    return "property"
+
+
+def value_json(column: str) -> str:
+    """SQL for the JSON text of one scalar column's value (NULL stays NULL)."""
+    col = ident(column)
+    if placement(column) == "property" or column in NUMERIC_OK:
+        return f"to_json({col})"
+    return f"to_json(cast({col} as varchar))"
+
+
+def aggregate_json(column: str) -> str:
+    """SQL aggregate: the JSON text of a column over one customer's rows.
+
+    A custom property with several distinct values (expansion rows from a multi-valued table)
+    becomes a sorted JSON array; anything else takes one value (the smallest).
+    """
+    col = ident(column)
+    if placement(column) == "property":
+        return (
+            f"case when count(distinct {col}) > 1 then to_json(list_sort(list(distinct {col}))) "
+            f"else to_json(min({col})) end"
+        )
+    if column in NUMERIC_OK:
+        return f"to_json(min({col}))"
+    return f"to_json(cast(min({col}) as varchar))"
+
+
+def profile_sql(columns: list[str], identifier: str, update_contacts: bool) -> str:
+    """SQL for the profile JSON text over a relation whose columns hold JSON texts.
+
+    ``columns`` are the mapped Klaviyo columns (each a column of JSON text or NULL).
+    With ``update_contacts`` off only the identifier is sent (membership only).
+    """
+    cols = columns if update_contacts else [identifier]
+    profile = [c for c in cols if placement(c) == "profile"]
+    location = [c for c in cols if placement(c) == "location"]
+    props = [c for c in cols if placement(c) == "property"]
+
+    def pairs(names: list[str]) -> str:
+        return ", ".join(
+            f"case when {ident(c)} is not null then {_key(c)} || {ident(c)} end" for c in names
+        )
+
+    def nested(key: str, names: list[str]) -> str:
+        return f"""'"{key}":{{' || nullif(concat_ws(',', {pairs(names)}), '') || '}}'"""
+
+    parts = [pairs(profile)] if profile else []
+    if location:
+        parts.append(nested("location", location))
+    if props:
+        parts.append(nested("properties", props))
+    attributes = f"concat_ws(',', {', '.join(parts)})"
+    meta = "''"
+    if props:
+        unset = ", ".join(
+            f"case when {ident(c)} is null then {sql_str(json.dumps(c))} end" for c in props
+        )
+        meta = (
+            f"""coalesce(',"meta":{{"patch_properties":{{"unset":[' || """
+            f"""nullif(concat_ws(',', {unset}), '') || ']}}}}', '')"""
+        )
+    return f"""'{{"type":"profile","attributes":{{' || {attributes} || '}}' || {meta} || '}}'"""
+
+
+def import_job_body(profiles: list[str], list_id: str | None) -> str:
+    """The bulk import job body around already-rendered profile objects."""
+    rel = (
+        f',"relationships":{{"lists":{{"data":[{{"type":"list","id":{json.dumps(list_id)}}}]}}}}'
+        if list_id
+        else ""
+    )
+    return (
+        '{"data":{"type":"profile-bulk-import-job","attributes":{"profiles":{"data":['
+        + ",".join(profiles)
+        + "]}}"
+        + rel
+        + "}}"
+    )
+
+
+IMPORT_BODY_OVERHEAD = len(import_job_body([], "X" * 64))

@@ -1,0 +1,222 @@
+"""Reading the warehouse: the campaign registry and audience relations, as SQL run in DuckDB.
+
+The per-list "desired state" (one JSON:API profile per identifier, its fingerprint and size) is
+rendered by DuckDB, so Python only ever handles the rows that changed, as ready JSON text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import duckdb
+
+from loader.errors import WarehouseError
+from loader.klaviyo.payloads import IDENTIFIERS, aggregate_json, ident, profile_sql, sql_str
+
+REGISTRY = "klaviyo_campaigns"
+DELIVERY_SUMMARY = "klaviyo_delivery_summary"
+AUDIENCE_FIXED_COLUMNS = (
+    "campaign_id", "campaign_name", "sub_audience_id", "sub_audience_name", "treatment_id",
+    "treatment_name", "is_control", "list_name", "segment_id", "segment_name", "amperity_id",
+    "shrink_reason",
+)
+
+
+@dataclass(frozen=True)
+class Campaign:
+    """One row of ``klaviyo_campaigns``."""
+
+    campaign_id: str
+    campaign_name: str
+    campaign_type: str
+    audience_relation: str
+    identifier: str
+    update_contacts: bool
+    attribute_columns: list[str]
+    list_names: list[str]
+    destination_id: str | None
+    destination_name: str | None
+    launch_at: datetime | None
+    dbt_invocation_id: str | None
+    row: dict[str, Any]
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> Campaign:
+        def split(value: Any) -> list[str]:
+            return [v.strip() for v in str(value or "").split(",") if v.strip()]
+
+        identifier = str(row.get("identifier") or "email")
+        if identifier not in IDENTIFIERS:
+            raise WarehouseError(
+                f"campaign {row.get('campaign_id')!r}: identifier {identifier!r} is not one of "
+                f"{', '.join(IDENTIFIERS)}."
+            )
+        return cls(
+            campaign_id=str(row["campaign_id"]),
+            campaign_name=str(row.get("campaign_name") or row["campaign_id"]),
+            campaign_type=str(row.get("campaign_type") or "one_time"),
+            audience_relation=str(row["audience_relation"]),
+            identifier=identifier,
+            update_contacts=bool(row.get("update_contacts", True)),
+            attribute_columns=split(row.get("attribute_columns")),
+            list_names=split(row.get("list_names")),
+            destination_id=row.get("destination_id"),
+            destination_name=row.get("destination_name"),
+            launch_at=row.get("launch_at"),
+            dbt_invocation_id=row.get("dbt_invocation_id"),
+            row=row,
+        )
+
+
+def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None
+          ) -> list[dict[str, Any]]:
+    cur = con.execute(sql, params or [])
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+
+
+def find_relation(con: duckdb.DuckDBPyConnection, name: str) -> str | None:
+    """The qualified name of a dbt-built relation, looked up in any schema (``main`` first)."""
+    rows = con.execute(
+        "select table_catalog, table_schema from information_schema.tables where table_name = ? "
+        "order by table_schema <> 'main', table_schema",
+        [name],
+    ).fetchall()
+    if not rows:
+        return None
+    catalog, schema = rows[0]
+    return f"{ident(catalog)}.{ident(schema)}.{ident(name)}"
+
+
+def read_campaigns(con: duckdb.DuckDBPyConnection) -> list[Campaign]:
+    rel = find_relation(con, REGISTRY)
+    if rel is None:
+        raise WarehouseError(
+            f"The campaign registry `{REGISTRY}` is not in the warehouse.",
+            hint="Run `dbt build` (it builds the registry from the campaign models).",
+        )
+    return [Campaign.from_row(r) for r in _rows(con, f"select * from {rel} order by campaign_id")]
+
+
+def select_campaigns(campaigns: list[Campaign], wanted: list[str]) -> list[Campaign]:
+    """The named campaigns (by id or name), in the order given; unknown names fail clearly."""
+    out: list[Campaign] = []
+    for name in wanted:
+        match = [c for c in campaigns if name in (c.campaign_id, c.campaign_name)]
+        if not match:
+            known = ", ".join(c.campaign_id for c in campaigns) or "none"
+            raise WarehouseError(
+                f"No campaign {name!r} in the registry (known: {known}).",
+                hint="Check the name, or run `dbt build` so the registry lists it.",
+            )
+        if match[0] not in out:
+            out.append(match[0])
+    return out
+
+
+def audience_columns(con: duckdb.DuckDBPyConnection, campaign: Campaign) -> list[str]:
+    """The relation's columns, checked against the audience contract."""
+    try:
+        cur = con.execute(f"select * from {campaign.audience_relation} limit 0")
+    except duckdb.Error as exc:
+        raise WarehouseError(
+            f"campaign {campaign.campaign_id!r}: cannot read its audience relation "
+            f"{campaign.audience_relation}: {str(exc).splitlines()[0]}",
+            hint="Run `dbt build` so the campaign model exists.",
+        ) from None
+    cols = [d[0] for d in cur.description]
+    missing = [c for c in AUDIENCE_FIXED_COLUMNS if c not in cols]
+    if campaign.identifier not in cols:
+        missing.append(campaign.identifier)
+    if missing:
+        raise WarehouseError(
+            f"campaign {campaign.campaign_id!r}: audience relation {campaign.audience_relation} "
+            f"lacks column(s) {', '.join(missing)}.",
+            hint="The audience contract is in docs/architecture.md §2; rebuild with `dbt build`.",
+        )
+    return cols
+
+
+def attribute_columns(con: duckdb.DuckDBPyConnection, campaign: Campaign) -> list[str]:
+    cols = audience_columns(con, campaign)
+    mapped = cols[cols.index("shrink_reason") + 1:]
+    if campaign.attribute_columns:
+        mapped = [c for c in campaign.attribute_columns if c in cols] or mapped
+    if campaign.identifier not in mapped:
+        mapped = [campaign.identifier, *mapped]
+    return mapped
+
+
+def sendable_sql(campaign: Campaign, list_name: str) -> str:
+    """Rows of one list that may be sent: not control, no shrink reason, identifier present."""
+    return (
+        f"select * from {campaign.audience_relation} where list_name = {sql_str(list_name)} "
+        f"and not coalesce(is_control, false) and shrink_reason is null "
+        f"and {ident(campaign.identifier)} is not null"
+    )
+
+
+def desired_sql(campaign: Campaign, list_name: str, columns: list[str]) -> str:
+    """One row per identifier the list should hold.
+
+    Columns: identifier, amperity_id (the customer sent: the smallest id among customers sharing
+    the identifier), customers (how many customers share it), payload (the JSON:API profile),
+    fingerprint (md5 of the payload), nbytes (payload size in bytes).
+    """
+    idc = ident(campaign.identifier)
+    aggs = ",\n        ".join(f"{aggregate_json(c)} as {ident(c)}" for c in columns
+                              if c != campaign.identifier)
+    aggs = f",\n        {aggs}" if aggs else ""
+    payload = profile_sql(columns, campaign.identifier, campaign.update_contacts)
+    return f"""
+with sendable as (
+    {sendable_sql(campaign, list_name)}
+),
+chosen as (
+    select {idc} as identifier, min(amperity_id) as amperity_id,
+        count(distinct amperity_id) as customers
+    from sendable group by 1
+),
+rendered as (
+    select s.{idc} as identifier, s.amperity_id,
+        to_json(cast(s.{idc} as varchar)) as {idc}{aggs}
+    from sendable as s
+    inner join chosen as c on s.{idc} = c.identifier and s.amperity_id = c.amperity_id
+    group by s.{idc}, s.amperity_id
+),
+profiles as (
+    select identifier, amperity_id, {payload} as payload from rendered
+)
+select p.identifier, p.amperity_id, c.customers, p.payload, md5(p.payload) as fingerprint,
+    strlen(p.payload) as nbytes
+from profiles as p inner join chosen as c using (identifier)
+"""
+
+
+def delivery_summary(con: duckdb.DuckDBPyConnection, campaign_id: str) -> dict[str, dict[str, int]]:
+    """Per list name: customers, rows, shrink, expansion, duplicates from the dbt summary."""
+    rel = find_relation(con, DELIVERY_SUMMARY)
+    if rel is None:
+        return {}
+    rows = _rows(con, f"""
+        select coalesce(list_name, '(control)') as list_name,
+            sum(customers) as customers, sum(rows_to_send) as rows_to_send,
+            sum(shrink_customers) as shrink, sum(expansion_rows) as expansion,
+            sum(duplicate_identifier_customers) as duplicates
+        from {rel} where campaign_id = ? group by 1""", [campaign_id])
+    return {r["list_name"]: {k: int(v or 0) for k, v in r.items() if k != "list_name"}
+            for r in rows}
+
+
+def stream(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None,
+           batch_rows: int = 50_000) -> Iterator[list[tuple[Any, ...]]]:
+    """Run a query and yield its rows in batches (bounded memory)."""
+    cur = con.execute(sql, params or [])
+    while True:
+        rows = cur.fetchmany(batch_rows)
+        if not rows:
+            return
+        yield rows
