@@ -1,0 +1,67 @@
+{#-
+    A campaign: the whole body of a model in models/campaigns/. See docs/campaigns.md.
+
+        {{ klaviyo_campaign(
+            name='Spring sale',
+            campaign_id='spring_sale_2026',
+            include=['seg_high_value_customers', 'seg_recent_buyers'],
+            exclude=['seg_email_unsubscribed'],
+            sub_audiences=[{'name': 'Everyone', 'treatments': [
+                {'name': 'Offer A', 'percent': 45, 'list_name': 'Spring sale - A'},
+                {'name': 'Offer B', 'percent': 45, 'list_name': 'Spring sale - B'},
+                {'name': 'Holdout', 'percent': 10, 'control': true}]}],
+        ) }}
+
+    At parse time: refs every relation it reads and stores the normalised declaration in
+    config.meta.klaviyo_campaign. At compile time: raises every invalid declaration (naming the
+    campaign and the field), checks attribute columns and cross-campaign uniqueness, then
+    renders the audience relation (docs/architecture.md §2).
+-#}
+{% macro klaviyo_campaign(
+    name=none,
+    campaign_id=none,
+    include=none,
+    exclude=none,
+    sub_audiences=none,
+    treatments=none,
+    first_match_only=true,
+    attributes=none,
+    attribute_source=none,
+    condition_source=none,
+    update_contacts=true,
+    identifier='email',
+    timing=none
+) -%}
+    {%- set normalised = klaviyo_normalise_campaign({
+        'name': name, 'campaign_id': campaign_id, 'include': include, 'exclude': exclude,
+        'sub_audiences': sub_audiences, 'treatments': treatments, 'first_match_only': first_match_only,
+        'attributes': attributes, 'attribute_source': attribute_source,
+        'condition_source': condition_source, 'update_contacts': update_contacts,
+        'identifier': identifier, 'timing': timing,
+    }, kwargs.keys() | list) -%}
+    {%- set declaration = normalised.declaration -%}
+    {%- do declaration.update({'model_name': model.name}) -%}
+    {{ config(meta={'klaviyo_campaign': declaration}) }}
+
+    {#- Every relation read, referenced at parse time so dbt orders the build. -#}
+    {%- set relations = {} -%}
+    {%- set referenced = declaration.include + declaration.exclude
+        + [declaration.attribute_source, declaration.condition_source]
+        + (declaration.attributes | map(attribute='source') | list) -%}
+    {%- for relation_name in referenced if relation_name is string and relation_name not in relations -%}
+        {%- do relations.update({relation_name: ref(relation_name)}) -%}
+    {%- endfor -%}
+
+    {%- if execute -%}
+        {%- set label = "Campaign '" ~ declaration.name ~ "' (model " ~ model.name ~ ")" -%}
+        {%- set errors = normalised.errors + klaviyo_campaign_execute_errors(declaration, relations) -%}
+        {%- if errors | length > 0 -%}
+            {%- set lines = [] -%}
+            {%- for field, message in errors -%}
+                {%- do lines.append('  - field ' ~ field ~ ': ' ~ message) -%}
+            {%- endfor -%}
+            {%- do exceptions.raise_compiler_error(label ~ ' is invalid:\n' ~ lines | join('\n')) -%}
+        {%- endif -%}
+    {%- endif -%}
+    {{ klaviyo_audience_sql(declaration, relations) }}
+{%- endmacro %}

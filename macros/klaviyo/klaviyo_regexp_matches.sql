@@ -1,0 +1,16 @@
+{#- True when `expression` matches the regular expression `pattern` (a SQL string literal). -#}
+{% macro klaviyo_regexp_matches(expression, pattern) -%}
+    {{ return(adapter.dispatch('klaviyo_regexp_matches', 'klaviyo_audiences')(expression, pattern)) }}
+{%- endmacro %}
+
+{% macro default__klaviyo_regexp_matches(expression, pattern) -%}
+    regexp_matches({{ expression }}, {{ pattern }})
+{%- endmacro %}
+
+{% macro postgres__klaviyo_regexp_matches(expression, pattern) -%}
+    ({{ expression }} ~ {{ pattern }})
+{%- endmacro %}
+
+{% macro spark__klaviyo_regexp_matches(expression, pattern) -%}
+    ({{ expression }} rlike {{ pattern }})
+{%- endmacro %}
