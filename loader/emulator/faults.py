@@ -1,0 +1,56 @@
+"""Fault injection: a seeded draw per API request decides whether it fails, and how."""
+
+from __future__ import annotations
+
+import random
+import threading
+from dataclasses import dataclass
+
+KINDS = ("500", "502", "503", "reset", "slow", "storm")
+
+
+@dataclass(frozen=True)
+class Fault:
+    kind: str  # one of KINDS
+
+
+class FaultInjector:
+    """``rate`` is the chance a request is hit; the sequence of draws depends only on ``seed``.
+
+    A ``storm`` answers the next ``storm_length`` requests (this one included) with 429.
+    """
+
+    def __init__(self, rate: float = 0.0, seed: int = 0, kinds: tuple[str, ...] = KINDS,
+                 slow_seconds: float = 0.5, storm_length: int = 5) -> None:
+        self._lock = threading.Lock()
+        self.configure(rate, seed, kinds, slow_seconds, storm_length)
+
+    def configure(self, rate: float, seed: int, kinds: tuple[str, ...] = KINDS,
+                  slow_seconds: float = 0.5, storm_length: int = 5) -> None:
+        if not 0.0 <= rate <= 1.0:
+            raise ValueError("the fault rate must be between 0 and 1")
+        unknown = set(kinds) - set(KINDS)
+        if unknown:
+            raise ValueError(f"unknown fault kinds: {', '.join(sorted(unknown))}")
+        with self._lock:
+            self.rate = rate
+            self.seed = seed
+            self.kinds = tuple(kinds)
+            self.slow_seconds = slow_seconds
+            self.storm_length = storm_length
+            self._rng = random.Random(seed)
+            self._storm_left = 0
+
+    def draw(self) -> Fault | None:
+        with self._lock:
+            if self._storm_left > 0:
+                self._storm_left -= 1
+                return Fault("storm")
+            if self.rate <= 0 or not self.kinds:
+                return None
+            if self._rng.random() >= self.rate:
+                return None
+            kind = self._rng.choice(self.kinds)
+            if kind == "storm":
+                self._storm_left = self.storm_length - 1
+            return Fault(kind)

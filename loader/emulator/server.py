@@ -1,0 +1,619 @@
+"""The HTTP side: routing, auth (private keys, OAuth), revision, content type, limits, faults,
+the inspection surface under ``/_emulator/``, and the ``Emulator`` object tests drive."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import secrets
+import socket
+import struct
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from loader.emulator.clock import Clock, system_clock
+from loader.emulator.errors import ApiError, error_document, invalid
+from loader.emulator.faults import KINDS, FaultInjector
+from loader.emulator.handlers import HANDLERS, Ctx
+from loader.emulator.limits import RateLimiter, parse_rate_limits
+from loader.emulator.ops import ALL_SCOPES, Operation, has_scopes, route
+from loader.emulator.store import Job, ListRec, Store, iso
+from loader.emulator.validation import validate_body
+
+JSONAPI = "application/vnd.api+json"
+MAX_BODY_BYTES = 5 * 1024 * 1024
+REVISION_RE = re.compile(r"^\d{4}-\d{2}-\d{2}(\.[A-Za-z0-9_-]+)?$")
+
+# Every request to any Emulator is offered to these callables (the contract test records them).
+# Each receives a dict: emulator, op_id, method, path, query (list of pairs), headers (lower-cased
+# names, Authorization redacted), body (parsed JSON or None), status, exempt (bool).
+request_listeners: list[Callable[[dict[str, Any]], None]] = []
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+    emulator: Emulator
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+    server_version = "KlaviyoEmulator/1.0"
+    sys_version = ""
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        return
+
+    def _dispatch(self) -> None:
+        self.server.emulator._handle(self)
+
+    do_GET = do_POST = do_PATCH = do_DELETE = do_PUT = _dispatch
+
+    # -- writing ------------------------------------------------------------------------------
+    def send_json(self, status: int, doc: Any, content_type: str = JSONAPI,
+                  headers: dict[str, str] | None = None) -> None:
+        body = b"" if doc is None else json.dumps(doc, separators=(",", ":")).encode()
+        self.send_response(status)
+        if doc is not None:
+            self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        if body:
+            self.wfile.write(body)
+
+    def reset_connection(self) -> None:
+        """Drop the connection with a TCP reset, writing nothing."""
+        with suppress(OSError):
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                       struct.pack("ii", 1, 0))
+        self.close_connection = True
+        with suppress(OSError):
+            self.connection.close()
+
+
+class Emulator:
+    """A Klaviyo account on 127.0.0.1. Use as a context manager, or ``start()``/``stop()``.
+
+    ``rate_limits``: "off" (default), "on", or a scale (multiplies every published rate).
+    ``faults``: chance (0–1) that an API request fails (500/502/503, reset, slow, 429 storm).
+    ``job_delay``: seconds before a bulk import job starts processing.
+    ``api_key``: when set, only this key (and keys from ``create_key``) is accepted; otherwise
+    any ``pk_…`` key is.
+    """
+
+    def __init__(self, *, host: str = "127.0.0.1", port: int = 0, api_key: str | None = None,
+                 rate_limits: str | float | bool | None = "off", faults: float = 0.0,
+                 fault_seed: int = 0, job_delay: float = 0.0, clock: Clock | None = None,
+                 account_id: str | None = None, token_ttl: float = 3600.0,
+                 record: bool = True) -> None:
+        if host not in ("127.0.0.1", "localhost", "::1"):
+            raise ValueError("the emulator serves on loopback only")
+        self.clock: Clock = clock or system_clock
+        self._strict_key = api_key
+        self.api_key = api_key or "pk_emulator_" + secrets.token_hex(8)
+        self.account_id = account_id or "Emu" + secrets.token_hex(3).upper()
+        self.store = Store(self.clock, self.account_id)
+        self.limiter = RateLimiter(self.clock, parse_rate_limits(rate_limits))
+        self.faults = FaultInjector(faults, fault_seed)
+        self.job_delay = job_delay
+        self.token_ttl = token_ttl
+        self.record = record
+        self._keys: dict[str, frozenset[str]] = {}
+        self._oauth_clients: dict[str, tuple[str, frozenset[str]]] = {}  # id -> (secret, scopes)
+        self._refresh_tokens: dict[str, tuple[str, frozenset[str]]] = {}  # token -> (client, sc)
+        self._access_tokens: dict[str, tuple[float, frozenset[str]]] = {}
+        self._stats_lock = threading.Lock()
+        self._reset_stats()
+        self._jobs_cv = threading.Condition()
+        self._queue: list[Job] = []
+        self._stop = threading.Event()
+        self._host, self._port = host, port
+        self._httpd: _Server | None = None
+        self._threads: list[threading.Thread] = []
+
+    # ---- lifecycle ------------------------------------------------------------------------
+    def start(self) -> Emulator:
+        httpd = _Server((self._host, self._port), _Handler)
+        httpd.emulator = self
+        self._httpd = httpd
+        self._port = httpd.server_address[1]
+        self._stop.clear()
+        t1 = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.1},
+                              name=f"klaviyo-emulator-{self._port}", daemon=True)
+        t2 = threading.Thread(target=self._job_worker, name=f"klaviyo-emulator-jobs-{self._port}",
+                              daemon=True)
+        self._threads = [t1, t2]
+        for t in self._threads:
+            t.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        with self._jobs_cv:
+            self._jobs_cv.notify_all()
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+            self._httpd = None
+        for t in self._threads:
+            t.join(timeout=5)
+        self._threads = []
+
+    def __enter__(self) -> Emulator:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def wait_stopped(self, timeout: float | None = None) -> bool:
+        """Block until ``stop()`` (or ``timeout`` seconds); True when stopped."""
+        return self._stop.wait(timeout)
+
+    @property
+    def port(self) -> int:
+        return self._port
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self._host}:{self._port}"
+
+    # ---- credentials --------------------------------------------------------------------
+    def create_key(self, scopes: list[str] | tuple[str, ...] | None = None) -> str:
+        """A new private key with exactly these scopes (default: every scope)."""
+        key = "pk_" + secrets.token_hex(16)
+        self._keys[key] = frozenset(ALL_SCOPES if scopes is None else scopes)
+        return key
+
+    def create_oauth_client(self, scopes: list[str] | tuple[str, ...] | None = None
+                            ) -> dict[str, str]:
+        """OAuth client credentials and a refresh token for ``POST /oauth/token``."""
+        client_id = "emu-client-" + secrets.token_hex(4)
+        secret = secrets.token_hex(16)
+        granted = frozenset(ALL_SCOPES if scopes is None else scopes)
+        self._oauth_clients[client_id] = (secret, granted)
+        refresh = "rt_" + secrets.token_hex(16)
+        self._refresh_tokens[refresh] = (client_id, granted)
+        return {"client_id": client_id, "client_secret": secret, "refresh_token": refresh,
+                "token_url": self.base_url + "/oauth/token"}
+
+    def _key_scopes(self, key: str) -> frozenset[str] | None:
+        if key in self._keys:
+            return self._keys[key]
+        if self._strict_key is not None:
+            return ALL_SCOPES if secrets.compare_digest(key, self._strict_key) else None
+        return ALL_SCOPES if key.startswith("pk_") and len(key) > 3 else None
+
+    def _authenticate(self, header: str | None) -> frozenset[str]:
+        if not header:
+            raise ApiError(401, "not_authenticated",
+                           "Authentication credentials were not provided.")
+        scheme, _, value = header.strip().partition(" ")
+        value = value.strip()
+        if scheme == "Klaviyo-API-Key":
+            scopes = self._key_scopes(value)
+            if scopes is None:
+                raise ApiError(401, "authentication_failed", "Incorrect authentication "
+                               "credentials: the private API key is not valid.")
+            return scopes
+        if scheme == "Bearer":
+            entry = self._access_tokens.get(value)
+            if entry is None:
+                raise ApiError(401, "authentication_failed",
+                               "Incorrect authentication credentials: unknown access token.")
+            expires, scopes = entry
+            if self.clock() >= expires:
+                raise ApiError(401, "authentication_failed",
+                               "Incorrect authentication credentials: the access token expired.")
+            return scopes
+        raise ApiError(401, "not_authenticated",
+                       "Authentication credentials were not provided in a supported scheme "
+                       "(Klaviyo-API-Key or Bearer).")
+
+    # ---- jobs ------------------------------------------------------------------------------
+    def submit_job(self, profiles: list[dict[str, Any]], list_ids: list[str]) -> Job:
+        job = self.store.create_job(profiles, list_ids, self.job_delay)
+        with self._jobs_cv:
+            self._queue.append(job)
+            self._jobs_cv.notify_all()
+        return job
+
+    def _job_worker(self) -> None:
+        while not self._stop.is_set():
+            with self._jobs_cv:
+                job = None
+                if self._queue and self._queue[0].due_at <= self.clock():
+                    job = self._queue[0]
+                elif self._queue:
+                    self._jobs_cv.wait(0.02)  # the clock may be a fake one: poll
+                    continue
+                else:
+                    self._jobs_cv.wait(0.5)
+                    continue
+            self.store.process_job(job)
+            with self._jobs_cv:
+                self._queue.remove(job)
+                self._jobs_cv.notify_all()
+
+    def wait_for_jobs(self, timeout: float = 30.0) -> None:
+        """Block until every submitted job is complete (real time; advance a fake clock first)."""
+        deadline = time.monotonic() + timeout
+        with self._jobs_cv:
+            while self._queue:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError(f"{len(self._queue)} bulk import jobs still pending")
+                self._jobs_cv.wait(min(left, 0.05))
+
+    # ---- inspection ------------------------------------------------------------------------
+    def _list_view(self, rec: Any) -> dict[str, Any]:
+        profiles = self.store.profiles
+        members = [pid for pid in rec.members if pid in profiles]
+        return {
+            "id": rec.id, "name": rec.name, "members": members,
+            "emails": {profiles[p]["email"] for p in members if profiles[p]["email"]},
+            "phone_numbers": {profiles[p]["phone_number"] for p in members
+                              if profiles[p]["phone_number"]},
+            "external_ids": {profiles[p]["external_id"] for p in members
+                             if profiles[p]["external_id"]},
+        }
+
+    def lists(self) -> dict[str, dict[str, Any]]:
+        """{name: {id, members: [profile ids], emails, phone_numbers, external_ids (sets)}}.
+
+        Lists sharing a name: the first created wins here; see ``lists_by_id``."""
+        out: dict[str, dict[str, Any]] = {}
+        with self.store.lock:
+            for rec in self.store.lists.values():
+                out.setdefault(rec.name, self._list_view(rec))
+        return out
+
+    def lists_by_id(self) -> dict[str, dict[str, Any]]:
+        with self.store.lock:
+            return {rec.id: self._list_view(rec) for rec in self.store.lists.values()}
+
+    def profiles(self) -> list[dict[str, Any]]:
+        """Every profile: identifiers, attributes, location, properties and list ids."""
+        with self.store.lock:
+            memberships: dict[str, list[str]] = {}
+            for rec in self.store.lists.values():
+                for pid in rec.members:
+                    memberships.setdefault(pid, []).append(rec.id)
+            return [
+                {**{k: v for k, v in p.items() if k not in ("created", "updated", "location",
+                                                             "properties")},
+                 "location": dict(p["location"]), "properties": dict(p["properties"]),
+                 "created": iso(p["created"]), "updated": iso(p["updated"]),
+                 "lists": memberships.get(p["id"], [])}
+                for p in self.store.profiles.values()
+            ]
+
+    def find_profile(self, *, email: str | None = None, phone_number: str | None = None,
+                     external_id: str | None = None) -> dict[str, Any] | None:
+        with self.store.lock:
+            pid = self.store.lookup(email, phone_number, external_id)
+        if pid is None:
+            return None
+        return next((p for p in self.profiles() if p["id"] == pid), None)
+
+    def create_list(self, name: str) -> str:
+        """Seed a list directly (not counted as an API call nor against the daily limit)."""
+        with self.store.lock:
+            now = self.clock()
+            rec = ListRec(self.store.new_list_id(), name, now, now)
+            self.store.lists[rec.id] = rec
+            return rec.id
+
+    def _reset_stats(self) -> None:
+        with self._stats_lock:
+            self._requests: Counter[str] = Counter()
+            self._statuses: Counter[str] = Counter()
+            self._counts: Counter[str] = Counter()
+
+    def stats(self) -> dict[str, Any]:
+        with self._stats_lock:
+            stats: dict[str, Any] = {
+                "requests": dict(self._requests),
+                "statuses": dict(self._statuses),
+                "throttled": self._counts["throttled"],
+                "rejected": self._counts["rejected"],
+                "faults": self._counts["faults"],
+                "total": sum(self._requests.values()),
+            }
+        with self.store.lock:
+            stats["lists"] = len(self.store.lists)
+            stats["profiles"] = len(self.store.profiles)
+            stats["jobs"] = dict(Counter(j.status for j in self.store.jobs.values()))
+            stats["profiles_imported"] = sum(j.completed_count for j in self.store.jobs.values())
+            stats["import_errors"] = sum(j.failed_count for j in self.store.jobs.values())
+        return stats
+
+    def reset(self) -> None:
+        """Forget lists, profiles, jobs, counters and rate-limit state (keys stay valid)."""
+        self.wait_for_jobs()
+        self.store.clear()
+        self.limiter.configure(self.limiter.scale)
+        self._reset_stats()
+
+    def configure(self, *, rate_limits: str | float | bool | None | type[Ellipsis] = ...,
+                  faults: float | None = None, fault_seed: int | None = None,
+                  fault_kinds: list[str] | tuple[str, ...] | None = None,
+                  slow_seconds: float | None = None, job_delay: float | None = None,
+                  token_ttl: float | None = None, daily_list_limit: int | None = None,
+                  max_lists: int | None = None, segments: int | None = None) -> None:
+        """Change behaviour while running; unspecified settings keep their values."""
+        if rate_limits is not ...:
+            self.limiter.configure(parse_rate_limits(rate_limits))  # type: ignore[arg-type]
+        if faults is not None or fault_seed is not None or fault_kinds is not None \
+                or slow_seconds is not None:
+            f = self.faults
+            self.faults.configure(
+                f.rate if faults is None else faults,
+                f.seed if fault_seed is None else fault_seed,
+                f.kinds if fault_kinds is None else tuple(fault_kinds),
+                f.slow_seconds if slow_seconds is None else slow_seconds,
+            )
+        if job_delay is not None:
+            self.job_delay = job_delay
+        if token_ttl is not None:
+            self.token_ttl = token_ttl
+        if daily_list_limit is not None:
+            self.store.daily_list_limit = daily_list_limit
+        if max_lists is not None:
+            self.store.max_lists = max_lists
+        if segments is not None:
+            self.store.segments = segments
+
+    @contextmanager
+    def unrecorded(self) -> Iterator[None]:
+        """Requests inside are marked exempt from the contract test (for deliberate misuse)."""
+        before = self.record
+        self.record = False
+        try:
+            yield
+        finally:
+            self.record = before
+
+    # ---- request pipeline ------------------------------------------------------------------
+    def _count(self, op_id: str, status: int, fault: bool = False) -> None:
+        with self._stats_lock:
+            self._requests[op_id] += 1
+            self._statuses[str(status)] += 1
+            if status == 429:
+                self._counts["throttled"] += 1
+            elif 400 <= status < 500:
+                self._counts["rejected"] += 1
+            if fault:
+                self._counts["faults"] += 1
+
+    def _handle(self, h: _Handler) -> None:
+        split = urlsplit(h.path)
+        path = split.path
+        if path.startswith("/_emulator/") or path == "/_emulator":
+            self._inspect(h, path)
+            return
+        length = int(h.headers.get("Content-Length") or 0)
+        raw = h.rfile.read(length) if length else b""
+        if path.rstrip("/") == "/oauth/token":
+            self._token(h, raw)
+            return
+        pairs = parse_qsl(split.query, keep_blank_values=True)
+        op, params, known = route(h.command, path)
+        op_id = op.op_id if op else ("unknown" if not known else f"{h.command} {path}")
+        status = 500
+        record = self.record
+        try:
+            if op is None:
+                if known:
+                    raise ApiError(405, "method_not_allowed",
+                                   f"Method \"{h.command}\" not allowed.")
+                raise ApiError(404, "not_found", f"No endpoint at {path}.")
+            fault = self.faults.draw()
+            if fault is not None and self._apply_fault(h, fault, op_id):
+                status = 0
+                return
+            status, doc = self._serve(h, op, params, pairs, raw, path)
+            h.send_json(status, doc)
+            self._count(op_id, status)
+        except ApiError as err:
+            status = err.status
+            h.send_json(err.status, err.document(), headers=err.headers)
+            self._count(op_id, err.status)
+        except Exception as exc:  # noqa: BLE001 - an emulator bug must still answer
+            status = 500
+            h.send_json(500, error_document(500, "error", f"Emulator error: {exc!r}"))
+            self._count(op_id, 500)
+        finally:
+            if request_listeners:
+                self._offer(h, op_id, path, pairs, raw, status, exempt=not record)
+
+    def _offer(self, h: _Handler, op_id: str, path: str, pairs: list[tuple[str, str]],
+               raw: bytes, status: int, exempt: bool) -> None:
+        headers = {k.lower(): v for k, v in h.headers.items()}
+        if "authorization" in headers:
+            scheme = headers["authorization"].split(" ", 1)[0]
+            headers["authorization"] = scheme + " ***"
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            body = raw.decode("utf-8", "replace")
+        record = {"emulator": self.base_url, "op_id": op_id, "method": h.command, "path": path,
+                  "query": pairs, "headers": headers, "body": body, "status": status,
+                  "exempt": exempt}
+        for listener in list(request_listeners):
+            listener(record)
+
+    def _apply_fault(self, h: _Handler, fault: Any, op_id: str) -> bool:
+        """Answer with the fault; True when the request is finished (not served)."""
+        kind = fault.kind
+        if kind == "slow":
+            time.sleep(self.faults.slow_seconds)
+            with self._stats_lock:
+                self._counts["faults"] += 1
+            return False
+        if kind == "reset":
+            h.reset_connection()
+            self._count(op_id, 0, fault=True)
+            return True
+        if kind == "storm":
+            h.send_json(429, error_document(429, "throttled",
+                                            "Request was throttled. Expected available in 1 "
+                                            "second."), headers={"Retry-After": "1"})
+            self._count(op_id, 429, fault=True)
+            return True
+        status = int(kind)
+        code = {500: "error", 502: "bad_gateway", 503: "service_unavailable"}[status]
+        h.send_json(status, error_document(status, code, "Injected fault."))
+        self._count(op_id, status, fault=True)
+        return True
+
+    def _serve(self, h: _Handler, op: Operation, params: dict[str, str],
+               pairs: list[tuple[str, str]], raw: bytes, path: str
+               ) -> tuple[int, dict[str, Any] | None]:
+        scopes = self._authenticate(h.headers.get("Authorization"))
+        missing = has_scopes(scopes, op.scopes)
+        if missing:
+            raise ApiError(403, "permission_denied",
+                           "You do not have permission to perform this action: the key lacks "
+                           "the scope(s) " + ", ".join(missing) + ".")
+        revision = h.headers.get("revision")
+        if not revision or not REVISION_RE.match(revision.strip()):
+            raise invalid("Missing or invalid revision header: send 'revision: YYYY-MM-DD'.",
+                          parameter="revision")
+        retry = self.limiter.acquire(op)
+        if retry is not None:
+            raise ApiError(429, "throttled",
+                           f"Request was throttled. Expected available in {retry} second"
+                           f"{'s' if retry != 1 else ''}.", headers={"Retry-After": str(retry)})
+        query = self._query(op, pairs)
+        body: Any = None
+        if op.has_body:
+            ctype = (h.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+            if ctype != JSONAPI:
+                raise ApiError(415, "unsupported_media_type",
+                               f"Unsupported media type \"{ctype or '(none)'}\" in request; "
+                               f"send {JSONAPI}.")
+            if len(raw) > MAX_BODY_BYTES:
+                raise ApiError(413, "payload_too_large",
+                               f"The request body is {len(raw)} bytes; at most {MAX_BODY_BYTES} "
+                               "bytes are accepted.")
+            try:
+                body = json.loads(raw)
+            except ValueError as exc:
+                raise ApiError(400, "parse_error", f"JSON parse error - {exc}.") from None
+            validate_body(op.op_id, body)
+        ctx = Ctx(self, op, params, query, body, self.base_url, path, len(raw))
+        return HANDLERS[op.op_id](ctx)
+
+    @staticmethod
+    def _query(op: Operation, pairs: list[tuple[str, str]]) -> dict[str, str]:
+        allowed = set(op.query)
+        if op.filters:
+            allowed.add("filter")
+        if op.page_max:
+            allowed |= {"page[size]", "page[cursor]"}
+        query: dict[str, str] = {}
+        for name, value in pairs:
+            if name not in allowed:
+                raise invalid(f"'{name}' is not a valid query parameter for this endpoint.",
+                              parameter=name)
+            if name in query:
+                raise invalid(f"The query parameter '{name}' is given more than once.",
+                              parameter=name)
+            query[name] = value
+        return query
+
+    # ---- OAuth ------------------------------------------------------------------------------
+    def _token(self, h: _Handler, raw: bytes) -> None:
+        def fail(status: int, error: str, description: str) -> None:
+            h.send_json(status, {"error": error, "error_description": description},
+                        content_type="application/json")
+            self._count("oauth_token", status)
+
+        if h.command != "POST":
+            fail(405, "invalid_request", "Use POST.")
+            return
+        form = dict(parse_qsl(raw.decode("utf-8", "replace")))
+        client_id, secret = form.get("client_id"), form.get("client_secret")
+        auth = h.headers.get("Authorization") or ""
+        if auth.startswith("Basic "):
+            try:
+                client_id, _, secret = base64.b64decode(auth[6:]).decode().partition(":")
+            except (ValueError, UnicodeDecodeError):
+                fail(401, "invalid_client", "Malformed Basic credentials.")
+                return
+        if form.get("grant_type") != "refresh_token":
+            fail(400, "unsupported_grant_type", "Only grant_type=refresh_token is supported.")
+            return
+        refresh = form.get("refresh_token") or ""
+        if self._oauth_clients:
+            client = self._oauth_clients.get(client_id or "")
+            if client is None or not secrets.compare_digest(client[0], secret or ""):
+                fail(401, "invalid_client", "Unknown client or wrong client secret.")
+                return
+            entry = self._refresh_tokens.get(refresh)
+            if entry is None or entry[0] != client_id:
+                fail(400, "invalid_grant", "The refresh token is invalid or was revoked.")
+                return
+            scopes = entry[1]
+        else:  # no clients registered: any client and refresh token are accepted
+            if not (client_id and refresh):
+                fail(400, "invalid_request", "client credentials and refresh_token are required.")
+                return
+            scopes = ALL_SCOPES
+        token = "at_" + secrets.token_hex(16)
+        self._access_tokens[token] = (self.clock() + self.token_ttl, scopes)
+        h.send_json(200, {"access_token": token, "token_type": "Bearer",
+                          "expires_in": int(self.token_ttl), "refresh_token": refresh,
+                          "scope": " ".join(sorted(scopes))}, content_type="application/json")
+        self._count("oauth_token", 200)
+
+    # ---- inspection over HTTP ---------------------------------------------------------------
+    def _inspect(self, h: _Handler, path: str) -> None:
+        length = int(h.headers.get("Content-Length") or 0)
+        raw = h.rfile.read(length) if length else b""
+        name = path.rstrip("/").removeprefix("/_emulator").strip("/")
+
+        def sets_to_lists(view: dict[str, Any]) -> dict[str, Any]:
+            return {k: sorted(v) if isinstance(v, set) else v for k, v in view.items()}
+
+        try:
+            if h.command == "GET" and name == "lists":
+                doc: Any = [sets_to_lists(v) for v in self.lists_by_id().values()]
+            elif h.command == "GET" and name == "profiles":
+                doc = self.profiles()
+            elif h.command == "GET" and name == "stats":
+                doc = self.stats()
+            elif h.command == "POST" and name == "reset":
+                self.reset()
+                doc = {"reset": True}
+            elif h.command == "POST" and name == "config":
+                settings = json.loads(raw or b"{}")
+                if not isinstance(settings, dict):
+                    raise ValueError("send a JSON object")
+                self.configure(**settings)
+                doc = {"configured": sorted(settings)}
+            elif h.command == "POST" and name == "keys":
+                settings = json.loads(raw or b"{}")
+                doc = {"api_key": self.create_key(settings.get("scopes"))}
+            else:
+                h.send_json(404, {"error": f"no inspection endpoint {h.command} {path}"},
+                            content_type="application/json")
+                return
+        except (TypeError, ValueError) as exc:
+            h.send_json(400, {"error": str(exc)}, content_type="application/json")
+            return
+        h.send_json(200, doc, content_type="application/json")
+
+
+__all__ = ["Emulator", "KINDS", "request_listeners"]

@@ -1,0 +1,419 @@
+"""The emulated account: lists, profiles and bulk-import jobs, in memory, behind one lock.
+
+Profiles are keyed by email (trimmed, lower-cased), phone number (E.164) and external id, and
+merged the way Klaviyo merges them (docs/emulator.md, "Profiles and merges").
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import string
+import threading
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from loader.emulator.clock import Clock
+from loader.emulator.errors import ApiError, invalid
+
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
+E164_RE = re.compile(r"^\+[1-9][0-9]{7,14}$")
+IDENTIFIERS = ("email", "phone_number", "external_id")
+TEXT_FIELDS = ("first_name", "last_name", "organization", "locale", "title", "image")
+LOCATION_FIELDS = ("address1", "address2", "city", "country", "latitude", "longitude",
+                   "region", "zip", "timezone", "ip")
+MAX_LISTS_AND_SEGMENTS = 1000
+DAILY_LIST_CREATIONS = 150
+JOB_TTL_SECONDS = 7 * 24 * 3600
+
+
+def iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds")
+
+
+class ImportFailure(Exception):
+    """One profile of a bulk job that cannot be imported (becomes an import error)."""
+
+    def __init__(self, detail: str, attribute: str | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.attribute = attribute
+
+
+@dataclass
+class ListRec:
+    id: str
+    name: str
+    created: float
+    updated: float
+    opt_in_process: str = "single_opt_in"
+    members: dict[str, float] = field(default_factory=dict)  # profile id -> joined at
+
+
+@dataclass
+class Job:
+    id: str
+    created_at: float
+    due_at: float
+    list_ids: list[str]
+    payload: list[dict[str, Any]]
+    status: str = "queued"
+    started_at: float | None = None
+    completed_at: float | None = None
+    total_count: int = 0
+    completed_count: int = 0
+    failed_count: int = 0
+    profile_ids: list[str] = field(default_factory=list)
+    errors: list[dict[str, Any]] = field(default_factory=list)
+
+
+class Store:
+    def __init__(self, clock: Clock, account_id: str, seed: int = 0) -> None:
+        self.clock = clock
+        self.account_id = account_id
+        self.lock = threading.RLock()
+        self._rng = random.Random(seed)
+        self.daily_list_limit = DAILY_LIST_CREATIONS
+        self.max_lists = MAX_LISTS_AND_SEGMENTS
+        self.segments = 0  # segments count against the ceiling too
+        self.clear()
+
+    def clear(self) -> None:
+        with self.lock:
+            self.lists: dict[str, ListRec] = {}
+            self.profiles: dict[str, dict[str, Any]] = {}
+            self.by_email: dict[str, str] = {}
+            self.by_phone: dict[str, str] = {}
+            self.by_external: dict[str, str] = {}
+            self.jobs: dict[str, Job] = {}
+            self.list_creations: deque[float] = deque()
+
+    # ---- ids ---------------------------------------------------------------------------
+    def _id(self, n: int, alphabet: str) -> str:
+        return "".join(self._rng.choice(alphabet) for _ in range(n))
+
+    def new_list_id(self) -> str:
+        while True:
+            lid = self._id(6, string.ascii_letters + string.digits)
+            if lid not in self.lists:
+                return lid
+
+    def new_ulid(self) -> str:
+        return "01" + self._id(24, "0123456789ABCDEFGHJKMNPQRSTVWXYZ")
+
+    # ---- lists -------------------------------------------------------------------------
+    def create_list(self, name: str, opt_in_process: str | None) -> ListRec:
+        with self.lock:
+            now = self.clock()
+            if len(self.lists) + self.segments >= self.max_lists:
+                raise ApiError(
+                    400, "list_limit_reached",
+                    f"This account already has {self.max_lists} lists and segments, the most "
+                    "Klaviyo allows; delete one before creating another.",
+                    pointer="/data",
+                )
+            while self.list_creations and self.list_creations[0] <= now - 86400:
+                self.list_creations.popleft()
+            if len(self.list_creations) >= self.daily_list_limit:
+                wait = max(1, int(self.list_creations[0] + 86400 - now + 0.999))
+                raise ApiError(
+                    429, "throttled",
+                    f"Request was throttled: at most {self.daily_list_limit} lists may be created "
+                    f"a day. Expected available in {wait} seconds.",
+                    headers={"Retry-After": str(wait)},
+                )
+            self.list_creations.append(now)
+            rec = ListRec(self.new_list_id(), name, now, now, opt_in_process or "single_opt_in")
+            self.lists[rec.id] = rec
+            return rec
+
+    def get_list(self, list_id: str) -> ListRec:
+        rec = self.lists.get(list_id)
+        if rec is None:
+            raise ApiError(404, "not_found", f"A list with id {list_id} does not exist.")
+        return rec
+
+    def update_list(self, list_id: str, attrs: dict[str, Any]) -> ListRec:
+        with self.lock:
+            rec = self.get_list(list_id)
+            if attrs.get("name") is not None:
+                rec.name = attrs["name"]
+            if attrs.get("opt_in_process") is not None:
+                rec.opt_in_process = attrs["opt_in_process"]
+            rec.updated = self.clock()
+            return rec
+
+    def delete_list(self, list_id: str) -> None:
+        with self.lock:
+            self.get_list(list_id)
+            del self.lists[list_id]
+
+    def add_members(self, list_id: str, profile_ids: list[str]) -> None:
+        with self.lock:
+            rec = self.get_list(list_id)
+            for i, pid in enumerate(profile_ids):
+                if pid not in self.profiles:
+                    raise invalid(f"A profile with id {pid} does not exist.",
+                                  pointer=f"/data/{i}/id")
+            now = self.clock()
+            for pid in profile_ids:
+                rec.members.setdefault(pid, now)
+
+    def remove_members(self, list_id: str, profile_ids: list[str]) -> None:
+        with self.lock:
+            rec = self.get_list(list_id)
+            for pid in profile_ids:
+                rec.members.pop(pid, None)
+
+    # ---- profiles ----------------------------------------------------------------------
+    def get_profile(self, profile_id: str) -> dict[str, Any]:
+        p = self.profiles.get(profile_id)
+        if p is None:
+            raise ApiError(404, "not_found", f"A profile with id {profile_id} does not exist.")
+        return p
+
+    def lookup(self, email: str | None, phone: str | None, external_id: str | None
+               ) -> str | None:
+        if email and email.strip().lower() in self.by_email:
+            return self.by_email[email.strip().lower()]
+        if phone and phone in self.by_phone:
+            return self.by_phone[phone]
+        if external_id and external_id in self.by_external:
+            return self.by_external[external_id]
+        return None
+
+    def upsert(self, attrs: dict[str, Any], meta: dict[str, Any] | None, *, clear_nulls: bool,
+               profile_id: str | None = None) -> tuple[dict[str, Any], bool]:
+        """Create or update one profile; ``clear_nulls`` False is the bulk-import rule."""
+        email, phone, ext = _identifiers(attrs)
+        with self.lock:
+            if profile_id is not None:
+                target: dict[str, Any] | None = self.get_profile(profile_id)
+            else:
+                if not (email or phone or ext):
+                    raise ImportFailure(
+                        "A profile needs at least one identifier: email, phone_number or "
+                        "external_id.", "email")
+                target = self._resolve(email, phone, ext)
+            created = target is None
+            now = self.clock()
+            if target is None:
+                target = {"id": self.new_ulid(), "email": None, "phone_number": None,
+                          "external_id": None, **{k: None for k in TEXT_FIELDS},
+                          "location": {}, "properties": {}, "created": now, "updated": now}
+                self.profiles[target["id"]] = target
+            self._set_identifiers(target, email, phone, ext, attrs, clear_nulls)
+            for key in TEXT_FIELDS:
+                if key in attrs and (attrs[key] is not None or clear_nulls):
+                    target[key] = attrs[key]
+            loc = attrs.get("location")
+            if isinstance(loc, dict):
+                for key, value in loc.items():
+                    if value is not None:
+                        target["location"][key] = value
+                    elif clear_nulls:
+                        target["location"].pop(key, None)
+            elif loc is None and "location" in attrs and clear_nulls:
+                target["location"] = {}
+            props = attrs.get("properties")
+            if isinstance(props, dict):
+                for key, value in props.items():
+                    if value is not None:
+                        target["properties"][key] = value
+                    elif clear_nulls:
+                        target["properties"].pop(key, None)
+            _patch_properties(target["properties"], (meta or {}).get("patch_properties"))
+            target["updated"] = now
+            return target, created
+
+    def _resolve(self, email: str | None, phone: str | None, ext: str | None
+                 ) -> dict[str, Any] | None:
+        """Email wins; a phone or external id match counts only if it does not contradict."""
+        if email and email in self.by_email:
+            return self.profiles[self.by_email[email]]
+        if phone and phone in self.by_phone:
+            p = self.profiles[self.by_phone[phone]]
+            if not (email and p["email"]):
+                return p
+        if ext and ext in self.by_external:
+            p = self.profiles[self.by_external[ext]]
+            if not (email and p["email"]) and not (phone and p["phone_number"]):
+                return p
+        return None
+
+    def _set_identifiers(self, target: dict[str, Any], email: str | None, phone: str | None,
+                         ext: str | None, attrs: dict[str, Any], clear_nulls: bool) -> None:
+        for key, value, index in (("email", email, self.by_email),
+                                  ("phone_number", phone, self.by_phone),
+                                  ("external_id", ext, self.by_external)):
+            if value is None:
+                if clear_nulls and key in attrs and target[key] is not None:
+                    index.pop(target[key], None)
+                    target[key] = None
+                continue
+            owner = index.get(value)
+            if owner is not None and owner != target["id"]:
+                other = self.profiles[owner]
+                if self._mergeable(other, target):
+                    self._merge(other, target)
+                else:
+                    continue  # the identifier stays with the profile that holds it
+            if target[key] is not None and target[key] != value:
+                index.pop(target[key], None)
+            target[key] = value
+            index[value] = target["id"]
+
+    @staticmethod
+    def _mergeable(other: dict[str, Any], target: dict[str, Any]) -> bool:
+        for key in IDENTIFIERS:
+            if other[key] is not None and target[key] is not None and other[key] != target[key]:
+                return False
+        return True
+
+    def _merge(self, other: dict[str, Any], target: dict[str, Any]) -> None:
+        """Fold ``other`` into ``target`` (Klaviyo merges profiles that turn out to be one)."""
+        for key, index in (("email", self.by_email), ("phone_number", self.by_phone),
+                           ("external_id", self.by_external)):
+            if other[key] is not None:
+                index[other[key]] = target["id"]
+                if target[key] is None:
+                    target[key] = other[key]
+        for key in TEXT_FIELDS:
+            if target[key] is None:
+                target[key] = other[key]
+        target["location"] = {**other["location"], **target["location"]}
+        target["properties"] = {**other["properties"], **target["properties"]}
+        target["created"] = min(target["created"], other["created"])
+        for rec in self.lists.values():
+            joined = rec.members.pop(other["id"], None)
+            if joined is not None:
+                rec.members.setdefault(target["id"], joined)
+        del self.profiles[other["id"]]
+
+    def update_profile(self, profile_id: str, attrs: dict[str, Any],
+                       meta: dict[str, Any] | None) -> dict[str, Any]:
+        with self.lock:
+            self.get_profile(profile_id)
+            email, phone, ext = _identifiers(attrs)
+            for key, value, index in (("email", email, self.by_email),
+                                      ("phone_number", phone, self.by_phone),
+                                      ("external_id", ext, self.by_external)):
+                owner = index.get(value) if value else None
+                if owner is not None and owner != profile_id:
+                    raise ApiError(
+                        409, "duplicate_profile",
+                        f"A profile already exists with this {key}.",
+                        pointer=f"/data/attributes/{key}",
+                        meta={"duplicate_profile_id": owner},
+                    )
+            profile, _ = self.upsert(attrs, meta, clear_nulls=True, profile_id=profile_id)
+            return profile
+
+    # ---- jobs --------------------------------------------------------------------------
+    def create_job(self, profiles: list[dict[str, Any]], list_ids: list[str],
+                   delay: float) -> Job:
+        with self.lock:
+            for i, lid in enumerate(list_ids):
+                if lid not in self.lists:
+                    raise invalid(f"A list with id {lid} does not exist.",
+                                  pointer=f"/data/relationships/lists/data/{i}/id")
+            now = self.clock()
+            job = Job(self.new_ulid(), now, now + delay, list(list_ids), profiles,
+                      total_count=len(profiles))
+            self.jobs[job.id] = job
+            return job
+
+    def get_job(self, job_id: str) -> Job:
+        job = self.jobs.get(job_id)
+        if job is None:
+            raise ApiError(404, "not_found",
+                           f"A profile bulk import job with id {job_id} does not exist.")
+        return job
+
+    def process_job(self, job: Job, chunk: int = 2000) -> None:
+        """Import a job's profiles, a chunk per lock hold, then mark it complete."""
+        with self.lock:
+            job.status = "processing"
+            job.started_at = self.clock()
+        payload = job.payload
+        for start in range(0, len(payload), chunk):
+            with self.lock:
+                lists = [self.lists[lid] for lid in job.list_ids if lid in self.lists]
+                now = self.clock()
+                for i in range(start, min(start + chunk, len(payload))):
+                    item = payload[i]
+                    attrs = item.get("attributes") or {}
+                    try:
+                        email, phone, _ = _identifiers(attrs)
+                        _check_identifiers(email, phone)
+                        profile, _ = self.upsert(attrs, item.get("meta"), clear_nulls=False)
+                    except ImportFailure as exc:
+                        job.failed_count += 1
+                        job.errors.append(_import_error(i, exc, attrs))
+                        continue
+                    pid = profile["id"]
+                    job.profile_ids.append(pid)
+                    job.completed_count += 1
+                    for rec in lists:
+                        rec.members.setdefault(pid, now)
+        with self.lock:
+            job.status = "complete"
+            job.completed_at = self.clock()
+            job.payload = []
+
+
+def _identifiers(attrs: dict[str, Any]) -> tuple[str | None, str | None, str | None]:
+    email = attrs.get("email")
+    if isinstance(email, str):
+        email = email.strip().lower() or None
+    phone = attrs.get("phone_number") or None
+    ext = attrs.get("external_id") or None
+    return email, phone, ext
+
+
+def _check_identifiers(email: str | None, phone: str | None) -> None:
+    if email is not None and not EMAIL_RE.match(email):
+        raise ImportFailure(f"Invalid email address: '{email}'.", "email")
+    if phone is not None and not E164_RE.match(phone):
+        raise ImportFailure(
+            f"Invalid phone number format: '{phone}' (a valid format is E.164, e.g. "
+            "+13239169023).", "phone_number")
+
+
+def check_identifiers_sync(attrs: dict[str, Any]) -> None:
+    """The synchronous profile endpoints refuse what a bulk job records as an import error."""
+    email, phone, _ = _identifiers(attrs)
+    try:
+        _check_identifiers(email, phone)
+    except ImportFailure as exc:
+        raise invalid(exc.detail, pointer=f"/data/attributes/{exc.attribute}") from None
+
+
+def _import_error(index: int, exc: ImportFailure, attrs: dict[str, Any]) -> dict[str, Any]:
+    pointer = f"/data/attributes/profiles/data/{index}/attributes"
+    if exc.attribute:
+        pointer += f"/{exc.attribute}"
+    return {"code": "invalid", "title": "Invalid input.", "detail": exc.detail,
+            "source": {"pointer": pointer}, "original_payload": attrs}
+
+
+def _patch_properties(props: dict[str, Any], patch: dict[str, Any] | None) -> None:
+    if not patch:
+        return
+    unset = patch.get("unset")
+    for key in [unset] if isinstance(unset, str) else (unset or []):
+        props.pop(key, None)
+    for key, value in (patch.get("append") or {}).items():
+        current = props.get(key)
+        items = current if isinstance(current, list) else ([] if current is None else [current])
+        for v in value if isinstance(value, list) else [value]:
+            if v not in items:
+                items.append(v)
+        props[key] = items
+    for key, value in (patch.get("unappend") or {}).items():
+        current = props.get(key)
+        if isinstance(current, list):
+            drop = value if isinstance(value, list) else [value]
+            props[key] = [v for v in current if v not in drop]

@@ -1,0 +1,265 @@
+"""Request-body checks written from Klaviyo's operation schemas (no ``../shared`` at run time).
+
+A schema here is a small dict: ``{"type": "object"|"array"|"string"|"number"|"scalar"|"any",
+"props": {...}, "required": [...], "enum": [...], "items": {...}, "nullable": bool,
+"open": bool}``. Objects are closed unless ``open``: an unknown member is refused the way
+Klaviyo refuses it (400, ``source.pointer`` at the member).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from loader.emulator.errors import ApiError, invalid
+
+Schema = dict[str, Any]
+
+
+def _s(t: str, **kw: Any) -> Schema:
+    return {"type": t, **kw}
+
+
+def _nstr() -> Schema:
+    return _s("string", nullable=True)
+
+
+LOCATION: Schema = _s(
+    "object",
+    nullable=True,
+    props={
+        **{k: _nstr() for k in ("address1", "address2", "city", "country", "region", "zip",
+                                 "timezone", "ip")},
+        "latitude": _s("scalar", nullable=True),
+        "longitude": _s("scalar", nullable=True),
+    },
+)
+_IDENT_ATTRS = ("email", "phone_number", "external_id")
+_TEXT_ATTRS = ("first_name", "last_name", "organization", "locale", "title", "image")
+PROFILE_ATTRIBUTES: Schema = _s(
+    "object",
+    props={
+        **{k: _nstr() for k in (*_IDENT_ATTRS, "_kx", *_TEXT_ATTRS)},
+        "location": LOCATION,
+        "properties": _s("object", nullable=True, open=True),
+    },
+)
+PROFILE_META: Schema = _s(
+    "object",
+    props={
+        "patch_properties": _s(
+            "object",
+            props={
+                "append": _s("object", nullable=True, open=True),
+                "unappend": _s("object", nullable=True, open=True),
+                "unset": _s("string_or_list", nullable=True),
+            },
+        ),
+        "patch_identifiers": _s(
+            "object", props={"append": _s("object", open=True),
+                             "unappend": _s("object", open=True)}
+        ),
+    },
+)
+
+
+def _profile_resource(id_required: bool, with_kx: bool = True) -> Schema:
+    attrs = PROFILE_ATTRIBUTES
+    if not with_kx:
+        attrs = {**attrs, "props": {k: v for k, v in attrs["props"].items() if k != "_kx"}}
+    return _s(
+        "object",
+        props={
+            "type": _s("string", enum=["profile"]),
+            "id": _s("string", nullable=not id_required),
+            "attributes": attrs,
+            "meta": PROFILE_META,
+        },
+        required=["type", "id", "attributes"] if id_required else ["type", "attributes"],
+    )
+
+
+def _linkage(type_: str) -> Schema:
+    return _s(
+        "object",
+        props={"type": _s("string", enum=[type_]), "id": _s("string")},
+        required=["type", "id"],
+    )
+
+
+_LIST_ATTRS = {
+    "name": _s("string"),
+    "opt_in_process": _s("string", nullable=True, enum=["double_opt_in", "single_opt_in"]),
+}
+
+BODIES: dict[str, Schema] = {
+    "create_list": _s("object", required=["data"], props={"data": _s(
+        "object", required=["type", "attributes"], props={
+            "type": _s("string", enum=["list"]),
+            "attributes": _s("object", required=["name"], props=_LIST_ATTRS),
+        })}),
+    "update_list": _s("object", required=["data"], props={"data": _s(
+        "object", required=["type", "id", "attributes"], props={
+            "type": _s("string", enum=["list"]),
+            "id": _s("string"),
+            "attributes": _s("object", props={
+                "name": _s("string", nullable=True),
+                "opt_in_process": _LIST_ATTRS["opt_in_process"],
+            }),
+        })}),
+    "add_profiles_to_list": _s("object", required=["data"], props={
+        "data": _s("array", items=_linkage("profile"))}),
+    "remove_profiles_from_list": _s("object", required=["data"], props={
+        "data": _s("array", items=_linkage("profile"))}),
+    "bulk_import_profiles": _s("object", required=["data"], props={"data": _s(
+        "object", required=["type", "attributes"], props={
+            "type": _s("string", enum=["profile-bulk-import-job"]),
+            "attributes": _s("object", required=["profiles"], props={
+                "profiles": _s("object", required=["data"], props={
+                    "data": _s("array", items=_profile_resource(False))}),
+            }),
+            "relationships": _s("object", props={
+                "lists": _s("object", props={"data": _s("array", items=_linkage("list"))}),
+            }),
+        })}),
+    "create_or_update_profile": _s("object", required=["data"],
+                                   props={"data": _profile_resource(False)}),
+    "update_profile": _s("object", required=["data"],
+                         props={"data": _profile_resource(True, with_kx=False)}),
+}
+
+_RESOURCE_OF = {"attributes": None}
+
+
+def _type_ok(t: str, value: Any) -> bool:
+    if t == "any":
+        return True
+    if t == "object":
+        return isinstance(value, dict)
+    if t == "array":
+        return isinstance(value, list)
+    if t == "string":
+        return isinstance(value, str)
+    if t == "number":
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if t == "scalar":
+        return isinstance(value, str | int | float) and not isinstance(value, bool)
+    if t == "string_or_list":
+        return isinstance(value, str) or (
+            isinstance(value, list) and all(isinstance(v, str) for v in value)
+        )
+    return False
+
+
+_TYPE_WORDS = {"object": "an object", "array": "an array", "string": "a string",
+               "number": "a number", "scalar": "a string or a number",
+               "string_or_list": "a string or a list of strings"}
+
+
+def validate(schema: Schema, value: Any, pointer: str = "", resource: str = "") -> None:
+    """Raise ``ApiError`` for the first violation, pointing at it (``/data/attributes/x``)."""
+    t = schema["type"]
+    name = pointer.rsplit("/", 1)[-1] or "body"
+    if value is None:
+        if schema.get("nullable"):
+            return
+        raise invalid(f"'{name}' may not be null.", pointer=pointer or "/")
+    if not _type_ok(t, value):
+        raise invalid(f"'{name}' must be {_TYPE_WORDS.get(t, t)}.", pointer=pointer or "/")
+    if "enum" in schema and value not in schema["enum"]:
+        if name == "type":
+            raise ApiError(409, "conflict",
+                           f"The type '{value}' is not valid here; expected "
+                           f"'{schema['enum'][0]}'.", pointer=pointer)
+        raise invalid(
+            f"'{value}' is not a valid choice for '{name}'; choose one of "
+            + ", ".join(schema["enum"]) + ".", pointer=pointer,
+        )
+    if t == "object":
+        props = schema.get("props", {})
+        if isinstance(value.get("type"), str):
+            resource = value["type"]
+        for key in schema.get("required", ()):
+            if key not in value:
+                raise invalid(
+                    f"'{key}' is a required field for the resource '{resource or 'body'}'.",
+                    pointer=f"{pointer}/{key}",
+                )
+        if not schema.get("open"):
+            for key in value:
+                if key not in props:
+                    raise invalid(
+                        f"'{key}' is not a valid field for the resource '{resource or 'body'}'.",
+                        pointer=f"{pointer}/{key}",
+                    )
+        for key, sub in props.items():
+            if key in value:
+                validate(sub, value[key], f"{pointer}/{key}", resource)
+    elif t == "array" and "items" in schema:
+        item = schema["items"]
+        for i, v in enumerate(value):
+            validate(item, v, f"{pointer}/{i}", resource)
+
+
+_PROFILE_ITEM = BODIES["bulk_import_profiles"]["props"]["data"]["props"]["attributes"]["props"][
+    "profiles"]["props"]["data"]["items"]
+_ITEM_KEYS = frozenset(("type", "id", "attributes", "meta"))
+_ATTR_KEYS = frozenset(PROFILE_ATTRIBUTES["props"])
+_STR_KEYS = frozenset((*_IDENT_ATTRS, "_kx", *_TEXT_ATTRS))
+_LOC_KEYS = frozenset(LOCATION["props"])
+
+
+def _fast_profile_ok(p: Any) -> bool:
+    """A quick pass for the common, valid profile; anything unusual gets the full check."""
+    if type(p) is not dict or p.get("type") != "profile" or not p.keys() <= _ITEM_KEYS:
+        return False
+    if "meta" in p or p.get("id") is not None:
+        return False
+    a = p.get("attributes")
+    if type(a) is not dict or not a.keys() <= _ATTR_KEYS:
+        return False
+    for k in _STR_KEYS.intersection(a):
+        v = a[k]
+        if v is not None and type(v) is not str:
+            return False
+    loc = a.get("location")
+    if loc is not None:
+        if type(loc) is not dict or not loc.keys() <= _LOC_KEYS:
+            return False
+        for k, v in loc.items():
+            if v is not None and type(v) not in (str, int, float):
+                return False
+            if k not in ("latitude", "longitude") and v is not None and type(v) is not str:
+                return False
+    props = a.get("properties")
+    return props is None or type(props) is dict
+
+
+def validate_body(op_id: str, body: Any) -> None:
+    schema = BODIES.get(op_id)
+    if schema is None:
+        return
+    if op_id != "bulk_import_profiles":
+        validate(schema, body)
+        return
+    # The envelope first (with the profile array emptied), then each profile, fast.
+    try:
+        profiles = body["data"]["attributes"]["profiles"]["data"]
+    except (KeyError, TypeError):
+        validate(schema, body)
+        return
+    if not isinstance(profiles, list):
+        validate(schema, body)
+        return
+    shell = {**body, "data": {**body["data"], "attributes": {
+        **body["data"]["attributes"], "profiles": {
+            **body["data"]["attributes"]["profiles"], "data": []}}}}
+    validate(schema, shell)
+    base = "/data/attributes/profiles/data"
+    for i, p in enumerate(profiles):
+        if not _fast_profile_ok(p):
+            validate(_PROFILE_ITEM, p, f"{base}/{i}", "profile")
+
+
+def check_profile_attributes(attrs: dict[str, Any], pointer: str) -> None:
+    """Profile attributes only (used per profile of a bulk job, after the envelope)."""
+    validate(PROFILE_ATTRIBUTES, attrs, pointer, "profile")
