@@ -45,9 +45,11 @@
 
     {#- Every relation read, referenced at parse time so dbt orders the build. -#}
     {%- set relations = {} -%}
-    {%- set referenced = declaration.include + declaration.exclude
-        + [declaration.attribute_source, declaration.condition_source]
+    {%- set referenced = declaration.include + declaration.exclude + [declaration.attribute_source]
         + (declaration.attributes | map(attribute='source') | list) -%}
+    {%- if declaration.sub_audiences | selectattr('condition') | list | length > 0 -%}
+        {%- do referenced.append(declaration.condition_source) -%}
+    {%- endif -%}
     {%- for relation_name in referenced if relation_name is string and relation_name not in relations -%}
         {%- do relations.update({relation_name: ref(relation_name)}) -%}
     {%- endfor -%}
