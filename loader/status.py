@@ -1,0 +1,272 @@
+"""`loader status`: every campaign with its schedule, last delivery and next due time.
+
+Reads the campaign registry (``klaviyo_campaigns``) and the loader's state (schema
+``klaviyo_loader``, written by ``loader push``) read-only; never talks to Klaviyo. A state table
+that does not exist yet (no push so far) reads as "never delivered".
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+import duckdb
+
+from loader.errors import WarehouseError
+from loader.schedule import (
+    ScheduleError,
+    deliveries_of,
+    iso,
+    next_due_at,
+    timing_of,
+    to_utc,
+)
+from loader.state import connect
+from loader.warehouse import REGISTRY, find_relation
+
+SUMMARY_COUNTS = ("added", "updated", "removed", "rejected")
+
+
+@dataclass(frozen=True)
+class LastDelivery:
+    delivery_id: str | None
+    run_id: str | None
+    scheduled_for: datetime | None
+    completed_at: datetime | None
+    added: int | None
+    updated: int | None
+    removed: int | None
+    rejected: int | None
+
+
+@dataclass(frozen=True)
+class CampaignStatus:
+    campaign_id: str
+    campaign_name: str
+    campaign_type: str
+    schedule: str
+    account_id: str | None
+    last_delivery: LastDelivery | None
+    next_due_at: datetime | None
+    is_due: bool
+    rejected_rows: int
+    launch_at: datetime | None = None
+    problem: str | None = None  # an invalid timing: the campaign is listed, never silently dropped
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["next_due_at"] = _json_instant(self.next_due_at)
+        data["launch_at"] = _json_instant(self.launch_at)
+        if self.last_delivery is not None:
+            last = data["last_delivery"]
+            for key in ("scheduled_for", "completed_at"):
+                last[key] = _json_instant(getattr(self.last_delivery, key))
+        return data
+
+
+@dataclass
+class StateSnapshot:
+    """What status needs from the loader's state: deliveries and rejected-row counts."""
+
+    deliveries: list[dict[str, Any]] = field(default_factory=list)
+    rejected_by_run: dict[tuple[str, str, str], int] = field(default_factory=dict)
+
+
+def _json_instant(value: datetime | None) -> str | None:
+    return None if value is None else iso(value)
+
+
+# --------------------------------------------------------------------------------------------
+# reading the warehouse (the one place that knows the sync engineer's tables)
+
+
+def _columns(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> list[str]:
+    rows = con.execute(
+        "select column_name from information_schema.columns "
+        "where table_schema = ? and table_name = ? order by ordinal_position",
+        [schema, table],
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def _select(
+    con: duckdb.DuckDBPyConnection, schema: str, table: str, wanted: list[str], where: str = ""
+) -> list[dict[str, Any]]:
+    """Rows of schema.table as dicts of the wanted columns (absent columns read as None)."""
+    present = set(_columns(con, schema, table))
+    if not present:
+        return []
+    exprs = [f'"{c}"' if c in present else f'null as "{c}"' for c in wanted]
+    cur = con.execute(f'select {", ".join(exprs)} from "{schema}"."{table}" {where}')
+    return [dict(zip(wanted, row, strict=True)) for row in cur.fetchall()]
+
+
+def read_state(con: duckdb.DuckDBPyConnection, schema: str) -> StateSnapshot:
+    """Deliveries and per-(account, campaign, run) rejected-row counts; missing tables: empty."""
+    deliveries = _select(
+        con,
+        schema,
+        "deliveries",
+        ["delivery_id", "run_id", "account_id", "campaign_id", "scheduled_for", "started_at",
+         "completed_at", "status", "is_sample", *SUMMARY_COUNTS],
+    )
+    rejected: dict[tuple[str, str, str], int] = {}
+    if _columns(con, schema, "rejected_rows"):
+        for account_id, campaign_id, run_id, count in con.execute(
+            f'select account_id, campaign_id, run_id, count(*) from "{schema}"."rejected_rows" '
+            "group by all"
+        ).fetchall():
+            rejected[(str(account_id), str(campaign_id), str(run_id))] = int(count)
+    return StateSnapshot(deliveries, rejected)
+
+
+def read_campaigns(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    """Registry rows as plain dicts, in campaign id order (one bad row must not hide others)."""
+    relation = find_relation(con, REGISTRY)
+    if relation is None:
+        raise WarehouseError(
+            f"The campaign registry `{REGISTRY}` is not in the warehouse.",
+            hint="Run `dbt build` first (and check DUCKDB_PATH points at the file it built).",
+        )
+    cur = con.execute(f"select * from {relation} order by campaign_id")
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+
+# --------------------------------------------------------------------------------------------
+# the status itself (pure)
+
+
+def _last_delivery(rows: list[dict[str, Any]], campaign_id: str) -> dict[str, Any] | None:
+    completed = deliveries_of(rows).get(campaign_id, [])
+    if not completed:
+        return None
+    latest = max(completed, key=lambda d: (d.completed_at, d.tick))
+    for row in rows:
+        if (
+            str(row.get("campaign_id")) == campaign_id
+            and not row.get("is_sample")
+            and to_utc(row.get("completed_at")) == latest.completed_at
+            and to_utc(row.get("scheduled_for")) == latest.scheduled_for
+        ):
+            return row
+    return None
+
+
+def campaign_statuses(
+    campaigns: list[Any], state: StateSnapshot, at: datetime
+) -> list[CampaignStatus]:
+    """One status per campaign and Klaviyo account the state knows (one row when none)."""
+    accounts = sorted({str(d["account_id"]) for d in state.deliveries if d.get("account_id")})
+    out: list[CampaignStatus] = []
+    for account in accounts or [None]:
+        rows = [
+            d for d in state.deliveries if account is None or str(d.get("account_id")) == account
+        ]
+        for campaign in campaigns:
+            out.append(_one_status(campaign, rows, state, account, at))
+    return out
+
+
+def _get(row: Any, name: str) -> Any:
+    return row.get(name) if isinstance(row, dict) else getattr(row, name, None)
+
+
+def _one_status(
+    campaign: Any, rows: list[dict[str, Any]], state: StateSnapshot, account: str | None,
+    at: datetime,
+) -> CampaignStatus:
+    cid = str(_get(campaign, "campaign_id"))
+    name = str(_get(campaign, "campaign_name") or cid)
+    ctype = str(_get(campaign, "campaign_type") or "")
+    last_row = _last_delivery(rows, cid)
+    last = None
+    rejected = 0
+    if last_row is not None:
+        last = LastDelivery(
+            delivery_id=last_row.get("delivery_id"),
+            run_id=last_row.get("run_id"),
+            scheduled_for=to_utc(last_row.get("scheduled_for")),
+            completed_at=to_utc(last_row.get("completed_at")),
+            **{k: None if last_row.get(k) is None else int(last_row[k]) for k in SUMMARY_COUNTS},
+        )
+        key = (str(last_row.get("account_id")), cid, str(last_row.get("run_id")))
+        rejected = state.rejected_by_run.get(key, 0)
+    try:
+        timing = timing_of(campaign)
+    except ScheduleError as exc:
+        return CampaignStatus(
+            cid, name, ctype, "invalid", account, last, None, False, rejected, problem=exc.message
+        )
+    when = to_utc(at)
+    assert when is not None
+    due_at = next_due_at(campaign, rows, when)
+    return CampaignStatus(
+        campaign_id=cid,
+        campaign_name=name,
+        campaign_type=timing.campaign_type,
+        schedule=timing.describe(),
+        account_id=account,
+        last_delivery=last,
+        next_due_at=due_at,
+        is_due=due_at is not None and due_at <= when,
+        rejected_rows=rejected,
+        launch_at=timing.launch_at,
+    )
+
+
+def load_status(duckdb_path: str, state_schema: str, at: datetime) -> list[CampaignStatus]:
+    """Open the warehouse read-only and compute every campaign's status at ``at``."""
+    con = connect(duckdb_path, read_only=True)
+    try:
+        campaigns = read_campaigns(con)
+        state = read_state(con, state_schema)
+    finally:
+        con.close()
+    return campaign_statuses(campaigns, state, at)
+
+
+
+# --------------------------------------------------------------------------------------------
+# presenting
+
+
+def _count(value: int | None) -> str:
+    return "-" if value is None else f"{value:,}"
+
+
+def render_table(statuses: list[CampaignStatus], at: datetime) -> Any:
+    """A rich Table of the statuses (imported lazily: the library stays usable without rich)."""
+    from rich.table import Table
+
+    several_accounts = len({s.account_id for s in statuses}) > 1
+    table = Table(title=f"Campaigns at {iso(at)}", title_justify="left")
+    for header in ("campaign", "type", "schedule", "last delivery", "next due"):
+        table.add_column(header, overflow="fold")
+    for header in ("added", "updated", "removed", "rejected"):
+        table.add_column(header, justify="right")
+    if several_accounts:
+        table.add_column("account")
+    for s in statuses:
+        last = s.last_delivery
+        if s.problem:
+            next_due = f"[red]invalid: {s.problem}[/red]"
+        elif s.is_due:
+            next_due = "[bold]due now[/bold]"
+        else:
+            next_due = iso(s.next_due_at) if s.next_due_at else "never (sent)"
+        cells = [
+            f"{s.campaign_name} ({s.campaign_id})" if s.campaign_name != s.campaign_id
+            else s.campaign_id,
+            s.campaign_type,
+            s.schedule,
+            iso(last.completed_at) if last else "never",
+            next_due,
+            *(_count(getattr(last, k)) if last else "-" for k in ("added", "updated", "removed")),
+            f"{s.rejected_rows:,}" if last else "-",
+        ]
+        if several_accounts:
+            cells.append(s.account_id or "-")
+        table.add_row(*cells)
+    return table
