@@ -1,3 +1,69 @@
-"""`loader push` (not written yet)."""
+"""`loader push`: deliver due (or named) campaigns to Klaviyo lists."""
 
-from loader.cli._app import app, guarded  # noqa: F401
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import replace
+from datetime import UTC, datetime
+
+import typer
+from rich.console import Console
+
+from loader.cli._app import app, guarded, scrub
+from loader.errors import ConfigError
+
+
+def _parse_at(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise ConfigError(f"--at: {text!r} is not an ISO-8601 datetime",
+                          hint="Use e.g. 2026-06-01T09:00:00Z (naive = UTC).") from None
+    return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
+
+
+@app.command("push")
+@guarded
+def push(
+    campaigns: list[str] = typer.Argument(  # noqa: B008
+        None, help="Campaign ids or names (default: the campaigns due now)."),
+    at: str | None = typer.Option(None, "--at", help="Evaluate 'now' at this UTC datetime."),
+    dry_run: bool = typer.Option(False, "--dry-run",
+                                 help="Show the plan; send nothing, write nothing."),
+    sample: int | None = typer.Option(None, "--sample", min=1,
+                                      help="Send a deterministic sample of N members a list."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress and no table."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
+    duckdb_path: str | None = typer.Option(None, "--duckdb-path", envvar="DUCKDB_PATH",
+                                           help="The warehouse file."),
+) -> None:
+    """Deliver audiences to Klaviyo lists: only changes are sent; state makes reruns exact."""
+    from loader.config import Settings
+    from loader.sync import PushOptions
+    from loader.sync import push as run_push
+    from loader.sync.report import RichProgress, print_summary
+
+    settings = Settings.from_env()
+    if duckdb_path:
+        settings = replace(settings, duckdb_path=duckdb_path)
+    options = PushOptions(campaigns=list(campaigns or []), at=_parse_at(at), dry_run=dry_run,
+                          sample=sample)
+    err = Console(stderr=True)
+    progress = None if (quiet or as_json or dry_run) else RichProgress(err)
+    try:
+        result = run_push(settings, options, progress=progress)
+    finally:
+        if progress is not None:
+            progress.stop()
+    if as_json:
+        print(scrub(json.dumps(result.as_dict(), default=str, indent=2)))
+    elif not quiet:
+        print_summary(result, Console())
+    if result.error:
+        print(f"error: {scrub(result.error)}", file=sys.stderr)
+        if result.hint:
+            print(f"hint: {scrub(result.hint)}", file=sys.stderr)
+    raise typer.Exit(result.exit_code)

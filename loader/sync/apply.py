@@ -1,0 +1,395 @@
+"""Applying one list's plan: write intent, send import jobs, confirm them, remove leavers.
+
+Commit protocol (so a kill at any instant, then a rerun, converges exactly):
+
+1. the diff is written to ``pending_rows`` (intent) in one transaction;
+2. each import job is recorded in ``import_jobs`` as soon as Klaviyo accepts it;
+3. a job is *confirmed* only once Klaviyo reports it complete: in one transaction its rows move
+   into ``list_members`` (less the rows Klaviyo refused, which go to ``rejected_rows``), its
+   pending rows are deleted and the job is marked confirmed;
+4. a removal call is followed by deleting those members from state in one transaction.
+
+A rerun first confirms every job a killed run left submitted, then plans again from
+``list_members``: rows already confirmed are not re-sent; a job posted but never recorded is
+simply sent again (imports are idempotent upserts); a removal call repeated is harmless.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import duckdb
+
+from loader.errors import KlaviyoError
+from loader.klaviyo.client import BadRequestError, KlaviyoClient
+from loader.klaviyo.limits import IMPORT_MAX_PROFILE_BYTES
+from loader.klaviyo.payloads import import_job_body
+from loader.sync.plan import batch_bounds
+
+POINTER = re.compile(r"/data/attributes/profiles/data/(\d+)")
+POLL_FIRST_S = 0.25
+POLL_MAX_S = 5.0
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+@dataclass
+class ListStats:
+    added: int = 0
+    updated: int = 0
+    removed: int = 0
+    rejected: int = 0
+    unchanged: int = 0
+    duplicates: int = 0
+    submitted: int = 0
+    rejections: list[tuple[str, str | None, str]] = field(default_factory=list)
+
+    def merge(self, other: ListStats) -> None:
+        for k in ("added", "updated", "removed", "rejected", "submitted"):
+            setattr(self, k, getattr(self, k) + getattr(other, k))
+
+
+@dataclass
+class Job:
+    job_id: str
+    list_id: str
+    list_name: str
+    campaign_id: str
+    seq_from: int
+    seq_to: int
+
+
+class Applier:
+    """State writes and Klaviyo calls for one account."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, schema: str, account_id: str,
+                 client: KlaviyoClient, run_id: str,
+                 progress: Callable[[str, int], None] | None = None) -> None:
+        self.con = con
+        self.schema = schema
+        self.account_id = account_id
+        self.client = client
+        self.run_id = run_id
+        self.progress = progress or (lambda key, n: None)
+
+    def t(self, name: str) -> str:
+        return f'"{self.schema}"."{name}"'
+
+    # -- stale lists ------------------------------------------------------------------------
+
+    def forget_other_lists(self, list_name: str, list_id: str) -> int:
+        """Drop state of lists with this name but another id (deleted in Klaviyo by hand)."""
+        args = [self.account_id, list_name, list_id]
+        stale = [r[0] for r in self.con.execute(
+            f"select distinct list_id from {self.t('list_members')} where account_id = ? "
+            f"and list_name = ? and list_id <> ?", args).fetchall()]
+        self.con.execute("begin")
+        for old in stale:
+            for table in ("list_members", "pending_rows", "rejected_members", "import_jobs"):
+                self.con.execute(f"delete from {self.t(table)} where account_id = ? "
+                                 f"and list_id = ?", [self.account_id, old])
+        self.con.execute("commit")
+        return len(stale)
+
+    # -- intent -----------------------------------------------------------------------------
+
+    def write_intent(self, diff_sql: str, removals_sql: str | None, list_id: str,
+                     list_name: str, campaign_id: str) -> ListStats:
+        """Replace the list's pending rows with this plan; record oversize rows as rejected."""
+        stats = ListStats()
+        a = [self.account_id, list_id]
+        self.con.execute("begin")
+        self.con.execute(f"delete from {self.t('pending_rows')} where account_id = ? "
+                         f"and list_id = ?", a)
+        self.con.execute(f"""
+            insert into {self.t('pending_rows')}
+            select ?, ?, row_number() over (order by identifier), 'upsert', identifier,
+                amperity_id, fingerprint, payload, nbytes, profile_id, kind = 'add'
+            from ({diff_sql}) where kind in ('add', 'change')""", a)
+        if removals_sql:
+            self.con.execute(f"""
+                insert into {self.t('pending_rows')}
+                select ?, ?, -row_number() over (order by identifier), 'remove', identifier,
+                    amperity_id, fingerprint, null, 0, profile_id, false
+                from ({removals_sql})""", a)
+        oversize = self.con.execute(
+            f"select identifier, amperity_id, fingerprint, nbytes from ({diff_sql}) "
+            f"where kind = 'oversize'").fetchall()
+        for identifier, amperity_id, fingerprint, nbytes in oversize:
+            reason = (f"profile_too_large: {nbytes:,} bytes exceeds Klaviyo's "
+                      f"{IMPORT_MAX_PROFILE_BYTES:,}-byte limit a profile")
+            self._reject(list_id, list_name, campaign_id, identifier, amperity_id, fingerprint,
+                         reason)
+            stats.rejected += 1
+            stats.rejections.append((identifier, amperity_id, reason))
+        self.con.execute("commit")
+        return stats
+
+    def _reject(self, list_id: str, list_name: str, campaign_id: str, identifier: str,
+                amperity_id: str | None, fingerprint: str | None, reason: str) -> None:
+        ts = now_utc()
+        self.con.execute(
+            f"insert into {self.t('rejected_rows')} values (?, ?, ?, ?, ?, ?, ?, ?)",
+            [self.run_id, self.account_id, campaign_id, list_name, identifier, amperity_id,
+             reason, ts])
+        self.con.execute(
+            f"delete from {self.t('rejected_members')} where account_id = ? and list_id = ? "
+            f"and identifier = ?", [self.account_id, list_id, identifier])
+        self.con.execute(
+            f"insert into {self.t('rejected_members')} values (?, ?, ?, ?, ?, ?)",
+            [self.account_id, list_id, identifier, fingerprint, reason, ts])
+
+    # -- imports ----------------------------------------------------------------------------
+
+    def _pending_upserts(self, list_id: str) -> Iterator[tuple[int, str, int, str]]:
+        cur = self.con.cursor()
+        cur.execute(
+            f"select seq, payload, nbytes, identifier from {self.t('pending_rows')} "
+            f"where account_id = ? and list_id = ? and op = 'upsert' order by seq",
+            [self.account_id, list_id])
+        try:
+            while True:
+                rows = cur.fetchmany(20_000)
+                if not rows:
+                    return
+                yield from rows
+        finally:
+            cur.close()
+
+    def submit_all(self, list_id: str, list_name: str, campaign_id: str) -> tuple[
+            list[Job], ListStats]:
+        """Send every pending upsert as import jobs (10,000 profiles / 5 MB each)."""
+        stats = ListStats()
+        jobs: list[Job] = []
+        buffer: list[tuple[int, str, int, str]] = []
+
+        def flush(rows: list[tuple[int, str, int, str]]) -> None:
+            for (a, b) in batch_bounds(r[2] for r in rows):
+                self._submit(rows[a:b + 1], list_id, list_name, campaign_id, jobs, stats)
+
+        for row in self._pending_upserts(list_id):
+            buffer.append(row)
+            if len(buffer) >= 50_000:
+                # keep whole jobs only; the tail carries over
+                bounds = list(batch_bounds(r[2] for r in buffer))
+                cut = bounds[-1][0]
+                flush(buffer[:cut])
+                buffer = buffer[cut:]
+        if buffer:
+            flush(buffer)
+        return jobs, stats
+
+    def _submit(self, rows: list[tuple[int, str, int, str]], list_id: str, list_name: str,
+                campaign_id: str, jobs: list[Job], stats: ListStats) -> None:
+        body = import_job_body([r[1] for r in rows], list_id).encode()
+        try:
+            job = self.client.submit_import(body)
+        except BadRequestError as exc:
+            if len(rows) > 1:  # find the bad profile(s) by halving; the rest still go
+                mid = len(rows) // 2
+                self._submit(rows[:mid], list_id, list_name, campaign_id, jobs, stats)
+                self._submit(rows[mid:], list_id, list_name, campaign_id, jobs, stats)
+                return
+            seq, _, _, identifier = rows[0]
+            reason = f"refused by Klaviyo: {exc.message}"
+            self.con.execute("begin")
+            info = self.con.execute(
+                f"select amperity_id, fingerprint from {self.t('pending_rows')} "
+                f"where account_id = ? and list_id = ? and seq = ?",
+                [self.account_id, list_id, seq]).fetchone()
+            amperity_id, fingerprint = info if info else (None, None)
+            self._reject(list_id, list_name, campaign_id, identifier, amperity_id, fingerprint,
+                         reason)
+            self.con.execute(f"delete from {self.t('pending_rows')} where account_id = ? "
+                             f"and list_id = ? and seq = ?", [self.account_id, list_id, seq])
+            self.con.execute("commit")
+            stats.rejected += 1
+            stats.rejections.append((identifier, amperity_id, reason))
+            self.progress(list_id, 1)
+            return
+        j = Job(str(job["id"]), list_id, list_name, campaign_id, rows[0][0], rows[-1][0])
+        self.con.execute(
+            f"insert into {self.t('import_jobs')} values (?, ?, ?, ?, ?, ?, ?, ?, ?, "
+            f"'submitted', null)",
+            [self.account_id, list_id, list_name, campaign_id, self.run_id, j.job_id,
+             j.seq_from, j.seq_to, now_utc()])
+        jobs.append(j)
+        stats.submitted += len(rows)
+        self.progress(list_id, len(rows))
+
+    def submitted_jobs(self) -> list[Job]:
+        """Jobs a previous (killed) run submitted and never confirmed."""
+        return [Job(*r) for r in self.con.execute(
+            f"select job_id, list_id, list_name, campaign_id, seq_from, seq_to "
+            f"from {self.t('import_jobs')} where account_id = ? and status = 'submitted' "
+            f"order by submitted_at", [self.account_id]).fetchall()]
+
+    def wait_and_confirm(self, jobs: list[Job], identifier_field: str | None = None
+                         ) -> dict[str, ListStats]:
+        """Poll until every job is done, confirming each; stats per list id."""
+        out: dict[str, ListStats] = {}
+        outstanding = {j.job_id: j for j in jobs}
+        interval = POLL_FIRST_S
+        while outstanding:
+            statuses: dict[str, dict[str, Any]] = {}
+            if len(outstanding) > 1:
+                for d in self.client.recent_jobs(100):
+                    statuses[str(d["id"])] = d.get("attributes") or {}
+            for job_id in list(outstanding):
+                attrs = statuses.get(job_id)
+                if attrs is None:
+                    try:
+                        attrs = self.client.get_job(job_id).get("attributes") or {}
+                    except KlaviyoError as exc:
+                        if getattr(exc, "status", None) == 404:
+                            self._abandon(outstanding.pop(job_id))
+                            continue
+                        raise
+                status = attrs.get("status")
+                if status == "complete":
+                    job = outstanding.pop(job_id)
+                    st = self.confirm(job, int(attrs.get("failed_count") or 0), identifier_field)
+                    out.setdefault(job.list_id, ListStats()).merge(st)
+                    out[job.list_id].rejections += st.rejections
+                elif status == "cancelled":
+                    self._abandon(outstanding.pop(job_id))
+            if outstanding:
+                self.client.sleep(interval)
+                interval = min(POLL_MAX_S, interval * 1.5)
+        return out
+
+    def _abandon(self, job: Job) -> None:
+        """A job Klaviyo lost or cancelled: forget it; its rows are planned again next run."""
+        self.con.execute(f"update {self.t('import_jobs')} set status = 'abandoned' "
+                         f"where account_id = ? and job_id = ?", [self.account_id, job.job_id])
+
+    def confirm(self, job: Job, failed_count: int, identifier_field: str | None) -> ListStats:
+        stats = ListStats()
+        bad: dict[int, str] = {}
+        if failed_count:
+            ids: dict[str, int] = {}
+            if identifier_field:
+                ids = {r[0]: r[1] for r in self.con.execute(
+                    f"select identifier, seq from {self.t('pending_rows')} where account_id = ? "
+                    f"and list_id = ? and op = 'upsert' and seq between ? and ?",
+                    [self.account_id, job.list_id, job.seq_from, job.seq_to]).fetchall()}
+            for err in self.client.import_errors(job.job_id):
+                attrs = err.get("attributes") or {}
+                reason = "; ".join(str(x) for x in (attrs.get("title"), attrs.get("detail")) if x)
+                pointer = ((attrs.get("source") or {}).get("pointer")) or ""
+                m = POINTER.search(pointer)
+                seq = job.seq_from + int(m.group(1)) if m else None
+                if seq is None or seq > job.seq_to:
+                    original = attrs.get("original_payload") or {}
+                    value = ((original.get("attributes") or original).get(identifier_field or "")
+                             if isinstance(original, dict) else None)
+                    seq = ids.get(str(value)) if value is not None else None
+                if seq is not None:
+                    bad[seq] = reason or "rejected by Klaviyo"
+        a = [self.account_id, job.list_id]
+        ts = now_utc()
+        self.con.execute("begin")
+        if bad:
+            rows = self.con.execute(
+                f"select seq, identifier, amperity_id, fingerprint from {self.t('pending_rows')} "
+                f"where account_id = ? and list_id = ? and op = 'upsert' "
+                f"and list_contains(?, seq)", [*a, list(bad)]).fetchall()
+            for seq, identifier, amperity_id, fingerprint in rows:
+                self._reject(job.list_id, job.list_name, job.campaign_id, identifier,
+                             amperity_id, fingerprint, bad[seq])
+                stats.rejected += 1
+                stats.rejections.append((identifier, amperity_id, bad[seq]))
+        self.con.execute(f"""
+            create or replace temp table _confirm as
+            select p.identifier, p.amperity_id, p.fingerprint, p.is_new,
+                coalesce(p.profile_id, m.profile_id) as profile_id,
+                coalesce(m.first_sent_at, ?::timestamp) as first_sent_at
+            from {self.t('pending_rows')} as p
+            left join {self.t('list_members')} as m on m.account_id = p.account_id
+                and m.list_id = p.list_id and m.identifier = p.identifier
+            where p.account_id = ? and p.list_id = ? and p.op = 'upsert'
+                and p.seq between ? and ? and not list_contains(?, p.seq)""",
+            [ts, *a, job.seq_from, job.seq_to, list(bad)])
+        counts = self.con.execute(
+            "select count(*) filter (where is_new), count(*) filter (where not is_new) "
+            "from _confirm").fetchone()
+        stats.added, stats.updated = (int(counts[0]), int(counts[1])) if counts else (0, 0)
+        self.con.execute(f"""
+            delete from {self.t('list_members')} where account_id = ? and list_id = ?
+            and identifier in (select identifier from _confirm)""", a)
+        self.con.execute(f"""
+            insert into {self.t('list_members')}
+            select ?, ?, ?, identifier, profile_id, fingerprint, amperity_id, first_sent_at, ?
+            from _confirm""", [*a, job.list_name, ts])
+        self.con.execute(f"""
+            delete from {self.t('rejected_members')} where account_id = ? and list_id = ?
+            and identifier in (select identifier from _confirm)""", a)
+        self.con.execute(f"""
+            delete from {self.t('pending_rows')} where account_id = ? and list_id = ?
+            and op = 'upsert' and seq between ? and ?""", [*a, job.seq_from, job.seq_to])
+        self.con.execute(f"update {self.t('import_jobs')} set status = 'confirmed', "
+                         f"confirmed_at = ? where account_id = ? and job_id = ?",
+                         [ts, self.account_id, job.job_id])
+        self.con.execute("commit")
+        self.con.execute("drop table if exists _confirm")
+        return stats
+
+    # -- removals ---------------------------------------------------------------------------
+
+    def remove_all(self, list_id: str, identifier_field: str) -> ListStats:
+        """Remove members that left the audience: look up missing profile ids, then DELETE."""
+        stats = ListStats()
+        a = [self.account_id, list_id]
+        missing = [r[0] for r in self.con.execute(
+            f"select identifier from {self.t('pending_rows')} where account_id = ? "
+            f"and list_id = ? and op = 'remove' and profile_id is null order by seq",
+            a).fetchall()]
+        for i in range(0, len(missing), 100):
+            chunk = missing[i:i + 100]
+            found = self.client.profile_ids(identifier_field, chunk)
+            self.con.execute("begin")
+            for ident_value in chunk:
+                pid = found.get(ident_value)
+                if pid is None:  # no such profile in Klaviyo: it cannot be in the list
+                    for table in ("list_members", "pending_rows"):
+                        extra = " and op = 'remove'" if table == "pending_rows" else ""
+                        self.con.execute(
+                            f"delete from {self.t(table)} where account_id = ? and list_id = ? "
+                            f"and identifier = ?{extra}", [*a, ident_value])
+                    stats.removed += 1
+                    self.progress(list_id, 1)
+                    continue
+                for table in ("list_members", "pending_rows"):
+                    self.con.execute(
+                        f"update {self.t(table)} set profile_id = ? where account_id = ? "
+                        f"and list_id = ? and identifier = ?", [pid, *a, ident_value])
+            self.con.execute("commit")
+        rows = self.con.execute(
+            f"select identifier, profile_id from {self.t('pending_rows')} where account_id = ? "
+            f"and list_id = ? and op = 'remove' and profile_id is not null order by seq",
+            a).fetchall()
+        for i in range(0, len(rows), 1000):
+            chunk = rows[i:i + 1000]
+            self.client.remove_from_list(list_id, [r[1] for r in chunk])
+            idents = [r[0] for r in chunk]
+            self.con.execute("begin")
+            self.con.execute(f"delete from {self.t('list_members')} where account_id = ? "
+                             f"and list_id = ? and list_contains(?, identifier)", [*a, idents])
+            self.con.execute(f"delete from {self.t('pending_rows')} where account_id = ? "
+                             f"and list_id = ? and op = 'remove' and list_contains(?, identifier)",
+                             [*a, idents])
+            self.con.execute("commit")
+            stats.removed += len(chunk)
+            self.progress(list_id, len(chunk))
+        return stats
+
+
+def error_reason(exc: Exception) -> str:
+    return json.dumps(str(exc))[1:-1]

@@ -1,0 +1,434 @@
+"""`loader push` as a library call: campaigns → lists → plan → apply → state and history."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+import duckdb
+
+from loader.config import Settings
+from loader.errors import EXIT_FAILED, EXIT_OK, EXIT_REJECTED, ConfigError, LoaderError
+from loader.klaviyo.client import KlaviyoClient
+from loader.klaviyo.limits import estimate_seconds
+from loader.klaviyo.payloads import ident, sql_str
+from loader.state import PushLock, connect, ensure_schema, table_exists
+from loader.sync.apply import Applier, ListStats, now_utc
+from loader.sync.plan import DESIRED, ListPlan, Planner
+from loader.warehouse import (
+    Campaign,
+    attribute_columns,
+    delivery_summary,
+    read_campaigns,
+    select_campaigns,
+)
+
+
+class Progress(Protocol):
+    def start(self, key: str, label: str, total: int) -> None: ...
+    def advance(self, key: str, n: int) -> None: ...
+    def finish(self, key: str) -> None: ...
+
+
+class NoProgress:
+    def start(self, key: str, label: str, total: int) -> None:
+        pass
+
+    def advance(self, key: str, n: int) -> None:
+        pass
+
+    def finish(self, key: str) -> None:
+        pass
+
+
+@dataclass
+class PushOptions:
+    campaigns: list[str] = field(default_factory=list)
+    at: datetime | None = None  # naive UTC; default now
+    dry_run: bool = False
+    sample: int | None = None
+    lock_wait_s: float = 30.0
+
+
+@dataclass
+class ListResult:
+    campaign_id: str
+    list_name: str
+    list_id: str | None
+    created: bool = False
+    customers: int = 0
+    rows: int = 0
+    shrink: int = 0
+    expansion: int = 0
+    duplicates: int = 0
+    added: int = 0
+    updated: int = 0
+    removed: int = 0
+    rejected: int = 0
+    unchanged: int = 0
+    plan: ListPlan | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        d = {k: v for k, v in self.__dict__.items() if k != "plan"}
+        if self.plan is not None:
+            d["plan"] = self.plan.as_dict()
+        return d
+
+
+@dataclass
+class PushResult:
+    run_id: str
+    account_id: str | None
+    dry_run: bool
+    sample: int | None
+    campaigns: list[str]
+    lists: list[ListResult] = field(default_factory=list)
+    deliveries: dict[str, str] = field(default_factory=dict)
+    requests: dict[str, int] = field(default_factory=dict)
+    estimated_seconds: float | None = None
+    error: str | None = None
+    hint: str | None = None
+    status: str = "running"
+
+    @property
+    def rejected(self) -> int:
+        return sum(r.rejected for r in self.lists)
+
+    @property
+    def exit_code(self) -> int:
+        if self.error:
+            return EXIT_FAILED
+        return EXIT_REJECTED if self.rejected else EXIT_OK
+
+    def as_dict(self) -> dict[str, Any]:
+        totals = {k: sum(getattr(r, k) for r in self.lists)
+                  for k in ("added", "updated", "removed", "rejected", "unchanged")}
+        return {
+            "run_id": self.run_id, "account_id": self.account_id, "status": self.status,
+            "exit_code": self.exit_code, "dry_run": self.dry_run, "sample": self.sample,
+            "campaigns": self.campaigns, "deliveries": self.deliveries,
+            "lists": [r.as_dict() for r in self.lists], "totals": totals,
+            "requests": dict(sorted(self.requests.items())),
+            "estimated_seconds": self.estimated_seconds,
+            "error": self.error, "hint": self.hint,
+        }
+
+
+def check_list_names(campaigns: list[Campaign]) -> None:
+    """A list belongs to one campaign: two campaigns syncing one list would undo each other."""
+    owner: dict[str, str] = {}
+    for c in campaigns:
+        for name in c.list_names:
+            if name in owner and owner[name] != c.campaign_id:
+                raise ConfigError(
+                    f"Campaigns {owner[name]!r} and {c.campaign_id!r} both send to the Klaviyo "
+                    f"list {name!r}; each would remove the other's members.",
+                    hint="Give each campaign's treatments their own list names.",
+                )
+            owner[name] = c.campaign_id
+
+
+def _deliveries(con: duckdb.DuckDBPyConnection, schema: str, account_id: str
+                ) -> list[dict[str, Any]]:
+    if not table_exists(con, schema, "deliveries"):
+        return []
+    cur = con.execute(f'select * from "{schema}"."deliveries" where account_id = ?',
+                      [account_id])
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+
+
+def due(campaigns: list[Campaign], deliveries: list[dict[str, Any]], at: datetime
+        ) -> list[Campaign]:
+    try:
+        from loader.schedule import due_campaigns
+    except ImportError:
+        raise ConfigError(
+            "Name the campaigns to push (scheduling is not available in this build).",
+        ) from None
+    ids = due_campaigns([c.row for c in campaigns], deliveries, at)
+    return [c for c in campaigns if c.campaign_id in ids]
+
+
+def scheduled_for(campaign: Campaign, at: datetime) -> datetime:
+    try:
+        from loader.schedule import scheduled_for as sched
+    except ImportError:
+        return at
+    value = sched(campaign.row, at)
+    return value.replace(tzinfo=None) if value.tzinfo else value
+
+
+class Pusher:
+    def __init__(self, settings: Settings, options: PushOptions, client: KlaviyoClient,
+                 progress: Progress | None = None) -> None:
+        self.settings = settings
+        self.options = options
+        self.client = client
+        self.progress = progress or NoProgress()
+        self.schema = settings.state_schema
+        self.run_id = uuid.uuid4().hex[:12]
+        self.at = options.at or now_utc()
+
+    def t(self, name: str) -> str:
+        return f'"{self.schema}"."{name}"'
+
+    # -- the run ---------------------------------------------------------------------------
+
+    def run(self) -> PushResult:
+        result = PushResult(self.run_id, None, self.options.dry_run, self.options.sample, [])
+        if self.options.dry_run:
+            con = connect(self.settings.duckdb_path, read_only=True)
+            try:
+                self._run(con, result)
+            finally:
+                con.close()
+            return result
+        with PushLock.for_database(self.settings.duckdb_path, self.run_id,
+                                   self.options.lock_wait_s):
+            con = connect(self.settings.duckdb_path)
+            try:
+                self._run(con, result)
+            finally:
+                con.close()
+        return result
+
+    def _run(self, con: duckdb.DuckDBPyConnection, result: PushResult) -> None:
+        registry = read_campaigns(con)
+        check_list_names(registry)
+        account_id = self.client.get_account_id()
+        result.account_id = account_id
+        if self.options.campaigns:
+            campaigns = select_campaigns(registry, self.options.campaigns)
+        else:
+            campaigns = due(registry, _deliveries(con, self.schema, account_id), self.at)
+        result.campaigns = [c.campaign_id for c in campaigns]
+        planner = Planner(con, self.schema, account_id)
+        if self.options.dry_run:
+            for c in campaigns:
+                self._dry_run_campaign(con, planner, c, result)
+            result.requests = self._request_totals(result)
+            result.estimated_seconds = round(sum(
+                estimate_seconds(op, n) for op, n in result.requests.items()), 1)
+            result.status = "planned"
+            return
+        ensure_schema(con, self.schema)
+        planner.has_state = True
+        con.execute(f"insert into {self.t('sync_runs')} values (?, ?, ?, null, 'running', ?, ?, "
+                    f"0, 0, 0, 0, null)",
+                    [self.run_id, account_id, now_utc(), ",".join(result.campaigns),
+                     self.options.sample is not None])
+        applier = Applier(con, self.schema, account_id, self.client, self.run_id,
+                          progress=lambda key, n: self.progress.advance(key, n))
+        try:
+            recovered = applier.wait_and_confirm(applier.submitted_jobs())
+            for c in campaigns:
+                self._push_campaign(con, planner, applier, c, result, recovered)
+        except LoaderError as exc:
+            result.error, result.hint = exc.message, exc.hint
+            result.status = "failed"
+        except Exception as exc:  # record the failure, then let it surface
+            self._finish_run(con, result, "failed", f"{type(exc).__name__}: {exc}")
+            raise
+        else:
+            result.status = "completed_with_rejections" if result.rejected else "completed"
+        result.requests = dict(self.client.requests)
+        self._finish_run(con, result, result.status, result.error)
+
+    def _finish_run(self, con: duckdb.DuckDBPyConnection, result: PushResult, status: str,
+                    error: str | None) -> None:
+        tot = {k: sum(getattr(r, k) for r in result.lists)
+               for k in ("added", "updated", "removed", "rejected")}
+        con.execute(f"update {self.t('sync_runs')} set finished_at = ?, status = ?, added = ?, "
+                    f"updated = ?, removed = ?, rejected = ?, error = ? where run_id = ?",
+                    [now_utc(), status, tot["added"], tot["updated"], tot["removed"],
+                     tot["rejected"], error, self.run_id])
+
+    @staticmethod
+    def _request_totals(result: PushResult) -> dict[str, int]:
+        totals: dict[str, int] = {"get_accounts": 1}
+        for r in result.lists:
+            if r.plan:
+                for op, n in r.plan.requests.items():
+                    totals[op] = totals.get(op, 0) + n
+        return totals
+
+    # -- dry run ---------------------------------------------------------------------------
+
+    def _dry_run_campaign(self, con: duckdb.DuckDBPyConnection, planner: Planner, c: Campaign,
+                          result: PushResult) -> None:
+        columns = attribute_columns(con, c)
+        summary = delivery_summary(con, c.campaign_id)
+        for name in c.list_names:
+            ids = self.client.find_lists(name)
+            if len(ids) > 1:
+                self.client.resolve_list(name)  # raises AmbiguousListError
+            list_id = ids[0] if ids else None
+            planner.build_desired(c, name, columns, self.options.sample)
+            plan = planner.plan(c, name, list_id, bool(ids), self.options.sample)
+            r = self._list_result(c, name, list_id, summary)
+            r.plan = plan
+            r.added, r.updated, r.unchanged = plan.adds, plan.changes, plan.unchanged
+            r.removed, r.rejected, r.duplicates = plan.removals, plan.oversize, plan.duplicates
+            result.lists.append(r)
+
+    @staticmethod
+    def _list_result(c: Campaign, name: str, list_id: str | None,
+                     summary: dict[str, dict[str, int]]) -> ListResult:
+        s = summary.get(name, {})
+        return ListResult(c.campaign_id, name, list_id, customers=s.get("customers", 0),
+                          rows=s.get("rows_to_send", 0), shrink=s.get("shrink", 0),
+                          expansion=s.get("expansion", 0), duplicates=s.get("duplicates", 0))
+
+    # -- real push -------------------------------------------------------------------------
+
+    def _delivery(self, con: duckdb.DuckDBPyConnection, account_id: str, c: Campaign) -> str:
+        is_sample = self.options.sample is not None
+        row = con.execute(
+            f"select delivery_id from {self.t('deliveries')} where account_id = ? "
+            f"and campaign_id = ? and status = 'running' and is_sample = ? "
+            f"order by started_at desc limit 1", [account_id, c.campaign_id, is_sample]
+        ).fetchone()
+        if row:
+            con.execute(f"update {self.t('deliveries')} set run_id = ? where delivery_id = ?",
+                        [self.run_id, row[0]])
+            return str(row[0])
+        delivery_id = uuid.uuid4().hex[:16]
+        con.execute(
+            f"insert into {self.t('deliveries')} values (?, ?, ?, ?, ?, ?, null, 'running', ?, "
+            f"0, 0, 0, 0, 0)",
+            [delivery_id, self.run_id, account_id, c.campaign_id, scheduled_for(c, self.at),
+             now_utc(), is_sample])
+        return delivery_id
+
+    def _push_campaign(self, con: duckdb.DuckDBPyConnection, planner: Planner,
+                       applier: Applier, c: Campaign, result: PushResult,
+                       recovered: dict[str, ListStats]) -> None:
+        account_id = planner.account_id
+        columns = attribute_columns(con, c)
+        summary = delivery_summary(con, c.campaign_id)
+        delivery_id = self._delivery(con, account_id, c)
+        result.deliveries[c.campaign_id] = delivery_id
+        sample = self.options.sample
+        lists: list[tuple[str, str]] = []
+        con.execute("create or replace temp table _sample (list_id varchar, identifier varchar)")
+        campaign_results: list[ListResult] = []
+        for name in c.list_names:
+            list_id, created = self.client.resolve_list(name)
+            assert list_id is not None
+            lists.append((name, list_id))
+            applier.forget_other_lists(name, list_id)
+            r = self._list_result(c, name, list_id, summary)
+            r.created = created
+            planner.build_desired(c, name, columns, sample)
+            if sample is not None:
+                con.execute(f"insert into _sample select ?, identifier from {DESIRED}",
+                            [list_id])
+            plan = planner.plan(c, name, list_id, True, sample)
+            r.unchanged, r.duplicates = plan.unchanged, max(r.duplicates, plan.duplicates)
+            stats = applier.write_intent(
+                planner.diff_sql(list_id),
+                planner.removals_sql(list_id) if sample is None else None,
+                list_id, name, c.campaign_id)
+            key = list_id
+            self.progress.start(key, f"{c.campaign_id} → {name}",
+                                plan.adds + plan.changes + plan.removals)
+            jobs, sub = applier.submit_all(list_id, name, c.campaign_id)
+            stats.merge(sub)
+            confirmed = applier.wait_and_confirm(jobs, c.identifier)
+            for st in (confirmed.get(list_id), recovered.pop(list_id, None)):
+                if st is not None:
+                    stats.merge(st)
+            if sample is None:
+                stats.merge(applier.remove_all(list_id, c.identifier))
+            self.progress.finish(key)
+            r.added, r.updated, r.removed = stats.added, stats.updated, stats.removed
+            r.rejected = stats.rejected
+            result.lists.append(r)
+            campaign_results.append(r)
+        self._complete_delivery(con, account_id, c, delivery_id, lists, campaign_results)
+
+    def _complete_delivery(self, con: duckdb.DuckDBPyConnection, account_id: str, c: Campaign,
+                           delivery_id: str, lists: list[tuple[str, str]],
+                           results: list[ListResult]) -> None:
+        """Record recipients and close the delivery, in one transaction (once per delivery)."""
+        is_sample = self.options.sample is not None
+        idc = ident(c.identifier)
+        values = ", ".join(f"({sql_str(n)}, {sql_str(i)})" for n, i in lists) or "(null, null)"
+        sample_filter = ("and exists (select 1 from _sample as s where s.list_id = l.list_id "
+                         f"and s.identifier = a.{idc})") if is_sample else ""
+        control = "" if is_sample else f"""
+            union all
+            select a.amperity_id, a.sub_audience_id, any_value(a.sub_audience_name),
+                a.treatment_id, any_value(a.treatment_name), true, null::varchar,
+                min(a.segment_id), min(a.segment_name)
+            from {c.audience_relation} as a
+            where coalesce(a.is_control, false) and a.shrink_reason is null
+            group by a.amperity_id, a.sub_audience_id, a.treatment_id"""
+        earlier_samples = "" if is_sample else f"""
+            and not exists (
+                select 1 from {self.t('campaign_recipients')} as cr
+                inner join {self.t('deliveries')} as dl on dl.delivery_id = cr.delivery_id
+                where cr.account_id = {sql_str(account_id)}
+                    and cr.campaign_id = {sql_str(c.campaign_id)} and cr.is_sample
+                    and dl.completed_at > coalesce((
+                        select max(completed_at) from {self.t('deliveries')}
+                        where account_id = {sql_str(account_id)}
+                            and campaign_id = {sql_str(c.campaign_id)}
+                            and status = 'completed' and not is_sample), '1970-01-01')
+                    and cr.amperity_id = r.amperity_id
+                    and cr.sub_audience_id is not distinct from r.sub_audience_id
+                    and cr.treatment_id is not distinct from r.treatment_id)"""
+        ts = now_utc()
+        con.execute("begin")
+        done = con.execute(f"select status from {self.t('deliveries')} where delivery_id = ?",
+                           [delivery_id]).fetchone()
+        if done and done[0] != "completed":
+            con.execute(f"""
+                insert into {self.t('campaign_recipients')}
+                with lists(list_name, list_id) as (values {values}),
+                recipients as (
+                    select a.amperity_id, a.sub_audience_id,
+                        any_value(a.sub_audience_name) as sub_audience_name, a.treatment_id,
+                        any_value(a.treatment_name) as treatment_name, false as is_control,
+                        l.list_id, min(a.segment_id) as segment_id,
+                        min(a.segment_name) as segment_name
+                    from {c.audience_relation} as a
+                    inner join lists as l on l.list_name = a.list_name
+                    inner join {self.t('list_members')} as m on m.account_id = ?
+                        and m.list_id = l.list_id and m.identifier = a.{idc}
+                        and m.amperity_id = a.amperity_id
+                    where not coalesce(a.is_control, false) and a.shrink_reason is null
+                        {sample_filter}
+                    group by a.amperity_id, a.sub_audience_id, a.treatment_id, l.list_id
+                    {control}
+                )
+                select r.amperity_id, ?, ?, ?, r.sub_audience_id, r.sub_audience_name,
+                    r.treatment_id, r.treatment_name, r.is_control, ?, ?, r.list_id,
+                    r.segment_id, r.segment_name, ?::timestamp, ?::timestamp, ?, ?, ?, ?
+                from recipients as r
+                where true {earlier_samples}""",
+                [account_id, c.campaign_id, c.campaign_name, c.campaign_type,
+                 c.destination_id, c.destination_name, ts, c.launch_at, c.dbt_invocation_id,
+                 account_id, delivery_id, is_sample])
+            tot = {k: sum(getattr(r, k) for r in results)
+                   for k in ("added", "updated", "removed", "rejected", "unchanged")}
+            con.execute(
+                f"update {self.t('deliveries')} set status = 'completed', completed_at = ?, "
+                f"run_id = ?, added = ?, updated = ?, removed = ?, rejected = ?, unchanged = ? "
+                f"where delivery_id = ?",
+                [ts, self.run_id, tot["added"], tot["updated"], tot["removed"], tot["rejected"],
+                 tot["unchanged"], delivery_id])
+        con.execute("commit")
+
+
+def push(settings: Settings, options: PushOptions, progress: Progress | None = None,
+         client: KlaviyoClient | None = None,
+         client_factory: Callable[[Settings], KlaviyoClient] | None = None) -> PushResult:
+    """Run one push (or a dry run); errors that end the run are in ``result.error``."""
+    if client is None:
+        client = (client_factory or KlaviyoClient.from_settings)(settings)
+    return Pusher(settings, options, client, progress).run()

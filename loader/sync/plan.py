@@ -1,0 +1,190 @@
+"""Planning one list: the desired profiles, the diff against state, the requests it will take.
+
+All of it is SQL run inside DuckDB; Python sees counts, and later streams only changed rows.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import duckdb
+
+from loader.klaviyo.limits import (
+    IMPORT_MAX_BYTES,
+    IMPORT_MAX_PROFILE_BYTES,
+    IMPORT_MAX_PROFILES,
+    estimate_seconds,
+    limit,
+)
+from loader.klaviyo.payloads import IMPORT_BODY_OVERHEAD, sql_str
+from loader.state import table_exists
+from loader.warehouse import Campaign, desired_sql
+
+DESIRED = "_klaviyo_desired"
+
+
+@dataclass
+class ListPlan:
+    campaign_id: str
+    list_name: str
+    list_id: str | None
+    list_exists: bool
+    desired: int = 0
+    adds: int = 0
+    changes: int = 0
+    removals: int = 0
+    unchanged: int = 0
+    duplicates: int = 0
+    oversize: int = 0
+    held_rejected: int = 0  # rows refused before with the same content: not re-sent
+    import_jobs: int = 0
+    lookups: int = 0
+    requests: dict[str, int] = field(default_factory=dict)
+    estimated_seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items()}
+
+
+def batch_bounds(sizes: Iterable[int]) -> Iterator[tuple[int, int]]:
+    """Cut rows (given their payload sizes, in order) into import jobs: (first, last) indexes.
+
+    A job holds at most 10,000 profiles and its body stays under 5 MB.
+    """
+    start = 0
+    count = 0
+    body = IMPORT_BODY_OVERHEAD
+    i = -1
+    for i, n in enumerate(sizes):
+        if count and (count >= IMPORT_MAX_PROFILES or body + n + 1 > IMPORT_MAX_BYTES):
+            yield start, i - 1
+            start, count, body = i, 0, IMPORT_BODY_OVERHEAD
+        count += 1
+        body += n + 1
+    if count:
+        yield start, i
+
+
+class Planner:
+    """Diffs for one account, over one DuckDB connection."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, schema: str, account_id: str) -> None:
+        self.con = con
+        self.schema = schema
+        self.account_id = account_id
+        self.has_state = table_exists(con, schema, "list_members")
+
+    def t(self, name: str) -> str:
+        return f'"{self.schema}"."{name}"'
+
+    def build_desired(self, campaign: Campaign, list_name: str, columns: list[str],
+                      sample: int | None) -> None:
+        """(Re)create the temp table of profiles the list should hold (or its sample)."""
+        sql = desired_sql(campaign, list_name, columns)
+        if sample is not None:
+            sql = f"select * from ({sql}) order by md5(identifier), identifier limit {int(sample)}"
+        self.con.execute(f"create or replace temp table {DESIRED} as {sql}")
+
+    def _members(self, list_id: str | None) -> str:
+        if not self.has_state or list_id is None:
+            return ("select null::varchar as identifier, null::varchar as fingerprint, "
+                    "null::varchar as profile_id, null::varchar as amperity_id where false")
+        return (f"select identifier, fingerprint, profile_id, amperity_id "
+                f"from {self.t('list_members')} where account_id = {sql_str(self.account_id)} "
+                f"and list_id = {sql_str(list_id)}")
+
+    def _held(self, list_id: str | None) -> str:
+        if not self.has_state or list_id is None:
+            return "select null::varchar as identifier, null::varchar as fingerprint where false"
+        return (f"select identifier, fingerprint from {self.t('rejected_members')} "
+                f"where account_id = {sql_str(self.account_id)} "
+                f"and list_id = {sql_str(list_id)}")
+
+    def diff_sql(self, list_id: str | None) -> str:
+        """Every desired row with its diff class, plus state rows to remove.
+
+        Columns: kind ('add'|'change'|'unchanged'|'held'|'oversize'|'remove'), identifier,
+        amperity_id, fingerprint, payload, nbytes, profile_id, customers.
+        """
+        return f"""
+with members as ({self._members(list_id)}),
+held as ({self._held(list_id)}),
+classified as (
+    select
+        case
+            when m.identifier is not null and m.fingerprint = d.fingerprint then 'unchanged'
+            when h.identifier is not null then 'held'
+            when d.nbytes > {IMPORT_MAX_PROFILE_BYTES} then 'oversize'
+            when m.identifier is null then 'add'
+            else 'change'
+        end as kind,
+        d.identifier, d.amperity_id, d.fingerprint, d.payload, d.nbytes, m.profile_id,
+        d.customers
+    from {DESIRED} as d
+    left join members as m on m.identifier = d.identifier
+    left join held as h on h.identifier = d.identifier and h.fingerprint = d.fingerprint
+)
+select * from classified
+"""
+
+    def removals_sql(self, list_id: str | None) -> str:
+        return f"""
+with members as ({self._members(list_id)})
+select 'remove' as kind, m.identifier, m.amperity_id, m.fingerprint, null::varchar as payload,
+    0::bigint as nbytes, m.profile_id, 1::bigint as customers
+from members as m anti join {DESIRED} as d on d.identifier = m.identifier
+"""
+
+    def plan(self, campaign: Campaign, list_name: str, list_id: str | None, list_exists: bool,
+             sample: int | None) -> ListPlan:
+        p = ListPlan(campaign.campaign_id, list_name, list_id, list_exists)
+        counts = dict(self.con.execute(
+            f"select kind, count(*) from ({self.diff_sql(list_id)}) group by kind").fetchall())
+        p.adds = counts.get("add", 0)
+        p.changes = counts.get("change", 0)
+        p.unchanged = counts.get("unchanged", 0)
+        p.oversize = counts.get("oversize", 0)
+        p.held_rejected = counts.get("held", 0)
+        p.desired = sum(counts.values())
+        dup = self.con.execute(f"select coalesce(sum(customers - 1), 0) from {DESIRED}").fetchone()
+        p.duplicates = int(dup[0]) if dup else 0
+        if sample is None:
+            rem = self.con.execute(
+                f"select count(*), count(*) filter (where profile_id is null) "
+                f"from ({self.removals_sql(list_id)})").fetchone()
+            p.removals, missing_ids = (int(rem[0]), int(rem[1])) if rem else (0, 0)
+        else:
+            missing_ids = 0
+        sizes = (r[0] for batch in _stream(self.con, f"""
+            select nbytes from ({self.diff_sql(list_id)}) where kind in ('add', 'change')
+            order by identifier""") for r in batch)
+        p.import_jobs = sum(1 for _ in batch_bounds(sizes))
+        p.lookups = math.ceil(missing_ids / limit("get_profiles").page_max) if missing_ids else 0
+        req: dict[str, int] = {"get_lists": 1}
+        if not list_exists:
+            req["create_list"] = 1
+        if p.import_jobs:
+            req["bulk_import_profiles"] = p.import_jobs
+            req["get_bulk_import_profiles_jobs"] = p.import_jobs  # at most one poll a job
+        if p.lookups:
+            req["get_profiles"] = p.lookups
+        if p.removals:
+            req["remove_profiles_from_list"] = math.ceil(p.removals / 1000)
+        p.requests = req
+        p.estimated_seconds = round(sum(estimate_seconds(op, n) for op, n in req.items()), 1)
+        return p
+
+
+def _stream(con: duckdb.DuckDBPyConnection, sql: str, size: int = 100_000
+            ) -> Iterator[list[tuple[Any, ...]]]:
+    """Rows in batches, on ``con`` itself (temp tables are per connection): run nothing else on
+    ``con`` until the generator is exhausted."""
+    cur = con.execute(sql)
+    while True:
+        rows = cur.fetchmany(size)
+        if not rows:
+            return
+        yield rows
