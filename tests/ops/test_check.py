@@ -1,0 +1,84 @@
+"""`loader check` against the emulator: a verdict per scope, exit 0 / 2, never the key."""
+
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner
+
+from loader.cli import app
+
+
+def run_check(base_url: str, key: str, *args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(
+        app, ["check", *args], env={"KLAVIYO_BASE_URL": base_url, "KLAVIYO_API_KEY": key}
+    )
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_valid_key_is_ok(klaviyo_emulator) -> None:  # noqa: ANN001
+    lists_before = klaviyo_emulator.lists()
+    code, out, err = run_check(klaviyo_emulator.base_url, klaviyo_emulator.api_key)
+    assert code == 0, out + err
+    assert "Verdict: OK" in out
+    for scope in ("accounts:read", "lists:read", "lists:write", "profiles:read",
+                  "profiles:write"):
+        assert f"ok      {scope}" in out
+    assert klaviyo_emulator.api_key not in out + err
+    assert klaviyo_emulator.lists() == lists_before  # the write probes wrote nothing
+    assert klaviyo_emulator.profiles() == []
+
+
+def test_valid_key_json_names_the_account(klaviyo_emulator) -> None:  # noqa: ANN001
+    code, out, _ = run_check(klaviyo_emulator.base_url, klaviyo_emulator.api_key, "--json")
+    assert code == 0
+    report = json.loads(out)
+    assert report["ok"] is True and report["authenticated"] is True
+    assert report["account_id"]
+    assert {s["scope"]: s["verdict"] for s in report["scopes"]} == {
+        "accounts:read": "granted", "lists:read": "granted", "lists:write": "granted",
+        "profiles:read": "granted", "profiles:write": "granted",
+    }
+
+
+def test_wrong_key_exits_2_without_printing_it(klaviyo_emulator) -> None:  # noqa: ANN001
+    wrong = "sk_not_a_real_key_5f3a9c"
+    code, out, err = run_check(klaviyo_emulator.base_url, wrong)
+    assert code == 2
+    assert "refused the credentials" in err and "401" in err
+    assert "KLAVIYO_API_KEY" in err  # says what to do
+    assert wrong not in out + err
+    code, out, err = run_check(klaviyo_emulator.base_url, wrong, "--json")
+    assert code == 2 and wrong not in out + err
+    assert json.loads(out)["authenticated"] is False
+
+
+def test_key_without_a_scope_names_it(klaviyo_emulator) -> None:  # noqa: ANN001
+    key = klaviyo_emulator.create_key(["accounts:read", "lists:read", "lists:write",
+                                       "profiles:read"])
+    code, out, err = run_check(klaviyo_emulator.base_url, key)
+    assert code == 2
+    assert "MISSING profiles:write" in out
+    assert "lacks the scope(s) profiles:write" in err
+    assert "ok      lists:write" in out
+    assert key not in out + err
+
+
+def test_read_only_key_names_every_missing_scope(klaviyo_emulator) -> None:  # noqa: ANN001
+    key = klaviyo_emulator.create_key(["accounts:read", "lists:read", "profiles:read"])
+    code, out, err = run_check(klaviyo_emulator.base_url, key, "--json")
+    assert code == 2
+    report = json.loads(out)
+    missing = sorted(s["scope"] for s in report["scopes"] if s["verdict"] == "missing")
+    assert missing == ["lists:write", "profiles:write"]
+
+
+def test_unreachable_klaviyo_is_a_clear_failure() -> None:
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    code, out, err = run_check(f"http://127.0.0.1:{port}", "pk_whatever_123")
+    assert code == 2
+    assert "could not be reached" in err and "pk_whatever_123" not in out + err
