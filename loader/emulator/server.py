@@ -50,6 +50,11 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "KlaviyoEmulator/1.0"
     sys_version = ""
 
+    def setup(self) -> None:
+        super().setup()
+        with suppress(OSError):  # answer in one segment: no Nagle/delayed-ACK stalls
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
         return
 
@@ -68,9 +73,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         for k, v in (headers or {}).items():
             self.send_header(k, v)
-        self.end_headers()
-        if body:
-            self.wfile.write(body)
+        self._headers_buffer.append(b"\r\n" + body)  # headers and body in one write
+        self.flush_headers()
 
     def reset_connection(self) -> None:
         """Drop the connection with a TCP reset, writing nothing."""
