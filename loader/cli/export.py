@@ -1,3 +1,33 @@
-"""`loader export` (not written yet)."""
+"""`loader export`: an audience's list as the CSV Klaviyo's list/SFTP import expects."""
 
-from loader.cli._app import app, guarded  # noqa: F401
+from __future__ import annotations
+
+import typer
+
+from loader.cli._app import app, guarded
+from loader.config import Settings
+from loader.export import export_campaign
+
+
+@app.command("export")
+@guarded
+def export(
+    campaign: str = typer.Argument(..., help="Campaign id (or name) from the registry."),
+    fmt: str = typer.Option("klaviyo-csv", "--format", help="Output format: klaviyo-csv."),
+    output: str | None = typer.Option(
+        None, "--output", "-o", metavar="FILE", help="Write here (default: standard output)."
+    ),
+    list_name: str | None = typer.Option(
+        None, "--list", metavar="LIST_NAME",
+        help="The destination list to export (required when the campaign sends to several).",
+    ),
+) -> None:
+    """Export one list of a campaign: its sendable, non-control rows with Klaviyo headers."""
+    settings = Settings.from_env()
+    result = export_campaign(settings.duckdb_path, campaign, fmt, output, list_name)
+    if output is not None:
+        typer.echo(
+            f"Wrote {result.rows:,} rows of {result.campaign_id} → list {result.list_name!r} "
+            f"to {output} (columns: {', '.join(result.headers)})",
+            err=True,
+        )

@@ -1,0 +1,161 @@
+"""`loader export --format klaviyo-csv`: an audience as the CSV Klaviyo's list/SFTP import reads.
+
+The rows are the audience relation's sendable, non-control rows (``shrink_reason is null and
+not is_control``, identifier present: exactly what ``loader push`` sends) of one destination
+list. DuckDB writes the file itself (``COPY … TO``), so
+memory stays flat however large the audience.
+
+Column headers (docs/scheduling.md, "Export to CSV", lists the sources): Klaviyo's profile
+import maps the headers ``Email``, ``PhoneNumber`` and ``ExternalID`` exactly (the identifier
+comes first: Klaviyo's list upload wants the first column to be the email or phone number),
+profile and location fields by their Klaviyo property names in PascalCase, and any other
+header becomes a custom property of that name.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+import duckdb
+
+from loader.errors import ConfigError, WarehouseError
+from loader.klaviyo.payloads import ident
+from loader.state import connect
+from loader.warehouse import (
+    Campaign,
+    attribute_columns,
+    read_campaigns,
+    select_campaigns,
+    sendable_sql,
+)
+
+FORMATS = ("klaviyo-csv",)
+
+# our mapped column (architecture.md §2) -> Klaviyo CSV import header, in export order
+KLAVIYO_CSV_HEADERS: dict[str, str] = {
+    "email": "Email",
+    "phone_number": "PhoneNumber",
+    "external_id": "ExternalID",
+    "first_name": "FirstName",
+    "last_name": "LastName",
+    "organization": "Organization",
+    "title": "Title",
+    "locale": "Locale",
+    "image": "Image",
+    "address1": "Address1",
+    "address2": "Address2",
+    "city": "City",
+    "region": "Region",
+    "zip": "Zip",
+    "country": "Country",
+    "latitude": "Latitude",
+    "longitude": "Longitude",
+    "timezone": "Timezone",
+    "ip": "IP",
+}
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    campaign_id: str
+    list_name: str
+    headers: list[str]
+    rows: int
+    output: str  # a path, or "-" for standard output
+
+
+def _literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def export_plan(
+    campaign: Campaign, columns: list[str], list_name: str | None
+) -> tuple[str, list[tuple[str, str]]]:
+    """The destination list and (column, header) pairs: the identifier first, then profile and
+    location fields in Klaviyo's order, then custom properties in the campaign's order."""
+    cid = campaign.campaign_id
+    lists = campaign.list_names
+    if list_name is None:
+        if len(lists) != 1:
+            raise ConfigError(
+                f"campaign {cid!r} sends to {len(lists)} lists ({', '.join(lists) or 'none'}); "
+                "a Klaviyo CSV import fills one list.",
+                hint="Name it with --list LIST_NAME.",
+            )
+        list_name = lists[0]
+    elif list_name not in lists:
+        raise ConfigError(
+            f"campaign {cid!r} does not send to a list named {list_name!r}; its lists: "
+            f"{', '.join(lists) or 'none'}."
+        )
+    identifier = campaign.identifier
+    known = [c for c in KLAVIYO_CSV_HEADERS if c in columns and c != identifier]
+    custom = [c for c in columns if c not in KLAVIYO_CSV_HEADERS]
+    pairs = [(identifier, KLAVIYO_CSV_HEADERS[identifier])]
+    pairs += [(c, KLAVIYO_CSV_HEADERS[c]) for c in known]
+    pairs += [(c, c) for c in custom]
+    headers = [h for _, h in pairs]
+    clash = sorted({h for h in headers if headers.count(h) > 1})
+    if clash:
+        raise WarehouseError(f"campaign {cid!r}: two columns export as {', '.join(clash)}.")
+    return list_name, pairs
+
+
+def export_campaign(
+    duckdb_path: str,
+    campaign_name: str,
+    fmt: str = "klaviyo-csv",
+    output: str | None = None,
+    list_name: str | None = None,
+    stdout: IO[str] | None = None,
+) -> ExportResult:
+    """Write one campaign's list as a Klaviyo import CSV to ``output`` (None: standard output).
+
+    The rows are exactly those ``loader push`` sends to that list (``sendable_sql``); the
+    columns are the campaign's mapped attribute columns.
+    """
+    if fmt not in FORMATS:
+        raise ConfigError(f"unknown export format {fmt!r}; supported: {', '.join(FORMATS)}.")
+    con = connect(duckdb_path, read_only=True)
+    try:
+        (campaign,) = select_campaigns(read_campaigns(con), [campaign_name])
+        columns = attribute_columns(con, campaign)
+        chosen, pairs = export_plan(campaign, columns, list_name)
+        select = (
+            "select "
+            + ", ".join(f"{ident(c)} as {ident(h)}" for c, h in pairs)
+            + f" from ({sendable_sql(campaign, chosen)}) as sendable"
+        )
+        rows = _copy(con, select, output, stdout)
+    finally:
+        con.close()
+    return ExportResult(campaign.campaign_id, chosen, [h for _, h in pairs], rows, output or "-")
+
+
+def _copy(
+    con: duckdb.DuckDBPyConnection, select: str, output: str | None, stdout: IO[str] | None
+) -> int:
+    """COPY the select to a CSV file (via a temporary file for standard output); row count."""
+    options = "(format csv, header true, delimiter ',', quote '\"')"
+    if output is not None:
+        target = Path(output)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        return _copy_to(con, select, str(target), options)
+    with tempfile.TemporaryDirectory(prefix="loader-export-") as tmp:
+        path = Path(tmp) / "export.csv"
+        rows = _copy_to(con, select, str(path), options)
+        out = stdout or sys.stdout
+        with path.open(encoding="utf-8", newline="") as fh:
+            shutil.copyfileobj(fh, out, 1 << 20)
+        out.flush()
+    return rows
+
+
+def _copy_to(con: duckdb.DuckDBPyConnection, select: str, path: str, options: str) -> int:
+    result = con.execute(f"copy ({select}) to {_literal(path)} {options}").fetchone()
+    return int(result[0]) if result else 0

@@ -1,0 +1,122 @@
+"""`loader export --format klaviyo-csv`: headers Klaviyo maps, and exactly the sendable rows."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import duckdb
+import pytest
+from typer.testing import CliRunner
+
+from loader.cli import app
+
+AUDIENCE_DDL = """
+create table main.spring_sale (
+    campaign_id varchar, campaign_name varchar, sub_audience_id varchar,
+    sub_audience_name varchar, treatment_id varchar, treatment_name varchar,
+    is_control boolean, list_name varchar, segment_id varchar, segment_name varchar,
+    amperity_id varchar, shrink_reason varchar,
+    email varchar, first_name varchar, city varchar, loyalty_tier varchar, phone_number varchar,
+    lifetime_revenue decimal(18, 2)
+)
+"""
+
+REGISTRY_DDL = """
+create table main.klaviyo_campaigns as select
+    'spring_sale' as campaign_id, 'Spring Sale' as campaign_name, 'one_time' as campaign_type,
+    '"main"."spring_sale"' as audience_relation, 'email' as identifier,
+    true as update_contacts, 'asap' as send_mode, null::timestamp as send_at,
+    null::varchar as schedule_cron, null::integer as schedule_interval_minutes,
+    null::timestamp as launch_at,
+    'email,first_name,city,loyalty_tier,phone_number,lifetime_revenue' as attribute_columns,
+    'Spring A,Spring B' as list_names, 'klaviyo' as destination_id,
+    'Klaviyo' as destination_name, now()::timestamp as built_at, 'inv1' as dbt_invocation_id
+"""
+
+# (amperity_id, control, list, shrink, email, first_name, city, tier, phone, revenue)
+ROWS = [
+    ("a1", False, "Spring A", None, "ann@example.com", "Ann", "Paris", "gold", "+33612345678",
+     "120.50"),
+    ("a2", False, "Spring A", None, "bo@example.com", "Børge", 'Oslo, "N"', None, None, "0.00"),
+    ("a3", False, "Spring A", "invalid_email", "not-an-email", "Cy", "Rome", "gold", None, None),
+    ("a4", True, None, None, "dee@example.com", "Dee", "Lima", "silver", None, "5.00"),
+    ("a5", False, "Spring B", None, "eve@example.com", "Eve", "Kyiv", "bronze", None, "9.99"),
+    ("a6", False, "Spring A", None, "fay@example.com", "Fay", None, "silver", None, None),
+    ("a6", False, "Spring A", None, "fay@example.com", "Fay", None, "platinum", None, None),
+]
+
+EXPECTED_HEADERS = ["Email", "PhoneNumber", "FirstName", "City", "loyalty_tier",
+                    "lifetime_revenue"]
+
+
+@pytest.fixture
+def warehouse(tmp_path: Path) -> Path:
+    db = tmp_path / "w.duckdb"
+    with duckdb.connect(str(db)) as con:
+        con.execute(AUDIENCE_DDL)
+        con.executemany(
+            "insert into main.spring_sale values ('spring_sale', 'Spring Sale', 'all', 'All', "
+            "'t', 'T', ?, ?, 'seg', 'Seg', ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(r[1], r[2], r[0], r[3], *r[4:]) for r in ROWS],
+        )
+        con.execute(REGISTRY_DDL)
+    return db
+
+
+def run_export(db: Path, *args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(app, ["export", *args], env={"DUCKDB_PATH": str(db)})
+    return result.exit_code, result.stdout, result.stderr
+
+
+def expected_rows(db: Path, list_name: str) -> list[list[str]]:
+    """The audience's sendable non-control rows of the list, as CSV text would carry them."""
+    with duckdb.connect(str(db), read_only=True) as con:
+        rows = con.execute(
+            "select email, phone_number, first_name, city, loyalty_tier, lifetime_revenue "
+            "from main.spring_sale where not is_control and shrink_reason is null "
+            "and list_name = ?", [list_name]
+        ).fetchall()
+    return sorted([["" if v is None else str(v) for v in row] for row in rows])
+
+
+def test_export_to_file_has_klaviyo_headers_and_the_sendable_rows(
+    warehouse: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out" / "spring_a.csv"
+    code, stdout, stderr = run_export(warehouse, "spring_sale", "--format", "klaviyo-csv",
+                                      "--list", "Spring A", "--output", str(out))
+    assert code == 0, stdout + stderr
+    assert "Wrote 4 rows" in stderr
+    with out.open(newline="", encoding="utf-8") as fh:
+        reader = csv.reader(fh)
+        headers = next(reader)
+        body = sorted(reader)
+    assert headers == EXPECTED_HEADERS
+    assert body == expected_rows(warehouse, "Spring A")
+    assert ["bo@example.com", "", "Børge", 'Oslo, "N"', "", "0.00"] in body  # quoting, UTF-8
+    assert not any(r[0] in ("not-an-email", "dee@example.com", "eve@example.com") for r in body)
+
+
+def test_export_to_stdout_by_campaign_name(warehouse: Path) -> None:
+    code, stdout, stderr = run_export(warehouse, "Spring Sale", "--list", "Spring B")
+    assert code == 0, stdout + stderr
+    rows = list(csv.reader(io.StringIO(stdout)))
+    assert rows[0] == EXPECTED_HEADERS
+    assert sorted(rows[1:]) == expected_rows(warehouse, "Spring B")
+
+
+def test_export_needs_a_list_when_the_campaign_has_several(warehouse: Path) -> None:
+    code, _, stderr = run_export(warehouse, "spring_sale")
+    assert code == 2
+    assert "Spring A, Spring B" in stderr and "--list" in stderr
+
+
+def test_export_unknown_list_and_campaign_are_named(warehouse: Path) -> None:
+    code, _, stderr = run_export(warehouse, "spring_sale", "--list", "Autumn")
+    assert code == 2 and "'Autumn'" in stderr and "Spring A" in stderr
+    code, _, stderr = run_export(warehouse, "winter_sale")
+    assert code == 2 and "winter_sale" in stderr and "spring_sale" in stderr
+    code, _, stderr = run_export(warehouse, "spring_sale", "--format", "xlsx")
+    assert code == 2 and "klaviyo-csv" in stderr
