@@ -368,7 +368,7 @@ class Pusher:
             from {c.audience_relation} as a
             where coalesce(a.is_control, false) and a.shrink_reason is null
             group by a.amperity_id, a.sub_audience_id, a.treatment_id"""
-        earlier_samples = "" if is_sample else f"""
+        earlier_samples = f"""
             and not exists (
                 select 1 from {self.t('campaign_recipients')} as cr
                 inner join {self.t('deliveries')} as dl on dl.delivery_id = cr.delivery_id

@@ -1,0 +1,237 @@
+"""`loader push` end to end over HTTP against the emulator (our code is not mocked)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import duckdb
+import pytest
+import requests
+
+from loader.errors import EXIT_FAILED, EXIT_OK, EXIT_REJECTED, AmbiguousListError, LockedError
+from loader.state import PushLock
+from tests.sync.helpers import CampaignSpec, Member, expected_lists, write_warehouse
+
+
+def assert_lists_exact(emulator: Any, spec: CampaignSpec) -> None:
+    lists = emulator.lists()
+    by_email = {p["email"]: p for p in emulator.profiles()}
+    for name, want in expected_lists(spec).items():
+        assert name in lists, f"list {name} missing"
+        assert lists[name]["emails"] == set(want), f"list {name} membership differs"
+        for email, attrs in want.items():
+            p = by_email[email]
+            assert p.get("first_name") == attrs["first_name"], email
+            assert p["location"].get("city") == attrs["city"], email
+            assert p["properties"].get("loyalty_tier") == attrs["loyalty_tier"], email
+
+
+def imported(emulator: Any) -> int:
+    return int(emulator.stats()["profiles_imported"])
+
+
+def state(path: str, sql: str) -> list[tuple[Any, ...]]:
+    con = duckdb.connect(path, read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def test_push_mirrors_audience_then_sends_nothing_when_unchanged(
+        klaviyo_emulator, spec, warehouse, run_push) -> None:
+    first = run_push()
+    assert first.error is None and first.exit_code == EXIT_OK
+    assert_lists_exact(klaviyo_emulator, spec)
+    sendable = sum(len(v) for v in expected_lists(spec).values())
+    assert sum(r.added for r in first.lists) == sendable
+    assert imported(klaviyo_emulator) == sendable
+
+    before = klaviyo_emulator.stats()["requests"]
+    second = run_push()
+    after = klaviyo_emulator.stats()["requests"]
+    assert second.exit_code == EXIT_OK
+    assert after.get("bulk_import_profiles", 0) == before.get("bulk_import_profiles", 0)
+    assert after.get("remove_profiles_from_list", 0) == 0
+    assert sum(r.unchanged for r in second.lists) == sendable
+    assert imported(klaviyo_emulator) == sendable
+
+
+def test_only_changes_are_sent(klaviyo_emulator, spec, warehouse, run_push) -> None:
+    run_push()
+    base = imported(klaviyo_emulator)
+    sendable = [m for m in spec.members if m.treatment != "control" and not m.shrink_reason]
+    for m in sendable[:3]:
+        m.city = "Changed City"
+    sendable[3].loyalty_tier = None if sendable[3].loyalty_tier else "platinum"
+    gone = sendable[10:15]
+    for m in gone:
+        spec.members.remove(m)
+    for i in range(4):
+        spec.members.append(Member(f"amp-new-{i}", f"new{i}@example.com", "Neu", "Oslo", "gold"))
+    write_warehouse(warehouse, [spec])
+
+    result = run_push()
+    assert result.exit_code == EXIT_OK
+    assert imported(klaviyo_emulator) - base == 3 + 1 + 4
+    assert sum(r.added for r in result.lists) == 4
+    assert sum(r.updated for r in result.lists) == 4
+    assert sum(r.removed for r in result.lists) == 5
+    assert klaviyo_emulator.stats()["requests"]["remove_profiles_from_list"] <= 2
+    assert_lists_exact(klaviyo_emulator, spec)
+    if sendable[3].loyalty_tier is None:  # a NULL custom property is cleared, not left stale
+        p = klaviyo_emulator.find_profile(email=sendable[3].email)
+        assert "loyalty_tier" not in p["properties"]
+
+
+def test_dry_run_predicts_the_following_push_and_writes_nothing(
+        klaviyo_emulator, spec, warehouse, run_push) -> None:
+    run_push()
+    for m in spec.members[:30]:
+        m.first_name = "Dry"
+    del spec.members[30:40]
+    spec.members.append(Member("amp-x", "x@example.com", "X", None, None))
+    write_warehouse(warehouse, [spec])
+    members_before = state(warehouse, "select count(*) from klaviyo_loader.list_members")
+    writes_before = {k: v for k, v in klaviyo_emulator.stats()["requests"].items()}
+
+    plan = run_push(dry_run=True)
+    stats = klaviyo_emulator.stats()["requests"]
+    for op in ("bulk_import_profiles", "remove_profiles_from_list", "create_list"):
+        assert stats.get(op, 0) == writes_before.get(op, 0), op
+    assert state(warehouse, "select count(*) from klaviyo_loader.list_members") == members_before
+
+    real = run_push()
+    for p, r in zip(plan.lists, real.lists, strict=True):
+        assert p.list_name == r.list_name
+        assert (p.plan.adds, p.plan.changes, p.plan.removals) == (r.added, r.updated, r.removed)
+    assert plan.requests.get("bulk_import_profiles", 0) == real.requests.get(
+        "bulk_import_profiles", 0)
+    assert plan.requests.get("remove_profiles_from_list", 0) == real.requests.get(
+        "remove_profiles_from_list", 0)
+    assert plan.estimated_seconds is not None
+
+
+def test_dry_run_before_any_push_plans_everything(klaviyo_emulator, spec, run_push) -> None:
+    plan = run_push(dry_run=True)
+    assert sum(r.plan.adds for r in plan.lists) == sum(
+        len(v) for v in expected_lists(spec).values())
+    assert all(r.plan.requests.get("create_list") == 1 for r in plan.lists)
+    assert klaviyo_emulator.lists() == {}
+
+
+def test_sample_then_full_push(klaviyo_emulator, spec, warehouse, run_push) -> None:
+    sample = run_push(sample=5)
+    assert sample.exit_code == EXIT_OK
+    lists = klaviyo_emulator.lists()
+    assert {name: len(v["emails"]) for name, v in lists.items()} == {
+        spec.list_a: 5, spec.list_b: 5}
+    again = run_push(sample=5)  # deterministic: the same sample, nothing re-sent
+    assert sum(r.added + r.updated for r in again.lists) == 0
+
+    full = run_push()
+    assert_lists_exact(klaviyo_emulator, spec)
+    sendable = sum(len(v) for v in expected_lists(spec).values())
+    assert imported(klaviyo_emulator) == sendable  # the sample's members were sent once
+    assert sum(r.unchanged for r in full.lists) == 10
+
+    rows = state(warehouse, """select is_sample, is_control, count(*),
+        count(distinct amperity_id) from klaviyo_loader.campaign_recipients group by all
+        order by all""")
+    by = {(s, c): n for s, c, n, _ in rows}
+    assert by[(True, False)] == 10
+    assert by[(False, False)] == sendable - 10
+    controls = sum(1 for m in spec.members if m.treatment == "control" and not m.shrink_reason)
+    assert by[(False, True)] == controls
+
+
+def test_recipients_once_per_delivery_and_columns(klaviyo_emulator, spec, warehouse,
+                                                  run_push) -> None:
+    run_push()
+    run_push()  # a one-time campaign named again: a new delivery
+    con = duckdb.connect(warehouse, read_only=True)
+    cols = [r[0] for r in con.execute("describe klaviyo_loader.campaign_recipients").fetchall()]
+    dup = con.execute("""select count(*) from (select delivery_id, amperity_id, sub_audience_id,
+        treatment_id from klaviyo_loader.campaign_recipients group by all
+        having count(*) > 1)""").fetchone()[0]
+    deliveries = con.execute("select status, is_sample from klaviyo_loader.deliveries"
+                             ).fetchall()
+    con.close()
+    assert cols == ["amperity_id", "campaign_id", "campaign_name", "campaign_type",
+                    "sub_audience_id", "sub_audience_name", "treatment_id", "treatment_name",
+                    "is_control", "destination_id", "destination_name", "list_id", "segment_id",
+                    "segment_name", "delivery_datetime", "launch_datetime", "dataset_version",
+                    "account_id", "delivery_id", "is_sample"]
+    assert dup == 0
+    assert deliveries == [("completed", False), ("completed", False)]
+
+
+def test_second_account_gets_the_full_audience(klaviyo_emulator, spec, run_push) -> None:
+    from loader.emulator import Emulator
+
+    run_push()
+    other = Emulator()
+    other.start()
+    try:
+        result = run_push(emulator=other)
+        assert result.account_id == other.account_id != klaviyo_emulator.account_id
+        assert_lists_exact(other, spec)
+    finally:
+        other.stop()
+
+
+def test_list_deleted_by_hand_is_recreated_and_refilled(klaviyo_emulator, spec,
+                                                        run_push) -> None:
+    run_push()
+    list_id = klaviyo_emulator.lists()[spec.list_a]["id"]
+    resp = requests.delete(f"{klaviyo_emulator.base_url}/api/lists/{list_id}", timeout=10,
+                           headers={"Authorization": f"Klaviyo-API-Key {klaviyo_emulator.api_key}",
+                                    "revision": "2026-07-15"})
+    assert resp.status_code == 204
+    result = run_push()
+    assert result.exit_code == EXIT_OK
+    assert [r.created for r in result.lists] == [True, False]
+    assert_lists_exact(klaviyo_emulator, spec)
+
+
+def test_two_lists_with_one_name_fail_clearly(klaviyo_emulator, spec, run_push) -> None:
+    klaviyo_emulator.create_list(spec.list_a)
+    klaviyo_emulator.create_list(spec.list_a)
+    result = run_push()
+    assert result.exit_code == EXIT_FAILED
+    assert "2 Klaviyo lists are named 'Spring Sale A'" in result.error
+    with pytest.raises(AmbiguousListError):
+        from loader.config import Settings
+        from loader.klaviyo.client import KlaviyoClient
+        KlaviyoClient.from_settings(Settings.from_env({
+            "KLAVIYO_BASE_URL": klaviyo_emulator.base_url,
+            "KLAVIYO_API_KEY": klaviyo_emulator.api_key})).resolve_list(spec.list_a)
+
+
+def test_lock_refuses_a_second_push(klaviyo_emulator, warehouse, run_push) -> None:
+    with PushLock.for_database(warehouse, "holder-run-1"), \
+            pytest.raises(LockedError, match="holder-run-1"):
+        run_push(lock_wait_s=0.3)
+    assert run_push().exit_code == EXIT_OK
+
+
+@pytest.mark.emulator_contract_exempt
+def test_rejected_rows_exit_1_and_others_delivered(klaviyo_emulator, spec, warehouse,
+                                                   run_push) -> None:
+    spec.members.append(Member("amp-bad", "not-an-email", "Bad", None, None))
+    spec.members.append(Member("amp-big", "big@example.com", "Big", None, "x" * 120_000))
+    write_warehouse(warehouse, [spec])
+    result = run_push()
+    assert result.exit_code == EXIT_REJECTED
+    reasons = dict(state(warehouse, "select amperity_id, reason from "
+                                    "klaviyo_loader.rejected_rows"))
+    assert set(reasons) == {"amp-bad", "amp-big"}
+    assert reasons["amp-big"].startswith("profile_too_large")
+    spec.members = [m for m in spec.members if m.amperity_id not in ("amp-bad", "amp-big")]
+    lists = klaviyo_emulator.lists()
+    want = expected_lists(spec)
+    assert lists[spec.list_a]["emails"] == set(want[spec.list_a])
+    # an unchanged bad row is not re-sent on every run
+    again = run_push()
+    assert again.exit_code == EXIT_OK
+    assert sum(r.added + r.updated + r.rejected for r in again.lists) == 0
