@@ -21,10 +21,14 @@ def export(
         None, "--list", metavar="LIST_NAME",
         help="The destination list to export (required when the campaign sends to several).",
     ),
+    duckdb_path: str | None = typer.Option(
+        None, "--duckdb-path", envvar="DUCKDB_PATH", help="The warehouse file."
+    ),
 ) -> None:
     """Export one list of a campaign: its sendable, non-control rows with Klaviyo headers."""
     settings = Settings.from_env()
-    result = export_campaign(settings.duckdb_path, campaign, fmt, output, list_name)
+    path = duckdb_path or settings.duckdb_path
+    result = export_campaign(path, campaign, fmt, output, list_name)
     if output is not None:
         typer.echo(
             f"Wrote {result.rows:,} rows of {result.campaign_id} → list {result.list_name!r} "

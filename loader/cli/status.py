@@ -20,11 +20,15 @@ def status(
         help="Evaluate 'now' at this ISO-8601 instant (naive = UTC), e.g. 2026-06-01T09:00Z.",
     ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+    duckdb_path: str | None = typer.Option(
+        None, "--duckdb-path", envvar="DUCKDB_PATH", help="The warehouse file."
+    ),
 ) -> None:
     """Every campaign in the registry: type, schedule, last delivery, next due time, summary."""
     settings = Settings.from_env()
+    path = duckdb_path or settings.duckdb_path
     when = parse_at(at)
-    statuses = load_status(settings.duckdb_path, settings.state_schema, when)
+    statuses = load_status(path, settings.state_schema, when)
     if as_json:
         payload = {"at": iso(when), "campaigns": [s.to_json() for s in statuses]}
         typer.echo(json.dumps(payload, indent=2))
