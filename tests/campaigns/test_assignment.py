@@ -1,0 +1,159 @@
+"""Treatment and sub-audience assignment, built by real dbt into DuckDB over synthetic people:
+the split matches the percents (chi-square at 100k customers), assignment is sticky when the
+audience changes and on rebuild, first-match on and off, and the delivery summary's counts."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.campaigns._project import CampaignProject
+
+POPULATION = 100_000
+
+SPLIT_CAMPAIGN = """\
+    name='Split test',
+    campaign_id='split_test',
+    include=['test_everyone'],
+    treatments=[
+        {'name': 'Offer A', 'percent': 45, 'list_name': 'Split A'},
+        {'name': 'Offer B', 'percent': 45, 'list_name': 'Split B'},
+        {'name': 'Holdout', 'percent': 10, 'control': true},
+    ]"""
+
+SUB_AUDIENCES = """\
+    include=['test_everyone'],
+    first_match_only={first_match},
+    attributes={{'add': {{'interest': {{'from': 'test_interests', 'column': 'interest'}}}}}},
+    sub_audiences=[
+        {{'name': 'High score', 'condition': 'score >= 50',
+          'treatments': [{{'name': 'Send', 'percent': 100, 'list_name': 'High'}}]}},
+        {{'name': 'Even score', 'condition': 'score % 2 = 0',
+          'treatments': [{{'name': 'Send', 'percent': 100, 'list_name': 'Even'}}]}},
+        {{'name': 'Everyone else',
+          'treatments': [{{'name': 'Send', 'percent': 90, 'list_name': 'Rest'}},
+                         {{'name': 'Holdout', 'percent': 10, 'control': true}}]}},
+    ]"""
+
+CAMPAIGNS = ["split_test", "first_match_on", "first_match_off"]
+
+# Chi-square critical value for df = 2 at p = 0.001: 13.816 (NIST/SEMATECH e-Handbook of
+# Statistical Methods, 1.3.6.7.4 "Critical Values of the Chi-Square Distribution").
+CHI_SQUARE_CRITICAL_DF2_P001 = 13.816
+
+
+@pytest.fixture(scope="module")
+def built(campaign_project: CampaignProject) -> CampaignProject:
+    project = campaign_project
+    project.write_campaign("split_test", SPLIT_CAMPAIGN)
+    project.write_campaign(
+        "first_match_on",
+        "    name='First match on',\n    campaign_id='first_match_on',\n"
+        + SUB_AUDIENCES.format(first_match="true"),
+    )
+    project.write_campaign(
+        "first_match_off",
+        "    name='First match off',\n    campaign_id='first_match_off',\n"
+        + SUB_AUDIENCES.format(first_match="false"),
+    )
+    run = project.dbt("run", campaigns=CAMPAIGNS, population_end=POPULATION)
+    assert run.returncode == 0, run.output
+    return project
+
+
+def assignments(project: CampaignProject, campaign: str = "split_test") -> dict[str, str]:
+    rows = project.query(f"select amperity_id, treatment_id from {campaign}")
+    return dict((str(a), str(t)) for a, t in rows)
+
+
+def test_split_matches_percents_chi_square(built: CampaignProject) -> None:
+    counts = dict(built.query("select treatment_id, count(*) from split_test group by 1"))
+    assert sum(counts.values()) == POPULATION
+    expected = {"offer_a": 0.45 * POPULATION, "offer_b": 0.45 * POPULATION, "holdout": 0.10 * POPULATION}
+    chi_square = sum((counts.get(k, 0) - e) ** 2 / e for k, e in expected.items())
+    assert chi_square < CHI_SQUARE_CRITICAL_DF2_P001, (counts, chi_square)
+
+
+def test_control_is_recorded_never_sent(built: CampaignProject) -> None:
+    rows = built.query(
+        "select treatment_id, is_control, count(distinct coalesce(list_name, '<null>')) "
+        "from split_test group by 1, 2 order by 1"
+    )
+    assert rows == [("holdout", True, 1), ("offer_a", False, 1), ("offer_b", False, 1)]
+    assert built.query("select count(*) from split_test where is_control and list_name is not null") == [(0,)]
+    summary = built.query(
+        "select treatment_id, customers, rows_to_send from klaviyo_delivery_summary "
+        "where campaign_id = 'split_test' and treatment_id = 'holdout'"
+    )
+    assert summary[0][1] > 0 and summary[0][2] == 0
+
+
+def test_assignment_is_sticky_when_audience_changes_and_on_rebuild(built: CampaignProject) -> None:
+    before = assignments(built)
+    # 20k customers leave (ids below 20k), 20k new ones enter (ids from 100k).
+    run = built.dbt(
+        "run", "--select", "+split_test", campaigns=CAMPAIGNS,
+        population_start=20_000, population_end=POPULATION + 20_000,
+    )
+    assert run.returncode == 0, run.output
+    after = assignments(built)
+    stayed = before.keys() & after.keys()
+    assert len(stayed) == POPULATION - 20_000
+    assert all(before[c] == after[c] for c in stayed)
+    assert "c10" not in after and f"c{POPULATION + 5}" in after
+    # Rebuild with the original audience: everyone is back in the same group.
+    run = built.dbt("run", "--select", "+split_test", campaigns=CAMPAIGNS, population_end=POPULATION)
+    assert run.returncode == 0, run.output
+    assert assignments(built) == before
+
+
+def test_first_match_only_assigns_the_first_matching_sub_audience(built: CampaignProject) -> None:
+    rows = dict(
+        built.query(
+            "select cast(substr(amperity_id, 2) as integer) % 100 as score, "
+            "string_agg(distinct sub_audience_id, ',' order by sub_audience_id) "
+            "from first_match_on group by 1"
+        )
+    )
+    assert rows[50] == "high_score" and rows[51] == "high_score"
+    assert rows[2] == "even_score"
+    assert rows[3] == "everyone_else"
+    per_customer = built.query(
+        "select max(n) from (select amperity_id, count(distinct sub_audience_id) as n "
+        "from first_match_on group by 1)"
+    )
+    assert per_customer == [(1,)]
+
+
+def test_first_match_off_assigns_every_matching_sub_audience(built: CampaignProject) -> None:
+    rows = dict(
+        built.query(
+            "select cast(substr(amperity_id, 2) as integer) % 100 as score, "
+            "string_agg(distinct sub_audience_id, ',' order by sub_audience_id) "
+            "from first_match_off group by 1"
+        )
+    )
+    assert rows[50] == "even_score,everyone_else,high_score"
+    assert rows[51] == "everyone_else,high_score"
+    assert rows[2] == "even_score,everyone_else"
+    assert rows[3] == "everyone_else"
+
+
+def test_delivery_summary_counts_shrink_expansion_and_duplicates(built: CampaignProject) -> None:
+    # Independent counts over the people, for sub-audience 'Even score' with first match on:
+    # scores 0-48 even -> ids i with i % 100 in {0, 2, ..., 48}.
+    people = [i for i in range(POPULATION) if i % 100 < 50 and i % 2 == 0]
+    missing = sum(1 for i in people if i % 50 == 0)
+    invalid = sum(1 for i in people if i % 50 == 1)
+    sendable = [i for i in people if i % 50 not in (0, 1)]
+    shared = [i for i in sendable if i % 97 == 0]
+    expansion = sum(max(i % 3 - 1, 0) for i in people)
+    rows_to_send = sum(max(i % 3, 1) for i in sendable)
+    summary = built.query(
+        "select customers, rows_to_send, shrink_customers, shrink_missing_identifier, "
+        "shrink_invalid_identifier, expansion_rows, duplicate_identifier_customers "
+        "from klaviyo_delivery_summary where campaign_id = 'first_match_on' "
+        "and sub_audience_id = 'even_score'"
+    )
+    assert summary == [
+        (len(people), rows_to_send, missing + invalid, missing, invalid, expansion, len(shared))
+    ]
