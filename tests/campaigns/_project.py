@@ -103,10 +103,18 @@ class CampaignProject:
         target = self.root / "target"
         env = {**os.environ, "DUCKDB_PATH": str(self.duckdb_path), "DBT_TARGET": "duckdb"}
         command = [
-            str(DBT), *args,
-            "--project-dir", str(self.root), "--profiles-dir", str(self.root),
-            "--target-path", str(target), "--log-path", str(self.root / "logs"),
-            "--vars", json.dumps(all_vars),
+            str(DBT),
+            *args,
+            "--project-dir",
+            str(self.root),
+            "--profiles-dir",
+            str(self.root),
+            "--target-path",
+            str(target),
+            "--log-path",
+            str(self.root / "logs"),
+            "--vars",
+            json.dumps(all_vars),
         ]
         run = subprocess.run(
             command, cwd=self.root, env=env, capture_output=True, text=True, timeout=300

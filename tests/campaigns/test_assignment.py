@@ -68,7 +68,11 @@ def assignments(project: CampaignProject, campaign: str = "split_test") -> dict[
 def test_split_matches_percents_chi_square(built: CampaignProject) -> None:
     counts = dict(built.query("select treatment_id, count(*) from split_test group by 1"))
     assert sum(counts.values()) == POPULATION
-    expected = {"offer_a": 0.45 * POPULATION, "offer_b": 0.45 * POPULATION, "holdout": 0.10 * POPULATION}
+    expected = {
+        "offer_a": 0.45 * POPULATION,
+        "offer_b": 0.45 * POPULATION,
+        "holdout": 0.10 * POPULATION,
+    }
     chi_square = sum((counts.get(k, 0) - e) ** 2 / e for k, e in expected.items())
     assert chi_square < CHI_SQUARE_CRITICAL_DF2_P001, (counts, chi_square)
 
@@ -79,7 +83,9 @@ def test_control_is_recorded_never_sent(built: CampaignProject) -> None:
         "from split_test group by 1, 2 order by 1"
     )
     assert rows == [("holdout", True, 1), ("offer_a", False, 1), ("offer_b", False, 1)]
-    assert built.query("select count(*) from split_test where is_control and list_name is not null") == [(0,)]
+    assert built.query(
+        "select count(*) from split_test where is_control and list_name is not null"
+    ) == [(0,)]
     summary = built.query(
         "select treatment_id, customers, rows_to_send from klaviyo_delivery_summary "
         "where campaign_id = 'split_test' and treatment_id = 'holdout'"
@@ -91,8 +97,12 @@ def test_assignment_is_sticky_when_audience_changes_and_on_rebuild(built: Campai
     before = assignments(built)
     # 20k customers leave (ids below 20k), 20k new ones enter (ids from 100k).
     run = built.dbt(
-        "run", "--select", "+split_test", campaigns=CAMPAIGNS,
-        population_start=20_000, population_end=POPULATION + 20_000,
+        "run",
+        "--select",
+        "+split_test",
+        campaigns=CAMPAIGNS,
+        population_start=20_000,
+        population_end=POPULATION + 20_000,
     )
     assert run.returncode == 0, run.output
     after = assignments(built)
@@ -101,7 +111,9 @@ def test_assignment_is_sticky_when_audience_changes_and_on_rebuild(built: Campai
     assert all(before[c] == after[c] for c in stayed)
     assert "c10" not in after and f"c{POPULATION + 5}" in after
     # Rebuild with the original audience: everyone is back in the same group.
-    run = built.dbt("run", "--select", "+split_test", campaigns=CAMPAIGNS, population_end=POPULATION)
+    run = built.dbt(
+        "run", "--select", "+split_test", campaigns=CAMPAIGNS, population_end=POPULATION
+    )
     assert run.returncode == 0, run.output
     assert assignments(built) == before
 
