@@ -83,7 +83,8 @@ def make_warehouse(path: Path, with_state: bool) -> None:
 
 
 def run_status(path: Path, *args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(app, ["status", *args], env={"DUCKDB_PATH": str(path), "COLUMNS": "200"})
+    env = {"DUCKDB_PATH": str(path), "COLUMNS": "200"}
+    result = CliRunner().invoke(app, ["status", *args], env=env)
     return result.exit_code, result.output
 
 
