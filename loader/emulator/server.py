@@ -427,16 +427,16 @@ class Emulator:
                 status = 0
                 return
             status, doc = self._serve(h, op, params, pairs, raw, path)
+            self._count(op_id, status)  # counted before the client can see the answer
             h.send_json(status, doc)
-            self._count(op_id, status)
         except ApiError as err:
             status = err.status
-            h.send_json(err.status, err.document(), headers=err.headers)
             self._count(op_id, err.status)
+            h.send_json(err.status, err.document(), headers=err.headers)
         except Exception as exc:  # noqa: BLE001 - an emulator bug must still answer
             status = 500
-            h.send_json(500, error_document(500, "error", f"Emulator error: {exc!r}"))
             self._count(op_id, 500)
+            h.send_json(500, error_document(500, "error", f"Emulator error: {exc!r}"))
         finally:
             if request_listeners:
                 self._offer(h, op_id, path, pairs, raw, status, exempt=not record)
@@ -466,19 +466,19 @@ class Emulator:
                 self._counts["faults"] += 1
             return False
         if kind == "reset":
-            h.reset_connection()
             self._count(op_id, 0, fault=True)
+            h.reset_connection()
             return True
         if kind == "storm":
+            self._count(op_id, 429, fault=True)
             h.send_json(429, error_document(429, "throttled",
                                             "Request was throttled. Expected available in 1 "
                                             "second."), headers={"Retry-After": "1"})
-            self._count(op_id, 429, fault=True)
             return True
         status = int(kind)
         code = {500: "error", 502: "bad_gateway", 503: "service_unavailable"}[status]
-        h.send_json(status, error_document(status, code, "Injected fault."))
         self._count(op_id, status, fault=True)
+        h.send_json(status, error_document(status, code, "Injected fault."))
         return True
 
     def _serve(self, h: _Handler, op: Operation, params: dict[str, str],
@@ -540,9 +540,9 @@ class Emulator:
     # ---- OAuth ------------------------------------------------------------------------------
     def _token(self, h: _Handler, raw: bytes) -> None:
         def fail(status: int, error: str, description: str) -> None:
+            self._count("oauth_token", status)
             h.send_json(status, {"error": error, "error_description": description},
                         content_type="application/json")
-            self._count("oauth_token", status)
 
         if h.command != "POST":
             fail(405, "invalid_request", "Use POST.")
@@ -577,10 +577,10 @@ class Emulator:
             scopes = ALL_SCOPES
         token = "at_" + secrets.token_hex(16)
         self._access_tokens[token] = (self.clock() + self.token_ttl, scopes)
+        self._count("oauth_token", 200)
         h.send_json(200, {"access_token": token, "token_type": "Bearer",
                           "expires_in": int(self.token_ttl), "refresh_token": refresh,
                           "scope": " ".join(sorted(scopes))}, content_type="application/json")
-        self._count("oauth_token", 200)
 
     # ---- inspection over HTTP ---------------------------------------------------------------
     def _inspect(self, h: _Handler, path: str) -> None:
