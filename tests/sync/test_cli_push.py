@@ -1,0 +1,87 @@
+"""`loader push` through the Typer app: output, --json, --dry-run, exit codes, no secrets."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from loader.cli import app
+from tests.sync.helpers import Member, write_warehouse
+
+runner = CliRunner()
+
+
+def env_for(emulator, path: str) -> dict[str, str]:  # noqa: ANN001
+    return {"KLAVIYO_BASE_URL": emulator.base_url, "KLAVIYO_API_KEY": emulator.api_key,
+            "DUCKDB_PATH": path}
+
+
+def test_push_prints_summary_and_json(klaviyo_emulator, warehouse) -> None:
+    env = env_for(klaviyo_emulator, warehouse)
+    res = runner.invoke(app, ["push", "spring_sale"], env=env)
+    assert res.exit_code == 0, res.output
+    assert "Delivery summary" in res.output and "Spring Sale A" in res.output
+
+    res = runner.invoke(app, ["push", "spring_sale", "--json"], env=env)
+    assert res.exit_code == 0
+    doc = json.loads(res.stdout)
+    assert doc["status"] == "completed" and doc["exit_code"] == 0
+    assert doc["totals"]["added"] == 0 and doc["totals"]["unchanged"] > 0
+    assert {r["list_name"] for r in doc["lists"]} == {"Spring Sale A", "Spring Sale B"}
+
+
+def test_dry_run_table_and_json(klaviyo_emulator, warehouse) -> None:
+    env = env_for(klaviyo_emulator, warehouse)
+    res = runner.invoke(app, ["push", "spring_sale", "--dry-run"], env=env)
+    assert res.exit_code == 0, res.output
+    assert "dry run" in res.output and "Estimated duration" in res.output
+    res = runner.invoke(app, ["push", "spring_sale", "--dry-run", "--json"], env=env)
+    doc = json.loads(res.stdout)
+    assert doc["dry_run"] is True
+    assert doc["requests"]["bulk_import_profiles"] == 2
+    assert all(r["plan"]["adds"] > 0 for r in doc["lists"])
+    assert klaviyo_emulator.lists() == {}
+
+
+def test_exit_codes(klaviyo_emulator, spec, warehouse, tmp_path: Path) -> None:
+    env = env_for(klaviyo_emulator, warehouse)
+    spec.members.append(Member("amp-bad", "not-an-email", None, None, None))
+    write_warehouse(warehouse, [spec])
+    with klaviyo_emulator.unrecorded():
+        res = runner.invoke(app, ["push", "spring_sale", "--quiet"], env=env)
+    assert res.exit_code == 1
+    res = runner.invoke(app, ["push", "no_such_campaign"], env=env)
+    assert res.exit_code == 2 and "No campaign 'no_such_campaign'" in res.output
+    res = runner.invoke(app, ["push", "spring_sale"],
+                        env={**env, "DUCKDB_PATH": str(tmp_path / "missing.duckdb")})
+    assert res.exit_code == 2
+
+
+def test_invalid_key_is_a_clear_error_without_the_secret(warehouse) -> None:
+    from loader.emulator import Emulator
+
+    emu = Emulator(api_key="pk_the_only_good_key")
+    emu.start()
+    try:
+        bad = "pk_" + "s3cr3t" * 6
+        with emu.unrecorded():
+            res = runner.invoke(app, ["push", "spring_sale", "--json"],
+                                env={**env_for(emu, warehouse), "KLAVIYO_API_KEY": bad})
+    finally:
+        emu.stop()
+    assert res.exit_code == 2
+    assert "KLAVIYO_API_KEY" in res.output
+    assert bad not in res.output
+
+
+def test_secrets_never_in_output_or_state(klaviyo_emulator, warehouse) -> None:
+    env = env_for(klaviyo_emulator, warehouse)
+    outputs = [runner.invoke(app, ["push", "spring_sale", *extra], env=env).output
+               for extra in ([], ["--json"], ["--dry-run"])]
+    key = klaviyo_emulator.api_key
+    assert all(key not in out for out in outputs)
+    assert key.encode() not in Path(warehouse).read_bytes()
+    wal = Path(warehouse + ".wal")
+    assert not wal.exists() or key.encode() not in wal.read_bytes()
