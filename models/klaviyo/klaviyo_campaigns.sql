@@ -11,6 +11,7 @@
 {%- set string = dbt.type_string() -%}
 {%- set lit = klaviyo_string_literal -%}
 
+-- noqa: disable=layout.indent
 with
 
 campaigns as (

@@ -13,6 +13,7 @@
 {%- set count_type = dbt.type_bigint() -%}
 {%- set lit = klaviyo_string_literal -%}
 
+-- noqa: disable=layout.indent
 with
 
 {% for d in declarations -%}
