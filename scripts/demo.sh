@@ -16,7 +16,7 @@ step "Demo data: $customers customers into $DUCKDB_PATH"
 loader demo-data --customers "$customers"
 
 step "dbt build"
-dbt build --profiles-dir . --project-dir . --quiet --warn-error-options '{"error": []}'
+dbt build --profiles-dir . --project-dir .
 
 port=$(python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 export KLAVIYO_BASE_URL="http://127.0.0.1:$port"
