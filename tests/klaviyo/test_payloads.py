@@ -1,0 +1,57 @@
+"""Profiles rendered in DuckDB: placement, NULL handling, multi-valued properties, batching."""
+
+from __future__ import annotations
+
+import json
+
+import duckdb
+
+from loader.klaviyo.limits import IMPORT_MAX_BYTES, IMPORT_MAX_PROFILES
+from loader.klaviyo.payloads import IMPORT_BODY_OVERHEAD, aggregate_json, profile_sql
+from loader.sync.plan import batch_bounds
+
+COLS = ["email", "first_name", "city", "latitude", "loyalty_tier", "interest"]
+
+
+def render(rows: list[tuple], update_contacts: bool = True) -> list[dict]:
+    con = duckdb.connect()
+    con.execute("create table a (email varchar, first_name varchar, city varchar, "
+                "latitude double, loyalty_tier varchar, interest varchar)")
+    con.executemany("insert into a values (?, ?, ?, ?, ?, ?)", rows)
+    aggs = ", ".join(f'{aggregate_json(c)} as "{c}"' for c in COLS)
+    sql = (f"select {profile_sql(COLS, 'email', update_contacts)} from "
+           f"(select {aggs} from a group by email) order by 1")
+    return [json.loads(r[0]) for r in con.execute(sql).fetchall()]
+
+
+def test_placement_nulls_and_unset() -> None:
+    (p,) = render([("a@x.com", "Zoë", None, 48.85, None, "golf")])
+    assert p["type"] == "profile"
+    assert p["attributes"]["email"] == "a@x.com"
+    assert p["attributes"]["first_name"] == "Zoë"
+    assert p["attributes"]["location"] == {"latitude": 48.85}  # NULL city not sent
+    assert p["attributes"]["properties"] == {"interest": "golf"}
+    assert p["meta"]["patch_properties"]["unset"] == ["loyalty_tier"]
+
+
+def test_multi_valued_property_becomes_a_sorted_list() -> None:
+    (p,) = render([("a@x.com", "A", "Oslo", None, "gold", "tennis"),
+                   ("a@x.com", "A", "Oslo", None, "gold", "golf")])
+    assert p["attributes"]["properties"] == {"loyalty_tier": "gold",
+                                             "interest": ["golf", "tennis"]}
+
+
+def test_membership_only_sends_the_identifier() -> None:
+    (p,) = render([("a@x.com", "A", "Oslo", 1.0, "gold", "golf")], update_contacts=False)
+    assert p == {"type": "profile", "attributes": {"email": "a@x.com"}}
+
+
+def test_batches_respect_count_and_size_limits() -> None:
+    assert [b for b in batch_bounds([100] * 25_000)] == [
+        (0, 9_999), (10_000, 19_999), (20_000, 24_999)]
+    big = [90_000] * 200
+    bounds = list(batch_bounds(big))
+    for a, b in bounds:
+        assert IMPORT_BODY_OVERHEAD + sum(n + 1 for n in big[a:b + 1]) <= IMPORT_MAX_BYTES
+        assert b - a + 1 <= IMPORT_MAX_PROFILES
+    assert bounds[0][0] == 0 and bounds[-1][1] == 199
