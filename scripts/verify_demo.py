@@ -67,6 +67,8 @@ def main() -> int:
     by_email = {p["email"]: p for p in profiles if p.get("email")}
 
     problems: list[str] = []
+    if not expected:
+        problems.append("no audience has a sendable member: the demo has nothing to check")
     for name, members in sorted(expected.items()):
         if name not in actual:
             problems.append(f"list {name!r}: missing in Klaviyo")
