@@ -36,7 +36,7 @@ def emulator(
     try:
         scale = parse_rate_limits(rate_limits)
         emu = Emulator(port=port, api_key=api_key, rate_limits=scale, faults=faults,
-                       fault_seed=fault_seed, job_delay=job_delay)
+                       fault_seed=fault_seed, job_delay=job_delay, gc_freeze=True)
     except ValueError as exc:
         raise ConfigError(f"emulator: {exc}") from None
     try:
