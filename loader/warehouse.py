@@ -14,7 +14,14 @@ from typing import Any
 import duckdb
 
 from loader.errors import WarehouseError
-from loader.klaviyo.payloads import IDENTIFIERS, aggregate_json, ident, profile_sql, sql_str
+from loader.klaviyo.payloads import (
+    IDENTIFIERS,
+    aggregate_json,
+    ident,
+    profile_sql,
+    sql_str,
+    value_json,
+)
 
 REGISTRY = "klaviyo_campaigns"
 DELIVERY_SUMMARY = "klaviyo_delivery_summary"
@@ -165,34 +172,43 @@ def desired_sql(campaign: Campaign, list_name: str, columns: list[str]) -> str:
     Columns: identifier, amperity_id (the customer sent: the smallest id among customers sharing
     the identifier), customers (how many customers share it), payload (the JSON:API profile),
     fingerprint (md5 of the payload), nbytes (payload size in bytes).
+
+    Identifiers with one row (the vast majority) are rendered straight from the row; only
+    identifiers with several rows (expansion rows, shared identifiers) are aggregated.
     """
     idc = ident(campaign.identifier)
-    aggs = ",\n        ".join(f"{aggregate_json(c)} as {ident(c)}" for c in columns
-                              if c != campaign.identifier)
-    aggs = f",\n        {aggs}" if aggs else ""
+    others = [c for c in columns if c != campaign.identifier]
+    singles = "".join(f", {value_json(c)} as {ident(c)}" for c in others)
+    aggs = "".join(f", {aggregate_json(c)} as {ident(c)}" for c in others)
     payload = profile_sql(columns, campaign.identifier, campaign.update_contacts)
     return f"""
 with sendable as (
     {sendable_sql(campaign, list_name)}
 ),
-chosen as (
+counted as (
     select {idc} as identifier, min(amperity_id) as amperity_id,
-        count(distinct amperity_id) as customers
+        count(distinct amperity_id) as customers, count(*) as n_rows
     from sendable group by 1
 ),
 rendered as (
-    select s.{idc} as identifier, s.amperity_id,
-        to_json(cast(s.{idc} as varchar)) as {idc}{aggs}
+    select s.{idc} as identifier, s.amperity_id, 1::bigint as customers,
+        to_json(cast(s.{idc} as varchar)) as {idc}{singles}
     from sendable as s
-    inner join chosen as c on s.{idc} = c.identifier and s.amperity_id = c.amperity_id
+    inner join counted as c on s.{idc} = c.identifier and c.n_rows = 1
+    union all
+    select s.{idc}, s.amperity_id, any_value(c.customers),
+        to_json(cast(s.{idc} as varchar)){aggs}
+    from sendable as s
+    inner join counted as c on s.{idc} = c.identifier and c.n_rows > 1
+        and s.amperity_id = c.amperity_id
     group by s.{idc}, s.amperity_id
 ),
 profiles as (
-    select identifier, amperity_id, {payload} as payload from rendered
+    select identifier, amperity_id, customers, {payload} as payload from rendered
 )
-select p.identifier, p.amperity_id, c.customers, p.payload, md5(p.payload) as fingerprint,
-    strlen(p.payload) as nbytes
-from profiles as p inner join chosen as c using (identifier)
+select identifier, amperity_id, customers, payload, md5(payload) as fingerprint,
+    strlen(payload) as nbytes
+from profiles
 """
 
 

@@ -368,20 +368,17 @@ class Pusher:
             from {c.audience_relation} as a
             where coalesce(a.is_control, false) and a.shrink_reason is null
             group by a.amperity_id, a.sub_audience_id, a.treatment_id"""
+        last_full = f"""(select coalesce(max(completed_at), '1970-01-01'::timestamp)
+            from {self.t('deliveries')} where account_id = {sql_str(account_id)}
+            and campaign_id = {sql_str(c.campaign_id)} and status = 'completed'
+            and not is_sample)"""
+        # members already recorded by a sample delivery since the last full one: not again
         earlier_samples = f"""
-            and not exists (
-                select 1 from {self.t('campaign_recipients')} as cr
-                inner join {self.t('deliveries')} as dl on dl.delivery_id = cr.delivery_id
-                where cr.account_id = {sql_str(account_id)}
-                    and cr.campaign_id = {sql_str(c.campaign_id)} and cr.is_sample
-                    and dl.completed_at > coalesce((
-                        select max(completed_at) from {self.t('deliveries')}
-                        where account_id = {sql_str(account_id)}
-                            and campaign_id = {sql_str(c.campaign_id)}
-                            and status = 'completed' and not is_sample), '1970-01-01')
-                    and cr.amperity_id = r.amperity_id
-                    and cr.sub_audience_id is not distinct from r.sub_audience_id
-                    and cr.treatment_id is not distinct from r.treatment_id)"""
+            select cr.amperity_id, cr.sub_audience_id, cr.treatment_id
+            from {self.t('campaign_recipients')} as cr
+            where cr.account_id = {sql_str(account_id)}
+                and cr.campaign_id = {sql_str(c.campaign_id)} and cr.is_sample
+                and cr.delivery_datetime > {last_full}"""
         ts = now_utc()
         con.execute("begin")
         done = con.execute(f"select status from {self.t('deliveries')} where delivery_id = ?",
@@ -410,7 +407,9 @@ class Pusher:
                     r.treatment_id, r.treatment_name, r.is_control, ?, ?, r.list_id,
                     r.segment_id, r.segment_name, ?::timestamp, ?::timestamp, ?, ?, ?, ?
                 from recipients as r
-                where true {earlier_samples}""",
+                anti join ({earlier_samples}) as e on e.amperity_id = r.amperity_id
+                    and e.sub_audience_id is not distinct from r.sub_audience_id
+                    and e.treatment_id is not distinct from r.treatment_id""",
                 [account_id, c.campaign_id, c.campaign_name, c.campaign_type,
                  c.destination_id, c.destination_name, ts, c.launch_at, c.dbt_invocation_id,
                  account_id, delivery_id, is_sample])
