@@ -15,6 +15,7 @@ import duckdb
 
 from loader.errors import WarehouseError
 from loader.schedule import (
+    COMPLETED_STATUSES,
     ScheduleError,
     deliveries_of,
     iso,
@@ -90,27 +91,45 @@ def _columns(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> list[st
     return [r[0] for r in rows]
 
 
-def _select(
-    con: duckdb.DuckDBPyConnection, schema: str, table: str, wanted: list[str], where: str = ""
-) -> list[dict[str, Any]]:
-    """Rows of schema.table as dicts of the wanted columns (absent columns read as None)."""
-    present = set(_columns(con, schema, table))
-    if not present:
-        return []
-    exprs = [f'"{c}"' if c in present else f'null as "{c}"' for c in wanted]
-    cur = con.execute(f'select {", ".join(exprs)} from "{schema}"."{table}" {where}')
-    return [dict(zip(wanted, row, strict=True)) for row in cur.fetchall()]
+DELIVERY_COLUMNS = [
+    "delivery_id", "run_id", "account_id", "campaign_id", "scheduled_for", "started_at",
+    "completed_at", "status", "is_sample", *SUMMARY_COUNTS,
+]
 
 
 def read_state(con: duckdb.DuckDBPyConnection, schema: str) -> StateSnapshot:
-    """Deliveries and per-(account, campaign, run) rejected-row counts; missing tables: empty."""
-    deliveries = _select(
-        con,
-        schema,
-        "deliveries",
-        ["delivery_id", "run_id", "account_id", "campaign_id", "scheduled_for", "started_at",
-         "completed_at", "status", "is_sample", *SUMMARY_COUNTS],
-    )
+    """What status needs from the loader's state; a missing table reads as empty.
+
+    Only two deliveries per (account, campaign) can matter — the latest completed one (the
+    summary) and the one with the latest tick (the schedule) — so DuckDB picks them and Python
+    never sees a long delivery log. Columns this version does not know read as null.
+    """
+    present = set(_columns(con, schema, "deliveries"))
+    deliveries: list[dict[str, Any]] = []
+    if present:
+        exprs = [f'"{c}"' if c in present else f'null as "{c}"' for c in DELIVERY_COLUMNS]
+        completed = ", ".join(f"'{s}'" for s in COMPLETED_STATUSES)
+        cur = con.execute(f"""
+            with deliveries as (
+                select {", ".join(exprs)} from "{schema}"."deliveries"
+            ),
+            completed as (
+                select * from deliveries
+                where completed_at is not null and not coalesce(is_sample, false)
+                    and (status is null or lower(status) in ({completed}))
+            ),
+            ranked as (
+                select *,
+                    row_number() over (partition by account_id, campaign_id
+                        order by completed_at desc, scheduled_for desc nulls last) as by_completion,
+                    row_number() over (partition by account_id, campaign_id
+                        order by coalesce(scheduled_for, completed_at) desc) as by_tick
+                from completed
+            )
+            select {", ".join(f'"{c}"' for c in DELIVERY_COLUMNS)} from ranked
+            where by_completion = 1 or by_tick = 1
+        """)
+        deliveries = [dict(zip(DELIVERY_COLUMNS, row, strict=True)) for row in cur.fetchall()]
     rejected: dict[tuple[str, str, str], int] = {}
     if _columns(con, schema, "rejected_rows"):
         for account_id, campaign_id, run_id, count in con.execute(
@@ -159,12 +178,14 @@ def campaign_statuses(
 ) -> list[CampaignStatus]:
     """One status per campaign and Klaviyo account the state knows (one row when none)."""
     accounts = sorted({str(d["account_id"]) for d in state.deliveries if d.get("account_id")})
+    grouped: dict[tuple[str | None, str], list[dict[str, Any]]] = {}
+    for d in state.deliveries:  # one pass: (account, campaign) -> its deliveries
+        account = str(d["account_id"]) if accounts and d.get("account_id") else None
+        grouped.setdefault((account, str(d.get("campaign_id"))), []).append(d)
     out: list[CampaignStatus] = []
     for account in accounts or [None]:
-        rows = [
-            d for d in state.deliveries if account is None or str(d.get("account_id")) == account
-        ]
         for campaign in campaigns:
+            rows = grouped.get((account, str(_get(campaign, "campaign_id"))), [])
             out.append(_one_status(campaign, rows, state, account, at))
     return out
 
