@@ -44,6 +44,19 @@ class _Server(ThreadingHTTPServer):
     request_queue_size = 128
     emulator: Emulator
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.connections: set[socket.socket] = set()
+        self.connections_lock = threading.Lock()
+
+    def close_connections(self) -> None:
+        """Shut every open keep-alive connection, so no handler thread outlives the server."""
+        with self.connections_lock:
+            conns = list(self.connections)
+        for conn in conns:
+            with suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
@@ -53,8 +66,16 @@ class _Handler(BaseHTTPRequestHandler):
 
     def setup(self) -> None:
         super().setup()
+        with self.server.connections_lock:
+            self.server.connections.add(self.connection)
         with suppress(OSError):  # answer in one segment: no Nagle/delayed-ACK stalls
             self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def finish(self) -> None:
+        with self.server.connections_lock:
+            self.server.connections.discard(self.connection)
+        with suppress(OSError):
+            super().finish()
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
         return
@@ -152,6 +173,7 @@ class Emulator:
         if self._httpd is not None:
             self._httpd.shutdown()
             self._httpd.server_close()
+            self._httpd.close_connections()
             self._httpd = None
         for t in self._threads:
             t.join(timeout=5)
@@ -411,7 +433,17 @@ class Emulator:
         if path.startswith("/_emulator/") or path == "/_emulator":
             self._inspect(h, path)
             return
-        length = int(h.headers.get("Content-Length") or 0)
+        try:
+            length = int(h.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = -1
+        if length < 0 or length > 2 * MAX_BODY_BYTES:  # not worth reading: refuse and hang up
+            h.close_connection = True
+            h.send_json(413, error_document(413, "payload_too_large",
+                                            f"The request body is {length} bytes; at most "
+                                            f"{MAX_BODY_BYTES} bytes are accepted."),
+                        headers={"Connection": "close"})
+            return
         raw = h.rfile.read(length) if length else b""
         if path.rstrip("/") == "/oauth/token":
             self._token(h, raw)
