@@ -1,0 +1,320 @@
+"""Campaign build benchmark: dbt's campaign model vs one hand-written DuckDB query.
+
+The realistic campaign (3 includes, 2 excludes, 3 sub-audiences, 3 treatments + a control
+each, 8 attributes) is built by dbt over `loader demo-data --customers N`; the same audience
+is then computed by one hand-written CREATE TABLE AS query. Both run in a fresh process on
+the same DuckDB file (same threads), and must produce the same rows. Prints, per size: dbt's
+model execution time (run_results), the hand-written query's time, their ratio, and each
+process's peak memory (max RSS).
+
+    .venv/bin/python bench/campaign_bench.py                 # 1M and 10M customers
+    .venv/bin/python bench/campaign_bench.py --customers 100000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+OUT = REPO / "bench" / "out"
+BIN = Path(sys.executable).parent
+
+CAMPAIGN = """\
+{{ klaviyo_campaign(
+    name='Bench campaign',
+    campaign_id='bench_campaign',
+    include=['seg_high_value_customers', 'seg_recent_buyers', 'seg_outdoor_enthusiasts'],
+    exclude=['seg_email_unsubscribed', 'seg_lapsed_customers'],
+    sub_audiences=[
+        {'name': 'VIP', 'condition': 'lifetime_revenue >= 1000', 'treatments': [
+            {'name': 'A', 'percent': 30, 'list_name': 'Bench VIP A'},
+            {'name': 'B', 'percent': 30, 'list_name': 'Bench VIP B'},
+            {'name': 'C', 'percent': 30, 'list_name': 'Bench VIP C'},
+            {'name': 'Holdout', 'percent': 10, 'control': true}]},
+        {'name': 'App', 'condition': "preferred_channel = 'app'", 'treatments': [
+            {'name': 'A', 'percent': 30, 'list_name': 'Bench app A'},
+            {'name': 'B', 'percent': 30, 'list_name': 'Bench app B'},
+            {'name': 'C', 'percent': 30, 'list_name': 'Bench app C'},
+            {'name': 'Holdout', 'percent': 10, 'control': true}]},
+        {'name': 'Rest', 'treatments': [
+            {'name': 'A', 'percent': 30, 'list_name': 'Bench rest A'},
+            {'name': 'B', 'percent': 30, 'list_name': 'Bench rest B'},
+            {'name': 'C', 'percent': 30, 'list_name': 'Bench rest C'},
+            {'name': 'Holdout', 'percent': 10, 'control': true}]},
+    ],
+    attributes={'drop': ['organization', 'title', 'address1', 'address2', 'zip']},
+) }}
+"""
+
+# The same audience, written by hand as one query (DuckDB dialect).
+HAND_WRITTEN = r"""
+create or replace table hand_audience as
+with included as (
+    select amperity_id, 1 as segment_order from seg_high_value_customers
+    union all select amperity_id, 2 from seg_recent_buyers
+    union all select amperity_id, 3 from seg_outdoor_enthusiasts
+),
+eligible as (
+    select amperity_id, min(segment_order) as segment_order
+    from included
+    where amperity_id not in (
+        select amperity_id from seg_email_unsubscribed
+        union all select amperity_id from seg_lapsed_customers
+    )
+    group by amperity_id
+),
+assigned as (
+    select
+        e.amperity_id,
+        e.segment_order,
+        case
+            when c.lifetime_revenue >= 1000 then 'vip'
+            when c.preferred_channel = 'app' then 'app'
+            else 'rest'
+        end as sub_audience_id
+    from eligible as e
+    left join stg_amperity__customer_360 as c on e.amperity_id = c.amperity_id
+),
+bucketed as (
+    select
+        *,
+        ('0x' || substr(md5('bench_campaign:' || sub_audience_id || ':' || amperity_id), 1, 8))
+            ::bigint % 10000 as bucket
+    from assigned
+),
+joined as (
+    select
+        b.*,
+        m.email as raw_email,
+        m.phone as raw_phone,
+        regexp_replace(m.phone, '[^0-9]', '', 'g') as digits,
+        upper(trim(m.country)) as country_code,
+        m.given_name, m.surname, m.city, m.state, m.country, m.loyalty_id
+    from bucketed as b
+    left join stg_amperity__merged_customers as m on b.amperity_id = m.amperity_id
+),
+mapped as (
+    select
+        *,
+        case
+            when regexp_matches(lower(trim(raw_email)),
+                '^[a-z0-9_%+-]+([.][a-z0-9_%+-]+)*@[a-z0-9-]+([.][a-z0-9-]+)*[.][a-z]{2,}$')
+            then lower(trim(raw_email))
+        end as email,
+        case
+            when nullif(trim(raw_phone), '') is null then null
+            when trim(raw_phone) like '+%' then
+                case when length(digits) between 8 and 15 and digits[1] <> '0'
+                    then '+' || digits end
+            when trim(raw_phone) like '00%' then
+                case when length(digits) between 10 and 17 and digits[3] <> '0'
+                    then '+' || digits[3:] end
+            when country_code in ('US', 'USA', 'CA', 'CAN', 'UNITED STATES', 'CANADA') then
+                case
+                    when length(digits) = 10 and digits[1] between '2' and '9' then '+1' || digits
+                    when length(digits) = 11 and digits[1] = '1' and digits[2] between '2' and '9'
+                        then '+' || digits
+                end
+        end as phone_number
+    from joined
+)
+select
+    'bench_campaign' as campaign_id,
+    'Bench campaign' as campaign_name,
+    sub_audience_id,
+    case sub_audience_id when 'vip' then 'VIP' when 'app' then 'App' else 'Rest' end
+        as sub_audience_name,
+    case when bucket < 3000 then 'a' when bucket < 6000 then 'b' when bucket < 9000 then 'c'
+        else 'holdout' end as treatment_id,
+    case when bucket < 3000 then 'A' when bucket < 6000 then 'B' when bucket < 9000 then 'C'
+        else 'Holdout' end as treatment_name,
+    bucket >= 9000 as is_control,
+    case when bucket < 9000 then 'Bench ' || case sub_audience_id when 'vip' then 'VIP'
+        else sub_audience_id end || ' '
+        || case when bucket < 3000 then 'A' when bucket < 6000 then 'B' else 'C' end
+    end as list_name,
+    case segment_order when 1 then 'seg_high_value_customers' when 2 then 'seg_recent_buyers'
+        else 'seg_outdoor_enthusiasts' end as segment_id,
+    amperity_id,
+    case
+        when nullif(trim(raw_email), '') is null then 'missing_email'
+        when email is null then 'invalid_email'
+    end as shrink_reason,
+    email, phone_number, given_name as first_name, surname as last_name, city,
+    state as region, country, loyalty_id
+from mapped
+"""
+
+MEASURE_DBT = """
+import json, resource, sys, time
+from dbt.cli.main import dbtRunner
+args = json.loads(sys.argv[1])
+started = time.perf_counter()
+result = dbtRunner().invoke(args)
+wall = time.perf_counter() - started
+if not result.success:
+    raise SystemExit(f"dbt failed: {result.exception or result.result}")
+node = next(r for r in result.result.results if r.node.name == 'bench_campaign')
+print(json.dumps({"seconds": node.execution_time, "wall": wall,
+                  "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+MEASURE_HAND = """
+import json, resource, sys, time
+import duckdb
+path, sql = sys.argv[1], sys.argv[2]
+with duckdb.connect(path) as connection:
+    started = time.perf_counter()
+    connection.execute(sql)
+    seconds = time.perf_counter() - started
+print(json.dumps({"seconds": seconds,
+                  "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def project_copy(root: Path) -> Path:
+    if root.exists():
+        shutil.rmtree(root)
+    root.mkdir(parents=True)
+    for name in ("dbt_project.yml", "profiles.yml"):
+        shutil.copy(REPO / name, root / name)
+    for folder in ("macros", "models"):
+        shutil.copytree(REPO / folder, root / folder)
+    (root / "models" / "campaigns" / "bench_campaign.sql").write_text(CAMPAIGN)
+    return root
+
+
+def dbt_args(project: Path, duckdb_path: Path, *command: str) -> list[str]:
+    campaigns = ["spring_sale", "winback_weekly", "bench_campaign"]
+    return [
+        *command,
+        "--project-dir",
+        str(project),
+        "--profiles-dir",
+        str(project),
+        "--target-path",
+        str(project / "target"),
+        "--log-path",
+        str(project / "logs"),
+        "--vars",
+        json.dumps({"klaviyo_campaigns": campaigns}),
+    ]
+
+
+def run_json(code: str, *args: str, env_path: Path) -> dict[str, float]:
+    env = {"DUCKDB_PATH": str(env_path), "PATH": str(BIN), "HOME": str(Path.home())}
+    done = subprocess.run(
+        [sys.executable, "-c", code, *args], capture_output=True, text=True, env=env, check=False
+    )
+    if done.returncode != 0:
+        raise SystemExit(done.stdout[-3000:] + done.stderr[-3000:])
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def bench(customers: int, repeats: int) -> dict[str, float]:
+    OUT.mkdir(parents=True, exist_ok=True)
+    duckdb_path = OUT / f"campaign_{customers}.duckdb"
+    if not duckdb_path.exists():
+        started = time.perf_counter()
+        subprocess.run(
+            [
+                str(BIN / "loader"),
+                "demo-data",
+                "--customers",
+                str(customers),
+                "--duckdb-path",
+                str(duckdb_path),
+            ],
+            check=True,
+            capture_output=True,
+        )
+        print(f"  generated {customers:,} customers in {time.perf_counter() - started:.1f}s")
+    project = project_copy(OUT / f"campaign_project_{customers}")
+    # Inputs first (staging views, segment tables), untimed.
+    prepare = dbt_args(
+        project, duckdb_path, "run", "--select", "+bench_campaign", "--exclude", "bench_campaign"
+    )
+    run_json(
+        MEASURE_DBT.replace("bench_campaign'", "bench_campaign' or True"),
+        json.dumps(prepare),
+        env_path=duckdb_path,
+    )
+    dbt_runs, hand_runs = [], []
+    for _ in range(repeats):
+        build = dbt_args(project, duckdb_path, "run", "--select", "bench_campaign")
+        dbt_runs.append(run_json(MEASURE_DBT, json.dumps(build), env_path=duckdb_path))
+        hand_runs.append(
+            run_json(MEASURE_HAND, str(duckdb_path), HAND_WRITTEN, env_path=duckdb_path)
+        )
+    check_same_rows(duckdb_path)
+    dbt_best = min(r["seconds"] for r in dbt_runs)
+    hand_best = min(r["seconds"] for r in hand_runs)
+    return {
+        "customers": customers,
+        "rows": audience_rows(duckdb_path),
+        "dbt_seconds": dbt_best,
+        "dbt_wall_seconds": min(r["wall"] for r in dbt_runs),
+        "hand_seconds": hand_best,
+        "ratio": dbt_best / hand_best,
+        "dbt_max_rss_mb": max(r["max_rss_mb"] for r in dbt_runs),
+        "hand_max_rss_mb": max(r["max_rss_mb"] for r in hand_runs),
+    }
+
+
+def audience_rows(duckdb_path: Path) -> int:
+    import duckdb
+
+    with duckdb.connect(str(duckdb_path), read_only=True) as connection:
+        return int(connection.sql("select count(*) from bench_campaign").fetchall()[0][0])
+
+
+def check_same_rows(duckdb_path: Path) -> None:
+    """The hand-written query is only a fair baseline if it computes the same audience."""
+    import duckdb
+
+    columns = (
+        "campaign_id, sub_audience_id, treatment_id, is_control, list_name, segment_id, "
+        "amperity_id, shrink_reason, email, phone_number, first_name, last_name, city, region, "
+        "country, loyalty_id"
+    )
+    with duckdb.connect(str(duckdb_path), read_only=True) as connection:
+        differ = connection.sql(
+            f"select count(*) from ((select {columns} from bench_campaign except all "
+            f"select {columns} from hand_audience) union all (select {columns} from "
+            f"hand_audience except all select {columns} from bench_campaign))"
+        ).fetchall()[0][0]
+    if differ:
+        raise SystemExit(f"hand-written query and dbt model differ on {differ} rows")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--customers", type=int, nargs="+", default=[1_000_000, 10_000_000])
+    parser.add_argument("--repeats", type=int, default=3, help="best of N runs each")
+    options = parser.parse_args()
+    print(
+        "campaign build: dbt model vs hand-written DuckDB query (best of "
+        f"{options.repeats}; same DuckDB file, fresh process each)"
+    )
+    print(
+        f"{'customers':>11} {'rows':>10} {'dbt s':>8} {'hand s':>8} {'ratio':>6} "
+        f"{'dbt MB':>8} {'hand MB':>8} {'dbt wall s':>10}"
+    )
+    for customers in options.customers:
+        r = bench(customers, options.repeats)
+        print(
+            f"{r['customers']:>11,} {r['rows']:>10,} {r['dbt_seconds']:>8.2f} "
+            f"{r['hand_seconds']:>8.2f} {r['ratio']:>6.2f} {r['dbt_max_rss_mb']:>8.0f} "
+            f"{r['hand_max_rss_mb']:>8.0f} {r['dbt_wall_seconds']:>10.1f}",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()
