@@ -36,6 +36,7 @@ REVISION_RE = re.compile(r"^\d{4}-\d{2}-\d{2}(\.[A-Za-z0-9_-]+)?$")
 # Each receives a dict: emulator, op_id, method, path, query (list of pairs), headers (lower-cased
 # names, Authorization redacted), body (parsed JSON or None), status, exempt (bool).
 request_listeners: list[Callable[[dict[str, Any]], None]] = []
+_UNSET: Any = object()
 
 
 class _Server(ThreadingHTTPServer):
@@ -376,23 +377,25 @@ class Emulator:
         self.limiter.configure(self.limiter.scale)
         self._reset_stats()
 
-    def configure(self, *, rate_limits: str | float | bool | None | type[Ellipsis] = ...,
+    def configure(self, *, rate_limits: Any = _UNSET,
                   faults: float | None = None, fault_seed: int | None = None,
                   fault_kinds: list[str] | tuple[str, ...] | None = None,
-                  slow_seconds: float | None = None, job_delay: float | None = None,
+                  slow_seconds: float | None = None, storm_length: int | None = None,
+                  job_delay: float | None = None,
                   token_ttl: float | None = None, daily_list_limit: int | None = None,
                   max_lists: int | None = None, segments: int | None = None) -> None:
         """Change behaviour while running; unspecified settings keep their values."""
-        if rate_limits is not ...:
-            self.limiter.configure(parse_rate_limits(rate_limits))  # type: ignore[arg-type]
-        if faults is not None or fault_seed is not None or fault_kinds is not None \
-                or slow_seconds is not None:
+        if rate_limits is not _UNSET:
+            self.limiter.configure(parse_rate_limits(rate_limits))
+        if any(x is not None for x in (faults, fault_seed, fault_kinds, slow_seconds,
+                                        storm_length)):
             f = self.faults
             self.faults.configure(
                 f.rate if faults is None else faults,
                 f.seed if fault_seed is None else fault_seed,
                 f.kinds if fault_kinds is None else tuple(fault_kinds),
                 f.slow_seconds if slow_seconds is None else slow_seconds,
+                f.storm_length if storm_length is None else storm_length,
             )
         if job_delay is not None:
             self.job_delay = job_delay
