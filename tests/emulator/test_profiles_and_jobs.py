@@ -192,3 +192,19 @@ def test_list_members_add_remove_get_and_filters(api: Api) -> None:
     two = 'any(email,["m1@example.com","m2@example.com"])'
     r = api.get("/api/profiles", params={"filter": two})
     assert [p["id"] for p in r.json()["data"]] == ids[1:3]
+
+
+def test_profile_filters_on_every_identifier_and_upsert_by_id(api: Api) -> None:
+    r = api.upsert({"email": "x@example.com", "phone_number": "+4790000001", "external_id": "E1"})
+    pid = r.json()["data"]["id"]
+    for flt in ('equals(phone_number,"+4790000001")', 'equals(external_id,"E1")',
+                f'equals(id,"{pid}")', 'any(external_id,["E0","E1"])'):
+        r = api.get("/api/profiles", params={"filter": flt})
+        assert [p["id"] for p in r.json()["data"]] == [pid], flt
+    r = api.post("/api/profile-import", {"data": {"type": "profile", "id": pid,
+                                                  "attributes": {"first_name": "Xi"}}})
+    assert r.status_code == 200 and r.json()["data"]["attributes"]["first_name"] == "Xi"
+    r = api.get("/api/profiles", params={"fields[profile]": "email", "page[size]": 1})
+    assert r.json()["data"][0]["attributes"] == {"email": "x@example.com"}
+    r = api.get("/api/lists", params={"filter": "greater-than(created,2000-01-01T00:00:00Z)"})
+    assert r.status_code == 200
