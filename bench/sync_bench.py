@@ -148,7 +148,7 @@ def report(label: str, stats: dict[str, Any], sent: int, removed: int, first: bo
     m = minimum(sent, removed, first)
     print(f"\n== {label}")
     print(f"   wall {stats['wall_s']} s, loader CPU {stats['cpu_s']} s "
-          f"({1000 * stats['cpu_s'] / max(sent + removed, 1):.3f} ms per 1,000 profiles "
+          f"({1e6 * stats['cpu_s'] / max(sent + removed, 1):.1f} ms per 1,000 profiles "
           f"sent, {(sent + removed) / max(stats['cpu_s'], 1e-9):,.0f} profiles/s of CPU), "
           f"peak RSS {stats['peak_rss_mb']} MB")
     print(f"   added {stats['added']:,} updated {stats['updated']:,} removed "

@@ -6,6 +6,7 @@ rendered by DuckDB, so Python only ever handles the rows that changed, as ready 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -105,7 +106,30 @@ def read_campaigns(con: duckdb.DuckDBPyConnection) -> list[Campaign]:
             f"The campaign registry `{REGISTRY}` is not in the warehouse.",
             hint="Run `dbt build` (it builds the registry from the campaign models).",
         )
-    return [Campaign.from_row(r) for r in _rows(con, f"select * from {rel} order by campaign_id")]
+    campaigns = []
+    for r in _rows(con, f"select * from {rel} order by campaign_id"):
+        r["audience_relation"] = localise(con, str(r["audience_relation"]))
+        campaigns.append(Campaign.from_row(r))
+    return campaigns
+
+
+_PART = r'("(?:[^"]|"")+"|[^".]+)'
+PARTS = re.compile(rf"^\s*{_PART}\.{_PART}\.{_PART}\s*$")
+
+
+def localise(con: duckdb.DuckDBPyConnection, relation: str) -> str:
+    """Drop the database part of a three-part name when no such database is attached.
+
+    dbt-duckdb names the database after the file it built; the loader may open a copy or a
+    renamed file, where the schema and table are the same.
+    """
+    m = PARTS.match(relation)
+    if not m:
+        return relation
+    catalog = m.group(1).strip('"').replace('""', '"')
+    attached = {r[0] for r in con.execute("select database_name from duckdb_databases()"
+                                          ).fetchall()}
+    return relation if catalog in attached else f"{m.group(2)}.{m.group(3)}"
 
 
 def select_campaigns(campaigns: list[Campaign], wanted: list[str]) -> list[Campaign]:
