@@ -257,6 +257,15 @@ def _count(value: int | None) -> str:
     return "-" if value is None else f"{value:,}"
 
 
+def _last_cell(last: LastDelivery | None) -> str:
+    if last is None:
+        return "never"
+    when = iso(last.completed_at)
+    if last.scheduled_for is not None and iso(last.scheduled_for) != when:
+        when += f"\n(for {iso(last.scheduled_for)})"
+    return when
+
+
 def render_table(statuses: list[CampaignStatus], at: datetime) -> Any:
     """A rich Table of the statuses (imported lazily: the library stays usable without rich)."""
     from rich.table import Table
@@ -282,7 +291,7 @@ def render_table(statuses: list[CampaignStatus], at: datetime) -> Any:
             else s.campaign_id,
             s.campaign_type,
             s.schedule,
-            iso(last.completed_at) if last else "never",
+            _last_cell(last),
             next_due,
             *(_count(getattr(last, k)) if last else "-" for k in ("added", "updated", "removed")),
             f"{s.rejected_rows:,}" if last else "-",
