@@ -98,7 +98,7 @@ def _paginate(ctx: Ctx, items: list[Any]) -> tuple[list[Any], dict[str, Any]]:
     size = _page_size(ctx)
     offset = _cursor(ctx)
     page = items[offset:offset + size]
-    links: dict[str, Any] = {"self": _url(ctx), "next": None, "prev": None}
+    links: dict[str, Any] = {"self": _url(ctx)}  # next/prev only when there is such a page
     if offset + size < len(items):
         links["next"] = _url(ctx, **{"page[cursor]": _encode_cursor(offset + size)})
     if offset > 0:
@@ -233,7 +233,7 @@ def get_accounts(ctx: Ctx) -> Result:
     }
     res = {"type": "account", "id": acct, "attributes": _trim(attrs, _fields(ctx, "account")),
            "links": {"self": f"{ctx.base}/api/accounts/{acct}/"}}
-    return 200, _doc([res], {"self": _url(ctx), "next": None, "prev": None})
+    return 200, _doc([res], {"self": _url(ctx)})
 
 
 _LIST_SORT = ("created", "id", "name", "updated")
@@ -338,7 +338,12 @@ def get_profile_ids_for_list(ctx: Ctx) -> Result:
 def get_profiles_for_list(ctx: Ctx) -> Result:
     _check_enum_query(ctx, "additional-fields[profile]", ("subscriptions", "predictive_analytics"))
     page, links = _paginate(ctx, _members(ctx))
-    return 200, _doc([profile_resource(ctx, p) for p, _ in page], links)
+    data = []
+    for p, joined in page:
+        res = profile_resource(ctx, p)
+        res["attributes"]["joined_group_at"] = iso(joined)
+        data.append(res)
+    return 200, _doc(data, links)
 
 
 def bulk_import_profiles(ctx: Ctx) -> Result:

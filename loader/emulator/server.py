@@ -34,7 +34,8 @@ REVISION_RE = re.compile(r"^\d{4}-\d{2}-\d{2}(\.[A-Za-z0-9_-]+)?$")
 
 # Every request to any Emulator is offered to these callables (the contract test records them).
 # Each receives a dict: emulator, op_id, method, path, query (list of pairs), headers (lower-cased
-# names, Authorization redacted), body (parsed JSON or None), status, exempt (bool).
+# names, Authorization redacted), body (parsed JSON or None), status, response (the document
+# sent, or None), exempt (bool).
 request_listeners: list[Callable[[dict[str, Any]], None]] = []
 _UNSET: Any = object()
 
@@ -455,6 +456,7 @@ class Emulator:
         op, params, known = route(h.command, path)
         op_id = op.op_id if op else ("unknown" if not known else f"{h.command} {path}")
         status = 500
+        doc: Any = None
         record = self.record
         try:
             if op is None:
@@ -470,19 +472,19 @@ class Emulator:
             self._count(op_id, status)  # counted before the client can see the answer
             h.send_json(status, doc)
         except ApiError as err:
-            status = err.status
+            status, doc = err.status, err.document()
             self._count(op_id, err.status)
-            h.send_json(err.status, err.document(), headers=err.headers)
+            h.send_json(err.status, doc, headers=err.headers)
         except Exception as exc:  # noqa: BLE001 - an emulator bug must still answer
-            status = 500
+            status, doc = 500, error_document(500, "error", f"Emulator error: {exc!r}")
             self._count(op_id, 500)
-            h.send_json(500, error_document(500, "error", f"Emulator error: {exc!r}"))
+            h.send_json(500, doc)
         finally:
             if request_listeners:
-                self._offer(h, op_id, path, pairs, raw, status, exempt=not record)
+                self._offer(h, op_id, path, pairs, raw, status, doc, exempt=not record)
 
     def _offer(self, h: _Handler, op_id: str, path: str, pairs: list[tuple[str, str]],
-               raw: bytes, status: int, exempt: bool) -> None:
+               raw: bytes, status: int, response: Any, exempt: bool) -> None:
         headers = {k.lower(): v for k, v in h.headers.items()}
         if "authorization" in headers:
             scheme = headers["authorization"].split(" ", 1)[0]
@@ -493,7 +495,7 @@ class Emulator:
             body = raw.decode("utf-8", "replace")
         record = {"emulator": self.base_url, "op_id": op_id, "method": h.command, "path": path,
                   "query": pairs, "headers": headers, "body": body, "status": status,
-                  "exempt": exempt}
+                  "response": response, "exempt": exempt}
         for listener in list(request_listeners):
             listener(record)
 

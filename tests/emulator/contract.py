@@ -3,7 +3,9 @@ OpenAPI (``<repo>/../shared/klaviyo-openapi/<operationId>.json``, or ``$KLAVIYO_
 
 Checked: the operation exists (method and path), declared query parameters only and their
 values against their schemas, required headers (``revision``) and ``Authorization``, the
-request content type, and the JSON body against the operation's request schema (jsonschema).
+request content type, and the JSON body against the operation's request schema (jsonschema);
+and the emulator's answer against the documented response for its status (so the emulator is
+held to the contract as well as its callers).
 When the folder is absent nothing is recorded and the check is skipped.
 """
 
@@ -86,6 +88,43 @@ class Contract:
             schema = {**_nullable_to_jsonschema(schema), "components": op.components}
             self._validators[op.op_id] = jsonschema.Draft7Validator(schema)
         return self._validators[op.op_id]
+
+    def _response_validator(self, op: SpecOperation, status: int) -> Any | None:
+        responses = op.operation.get("responses", {})
+        spec = responses.get(str(status)) or responses.get(f"{str(status)[0]}XX")
+        if spec is None:
+            return None
+        if "$ref" in spec:
+            spec = op.components["responses"][spec["$ref"].rsplit("/", 1)[-1]]
+        content = spec.get("content")
+        if not content:
+            return None
+        key = (op.op_id, status)
+        if key not in self._validators:
+            import jsonschema
+
+            schema = next(iter(content.values()))["schema"]
+            schema = {**_nullable_to_jsonschema(schema), "components": op.components}
+            self._validators[key] = jsonschema.Draft7Validator(schema)
+        return self._validators[key]
+
+    def check_response(self, rec: dict[str, Any]) -> list[str]:
+        """The emulator's own answer against the operation's response schema for its status."""
+        op = self.find(rec["method"], rec["path"])
+        if op is None or not rec.get("status"):
+            return []
+        declared = op.operation.get("responses", {})
+        status = rec["status"]
+        if str(status) not in declared and f"{str(status)[0]}XX" not in declared:
+            return [f"{op.op_id}: status {status} is not a documented response"]
+        validator = self._response_validator(op, status)
+        if validator is None:
+            return [] if rec.get("response") is None else [
+                f"{op.op_id}: status {status} must have no body"]
+        errors = sorted(validator.iter_errors(rec.get("response")), key=lambda e: list(e.path))
+        return [f"{op.op_id}: response {status} /"
+                + "/".join(str(x) for x in e.absolute_path) + f": {e.message[:200]}"
+                for e in errors[:5]]
 
     def check(self, rec: dict[str, Any]) -> list[str]:
         method, path = rec["method"], rec["path"]
@@ -190,11 +229,14 @@ class ContractRecorder:
     def listen(self, rec: dict[str, Any]) -> None:
         if self.contract is None:
             return
+        problems = self.contract.check_response(rec)  # the emulator's answer, always
         if rec["exempt"]:
             with self._lock:
                 self.exempt += 1
+                self.violations += [f"{self.current_test}: {rec['method']} {rec['path']}: {p}"
+                                    for p in problems]
             return
-        problems = self.contract.check(rec)
+        problems += self.contract.check(rec)
         with self._lock:
             self.checked += 1
             for p in problems:
