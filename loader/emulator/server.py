@@ -147,6 +147,7 @@ class Emulator:
         self._reset_stats()
         self._jobs_cv = threading.Condition()
         self._queue: list[Job] = []
+        self._current: Job | None = None  # the job being imported right now
         self._stop = threading.Event()
         self._host, self._port = host, port
         self._httpd: _Server | None = None
@@ -264,7 +265,7 @@ class Emulator:
             with self._jobs_cv:
                 job = None
                 if self._queue and self._queue[0].due_at <= self.clock():
-                    job = self._queue[0]
+                    job = self._current = self._queue[0]
                 elif self._queue:
                     self._jobs_cv.wait(0.02)  # the clock may be a fake one: poll
                     continue
@@ -275,7 +276,9 @@ class Emulator:
             if self.gc_freeze:
                 gc.freeze()  # stored profiles are long-lived: full collections skip them
             with self._jobs_cv:
-                self._queue.remove(job)
+                if job in self._queue:
+                    self._queue.remove(job)
+                self._current = None
                 self._jobs_cv.notify_all()
 
     def wait_for_jobs(self, timeout: float = 30.0) -> None:
@@ -372,7 +375,11 @@ class Emulator:
         return stats
 
     def reset(self) -> None:
-        """Forget lists, profiles, jobs, counters and rate-limit state (keys stay valid)."""
+        """Forget lists, profiles, jobs, counters and rate-limit state (keys stay valid).
+
+        Jobs not yet started are dropped; one being imported is let finish first."""
+        with self._jobs_cv:
+            self._queue = [j for j in self._queue if j is self._current]
         self.wait_for_jobs()
         self.store.clear()
         self.limiter.configure(self.limiter.scale)

@@ -94,3 +94,14 @@ def test_cli_serves_and_prints_its_base_url() -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_reset_drops_jobs_not_yet_started() -> None:
+    from loader.emulator import FakeClock
+
+    with Emulator(clock=FakeClock(), job_delay=60) as emu:
+        api = Api(emu)
+        assert api.bulk_import([{"email": "a@example.com"}]).status_code == 202
+        emu.reset()  # does not wait for the 60 s delay
+        assert emu.stats()["jobs"] == {} and emu.profiles() == []
+        emu.wait_for_jobs(timeout=1)
