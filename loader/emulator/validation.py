@@ -25,7 +25,6 @@ def _nstr() -> Schema:
 
 LOCATION: Schema = _s(
     "object",
-    nullable=True,
     props={
         **{k: _nstr() for k in ("address1", "address2", "city", "country", "region", "zip",
                                  "timezone", "ip")},
@@ -126,8 +125,6 @@ BODIES: dict[str, Schema] = {
     "update_profile": _s("object", required=["data"],
                          props={"data": _profile_resource(True, with_kx=False)}),
 }
-
-_RESOURCE_OF = {"attributes": None}
 
 
 def _type_ok(t: str, value: Any) -> bool:

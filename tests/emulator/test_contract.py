@@ -106,3 +106,61 @@ def test_every_emulator_answer_matches_the_documented_response(contract: Contrac
         "get_list_ids_for_bulk_import_profiles_job"}
     problems = [p for r in seen for p in contract.check_response(r)]
     assert not problems, "\n".join(problems)
+
+
+def _resolve(node: Any, doc: dict[str, Any]) -> Any:
+    if isinstance(node, dict) and "$ref" in node:
+        return _resolve(doc["components"]["schemas"][node["$ref"].rsplit("/", 1)[-1]], doc)
+    return node
+
+
+def _compare(ours: dict[str, Any], spec: dict[str, Any], doc: dict[str, Any], at: str
+             ) -> list[str]:
+    """Differences between one of our body schemas and the OpenAPI's, member by member."""
+    spec = _resolve(spec, doc)
+    out: list[str] = []
+    if "oneOf" in spec:
+        kinds = {_resolve(s, doc).get("type") for s in spec["oneOf"]}
+        want = {"scalar": {"string", "number"}, "string_or_list": {"string", "array"}}
+        if want.get(ours["type"]) != kinds:
+            out.append(f"{at}: oneOf {sorted(kinds)} vs ours {ours['type']}")
+        return out
+    if spec.get("type") != ours["type"]:
+        out.append(f"{at}: type {spec.get('type')} vs ours {ours['type']}")
+        return out
+    if bool(spec.get("nullable")) != bool(ours.get("nullable")):
+        out.append(f"{at}: nullable {spec.get('nullable')} vs ours {ours.get('nullable')}")
+    if spec.get("enum") != ours.get("enum"):
+        out.append(f"{at}: enum {spec.get('enum')} vs ours {ours.get('enum')}")
+    if spec.get("type") == "object":
+        props = spec.get("properties")
+        if props is None:
+            if not ours.get("open"):
+                out.append(f"{at}: the OpenAPI leaves this object open; ours is closed")
+            return out
+        if set(props) != set(ours.get("props", {})):
+            out.append(f"{at}: members {sorted(props)} vs ours {sorted(ours.get('props', {}))}")
+        if sorted(spec.get("required", [])) != sorted(ours.get("required", [])):
+            out.append(f"{at}: required {spec.get('required')} vs ours {ours.get('required')}")
+        for key in set(props) & set(ours.get("props", {})):
+            out += _compare(ours["props"][key], props[key], doc, f"{at}/{key}")
+    elif spec.get("type") == "array":
+        out += _compare(ours["items"], spec["items"], doc, f"{at}/*")
+    return out
+
+
+def test_our_body_checks_mirror_the_openapi(contract: Contract) -> None:
+    """The emulator's own request schemas (no ../shared at run time) equal Klaviyo's."""
+    import json
+
+    from loader.emulator.validation import BODIES
+
+    assert FOLDER is not None
+    problems: list[str] = []
+    for op_id, ours in BODIES.items():
+        doc = json.loads((FOLDER / f"{op_id}.json").read_text())
+        op = next(o for m in doc["paths"].values() for o in m.values()
+                  if isinstance(o, dict) and o.get("operationId") == op_id)
+        spec = op["requestBody"]["content"]["application/vnd.api+json"]["schema"]
+        problems += _compare(ours, spec, doc, op_id)
+    assert not problems, "\n".join(problems)
