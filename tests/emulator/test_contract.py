@@ -164,3 +164,49 @@ def test_our_body_checks_mirror_the_openapi(contract: Contract) -> None:
         spec = op["requestBody"]["content"]["application/vnd.api+json"]["schema"]
         problems += _compare(ours, spec, doc, op_id)
     assert not problems, "\n".join(problems)
+
+
+def _rate(text: str | None) -> int | None:
+    return int(text.split("/")[0]) if text else None
+
+
+def test_our_operation_table_mirrors_the_openapi(contract: Contract) -> None:
+    """Paths, methods, scopes, rate limits, page sizes, filters and query parameters."""
+    import re
+
+    from loader.emulator.ops import OPERATIONS
+
+    problems: list[str] = []
+    for ours in OPERATIONS:
+        spec = next((o for o in contract.ops if o.op_id == ours.op_id), None)
+        if spec is None:
+            problems.append(f"{ours.op_id}: not in the OpenAPI")
+            continue
+        op = spec.operation
+        if (spec.method, spec.template) != (ours.method, ours.template):
+            problems.append(f"{ours.op_id}: {spec.method} {spec.template} vs ours "
+                            f"{ours.method} {ours.template}")
+        if tuple(op.get("x-klaviyo-scopes", [])) != ours.scopes:
+            problems.append(f"{ours.op_id}: scopes {op.get('x-klaviyo-scopes')} vs {ours.scopes}")
+        limit = op.get("x-klaviyo-ratelimit", {})
+        if (_rate(limit.get("burst")), _rate(limit.get("steady")), _rate(limit.get("daily"))) \
+                != (ours.burst, ours.steady, ours.daily):
+            problems.append(f"{ours.op_id}: rate limit {limit} vs ours "
+                            f"{ours.burst}/{ours.steady}/{ours.daily}")
+        query = {p["name"]: p for p in op.get("parameters", []) if p["in"] == "query"}
+        ours_q = set(ours.query) | ({"filter"} if ours.filters else set()) | (
+            {"page[size]", "page[cursor]"} if ours.page_max else set())
+        if set(query) != ours_q:
+            problems.append(f"{ours.op_id}: query {sorted(query)} vs ours {sorted(ours_q)}")
+        size = query.get("page[size]", {}).get("schema", {})
+        if (size.get("maximum"), size.get("default")) != (ours.page_max, ours.page_default):
+            problems.append(f"{ours.op_id}: page[size] max/default {size.get('maximum')}/"
+                            f"{size.get('default')} vs ours {ours.page_max}/{ours.page_default}")
+        desc = query.get("filter", {}).get("description", "")
+        allowed = {m.group(1): tuple(sorted(re.findall(r"`([a-z-]+)`", m.group(2))))
+                   for m in re.finditer(r"<br>`([\w.]+)`: ([^<]*)", desc)}
+        allowed = {k: v for k, v in allowed.items() if not k.startswith("subscriptions.")}
+        mine = {k: tuple(sorted(v)) for k, v in ours.filters.items()}
+        if allowed != mine:
+            problems.append(f"{ours.op_id}: filters {allowed} vs ours {mine}")
+    assert not problems, "\n".join(problems)
