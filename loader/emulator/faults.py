@@ -6,7 +6,10 @@ import random
 import threading
 from dataclasses import dataclass
 
-KINDS = ("500", "502", "503", "reset", "slow", "storm")
+KINDS = ("500", "502", "503", "reset", "slow", "storm")  # the default set
+# Opt-in: "lost" processes the request, then resets the connection instead of answering (the
+# client cannot tell whether it took effect: retries must be idempotent).
+OPTIONAL_KINDS = ("lost",)
 
 
 @dataclass(frozen=True)
@@ -29,7 +32,7 @@ class FaultInjector:
                   slow_seconds: float = 0.5, storm_length: int = 5) -> None:
         if not 0.0 <= rate <= 1.0:
             raise ValueError("the fault rate must be between 0 and 1")
-        unknown = set(kinds) - set(KINDS)
+        unknown = set(kinds) - set(KINDS) - set(OPTIONAL_KINDS)
         if unknown:
             raise ValueError(f"unknown fault kinds: {', '.join(sorted(unknown))}")
         with self._lock:

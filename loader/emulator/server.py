@@ -472,11 +472,16 @@ class Emulator:
                                    f"Method \"{h.command}\" not allowed.")
                 raise ApiError(404, "not_found", f"No endpoint at {path}.")
             fault = self.faults.draw()
-            if fault is not None and self._apply_fault(h, fault, op_id):
+            if fault is not None and fault.kind != "lost" and self._apply_fault(h, fault, op_id):
                 status = 0
                 return
             status, doc = self._serve(h, op, params, pairs, raw, path)
             self._count(op_id, status)  # counted before the client can see the answer
+            if fault is not None and fault.kind == "lost":
+                with self._stats_lock:
+                    self._counts["faults"] += 1
+                h.reset_connection()  # done, but the answer is lost
+                return
             h.send_json(status, doc)
         except ApiError as err:
             status, doc = err.status, err.document()

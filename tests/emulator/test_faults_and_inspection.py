@@ -105,3 +105,12 @@ def test_reset_drops_jobs_not_yet_started() -> None:
         emu.reset()  # does not wait for the 60 s delay
         assert emu.stats()["jobs"] == {} and emu.profiles() == []
         emu.wait_for_jobs(timeout=1)
+
+
+def test_a_lost_answer_still_took_effect() -> None:
+    with Emulator(faults=1.0, fault_seed=3) as emu:
+        emu.configure(fault_kinds=["lost"])
+        with pytest.raises(requests.ConnectionError):
+            Api(emu).post("/api/lists", {"data": {"type": "list", "attributes": {"name": "L"}}})
+        assert list(emu.lists()) == ["L"]  # created, though the client never heard
+        assert emu.stats()["faults"] == 1
