@@ -22,6 +22,10 @@ def emulator(
         0.0, "--faults", help="Chance (0-1) that a request fails: 5xx, reset, slow, 429 storm."
     ),
     fault_seed: int = typer.Option(0, "--fault-seed", help="Seed of the fault sequence."),
+    fault_kinds: str | None = typer.Option(
+        None, "--fault-kinds",
+        help="Comma-separated kinds: 500,502,503,reset,slow,storm (default all) and lost.",
+    ),
     job_delay: float = typer.Option(
         1.0, "--job-delay", help="Seconds before a bulk import job starts processing."
     ),
@@ -37,6 +41,8 @@ def emulator(
         scale = parse_rate_limits(rate_limits)
         emu = Emulator(port=port, api_key=api_key, rate_limits=scale, faults=faults,
                        fault_seed=fault_seed, job_delay=job_delay, gc_freeze=True)
+        if fault_kinds:
+            emu.configure(fault_kinds=[k.strip() for k in fault_kinds.split(",") if k.strip()])
     except ValueError as exc:
         raise ConfigError(f"emulator: {exc}") from None
     try:
