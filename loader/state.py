@@ -31,6 +31,9 @@ import duckdb
 
 from loader.errors import LockedError, WarehouseError
 
+# DuckDB spills to disk beyond this, so the push's memory stays flat as audiences grow.
+DEFAULT_MEMORY_LIMIT = "256MB"
+
 CAMPAIGN_RECIPIENTS_COLUMNS: list[tuple[str, str]] = [
     ("amperity_id", "varchar"),
     ("campaign_id", "varchar"),
@@ -165,9 +168,11 @@ def connect(path: str, read_only: bool = False, wait_s: float = 30.0,
             hint="Run `dbt build` first, or point DUCKDB_PATH (or --duckdb-path) at its file.",
         )
     waited = 0.0
+    config = {"memory_limit": os.environ.get("LOADER_DUCKDB_MEMORY_LIMIT", DEFAULT_MEMORY_LIMIT),
+              "preserve_insertion_order": False}
     while True:
         try:
-            return duckdb.connect(path, read_only=read_only)
+            return duckdb.connect(path, read_only=read_only, config=config)
         except duckdb.IOException as exc:
             if "lock" not in str(exc).lower() or waited >= wait_s:
                 raise WarehouseError(

@@ -354,23 +354,26 @@ class Applier:
         for i in range(0, len(missing), 100):
             chunk = missing[i:i + 100]
             found = self.client.profile_ids(identifier_field, chunk)
+            gone = [v for v in chunk if v not in found]
             self.con.execute("begin")
-            for ident_value in chunk:
-                pid = found.get(ident_value)
-                if pid is None:  # no such profile in Klaviyo: it cannot be in the list
-                    for table in ("list_members", "pending_rows"):
-                        extra = " and op = 'remove'" if table == "pending_rows" else ""
-                        self.con.execute(
-                            f"delete from {self.t(table)} where account_id = ? and list_id = ? "
-                            f"and identifier = ?{extra}", [*a, ident_value])
-                    stats.removed += 1
-                    self.progress(list_id, 1)
-                    continue
+            if found:
+                self.con.execute("create or replace temp table _ids (identifier varchar, "
+                                 "profile_id varchar)")
+                self.con.executemany("insert into _ids values (?, ?)", list(found.items()))
                 for table in ("list_members", "pending_rows"):
                     self.con.execute(
-                        f"update {self.t(table)} set profile_id = ? where account_id = ? "
-                        f"and list_id = ? and identifier = ?", [pid, *a, ident_value])
+                        f"update {self.t(table)} as t set profile_id = i.profile_id "
+                        f"from _ids as i where t.account_id = ? and t.list_id = ? "
+                        f"and t.identifier = i.identifier", a)
+            if gone:  # no such profile in Klaviyo: it cannot be in the list
+                self.con.execute(f"delete from {self.t('list_members')} where account_id = ? "
+                                 f"and list_id = ? and list_contains(?, identifier)", [*a, gone])
+                self.con.execute(f"delete from {self.t('pending_rows')} where account_id = ? "
+                                 f"and list_id = ? and op = 'remove' "
+                                 f"and list_contains(?, identifier)", [*a, gone])
             self.con.execute("commit")
+            stats.removed += len(gone)
+            self.progress(list_id, len(gone))
         rows = self.con.execute(
             f"select identifier, profile_id from {self.t('pending_rows')} where account_id = ? "
             f"and list_id = ? and op = 'remove' and profile_id is not null order by seq",
