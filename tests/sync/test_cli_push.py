@@ -85,3 +85,15 @@ def test_secrets_never_in_output_or_state(klaviyo_emulator, warehouse) -> None:
     assert key.encode() not in Path(warehouse).read_bytes()
     wal = Path(warehouse + ".wal")
     assert not wal.exists() or key.encode() not in wal.read_bytes()
+
+
+def test_without_names_pushes_the_due_campaigns_once(klaviyo_emulator, warehouse) -> None:
+    env = env_for(klaviyo_emulator, warehouse)
+    res = runner.invoke(app, ["push", "--json", "--at", "2026-06-01T09:00:00Z"], env=env)
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["campaigns"] == ["spring_sale"]
+    res = runner.invoke(app, ["push", "--at", "2026-06-02T09:00:00Z"], env=env)
+    assert res.exit_code == 0
+    assert "No campaign is due" in res.output
+    res = runner.invoke(app, ["push", "--at", "not-a-date"], env=env)
+    assert res.exit_code == 2 and "--at" in res.output
