@@ -63,8 +63,9 @@ def test_only_changes_are_sent(klaviyo_emulator, spec, warehouse, run_push) -> N
     sendable = [m for m in spec.members if m.treatment != "control" and not m.shrink_reason]
     for m in sendable[:3]:
         m.city = "Changed City"
-    sendable[3].loyalty_tier = None if sendable[3].loyalty_tier else "platinum"
-    gone = sendable[10:15]
+    cleared = next(m for m in sendable[3:] if m.loyalty_tier is not None)
+    cleared.loyalty_tier = None
+    gone = [m for m in sendable[10:] if m is not cleared][:5]
     for m in gone:
         spec.members.remove(m)
     for i in range(4):
@@ -79,9 +80,8 @@ def test_only_changes_are_sent(klaviyo_emulator, spec, warehouse, run_push) -> N
     assert sum(r.removed for r in result.lists) == 5
     assert klaviyo_emulator.stats()["requests"]["remove_profiles_from_list"] <= 2
     assert_lists_exact(klaviyo_emulator, spec)
-    if sendable[3].loyalty_tier is None:  # a NULL custom property is cleared, not left stale
-        p = klaviyo_emulator.find_profile(email=sendable[3].email)
-        assert "loyalty_tier" not in p["properties"]
+    # a NULL custom property is cleared in Klaviyo, not left stale
+    assert "loyalty_tier" not in klaviyo_emulator.find_profile(email=cleared.email)["properties"]
 
 
 def test_dry_run_predicts_the_following_push_and_writes_nothing(
@@ -235,3 +235,19 @@ def test_rejected_rows_exit_1_and_others_delivered(klaviyo_emulator, spec, wareh
     again = run_push()
     assert again.exit_code == EXIT_OK
     assert sum(r.added + r.updated + r.rejected for r in again.lists) == 0
+
+
+def test_shared_identifier_is_sent_once_and_reported(klaviyo_emulator, spec, warehouse,
+                                                     run_push) -> None:
+    spec.members.append(Member("amp-zz-1", "shared@example.com", "First", "Rome", None))
+    spec.members.append(Member("amp-zz-2", "shared@example.com", "Second", "Milan", None))
+    write_warehouse(warehouse, [spec])
+    result = run_push()
+    assert result.exit_code == EXIT_OK
+    list_a = next(r for r in result.lists if r.list_name == spec.list_a)
+    assert list_a.duplicates == 1
+    p = klaviyo_emulator.find_profile(email="shared@example.com")
+    assert p["first_name"] == "First"  # the smallest amperity_id is the one sent
+    rows = state(warehouse, "select amperity_id from klaviyo_loader.campaign_recipients "
+                            "where amperity_id like 'amp-zz-%'")
+    assert rows == [("amp-zz-1",)]
