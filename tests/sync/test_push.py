@@ -251,3 +251,27 @@ def test_shared_identifier_is_sent_once_and_reported(klaviyo_emulator, spec, war
     rows = state(warehouse, "select amperity_id from klaviyo_loader.campaign_recipients "
                             "where amperity_id like 'amp-zz-%'")
     assert rows == [("amp-zz-1",)]
+
+
+def test_oauth_push_and_missing_scope(klaviyo_emulator, spec, warehouse) -> None:
+    from loader.config import Settings
+    from loader.sync import PushOptions, push
+
+    oauth = klaviyo_emulator.create_oauth_client()
+    env = {"KLAVIYO_BASE_URL": klaviyo_emulator.base_url, "DUCKDB_PATH": warehouse,
+           "KLAVIYO_OAUTH_CLIENT_ID": oauth["client_id"],
+           "KLAVIYO_OAUTH_CLIENT_SECRET": oauth["client_secret"],
+           "KLAVIYO_OAUTH_REFRESH_TOKEN": oauth["refresh_token"],
+           "KLAVIYO_OAUTH_TOKEN_URL": oauth["token_url"]}
+    result = push(Settings.from_env(env), PushOptions(campaigns=["spring_sale"]))
+    assert result.exit_code == EXIT_OK, result.error
+    assert_lists_exact(klaviyo_emulator, spec)
+
+    key = klaviyo_emulator.create_key(["accounts:read", "lists:read", "profiles:read"])
+    spec.members.append(Member("amp-scope", "scope@example.com", None, None, None))
+    write_warehouse(warehouse, [spec])
+    result = push(Settings.from_env({"KLAVIYO_BASE_URL": klaviyo_emulator.base_url,
+                                     "KLAVIYO_API_KEY": key, "DUCKDB_PATH": warehouse}),
+                  PushOptions(campaigns=["spring_sale"]))
+    assert result.exit_code == EXIT_FAILED
+    assert "lists:write" in (result.hint or "") and key not in (result.error or "")
