@@ -32,7 +32,11 @@ select
         when i % 97 = 0 then 'Shared@Example.com'
         else ' Person' || cast(i as varchar) || '@Example.com '
     end as email,
-    case when i % 3 = 0 then '(415) 555-' || lpad(cast(i % 10000 as varchar), 4, '0') end as phone,
+    case
+        when i % 7 = 0 then 'n/a'
+        when i % 3 = 0 then '(415) 555-' || lpad(cast(i % 10000 as varchar), 4, '0')
+    end as phone,
+    case when i % 11 <> 0 then 'ext-' || cast(i as varchar) end as external_ref,
     'US' as country,
     'Name' || cast(i as varchar) as given_name,
     i % 100 as score

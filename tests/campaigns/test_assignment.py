@@ -34,7 +34,14 @@ SUB_AUDIENCES = """\
                          {{'name': 'Holdout', 'percent': 10, 'control': true}}]}},
     ]"""
 
-CAMPAIGNS = ["split_test", "first_match_on", "first_match_off"]
+IDENTIFIER_CAMPAIGNS = {
+    "by_phone": "identifier='phone_number'",
+    "by_external_id": (
+        "identifier='external_id',\n    attributes={'add': {'external_id': 'external_ref'}}"
+    ),
+}
+
+CAMPAIGNS = ["split_test", "first_match_on", "first_match_off", *IDENTIFIER_CAMPAIGNS]
 
 # Chi-square critical value for df = 2 at p = 0.001: 13.816 (NIST/SEMATECH e-Handbook of
 # Statistical Methods, 1.3.6.7.4 "Critical Values of the Chi-Square Distribution").
@@ -55,6 +62,13 @@ def built(campaign_project: CampaignProject) -> CampaignProject:
         "    name='First match off',\n    campaign_id='first_match_off',\n"
         + SUB_AUDIENCES.format(first_match="false"),
     )
+    for model, options in IDENTIFIER_CAMPAIGNS.items():
+        project.write_campaign(
+            model,
+            f"    name='{model}',\n    campaign_id='{model}',\n    include=['test_everyone'],\n"
+            f"    treatments=[{{'name': 'Send', 'percent': 100, 'list_name': '{model}'}}],\n"
+            f"    {options}",
+        )
     run = project.dbt("run", campaigns=CAMPAIGNS, population_end=POPULATION)
     assert run.returncode == 0, run.output
     return project
@@ -168,4 +182,33 @@ def test_delivery_summary_counts_shrink_expansion_and_duplicates(built: Campaign
     )
     assert summary == [
         (len(people), rows_to_send, missing + invalid, missing, invalid, expansion, len(shared))
+    ]
+
+
+def test_shrink_follows_the_identifier(built: CampaignProject) -> None:
+    def reasons(campaign: str) -> dict[str | None, int]:
+        return dict(built.query(f"select shrink_reason, count(*) from {campaign} group by 1"))
+
+    people = range(POPULATION)
+    invalid_phone = sum(1 for i in people if i % 7 == 0)
+    valid_phone = sum(1 for i in people if i % 7 != 0 and i % 3 == 0)
+    assert reasons("by_phone") == {
+        "invalid_phone_number": invalid_phone,
+        None: valid_phone,
+        "missing_phone_number": POPULATION - invalid_phone - valid_phone,
+    }
+    missing_external = sum(1 for i in people if i % 11 == 0)
+    assert reasons("by_external_id") == {
+        None: POPULATION - missing_external,
+        "missing_external_id": missing_external,
+    }
+    # On a phone campaign a bad email is not a shrink: it is sent as null.
+    assert (
+        built.query("select count(*) from by_phone where email is null and shrink_reason is null")[
+            0
+        ][0]
+        > 0
+    )
+    assert built.query("select phone_number from by_phone where amperity_id = 'c3'") == [
+        ("+14155550003",)
     ]
