@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
+import shutil
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import duckdb
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-DBT = Path(sys.executable).with_name("dbt")
+from tests.fixtures.warehouse import BuiltWarehouse, warehouse_env
 
 RECIPIENT_COLUMNS = [
     ("amperity_id", "VARCHAR"),
@@ -39,44 +35,26 @@ RECIPIENT_COLUMNS = [
 ]
 
 
-def dbt_build(tmp: Path, db: Path, dbt_vars: dict[str, object] | None = None) -> None:
-    args = [
-        str(DBT), "build", "--profiles-dir", ".", "--project-dir", ".",
-        "--target-path", str(tmp / "target"), "--log-path", str(tmp / "logs"),
-        "--select", "path:models/history",
-    ]
-    if dbt_vars:
-        args += ["--vars", json.dumps(dbt_vars)]
-    env = {**os.environ, "DUCKDB_PATH": str(db), "DBT_TARGET": "duckdb"}
-    done = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+@pytest.fixture
+def history_copy(built_warehouse, tmp_path: Path) -> BuiltWarehouse:  # noqa: ANN001
+    """A private copy of the session's built warehouse (the shared one stays untouched)."""
+    path = tmp_path / built_warehouse.duckdb_path.name  # same name: same dbt database name
+    shutil.copyfile(built_warehouse.duckdb_path, path)
+    return BuiltWarehouse(root=tmp_path, duckdb_path=path, env=warehouse_env(path),
+                          customers=built_warehouse.customers, seed=built_warehouse.seed)
 
 
-@pytest.fixture(scope="module")
-def history_db(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    tmp = tmp_path_factory.mktemp("history")
-    db = tmp / "warehouse.duckdb"
-    dbt_build(tmp, db)  # before any push: the hook creates the relation empty
-    return tmp, db
+def test_build_before_first_push_creates_the_history_relation(built_warehouse) -> None:  # noqa: ANN001
+    columns = built_warehouse.query(
+        "select column_name, data_type from information_schema.columns "
+        "where table_schema = 'klaviyo_loader' and table_name = 'campaign_recipients' "
+        "order by ordinal_position"
+    )
+    assert columns == RECIPIENT_COLUMNS
 
 
-def test_build_before_first_push_creates_the_history_relation(
-    history_db: tuple[Path, Path],
-) -> None:
-    _, db = history_db
-    with duckdb.connect(str(db), read_only=True) as con:
-        columns = con.execute(
-            "select column_name, data_type from information_schema.columns "
-            "where table_schema = 'klaviyo_loader' and table_name = 'campaign_recipients' "
-            "order by ordinal_position"
-        ).fetchall()
-        assert columns == RECIPIENT_COLUMNS
-        empty = con.execute("select count(*) from main.seg_history_recent_recipients").fetchone()
-        assert empty == (0,)
-
-
-def test_example_segments_read_campaign_history(history_db: tuple[Path, Path]) -> None:
-    tmp, db = history_db
+def test_example_segments_read_campaign_history(history_copy: BuiltWarehouse) -> None:
+    db = history_copy.duckdb_path
     now = datetime.now().replace(microsecond=0)  # DuckDB's now(), in its local zone
     launch = datetime(2026, 3, 20, 9, 0)
 
@@ -101,8 +79,9 @@ def test_example_segments_read_campaign_history(history_db: tuple[Path, Path]) -
         con.executemany(
             f"insert into klaviyo_loader.campaign_recipients values ({', '.join('?' * 20)})", rows
         )
-    dbt_build(tmp, db, {"history_control_campaign_id": "spring_sale",
-                        "history_recent_campaign_id": "autumn"})
+    history_copy.dbt("run", "--select", "path:models/history",
+                     vars={"history_control_campaign_id": "spring_sale",
+                           "history_recent_campaign_id": "autumn"})
     with duckdb.connect(str(db), read_only=True) as con:
         control = con.execute(
             "select amperity_id, launch_datetime, first_held_out_at "
