@@ -45,6 +45,19 @@ class KlaviyoCredentials:
         ]
 
 
+SECRET_VARIABLES = (
+    "KLAVIYO_API_KEY",
+    "KLAVIYO_OAUTH_CLIENT_SECRET",
+    "KLAVIYO_OAUTH_REFRESH_TOKEN",
+)
+
+
+def secrets_in_env(env: dict[str, str] | None = None) -> list[str]:
+    """Every secret value configured in the environment, so output can be scrubbed of them."""
+    env = dict(os.environ if env is None else env)
+    return [env[name] for name in SECRET_VARIABLES if env.get(name)]
+
+
 @dataclass(frozen=True)
 class Settings:
     base_url: str
@@ -56,7 +69,12 @@ class Settings:
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
         env = dict(os.environ if env is None else env)
-        base_url = env.get("KLAVIYO_BASE_URL", DEFAULT_BASE_URL).rstrip("/")
+        base_url = (env.get("KLAVIYO_BASE_URL") or DEFAULT_BASE_URL).strip().rstrip("/")
+        if not base_url.startswith(("http://", "https://")):
+            raise ConfigError(
+                f"KLAVIYO_BASE_URL must be an http(s) URL, got {base_url!r}.",
+                hint=f"Unset it for Klaviyo ({DEFAULT_BASE_URL}) or give the emulator's URL.",
+            )
         creds = KlaviyoCredentials(
             api_key=env.get("KLAVIYO_API_KEY") or None,
             oauth_client_id=env.get("KLAVIYO_OAUTH_CLIENT_ID") or None,
@@ -79,6 +97,6 @@ class Settings:
         raise ConfigError(
             "No Klaviyo credentials: set KLAVIYO_API_KEY (a private key, pk_…) or "
             "KLAVIYO_OAUTH_CLIENT_ID, KLAVIYO_OAUTH_CLIENT_SECRET and KLAVIYO_OAUTH_REFRESH_TOKEN.",
-            hint="For a local try, run `loader emulator` and use KLAVIYO_BASE_URL=http://127.0.0.1:8765 "
-            "KLAVIYO_API_KEY=pk_demo.",
+            hint="For a local try, run `loader emulator` and use "
+            "KLAVIYO_BASE_URL=http://127.0.0.1:8765 KLAVIYO_API_KEY=pk_demo.",
         )

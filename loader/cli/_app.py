@@ -24,9 +24,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 def scrub(text: str) -> str:
     """Remove every configured secret from text meant for a person."""
-    from loader.config import Settings
+    from loader.config import secrets_in_env
 
-    for secret in Settings.from_env().credentials.secrets():
+    for secret in secrets_in_env():
         text = text.replace(secret, "***")
     return text
 
