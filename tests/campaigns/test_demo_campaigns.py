@@ -125,6 +125,14 @@ def test_registry_and_summary_agree_with_the_audience(built_warehouse: Any) -> N
     )
     assert registry == [
         (
+            "outdoor_launch",
+            "one_time",
+            "email",
+            "scheduled",
+            None,
+            "Outdoor launch - store event,Outdoor launch - early preview",
+        ),
+        (
             "spring_sale",
             "one_time",
             "email",
