@@ -33,6 +33,7 @@ DATA_AS_OF = "2026-09-30 23:59:59"
 
 MAX_CUSTOMERS = 100_000_000
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_MEMORY_LIMIT = re.compile(r"^\d+(\.\d+)?\s*([KMGT]i?B|B)$", re.IGNORECASE)
 
 # --- vocabularies ------------------------------------------------------------------------------
 
@@ -669,6 +670,10 @@ def generate(
             f"The directory of the DuckDB file does not exist: {path.parent}",
             hint="Create it, or point DUCKDB_PATH / --duckdb-path elsewhere.",
         )
+    if memory_limit is not None and not _MEMORY_LIMIT.match(memory_limit):
+        raise ConfigError(
+            f"--memory-limit must be a size such as 512MB or 6GB; received {memory_limit!r}."
+        )
     config: dict[str, str | bool | int] = {}
     if threads:
         config["threads"] = threads
@@ -685,6 +690,11 @@ def generate(
         con.execute("set enable_progress_bar = false")
         counts = generate_into(con, customers, seed, schema)
         con.execute("checkpoint")
+    except duckdb.Error as exc:
+        raise WarehouseError(
+            f"Generating {customers:,} customers into {path} (schema {schema}) failed: {exc}",
+            hint="Out of memory or disk? Try --memory-limit, or a smaller --customers.",
+        ) from exc
     finally:
         con.close()
     return DemoDataResult(

@@ -386,6 +386,7 @@ def test_cli_uses_duckdb_path_from_the_environment_and_a_custom_schema(tmp_path:
         (["--customers", "0"], "--customers must be between 1"),
         (["--customers", "10", "--schema", "bad-schema; drop"], "--schema must be a plain"),
         (["--customers", "10", "--seed", "-1"], "--seed must be a non-negative integer"),
+        (["--customers", "10", "--memory-limit", "lots"], "--memory-limit must be a size"),
     ],
 )
 def test_cli_rejects_bad_options_with_a_clear_message(
