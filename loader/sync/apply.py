@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -29,7 +29,7 @@ from loader.errors import KlaviyoError
 from loader.klaviyo.client import BadRequestError, KlaviyoClient
 from loader.klaviyo.limits import IMPORT_MAX_PROFILE_BYTES
 from loader.klaviyo.payloads import import_job_body
-from loader.sync.plan import batch_bounds
+from loader.sync.plan import DIFF, batch_bounds
 
 POINTER = re.compile(r"/data/attributes/profiles/data/(\d+)")
 POLL_FIRST_S = 0.25
@@ -100,9 +100,13 @@ class Applier:
 
     # -- intent -----------------------------------------------------------------------------
 
-    def write_intent(self, diff_sql: str, removals_sql: str | None, list_id: str,
-                     list_name: str, campaign_id: str) -> ListStats:
-        """Replace the list's pending rows with this plan; record oversize rows as rejected."""
+    def write_intent(self, removals_sql: str | None, list_id: str, list_name: str,
+                     campaign_id: str) -> ListStats:
+        """Replace the list's pending rows with the plan in ``DIFF``; reject oversize rows.
+
+        The rendered profiles stay in the temp table ``DIFF``; the persistent intent in
+        ``pending_rows`` carries no payload, so writing it is cheap (a rerun renders again).
+        """
         stats = ListStats()
         a = [self.account_id, list_id]
         self.con.execute("begin")
@@ -110,9 +114,9 @@ class Applier:
                          f"and list_id = ?", a)
         self.con.execute(f"""
             insert into {self.t('pending_rows')}
-            select ?, ?, row_number() over (order by identifier), 'upsert', identifier,
-                amperity_id, fingerprint, payload, nbytes, profile_id, kind = 'add'
-            from ({diff_sql}) where kind in ('add', 'change')""", a)
+            select ?, ?, seq, 'upsert', identifier, amperity_id, fingerprint, null, nbytes,
+                profile_id, kind = 'add'
+            from {DIFF} where seq is not null""", a)
         if removals_sql:
             self.con.execute(f"""
                 insert into {self.t('pending_rows')}
@@ -120,7 +124,7 @@ class Applier:
                     amperity_id, fingerprint, null, 0, profile_id, false
                 from ({removals_sql})""", a)
         oversize = self.con.execute(
-            f"select identifier, amperity_id, fingerprint, nbytes from ({diff_sql}) "
+            f"select identifier, amperity_id, fingerprint, nbytes from {DIFF} "
             f"where kind = 'oversize'").fetchall()
         for identifier, amperity_id, fingerprint, nbytes in oversize:
             reason = (f"profile_too_large: {nbytes:,} bytes exceeds Klaviyo's "
@@ -148,81 +152,67 @@ class Applier:
 
     # -- imports ----------------------------------------------------------------------------
 
-    def _pending_upserts(self, list_id: str) -> Iterator[tuple[int, str, int, str]]:
-        cur = self.con.cursor()
-        cur.execute(
-            f"select seq, payload, nbytes, identifier from {self.t('pending_rows')} "
-            f"where account_id = ? and list_id = ? and op = 'upsert' order by seq",
-            [self.account_id, list_id])
-        try:
-            while True:
-                rows = cur.fetchmany(20_000)
-                if not rows:
-                    return
-                yield from rows
-        finally:
-            cur.close()
+    def _body(self, seq_from: int, seq_to: int, list_id: str) -> bytes:
+        """One import job body, concatenated by DuckDB from the rendered profiles."""
+        row = self.con.execute(
+            f"select string_agg(payload, ',' order by seq) from {DIFF} "
+            f"where seq between ? and ?", [seq_from, seq_to]).fetchone()
+        return import_job_body([row[0]] if row and row[0] else [], list_id).encode()
 
     def submit_all(self, list_id: str, list_name: str, campaign_id: str) -> tuple[
             list[Job], ListStats]:
         """Send every pending upsert as import jobs (10,000 profiles / 5 MB each)."""
         stats = ListStats()
         jobs: list[Job] = []
-        buffer: list[tuple[int, str, int, str]] = []
-
-        def flush(rows: list[tuple[int, str, int, str]]) -> None:
-            for (a, b) in batch_bounds(r[2] for r in rows):
-                self._submit(rows[a:b + 1], list_id, list_name, campaign_id, jobs, stats)
-
-        for row in self._pending_upserts(list_id):
-            buffer.append(row)
-            if len(buffer) >= 50_000:
-                # keep whole jobs only; the tail carries over
-                bounds = list(batch_bounds(r[2] for r in buffer))
-                cut = bounds[-1][0]
-                flush(buffer[:cut])
-                buffer = buffer[cut:]
-        if buffer:
-            flush(buffer)
+        cur = self.con.execute(f"select nbytes from {DIFF} where seq is not null order by seq")
+        sizes: list[int] = []
+        while True:
+            chunk = cur.fetchmany(100_000)
+            if not chunk:
+                break
+            sizes += [r[0] for r in chunk]
+        for a, b in list(batch_bounds(sizes)):
+            self._submit(a + 1, b + 1, list_id, list_name, campaign_id, jobs, stats)
         return jobs, stats
 
-    def _submit(self, rows: list[tuple[int, str, int, str]], list_id: str, list_name: str,
+    def _submit(self, seq_from: int, seq_to: int, list_id: str, list_name: str,
                 campaign_id: str, jobs: list[Job], stats: ListStats) -> None:
-        body = import_job_body([r[1] for r in rows], list_id).encode()
+        body = self._body(seq_from, seq_to, list_id)
         try:
             job = self.client.submit_import(body)
         except BadRequestError as exc:
-            if len(rows) > 1:  # find the bad profile(s) by halving; the rest still go
-                mid = len(rows) // 2
-                self._submit(rows[:mid], list_id, list_name, campaign_id, jobs, stats)
-                self._submit(rows[mid:], list_id, list_name, campaign_id, jobs, stats)
+            if seq_to > seq_from:  # find the bad profile(s) by halving; the rest still go
+                mid = (seq_from + seq_to) // 2
+                self._submit(seq_from, mid, list_id, list_name, campaign_id, jobs, stats)
+                self._submit(mid + 1, seq_to, list_id, list_name, campaign_id, jobs, stats)
                 return
-            seq, _, _, identifier = rows[0]
             reason = f"refused by Klaviyo: {exc.message}"
             self.con.execute("begin")
             info = self.con.execute(
-                f"select amperity_id, fingerprint from {self.t('pending_rows')} "
-                f"where account_id = ? and list_id = ? and seq = ?",
-                [self.account_id, list_id, seq]).fetchone()
-            amperity_id, fingerprint = info if info else (None, None)
+                f"select identifier, amperity_id, fingerprint from {self.t('pending_rows')} "
+                f"where account_id = ? and list_id = ? and op = 'upsert' and seq = ?",
+                [self.account_id, list_id, seq_from]).fetchone()
+            identifier, amperity_id, fingerprint = info if info else ("?", None, None)
             self._reject(list_id, list_name, campaign_id, identifier, amperity_id, fingerprint,
                          reason)
             self.con.execute(f"delete from {self.t('pending_rows')} where account_id = ? "
-                             f"and list_id = ? and seq = ?", [self.account_id, list_id, seq])
+                             f"and list_id = ? and op = 'upsert' and seq = ?",
+                             [self.account_id, list_id, seq_from])
             self.con.execute("commit")
             stats.rejected += 1
             stats.rejections.append((identifier, amperity_id, reason))
             self.progress(list_id, 1)
             return
-        j = Job(str(job["id"]), list_id, list_name, campaign_id, rows[0][0], rows[-1][0])
+        j = Job(str(job["id"]), list_id, list_name, campaign_id, seq_from, seq_to)
         self.con.execute(
             f"insert into {self.t('import_jobs')} values (?, ?, ?, ?, ?, ?, ?, ?, ?, "
             f"'submitted', null)",
             [self.account_id, list_id, list_name, campaign_id, self.run_id, j.job_id,
              j.seq_from, j.seq_to, now_utc()])
         jobs.append(j)
-        stats.submitted += len(rows)
-        self.progress(list_id, len(rows))
+        n = seq_to - seq_from + 1
+        stats.submitted += n
+        self.progress(list_id, n)
 
     def submitted_jobs(self) -> list[Job]:
         """Jobs a previous (killed) run submitted and never confirmed."""
@@ -236,6 +226,7 @@ class Applier:
         """Poll until every job is done, confirming each; stats per list id."""
         out: dict[str, ListStats] = {}
         outstanding = {j.job_id: j for j in jobs}
+        done: dict[str, list[tuple[Job, int]]] = {}
         interval = POLL_FIRST_S
         while outstanding:
             statuses: dict[str, dict[str, Any]] = {}
@@ -255,11 +246,15 @@ class Applier:
                 status = attrs.get("status")
                 if status == "complete":
                     job = outstanding.pop(job_id)
-                    st = self.confirm(job, int(attrs.get("failed_count") or 0), identifier_field)
-                    out.setdefault(job.list_id, ListStats()).merge(st)
-                    out[job.list_id].rejections += st.rejections
+                    done.setdefault(job.list_id, []).append(
+                        (job, int(attrs.get("failed_count") or 0)))
                 elif status == "cancelled":
                     self._abandon(outstanding.pop(job_id))
+            for list_id, finished in done.items():  # one transaction a list a round
+                st = self.confirm(finished, identifier_field)
+                out.setdefault(list_id, ListStats()).merge(st)
+                out[list_id].rejections += st.rejections
+            done.clear()
             if outstanding:
                 self.client.sleep(interval)
                 interval = min(POLL_MAX_S, interval * 1.5)
@@ -270,31 +265,49 @@ class Applier:
         self.con.execute(f"update {self.t('import_jobs')} set status = 'abandoned' "
                          f"where account_id = ? and job_id = ?", [self.account_id, job.job_id])
 
-    def confirm(self, job: Job, failed_count: int, identifier_field: str | None) -> ListStats:
-        stats = ListStats()
+    def _import_errors(self, job: Job, identifier_field: str | None) -> dict[int, str]:
+        """Klaviyo's import errors of one job, by the seq of the refused row."""
         bad: dict[int, str] = {}
-        if failed_count:
-            ids: dict[str, int] = {}
-            if identifier_field:
-                ids = {r[0]: r[1] for r in self.con.execute(
-                    f"select identifier, seq from {self.t('pending_rows')} where account_id = ? "
-                    f"and list_id = ? and op = 'upsert' and seq between ? and ?",
-                    [self.account_id, job.list_id, job.seq_from, job.seq_to]).fetchall()}
-            for err in self.client.import_errors(job.job_id):
-                attrs = err.get("attributes") or {}
-                reason = "; ".join(str(x) for x in (attrs.get("title"), attrs.get("detail")) if x)
-                pointer = ((attrs.get("source") or {}).get("pointer")) or ""
-                m = POINTER.search(pointer)
-                seq = job.seq_from + int(m.group(1)) if m else None
-                if seq is None or seq > job.seq_to:
-                    original = attrs.get("original_payload") or {}
-                    value = ((original.get("attributes") or original).get(identifier_field or "")
-                             if isinstance(original, dict) else None)
-                    seq = ids.get(str(value)) if value is not None else None
-                if seq is not None:
-                    bad[seq] = reason or "rejected by Klaviyo"
-        a = [self.account_id, job.list_id]
+        ids: dict[str, int] = {}
+        if identifier_field:
+            ids = {r[0]: r[1] for r in self.con.execute(
+                f"select identifier, seq from {self.t('pending_rows')} where account_id = ? "
+                f"and list_id = ? and op = 'upsert' and seq between ? and ?",
+                [self.account_id, job.list_id, job.seq_from, job.seq_to]).fetchall()}
+        for err in self.client.import_errors(job.job_id):
+            attrs = err.get("attributes") or {}
+            reason = "; ".join(str(x) for x in (attrs.get("title"), attrs.get("detail")) if x)
+            pointer = ((attrs.get("source") or {}).get("pointer")) or ""
+            m = POINTER.search(pointer)
+            seq = job.seq_from + int(m.group(1)) if m else None
+            if seq is None or seq > job.seq_to:
+                original = attrs.get("original_payload") or {}
+                value = ((original.get("attributes") or original).get(identifier_field or "")
+                         if isinstance(original, dict) else None)
+                seq = ids.get(str(value)) if value is not None else None
+            if seq is not None:
+                bad[seq] = reason or "rejected by Klaviyo"
+        return bad
+
+    def confirm(self, finished: list[tuple[Job, int]], identifier_field: str | None
+                ) -> ListStats:
+        """Move completed jobs' rows (all of one list) into ``list_members``, in one transaction.
+
+        ``finished``: (job, failed_count) pairs; refused rows go to ``rejected_rows`` instead.
+        """
+        stats = ListStats()
+        first = finished[0][0]
+        bad: dict[int, str] = {}
+        for job, failed_count in finished:
+            if failed_count:
+                bad.update(self._import_errors(job, identifier_field))
+        a = [self.account_id, first.list_id]
         ts = now_utc()
+        self.con.execute("create or replace temp table _ranges (seq_from bigint, seq_to bigint)")
+        self.con.executemany("insert into _ranges values (?, ?)",
+                             [(j.seq_from, j.seq_to) for j, _ in finished])
+        in_ranges = ("exists (select 1 from _ranges as r "
+                     "where p.seq between r.seq_from and r.seq_to)")
         self.con.execute("begin")
         if bad:
             rows = self.con.execute(
@@ -302,7 +315,7 @@ class Applier:
                 f"where account_id = ? and list_id = ? and op = 'upsert' "
                 f"and list_contains(?, seq)", [*a, list(bad)]).fetchall()
             for seq, identifier, amperity_id, fingerprint in rows:
-                self._reject(job.list_id, job.list_name, job.campaign_id, identifier,
+                self._reject(first.list_id, first.list_name, first.campaign_id, identifier,
                              amperity_id, fingerprint, bad[seq])
                 stats.rejected += 1
                 stats.rejections.append((identifier, amperity_id, bad[seq]))
@@ -315,8 +328,8 @@ class Applier:
             left join {self.t('list_members')} as m on m.account_id = p.account_id
                 and m.list_id = p.list_id and m.identifier = p.identifier
             where p.account_id = ? and p.list_id = ? and p.op = 'upsert'
-                and p.seq between ? and ? and not list_contains(?, p.seq)""",
-            [ts, *a, job.seq_from, job.seq_to, list(bad)])
+                and {in_ranges} and not list_contains(?, p.seq)""",
+            [ts, *a, list(bad)])
         counts = self.con.execute(
             "select count(*) filter (where is_new), count(*) filter (where not is_new) "
             "from _confirm").fetchone()
@@ -327,16 +340,16 @@ class Applier:
         self.con.execute(f"""
             insert into {self.t('list_members')}
             select ?, ?, ?, identifier, profile_id, fingerprint, amperity_id, first_sent_at, ?
-            from _confirm""", [*a, job.list_name, ts])
+            from _confirm""", [*a, first.list_name, ts])
         self.con.execute(f"""
             delete from {self.t('rejected_members')} where account_id = ? and list_id = ?
             and identifier in (select identifier from _confirm)""", a)
         self.con.execute(f"""
-            delete from {self.t('pending_rows')} where account_id = ? and list_id = ?
-            and op = 'upsert' and seq between ? and ?""", [*a, job.seq_from, job.seq_to])
+            delete from {self.t('pending_rows')} as p where account_id = ? and list_id = ?
+            and op = 'upsert' and {in_ranges}""", a)
         self.con.execute(f"update {self.t('import_jobs')} set status = 'confirmed', "
-                         f"confirmed_at = ? where account_id = ? and job_id = ?",
-                         [ts, self.account_id, job.job_id])
+                         f"confirmed_at = ? where account_id = ? and list_contains(?, job_id)",
+                         [ts, self.account_id, [j.job_id for j, _ in finished]])
         self.con.execute("commit")
         self.con.execute("drop table if exists _confirm")
         return stats

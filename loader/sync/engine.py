@@ -330,7 +330,6 @@ class Pusher:
             plan = planner.plan(c, name, list_id, True, sample)
             r.unchanged, r.duplicates = plan.unchanged, max(r.duplicates, plan.duplicates)
             stats = applier.write_intent(
-                planner.diff_sql(list_id),
                 planner.removals_sql(list_id) if sample is None else None,
                 list_id, name, c.campaign_id)
             key = list_id

@@ -24,6 +24,7 @@ from loader.state import table_exists
 from loader.warehouse import Campaign, desired_sql
 
 DESIRED = "_klaviyo_desired"
+DIFF = "_klaviyo_diff"  # desired rows that are not unchanged, with `seq` on those to send
 
 
 @dataclass
@@ -140,17 +141,27 @@ from members as m anti join {DESIRED} as d on d.identifier = m.identifier
 
     def plan(self, campaign: Campaign, list_name: str, list_id: str | None, list_exists: bool,
              sample: int | None) -> ListPlan:
+        """Counts and requests of one list; leaves the temp table ``DIFF`` for the apply step.
+
+        ``DIFF`` holds the desired rows that are not unchanged, with ``seq`` (1…n in identifier
+        order) on the adds and changes: the rows to send, already rendered.
+        """
         p = ListPlan(campaign.campaign_id, list_name, list_id, list_exists)
+        self.con.execute(f"""
+            create or replace temp table {DIFF} as
+            select case when kind in ('add', 'change') then row_number() over (
+                    partition by kind in ('add', 'change') order by identifier) end as seq, *
+            from ({self.diff_sql(list_id)}) where kind <> 'unchanged'""")
         counts = dict(self.con.execute(
-            f"select kind, count(*) from ({self.diff_sql(list_id)}) group by kind").fetchall())
+            f"select kind, count(*) from {DIFF} group by kind").fetchall())
+        total = self.con.execute(
+            f"select count(*), coalesce(sum(customers - 1), 0) from {DESIRED}").fetchone()
+        p.desired, p.duplicates = (int(total[0]), int(total[1])) if total else (0, 0)
         p.adds = counts.get("add", 0)
         p.changes = counts.get("change", 0)
-        p.unchanged = counts.get("unchanged", 0)
         p.oversize = counts.get("oversize", 0)
         p.held_rejected = counts.get("held", 0)
-        p.desired = sum(counts.values())
-        dup = self.con.execute(f"select coalesce(sum(customers - 1), 0) from {DESIRED}").fetchone()
-        p.duplicates = int(dup[0]) if dup else 0
+        p.unchanged = p.desired - sum(counts.values())
         if sample is None:
             rem = self.con.execute(
                 f"select count(*), count(*) filter (where profile_id is null) "
@@ -158,9 +169,9 @@ from members as m anti join {DESIRED} as d on d.identifier = m.identifier
             p.removals, missing_ids = (int(rem[0]), int(rem[1])) if rem else (0, 0)
         else:
             missing_ids = 0
-        sizes = (r[0] for batch in _stream(self.con, f"""
-            select nbytes from ({self.diff_sql(list_id)}) where kind in ('add', 'change')
-            order by identifier""") for r in batch)
+        sizes = (r[0] for batch in _stream(
+            self.con, f"select nbytes from {DIFF} where seq is not null order by seq")
+            for r in batch)
         p.import_jobs = sum(1 for _ in batch_bounds(sizes))
         p.lookups = math.ceil(missing_ids / limit("get_profiles").page_max) if missing_ids else 0
         req: dict[str, int] = {"get_lists": 1}
