@@ -40,7 +40,7 @@ lint: $(STAMP)
 
 ## bench: benchmarks (not tests); figures go to docs/benchmarks.md
 bench: $(STAMP)
-	$(BIN)/python bench/run.py
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) target logs .demo bench/out *.duckdb *.duckdb.wal
