@@ -59,10 +59,10 @@ class ListResult:
     list_name: str
     list_id: str | None
     created: bool = False
-    customers: int = 0
-    rows: int = 0
-    shrink: int = 0
-    expansion: int = 0
+    customers: int | None = None  # from klaviyo_delivery_summary (None when it is absent)
+    rows: int | None = None
+    shrink: int | None = None
+    expansion: int | None = None
     duplicates: int = 0
     added: int = 0
     updated: int = 0
@@ -278,7 +278,9 @@ class Pusher:
     @staticmethod
     def _list_result(c: Campaign, name: str, list_id: str | None,
                      summary: dict[str, dict[str, int]]) -> ListResult:
-        s = summary.get(name, {})
+        s = summary.get(name)
+        if s is None:
+            return ListResult(c.campaign_id, name, list_id)
         return ListResult(c.campaign_id, name, list_id, customers=s.get("customers", 0),
                           rows=s.get("rows_to_send", 0), shrink=s.get("shrink", 0),
                           expansion=s.get("expansion", 0), duplicates=s.get("duplicates", 0))

@@ -10,6 +10,15 @@ from rich.table import Table
 
 from loader.sync.engine import PushResult
 
+SHORT = {
+    "bulk_import_profiles": "import",
+    "get_bulk_import_profiles_jobs": "poll",
+    "create_list": "create",
+    "get_lists": "find",
+    "get_profiles": "lookup",
+    "remove_profiles_from_list": "remove",
+}
+
 
 class RichProgress:
     """One bar per list (on stderr)."""
@@ -56,12 +65,13 @@ def summary_table(result: PushResult) -> Table:
                 r.rows, r.shrink, r.expansion, r.duplicates]
         if result.dry_run and r.plan is not None:
             p = r.plan
-            reqs = ", ".join(f"{op} {n}" for op, n in sorted(p.requests.items()))
+            reqs = ", ".join(f"{SHORT.get(op, op)} {n}" for op, n in sorted(p.requests.items()))
             extra: list[Any] = [p.adds, p.changes, p.removals, p.unchanged, reqs,
                                 p.estimated_seconds]
         else:
             extra = [r.added, r.updated, r.removed, r.rejected, r.unchanged]
-        table.add_row(*[f"{v:,}" if isinstance(v, int) else str(v) for v in base + extra])
+        table.add_row(*[f"{v:,}" if isinstance(v, int) else "-" if v is None else str(v)
+                        for v in base + extra])
     return table
 
 

@@ -23,6 +23,9 @@ def test_push_demo_campaigns_mirrors_every_audience(built_warehouse, klaviyo_emu
     first = push(settings, PushOptions(at=datetime(2027, 1, 1, 9, 0)))
     assert first.error is None, first.error
     assert first.campaigns, "no campaign was due"
+    # the summary's customers/rows/shrink come from klaviyo_delivery_summary
+    assert all(r.customers and r.rows is not None and r.shrink is not None
+               for r in first.lists)
 
     con = duckdb.connect(path, read_only=True)
     lists = klaviyo_emulator.lists()
