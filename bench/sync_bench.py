@@ -134,6 +134,33 @@ def push_worker(path: str, url: str, rate_scale: float) -> None:
     }))
 
 
+def memory_worker(path: str) -> None:
+    """Everything the push does locally for an initial push, without HTTP: render and diff the
+    audience, write the intent, assemble every job body (then drop it)."""
+    from loader.state import connect, ensure_schema
+    from loader.sync.apply import Applier, job_bounds
+    from loader.sync.plan import Planner
+    from loader.warehouse import attribute_columns, read_campaigns
+
+    wall0, cpu0 = time.perf_counter(), time.process_time()
+    con = connect(path)
+    ensure_schema(con, "klaviyo_loader")
+    campaign = read_campaigns(con)[0]
+    planner = Planner(con, "klaviyo_loader", "bench-account")
+    planner.build_desired(campaign, "Bench list", attribute_columns(con, campaign), None)
+    plan = planner.plan(campaign, "Bench list", "L1", True, None)
+    applier = Applier(con, "klaviyo_loader", "bench-account", None, "bench")  # type: ignore[arg-type]
+    applier.write_intent(planner.removals_sql("L1"), "L1", "Bench list", "bench")
+    body_bytes = 0
+    for a, b in job_bounds(con):
+        body_bytes += len(applier._body(a + 1, b + 1, "L1"))
+    print(json.dumps({
+        "rows": plan.adds, "jobs": plan.import_jobs, "body_mb": round(body_bytes / 1e6),
+        "wall_s": round(time.perf_counter() - wall0, 1),
+        "cpu_s": round(time.process_time() - cpu0, 1),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}))
+
+
 def minimum(sent: int, removed: int, first: bool) -> dict[str, int]:
     m = {"get_accounts": 1, "get_lists": 1,
          "bulk_import_profiles": math.ceil(sent / IMPORT_MAX_PROFILES)}
@@ -185,12 +212,30 @@ def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "_push":
         push_worker(sys.argv[2], sys.argv[3], float(sys.argv[4]))
         return
+    if len(sys.argv) > 1 and sys.argv[1] == "_memory":
+        memory_worker(sys.argv[2])
+        return
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="100k profiles, skip the 0.1× run")
     ap.add_argument("--rows", type=int, default=None)
     ap.add_argument("--limited-rows", type=int, default=None)
     ap.add_argument("--scaled-rows", type=int, default=None)
+    ap.add_argument("--memory-rows", type=int, default=None,
+                    help="only the local part of an initial push (no HTTP) at this size: "
+                    "peak memory and CPU, e.g. 10000000")
     args = ap.parse_args()
+    if args.memory_rows:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "memory.duckdb")
+            build(path, args.memory_rows)
+            out = subprocess.run([sys.executable, __file__, "_memory", path],
+                                 capture_output=True, text=True, cwd=REPO, check=False)
+            if out.returncode:
+                raise SystemExit(out.stderr[-3000:])
+            m = json.loads(out.stdout.strip().splitlines()[-1])
+            print(f"local part of an initial push, {args.memory_rows:,} rows: {m}")
+            print(f"   {m['rows'] / max(m['cpu_s'], 1e-9):,.0f} profiles/s of CPU")
+        return
     rows = args.rows or (100_000 if args.quick else 1_000_000)
     limited_rows = args.limited_rows or (100_000 if args.quick else 200_000)
     scaled_rows = args.scaled_rows if args.scaled_rows is not None else (

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -164,14 +164,7 @@ class Applier:
         """Send every pending upsert as import jobs (10,000 profiles / 5 MB each)."""
         stats = ListStats()
         jobs: list[Job] = []
-        cur = self.con.execute(f"select nbytes from {DIFF} where seq is not null order by seq")
-        sizes: list[int] = []
-        while True:
-            chunk = cur.fetchmany(100_000)
-            if not chunk:
-                break
-            sizes += [r[0] for r in chunk]
-        for a, b in list(batch_bounds(sizes)):
+        for a, b in job_bounds(self.con):
             self._submit(a + 1, b + 1, list_id, list_name, campaign_id, jobs, stats)
         return jobs, stats
 
@@ -405,6 +398,24 @@ class Applier:
             stats.removed += len(chunk)
             self.progress(list_id, len(chunk))
         return stats
+
+
+def job_bounds(con: duckdb.DuckDBPyConnection) -> list[tuple[int, int]]:
+    """(first, last) 0-based row indexes of each import job over ``DIFF``'s rows to send.
+
+    Sizes are streamed; only the bounds (one pair a job) are kept.
+    """
+    cur = con.execute(f"select nbytes from {DIFF} where seq is not null order by seq")
+
+    def sizes() -> Iterator[int]:
+        while True:
+            chunk = cur.fetchmany(100_000)
+            if not chunk:
+                return
+            for row in chunk:
+                yield row[0]
+
+    return list(batch_bounds(sizes()))
 
 
 def error_reason(exc: Exception) -> str:
