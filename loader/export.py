@@ -35,6 +35,7 @@ from loader.warehouse import (
 )
 
 FORMATS = ("klaviyo-csv",)
+EXPORT_MEMORY_LIMIT = "64MB"  # DuckDB's buffer pool during the COPY (spills beyond it)
 
 # our mapped column (architecture.md §2) -> Klaviyo CSV import header, in export order
 KLAVIYO_CSV_HEADERS: dict[str, str] = {
@@ -141,24 +142,34 @@ def _copy(
     con: duckdb.DuckDBPyConnection, select: str, output: str | None, stdout: IO[str] | None
 ) -> int:
     """COPY the select to a CSV file (via a temporary file for standard output); row count."""
-    options = "(format csv, header true, delimiter ',', quote '\"')"
-    if output is not None:
-        target = Path(output)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        return _copy_to(con, select, str(target), options)
     with tempfile.TemporaryDirectory(prefix="loader-export-") as tmp:
+        _stream_settings(con, tmp)
+        if output is not None:
+            target = Path(output)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            return _copy_to(con, select, str(target))
         path = Path(tmp) / "export.csv"
-        rows = _copy_to(con, select, str(path), options)
+        rows = _copy_to(con, select, str(path))
         out = stdout or sys.stdout
         with path.open(encoding="utf-8", newline="") as fh:
             shutil.copyfileobj(fh, out, 1 << 20)
         out.flush()
-    return rows
+        return rows
 
 
-def _copy_to(con: duckdb.DuckDBPyConnection, select: str, path: str, options: str) -> int:
-    # Row order means nothing to a Klaviyo import; keeping it makes DuckDB buffer the result
-    # (peak memory grew with the audience), dropping it lets COPY stream (docs/benchmarks.md).
+def _stream_settings(con: duckdb.DuckDBPyConnection, spill_dir: str) -> None:
+    """Make the COPY a stream whose memory does not grow with the audience.
+
+    Row order means nothing to a Klaviyo import, and keeping it makes DuckDB buffer the result;
+    a small buffer pool stops it caching the whole scanned relation (anything bigger spills to
+    ``spill_dir``). Measured in docs/benchmarks.md.
+    """
     con.execute("set preserve_insertion_order = false")
+    con.execute(f"set memory_limit = {_literal(EXPORT_MEMORY_LIMIT)}")
+    con.execute(f"set temp_directory = {_literal(spill_dir)}")
+
+
+def _copy_to(con: duckdb.DuckDBPyConnection, select: str, path: str) -> int:
+    options = "(format csv, header true, delimiter ',', quote '\"')"
     result = con.execute(f"copy ({select}) to {_literal(path)} {options}").fetchone()
     return int(result[0]) if result else 0
