@@ -82,3 +82,22 @@ def test_unreachable_klaviyo_is_a_clear_failure() -> None:
     code, out, err = run_check(f"http://127.0.0.1:{port}", "pk_whatever_123")
     assert code == 2
     assert "could not be reached" in err and "pk_whatever_123" not in out + err
+
+
+def test_oauth_credentials_are_checked_and_never_printed(klaviyo_emulator) -> None:  # noqa: ANN001
+    app_ = klaviyo_emulator.create_oauth_client(["accounts:read", "lists:write",
+                                                 "profiles:read"])
+    env = {
+        "KLAVIYO_BASE_URL": klaviyo_emulator.base_url,
+        "KLAVIYO_OAUTH_CLIENT_ID": app_["client_id"],
+        "KLAVIYO_OAUTH_CLIENT_SECRET": app_["client_secret"],
+        "KLAVIYO_OAUTH_REFRESH_TOKEN": app_["refresh_token"],
+        "KLAVIYO_OAUTH_TOKEN_URL": app_["token_url"],
+    }
+    result = CliRunner().invoke(app, ["check"], env=env)
+    output = result.stdout + result.stderr
+    assert result.exit_code == 2
+    assert "Credentials: OAuth" in output
+    assert "MISSING profiles:write" in output and "ok      lists:read" in output
+    for secret in (app_["client_secret"], app_["refresh_token"]):
+        assert secret not in output
