@@ -21,7 +21,7 @@ from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
 # Known benchmarks first, in this order; any other *_bench.py afterwards, by name.
-ORDER = ("datagen_bench", "emulator_bench", "campaign_bench", "sync_bench")
+ORDER = ("datagen_bench", "emulator_bench", "campaign_bench", "sync_bench", "operations_bench")
 
 
 def discover(only: set[str] | None = None) -> list[Path]:

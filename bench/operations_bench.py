@@ -1,6 +1,6 @@
 """Benchmark: `loader export` (time, peak memory as audiences grow) and `loader status`.
 
-    .venv/bin/python bench/bench_operations.py [--rows 100000,1000000,3000000]
+    .venv/bin/python bench/operations_bench.py [--rows 100000,1000000,3000000]
 
 Each export runs as its own `loader export` process, so its peak RSS is measured alone
 (``ru_maxrss`` of that child, via ``os.wait4``). A flat peak RSS across sizes is the claim
