@@ -151,7 +151,8 @@ from members as m anti join {DESIRED} as d on d.identifier = m.identifier
             create or replace temp table {DIFF} as
             select case when kind in ('add', 'change') then row_number() over (
                     partition by kind in ('add', 'change') order by identifier) end as seq, *
-            from ({self.diff_sql(list_id)}) where kind <> 'unchanged'""")
+            from ({self.diff_sql(list_id)}) where kind <> 'unchanged'
+            order by seq nulls last""")  # stored in seq order: a job's rows are contiguous
         counts = dict(self.con.execute(
             f"select kind, count(*) from {DIFF} group by kind").fetchall())
         total = self.con.execute(
