@@ -34,7 +34,7 @@ import duckdb
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from loader.klaviyo.limits import IMPORT_MAX_PROFILES, estimate_seconds  # noqa: E402
+from loader.klaviyo.limits import IMPORT_MAX_PROFILES, limit  # noqa: E402
 
 KEY = "pk_bench_sync"
 
@@ -196,7 +196,9 @@ def limited(rows: int, scale: float, tmp: str) -> None:
         proc.wait()
     jobs = stats["requests"]["bulk_import_profiles"]
     # the fastest the published (scaled) limits allow `jobs` imports to be accepted
-    floor_s = estimate_seconds("bulk_import_profiles", jobs) / scale
+    lim = limit("bulk_import_profiles")
+    burst, steady_n = max(1, int(lim.burst_per_s * scale)), max(1, int(lim.steady_per_min * scale))
+    floor_s = 60.0 * ((jobs - 1) // steady_n) + ((jobs - 1) % steady_n) / burst
     rate = rows / stats["wall_s"]
     steady = 150 * scale * IMPORT_MAX_PROFILES / 60
     print(f"\n== rate limits on (x{scale:g} of published), {rows:,} profiles, {jobs} jobs")
