@@ -96,7 +96,6 @@ condition_matches as (
         case when ({{ sub_audience.condition }}) then 1 else 0 end as matches_{{ sub_audience.sub_audience_id }}{{ ',' if not loop.last }}
         {%- endfor %}
     from condition_source
-    where amperity_id in (select eligible_customers.amperity_id from eligible_customers)
 ),
 
 {% endif -%}
@@ -169,9 +168,10 @@ joined_attributes as (
         assigned_treatments.segment_order,
         assigned_treatments.sub_audience_order,
         assigned_treatments.treatment_order,
-        {%- if 'phone_number' in (d.attributes | map(attribute='name') | list) %}
+        {%- for attribute in d.attributes if attribute.name == 'phone_number' %}
         attribute_source_1.{{ var('klaviyo_phone_country_column') }} as phone_country__,
-        {%- endif %}
+        {{ klaviyo_digits_only('attribute_source_' ~ (sources.index(attribute.source) + 1) ~ '.' ~ attribute.column) }} as phone_digits__,
+        {%- endfor %}
         {%- for attribute in d.attributes %}
         attribute_source_{{ sources.index(attribute.source) + 1 }}.{{ attribute.column }} as {{ attribute.name }}{{ ',' if not loop.last }}
         {%- endfor %}
@@ -197,7 +197,7 @@ mapped_attributes as (
         {%- if attribute.name == 'email' %}
         {{ klaviyo_normalize_email('email') }} as email{{ ',' if not loop.last }}
         {%- elif attribute.name == 'phone_number' %}
-        {{ klaviyo_normalize_phone('phone_number', klaviyo_digits_only('phone_number'), 'phone_country__') }} as phone_number{{ ',' if not loop.last }}
+        {{ klaviyo_normalize_phone('phone_number', 'phone_digits__', 'phone_country__') }} as phone_number{{ ',' if not loop.last }}
         {%- else %}
         {{ attribute.name }}{{ ',' if not loop.last }}
         {%- endif %}
