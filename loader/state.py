@@ -168,7 +168,8 @@ def connect(path: str, read_only: bool = False, wait_s: float = 30.0,
             hint="Run `dbt build` first, or point DUCKDB_PATH (or --duckdb-path) at its file.",
         )
     waited = 0.0
-    config = {"memory_limit": os.environ.get("LOADER_DUCKDB_MEMORY_LIMIT", DEFAULT_MEMORY_LIMIT)}
+    config = {"memory_limit": os.environ.get("LOADER_DUCKDB_MEMORY_LIMIT", DEFAULT_MEMORY_LIMIT),
+              "preserve_insertion_order": False}
     while True:
         try:
             return duckdb.connect(path, read_only=read_only, config=config)

@@ -49,10 +49,11 @@ class ListStats:
     unchanged: int = 0
     duplicates: int = 0
     submitted: int = 0
+    jobs: int = 0
     rejections: list[tuple[str, str | None, str]] = field(default_factory=list)
 
     def merge(self, other: ListStats) -> None:
-        for k in ("added", "updated", "removed", "rejected", "submitted"):
+        for k in ("added", "updated", "removed", "rejected", "submitted", "jobs"):
             setattr(self, k, getattr(self, k) + getattr(other, k))
 
 
@@ -203,6 +204,7 @@ class Applier:
             [self.account_id, list_id, list_name, campaign_id, self.run_id, j.job_id,
              j.seq_from, j.seq_to, now_utc()])
         jobs.append(j)
+        stats.jobs += 1
         n = seq_to - seq_from + 1
         stats.submitted += n
         self.progress(list_id, n)

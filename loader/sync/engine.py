@@ -69,6 +69,7 @@ class ListResult:
     removed: int = 0
     rejected: int = 0
     unchanged: int = 0
+    import_jobs: int = 0
     plan: ListPlan | None = None
 
     def as_dict(self) -> dict[str, Any]:
@@ -347,7 +348,7 @@ class Pusher:
                 stats.merge(applier.remove_all(list_id, c.identifier))
             self.progress.finish(key)
             r.added, r.updated, r.removed = stats.added, stats.updated, stats.removed
-            r.rejected = stats.rejected
+            r.rejected, r.import_jobs = stats.rejected, stats.jobs
             result.lists.append(r)
             campaign_results.append(r)
         self._complete_delivery(con, account_id, c, delivery_id, lists, campaign_results)
