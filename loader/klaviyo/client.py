@@ -269,7 +269,9 @@ class KlaviyoClient:
             return NotFoundError(f"{operation}: not found (HTTP 404): {detail}",
                                  status=status, code=code)
         low = detail.lower()
-        if operation == "create_list" and ("1000" in low.replace(",", "") or "limit" in low):
+        if operation == "create_list" and (
+                "limit" in (code or "") or "lists and segments" in low
+                or "1000" in low.replace(",", "") or "limit" in low):
             return ListLimitError(
                 f"Klaviyo refused to create a list: {detail}",
                 hint=f"The account holds at most {MAX_LISTS_AND_SEGMENTS:,} lists and segments "

@@ -275,3 +275,14 @@ def test_oauth_push_and_missing_scope(klaviyo_emulator, spec, warehouse) -> None
                   PushOptions(campaigns=["spring_sale"]))
     assert result.exit_code == EXIT_FAILED
     assert "lists:write" in (result.hint or "") and key not in (result.error or "")
+
+
+def test_list_limits_are_clear_errors(klaviyo_emulator, spec, run_push) -> None:
+    klaviyo_emulator.configure(max_lists=1)
+    result = run_push()
+    assert result.exit_code == EXIT_FAILED
+    assert "lists and segments" in (result.hint or "")
+    klaviyo_emulator.configure(max_lists=1000, daily_list_limit=1)
+    result = run_push()
+    assert result.exit_code == EXIT_FAILED
+    assert "daily list-creation limit" in (result.error or "")
