@@ -138,8 +138,8 @@ def memory_worker(path: str) -> None:
     """Everything the push does locally for an initial push, without HTTP: render and diff the
     audience, write the intent, assemble every job body (then drop it)."""
     from loader.state import connect, ensure_schema
-    from loader.sync.apply import Applier, job_bounds
-    from loader.sync.plan import Planner
+    from loader.sync.apply import Applier
+    from loader.sync.plan import Planner, job_bounds
     from loader.warehouse import attribute_columns, read_campaigns
 
     wall0, cpu0 = time.perf_counter(), time.process_time()
@@ -153,7 +153,7 @@ def memory_worker(path: str) -> None:
     applier.write_intent(planner.removals_sql("L1"), "L1", "Bench list", "bench")
     body_bytes = 0
     for a, b in job_bounds(con):
-        body_bytes += len(applier._body(a + 1, b + 1, "L1"))
+        body_bytes += len(applier._body(a, b, "L1"))
     print(json.dumps({
         "rows": plan.adds, "jobs": plan.import_jobs, "body_mb": round(body_bytes / 1e6),
         "wall_s": round(time.perf_counter() - wall0, 1),

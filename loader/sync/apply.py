@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -29,7 +29,7 @@ from loader.errors import KlaviyoError
 from loader.klaviyo.client import BadRequestError, KlaviyoClient
 from loader.klaviyo.limits import IMPORT_MAX_PROFILE_BYTES
 from loader.klaviyo.payloads import import_job_body
-from loader.sync.plan import DIFF, batch_bounds
+from loader.sync.plan import DIFF, job_bounds
 
 POINTER = re.compile(r"/data/attributes/profiles/data/(\d+)")
 POLL_FIRST_S = 0.25
@@ -160,13 +160,18 @@ class Applier:
             f"where seq between ? and ?", [seq_from, seq_to]).fetchone()
         return import_job_body([row[0]] if row and row[0] else [], list_id).encode()
 
+    def _count(self, seq_from: int, seq_to: int) -> int:
+        row = self.con.execute(f"select count(*) from {DIFF} where seq between ? and ?",
+                               [seq_from, seq_to]).fetchone()
+        return int(row[0]) if row else 0
+
     def submit_all(self, list_id: str, list_name: str, campaign_id: str) -> tuple[
             list[Job], ListStats]:
         """Send every pending upsert as import jobs (10,000 profiles / 5 MB each)."""
         stats = ListStats()
         jobs: list[Job] = []
         for a, b in job_bounds(self.con):
-            self._submit(a + 1, b + 1, list_id, list_name, campaign_id, jobs, stats)
+            self._submit(a, b, list_id, list_name, campaign_id, jobs, stats)
         return jobs, stats
 
     def _submit(self, seq_from: int, seq_to: int, list_id: str, list_name: str,
@@ -175,10 +180,14 @@ class Applier:
         try:
             job = self.client.submit_import(body)
         except BadRequestError as exc:
-            if seq_to > seq_from:  # find the bad profile(s) by halving; the rest still go
-                mid = (seq_from + seq_to) // 2
-                self._submit(seq_from, mid, list_id, list_name, campaign_id, jobs, stats)
-                self._submit(mid + 1, seq_to, list_id, list_name, campaign_id, jobs, stats)
+            seqs = [r[0] for r in self.con.execute(
+                f"select seq from {DIFF} where seq between ? and ? order by seq",
+                [seq_from, seq_to]).fetchall()]
+            if len(seqs) > 1:  # find the bad profile(s) by halving; the rest still go
+                mid = len(seqs) // 2
+                self._submit(seqs[0], seqs[mid - 1], list_id, list_name, campaign_id, jobs,
+                             stats)
+                self._submit(seqs[mid], seqs[-1], list_id, list_name, campaign_id, jobs, stats)
                 return
             reason = f"refused by Klaviyo: {exc.message}"
             self.con.execute("begin")
@@ -205,7 +214,7 @@ class Applier:
              j.seq_from, j.seq_to, now_utc()])
         jobs.append(j)
         stats.jobs += 1
-        n = seq_to - seq_from + 1
+        n = self._count(seq_from, seq_to)
         stats.submitted += n
         self.progress(list_id, n)
 
@@ -263,19 +272,20 @@ class Applier:
     def _import_errors(self, job: Job, identifier_field: str | None) -> dict[int, str]:
         """Klaviyo's import errors of one job, by the seq of the refused row."""
         bad: dict[int, str] = {}
-        ids: dict[str, int] = {}
-        if identifier_field:
-            ids = {r[0]: r[1] for r in self.con.execute(
-                f"select identifier, seq from {self.t('pending_rows')} where account_id = ? "
-                f"and list_id = ? and op = 'upsert' and seq between ? and ?",
-                [self.account_id, job.list_id, job.seq_from, job.seq_to]).fetchall()}
+        rows = self.con.execute(
+            f"select identifier, seq from {self.t('pending_rows')} where account_id = ? "
+            f"and list_id = ? and op = 'upsert' and seq between ? and ? order by seq",
+            [self.account_id, job.list_id, job.seq_from, job.seq_to]).fetchall()
+        ids = {r[0]: r[1] for r in rows}
+        by_index = [r[1] for r in rows]  # the job's body holds these rows, in seq order
         for err in self.client.import_errors(job.job_id):
             attrs = err.get("attributes") or {}
             reason = "; ".join(str(x) for x in (attrs.get("title"), attrs.get("detail")) if x)
             pointer = ((attrs.get("source") or {}).get("pointer")) or ""
             m = POINTER.search(pointer)
-            seq = job.seq_from + int(m.group(1)) if m else None
-            if seq is None or seq > job.seq_to:
+            index = int(m.group(1)) if m else -1
+            seq = by_index[index] if 0 <= index < len(by_index) else None
+            if seq is None:
                 original = attrs.get("original_payload") or {}
                 value = ((original.get("attributes") or original).get(identifier_field or "")
                          if isinstance(original, dict) else None)
@@ -400,24 +410,6 @@ class Applier:
             stats.removed += len(chunk)
             self.progress(list_id, len(chunk))
         return stats
-
-
-def job_bounds(con: duckdb.DuckDBPyConnection) -> list[tuple[int, int]]:
-    """(first, last) 0-based row indexes of each import job over ``DIFF``'s rows to send.
-
-    Sizes are streamed; only the bounds (one pair a job) are kept.
-    """
-    cur = con.execute(f"select nbytes from {DIFF} where seq is not null order by seq")
-
-    def sizes() -> Iterator[int]:
-        while True:
-            chunk = cur.fetchmany(100_000)
-            if not chunk:
-                return
-            for row in chunk:
-                yield row[0]
-
-    return list(batch_bounds(sizes()))
 
 
 def error_reason(exc: Exception) -> str:

@@ -50,6 +50,34 @@ class ListPlan:
         return {k: v for k, v in self.__dict__.items()}
 
 
+def job_bounds(con: duckdb.DuckDBPyConnection) -> list[tuple[int, int]]:
+    """(first seq, last seq) of each import job over ``DIFF``'s rows to send.
+
+    Sizes stream in seq order; only the bounds (one pair a job) are kept.
+    """
+    cur = con.execute(f"select seq, nbytes from {DIFF} where seq is not null order by seq")
+    bounds: list[tuple[int, int]] = []
+    first = last = None
+    count = 0
+    body = IMPORT_BODY_OVERHEAD
+    while True:
+        chunk = cur.fetchmany(100_000)
+        if not chunk:
+            break
+        for seq, n in chunk:
+            if count and (count >= IMPORT_MAX_PROFILES or body + n + 1 > IMPORT_MAX_BYTES):
+                bounds.append((first, last))  # type: ignore[arg-type]
+                first, count, body = None, 0, IMPORT_BODY_OVERHEAD
+            if first is None:
+                first = seq
+            last = seq
+            count += 1
+            body += n + 1
+    if count:
+        bounds.append((first, last))  # type: ignore[arg-type]
+    return bounds
+
+
 def batch_bounds(sizes: Iterable[int]) -> Iterator[tuple[int, int]]:
     """Cut rows (given their payload sizes, in order) into import jobs: (first, last) indexes.
 
@@ -123,7 +151,7 @@ classified as (
             else 'change'
         end as kind,
         d.identifier, d.amperity_id, d.fingerprint, d.payload, d.nbytes, m.profile_id,
-        d.customers
+        d.customers, d.rowid + 1 as seq
     from {DESIRED} as d
     left join members as m on m.identifier = d.identifier
     left join held as h on h.identifier = d.identifier and h.fingerprint = d.fingerprint
@@ -147,12 +175,12 @@ from members as m anti join {DESIRED} as d on d.identifier = m.identifier
         order) on the adds and changes: the rows to send, already rendered.
         """
         p = ListPlan(campaign.campaign_id, list_name, list_id, list_exists)
+        # seq: the row's position in DESIRED (no sort or window over wide rows, so it spills
+        # nowhere); jobs are seq ranges, and a range's rows sit together in the table
         self.con.execute(f"""
             create or replace temp table {DIFF} as
-            select case when kind in ('add', 'change') then row_number() over (
-                    partition by kind in ('add', 'change') order by identifier) end as seq, *
-            from ({self.diff_sql(list_id)}) where kind <> 'unchanged'
-            order by seq nulls last""")  # stored in seq order: a job's rows are contiguous
+            select case when kind in ('add', 'change') then seq end as seq, * exclude (seq)
+            from ({self.diff_sql(list_id)}) where kind <> 'unchanged'""")
         counts = dict(self.con.execute(
             f"select kind, count(*) from {DIFF} group by kind").fetchall())
         total = self.con.execute(
@@ -170,10 +198,7 @@ from members as m anti join {DESIRED} as d on d.identifier = m.identifier
             p.removals, missing_ids = (int(rem[0]), int(rem[1])) if rem else (0, 0)
         else:
             missing_ids = 0
-        sizes = (r[0] for batch in _stream(
-            self.con, f"select nbytes from {DIFF} where seq is not null order by seq")
-            for r in batch)
-        p.import_jobs = sum(1 for _ in batch_bounds(sizes))
+        p.import_jobs = len(job_bounds(self.con))
         p.lookups = math.ceil(missing_ids / limit("get_profiles").page_max) if missing_ids else 0
         req: dict[str, int] = {"get_lists": 1}
         if not list_exists:
@@ -188,15 +213,3 @@ from members as m anti join {DESIRED} as d on d.identifier = m.identifier
         p.requests = req
         p.estimated_seconds = round(sum(estimate_seconds(op, n) for op, n in req.items()), 1)
         return p
-
-
-def _stream(con: duckdb.DuckDBPyConnection, sql: str, size: int = 100_000
-            ) -> Iterator[list[tuple[Any, ...]]]:
-    """Rows in batches, on ``con`` itself (temp tables are per connection): run nothing else on
-    ``con`` until the generator is exhausted."""
-    cur = con.execute(sql)
-    while True:
-        rows = cur.fetchmany(size)
-        if not rows:
-            return
-        yield rows
