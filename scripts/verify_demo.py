@@ -22,11 +22,13 @@ PROFILE_FIELDS = ("first_name", "last_name")
 
 def expected_lists(
     con: duckdb.DuckDBPyConnection,
-) -> tuple[dict[str, dict[str, dict]], set[tuple[str, str]]]:
+) -> tuple[dict[str, dict[str, dict]], set[str]]:
     """{list_name: {identifier value: mapped row}} from every campaign's audience relation,
-    and the (list, identifier) pairs that several customers share (Klaviyo keeps one profile)."""
+    and the identifiers that several customers share anywhere: Klaviyo keeps one profile per
+    identifier, so their attributes are whichever customer was sent last (reported as
+    duplicates in the delivery summary, not a fault of the sync)."""
     lists: dict[str, dict[str, dict]] = defaultdict(dict)
-    shared: set[tuple[str, str]] = set()
+    owners: dict[str, set[str]] = defaultdict(set)
     campaigns = con.execute(
         "select campaign_id, audience_relation, identifier from main.klaviyo_campaigns"
     ).fetchall()
@@ -38,12 +40,11 @@ def expected_lists(
         columns = [d[0] for d in cursor.description]
         for values in cursor.fetchall():
             row = dict(zip(columns, values, strict=True))
-            members = lists[row["list_name"]]
             ident = row[identifier]
-            if ident in members and members[ident]["amperity_id"] != row["amperity_id"]:
-                shared.add((row["list_name"], ident))
-            members.setdefault(ident, row)
+            owners[ident].add(row["amperity_id"])
+            lists[row["list_name"]].setdefault(ident, row)
         print(f"  {campaign_id}: read {relation}")
+    shared = {ident for ident, ids in owners.items() if len(ids) > 1}
     return lists, shared
 
 
@@ -86,7 +87,7 @@ def main() -> int:
             ident
             for ident, row in members.items()
             if ident in by_email
-            and (name, ident) not in shared
+            and ident not in shared
             and any(
                 row.get(f) is not None and by_email[ident].get(f) != row[f] for f in PROFILE_FIELDS
             )
