@@ -17,6 +17,7 @@
 with
 
 {% for d in declarations -%}
+{%- set audience_index = loop.index %}
 audience_{{ loop.index }} as (
     select * from {{ campaign_refs[d.model_name] }}
 ),
@@ -53,23 +54,39 @@ counts_{{ loop.index }} as (
     group by sub_audience_id, treatment_id
 ),
 
+{#- Klaviyo keys a profile on each of email, phone_number and external_id: two customers
+    sharing any one of them that is sent become one profile. Control rows go to no list. -#}
+{%- set sent_names = d.attributes | map(attribute='name') | list %}
+{%- set identifier_columns = [] %}
+{%- for column in ['email', 'phone_number', 'external_id'] %}
+    {%- if column == d.identifier or column in sent_names %}
+        {%- do identifier_columns.append(column) %}
+    {%- endif %}
+{%- endfor %}
 identifier_owners_{{ loop.index }} as (
+    {%- for column in identifier_columns %}
     select distinct
         sub_audience_id,
         treatment_id,
-        coalesce(list_name, {{ dbt.concat(["'control:'", 'sub_audience_id', "':'", 'treatment_id']) }}) as list_key,
-        {{ d.identifier }} as identifier_value,
+        list_name as list_key,
+        cast({{ lit(column) }} as {{ string }}) as identifier_kind,
+        cast({{ column }} as {{ string }}) as identifier_value,
         amperity_id
-    from audience_{{ loop.index }}
-    where shrink_reason is null
+    from audience_{{ audience_index }}
+    where shrink_reason is null and not is_control and {{ column }} is not null
+    {%- if not loop.last %}
+    union all
+    {%- endif %}
+    {%- endfor %}
 ),
 
 shared_identifiers_{{ loop.index }} as (
     select
         list_key,
+        identifier_kind,
         identifier_value
     from identifier_owners_{{ loop.index }}
-    group by list_key, identifier_value
+    group by list_key, identifier_kind, identifier_value
     having count(distinct amperity_id) > 1
 ),
 
@@ -82,6 +99,7 @@ duplicates_{{ loop.index }} as (
     inner join shared_identifiers_{{ loop.index }}
         on
             identifier_owners_{{ loop.index }}.list_key = shared_identifiers_{{ loop.index }}.list_key
+            and identifier_owners_{{ loop.index }}.identifier_kind = shared_identifiers_{{ loop.index }}.identifier_kind
             and identifier_owners_{{ loop.index }}.identifier_value = shared_identifiers_{{ loop.index }}.identifier_value
     group by identifier_owners_{{ loop.index }}.sub_audience_id, identifier_owners_{{ loop.index }}.treatment_id
 ),
