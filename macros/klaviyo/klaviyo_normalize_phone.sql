@@ -1,36 +1,58 @@
 {#-
     E.164 ('+' then 8-15 digits) or null when the number is not unambiguous:
-      - already international ('+...' or '00...'): its digits, when 8-15 of them;
-      - national US/Canada numbers (country US, USA, CA, CAN, United States, Canada):
-        10 digits not starting with 0/1 -> +1..., or 11 digits starting with 1 -> +...;
-      - anything else (other countries' national numbers, no country, too short/long) -> null.
+      - already international ('+...' or '00...'): its digits, when 8-15 of them (not starting
+        with 0);
+      - a national number, when the customer's country is one of klaviyo_phone_countries()
+        (ISO-2, ISO-3 or English name, any case, trimmed): drop the trunk prefix when the digits
+        start with it; the rest (the national significant number) must have an allowed length
+        and first digit -> '+' || calling code || national significant number;
+      - anything else (no country, a country not in the list, wrong length, text) -> null.
     `digits_expression` is the number with non-digits removed (klaviyo_digits_only), computed
-    once upstream.
+    once upstream. The CASE is generated from the mapping (no join): one branch per distinct
+    numbering rule, the countries sharing it (US and Canada) in one IN list.
 -#}
 {% macro klaviyo_normalize_phone(phone_expression, digits_expression, country_expression) -%}
+    {{ return(adapter.dispatch('klaviyo_normalize_phone', 'klaviyo_audiences')(
+        phone_expression, digits_expression, country_expression)) }}
+{%- endmacro %}
+
+{% macro default__klaviyo_normalize_phone(phone_expression, digits_expression, country_expression) -%}
+    {%- set d = digits_expression -%}
     case
         when nullif(trim({{ phone_expression }}), '') is null then null
         when trim({{ phone_expression }}) like '+%'
             then case
-                when length({{ digits_expression }}) between 8 and 15
-                    and substr({{ digits_expression }}, 1, 1) <> '0'
-                    then {{ dbt.concat(["'+'", digits_expression]) }}
+                when length({{ d }}) between 8 and 15
+                    and substr({{ d }}, 1, 1) <> '0'
+                    then {{ dbt.concat(["'+'", d]) }}
             end
         when trim({{ phone_expression }}) like '00%'
             then case
-                when length({{ digits_expression }}) between 10 and 17
-                    and substr({{ digits_expression }}, 3, 1) <> '0'
-                    then {{ dbt.concat(["'+'", "substr(" ~ digits_expression ~ ", 3)"]) }}
+                when length({{ d }}) between 10 and 17
+                    and substr({{ d }}, 3, 1) <> '0'
+                    then {{ dbt.concat(["'+'", "substr(" ~ d ~ ", 3)"]) }}
             end
-        when upper(trim({{ country_expression }})) in ('US', 'USA', 'CA', 'CAN', 'UNITED STATES', 'CANADA')
+        {%- for rule in klaviyo_phone_rules() %}
+        {%- set code = klaviyo_string_literal('+' ~ rule.calling_code) %}
+        {%- set first = "between '" ~ rule.nsn_first ~ "' and '9'" %}
+        when upper(trim({{ country_expression }})) in (
+            {%- for name in rule.names %}{{ klaviyo_string_literal(name) }}{{ ', ' if not loop.last }}{% endfor -%}
+        )
             then case
-                when length({{ digits_expression }}) = 10
-                    and substr({{ digits_expression }}, 1, 1) between '2' and '9'
-                    then {{ dbt.concat(["'+1'", digits_expression]) }}
-                when length({{ digits_expression }}) = 11
-                    and substr({{ digits_expression }}, 1, 1) = '1'
-                    and substr({{ digits_expression }}, 2, 1) between '2' and '9'
-                    then {{ dbt.concat(["'+'", digits_expression]) }}
+                {%- if rule.trunk_prefix %}
+                {%- set k = rule.trunk_prefix | length %}
+                when substr({{ d }}, 1, {{ k }}) = {{ klaviyo_string_literal(rule.trunk_prefix) }}
+                    then case
+                        when length({{ d }}) {{ klaviyo_phone_length(rule.nsn_min + k, rule.nsn_max + k) }}
+                            and substr({{ d }}, {{ k + 1 }}, 1) {{ first }}
+                            then {{ dbt.concat([code, "substr(" ~ d ~ ", " ~ (k + 1) ~ ")"]) }}
+                    end
+                {%- endif %}
+                when length({{ d }}) {{ klaviyo_phone_length(rule.nsn_min, rule.nsn_max) }}
+                    and substr({{ d }}, 1, 1) {{ first }}
+                    then {{ dbt.concat([code, d]) }}
             end
+        {%- endfor %}
     end
 {%- endmacro %}
+

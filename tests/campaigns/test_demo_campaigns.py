@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 
+from tests.campaigns._phone import e164
+
 EMAIL = re.compile(r"^[a-z0-9_%+-]+(\.[a-z0-9_%+-]+)*@[a-z0-9-]+(\.[a-z0-9-]+)*\.[a-z]{2,}$")
-NANP_COUNTRIES = {"US", "USA", "CA", "CAN", "UNITED STATES", "CANADA"}
 SPRING_TREATMENTS = [
     ("offer_a", 4500, "Spring sale - offer A"),
     ("offer_b", 9000, "Spring sale - offer B"),
@@ -28,23 +29,6 @@ def bucket(campaign_id: str, sub_audience_id: str, amperity_id: str) -> int:
 def normal_email(raw: str | None) -> str | None:
     value = (raw or "").strip().lower()
     return value if EMAIL.match(value) else None
-
-
-def e164(raw: str | None, country: str | None) -> str | None:
-    text = (raw or "").strip()
-    digits = re.sub(r"[^0-9]", "", text)
-    if not text:
-        return None
-    if text.startswith("+"):
-        return "+" + digits if 8 <= len(digits) <= 15 and digits[0] != "0" else None
-    if text.startswith("00"):
-        return "+" + digits[2:] if 10 <= len(digits) <= 17 and digits[2] != "0" else None
-    if (country or "").strip().upper() in NANP_COUNTRIES:
-        if len(digits) == 10 and "2" <= digits[0] <= "9":
-            return "+1" + digits
-        if len(digits) == 11 and digits[0] == "1" and "2" <= digits[1] <= "9":
-            return "+" + digits
-    return None
 
 
 def ids(warehouse: Any, segment: str) -> set[str]:
