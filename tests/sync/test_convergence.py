@@ -138,3 +138,47 @@ def test_converges_with_faults_and_rate_limits(klaviyo_emulator, tmp_path) -> No
     stats = klaviyo_emulator.stats()
     assert stats["faults"] > 0 and stats["throttled"] > 0
     check_state(path)
+
+
+class Crash(BaseException):
+    """Stands for a kill: raised right before the k-th HTTP request leaves the process."""
+
+
+class CrashingClient(KlaviyoClient):
+    def __init__(self, *args: Any, crash_before: int, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.crash_before = crash_before
+        self.sent = 0
+
+    def request(self, *args: Any, **kwargs: Any) -> Any:
+        self.sent += 1
+        if self.sent == self.crash_before:
+            raise Crash()
+        return super().request(*args, **kwargs)
+
+
+def test_crash_before_every_request_then_rerun_converges(klaviyo_emulator, tmp_path) -> None:
+    """Deterministic complement of the SIGKILL test: for every k, the push dies just before
+    its k-th request (after whatever state it committed), then a normal push must converge."""
+    path = str(tmp_path / "w.duckdb")
+    spec = CampaignSpec(members=make_members(120, seed=7, list_b=True), list_b="Spring Sale B")
+    settings = settings_for(klaviyo_emulator, path)
+    rng = random.Random(7)
+    for phase in range(2):
+        if phase:
+            change_audience(spec, rng)
+        write_warehouse(path, [spec])
+        k = 1
+        while True:
+            client = CrashingClient(settings.base_url, settings.credentials, settings.revision,
+                                    crash_before=k)
+            try:
+                push(settings, PushOptions(campaigns=["spring_sale"]), client=client)
+            except Crash:
+                klaviyo_emulator.wait_for_jobs()
+                k += 1
+                continue
+            break  # ran to the end without reaching request k: every point was covered
+        klaviyo_emulator.wait_for_jobs()
+        assert_lists_exact(klaviyo_emulator, spec)
+        check_state(path)
