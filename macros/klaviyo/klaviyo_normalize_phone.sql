@@ -33,11 +33,9 @@
                     then {{ dbt.concat(["'+'", "substr(" ~ d ~ ", 3)"]) }}
             end
         {%- for rule in klaviyo_phone_rules() %}
-        {%- set code = klaviyo_string_literal('+' ~ rule.calling_code) %}
+        {%- set code = "'+" ~ rule.calling_code ~ "'" %}
         {%- set first = "between '" ~ rule.nsn_first ~ "' and '9'" %}
-        when upper(trim({{ country_expression }})) in (
-            {%- for name in rule.names %}{{ klaviyo_string_literal(name) }}{{ ', ' if not loop.last }}{% endfor -%}
-        )
+        when upper(trim({{ country_expression }})) in ('{{ rule.names | join("', '") }}')
             then case
                 {%- if rule.trunk_prefix %}
                 {%- set k = rule.trunk_prefix | length %}

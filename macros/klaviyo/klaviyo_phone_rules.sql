@@ -1,6 +1,6 @@
 {#-
     klaviyo_phone_countries() checked and grouped by numbering rule, in declaration order:
-    [{calling_code, trunk_prefix, nsn_min, nsn_max, nsn_first, names: upper-cased spellings}].
+    [{calling_code, trunk_prefix, nsn_min, nsn_max, nsn_first, names: upper-cased spellings, quotes doubled for SQL}].
     A malformed entry, or one spelling claimed by two countries, is a compile error.
 -#}
 {% macro klaviyo_phone_rules() -%}
@@ -38,7 +38,7 @@
             {%- do rules.append(rule) -%}
         {%- endif -%}
         {%- for spelling in [country.iso2, country.iso3] + (country.names or []) -%}
-            {%- set name = spelling | trim | upper -%}
+            {%- set name = spelling | trim | upper | replace("'", "''") -%}
             {%- if name in owner and owner[name] != country.iso2 -%}
                 {%- do exceptions.raise_compiler_error(label ~ ': the spelling ' ~ spelling ~ ' is already used by ' ~ owner[name]) -%}
             {%- endif -%}

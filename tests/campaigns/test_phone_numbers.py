@@ -140,3 +140,30 @@ def test_dbt_normalises_like_the_documented_rule(
         assert shrink_reason == "invalid_phone_number", (raw, country)
     else:
         assert shrink_reason == "missing_phone_number", (raw, country)
+
+
+BAD_COUNTRIES = """\
+{% macro duckdb__klaviyo_phone_countries() -%}
+    {{ return([
+        {'iso2': 'GB', 'iso3': 'GBR', 'names': ['United Kingdom'], 'calling_code': '44',
+         'trunk_prefix': '0', 'nsn_min': 9, 'nsn_max': 10, 'nsn_first': '0'},
+    ]) }}
+{%- endmacro %}
+"""
+
+
+def test_a_malformed_country_entry_is_a_compile_error(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    # An adapter-specific override of the mapping whose national numbers could start with the
+    # trunk prefix: the number would be ambiguous, so compiling any phone mapping fails.
+    project = CampaignProject(Path(tmp_path_factory.mktemp("phone_bad_mapping")))
+    (project.root / "macros" / "duckdb__klaviyo_phone_countries.sql").write_text(BAD_COUNTRIES)
+    run = project.dbt(
+        "compile", "--inline", "select {{ klaviyo_normalize_phone('p', 'd', 'c') }}", campaigns=[]
+    )
+    assert run.returncode != 0
+    assert (
+        "klaviyo_phone_countries: GB: nsn_first (0) must be above the trunk prefix digit (0)"
+        in run.output
+    ), run.output
