@@ -43,4 +43,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) target logs .demo bench/out *.duckdb *.duckdb.wal
+	rm -rf $(VENV) target logs .demo bench/out *.duckdb *.duckdb.wal *.duckdb.push.lock *.duckdb.tmp
