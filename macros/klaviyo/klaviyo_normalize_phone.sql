@@ -53,4 +53,3 @@
         {%- endfor %}
     end
 {%- endmacro %}
-
