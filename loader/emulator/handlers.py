@@ -306,10 +306,6 @@ def remove_profiles_from_list(ctx: Ctx) -> Result:
 def _members(ctx: Ctx) -> list[tuple[dict[str, Any], float]]:
     _check_enum_query(ctx, "sort", ("joined_group_at", "-joined_group_at"))
     conds = _conditions(ctx)
-    with ctx.store.lock:
-        rec = ctx.store.get_list(ctx.params["id"])
-        rows = [(ctx.store.profiles[pid], joined) for pid, joined in rec.members.items()
-                if pid in ctx.store.profiles]
 
     def value(row: tuple[dict[str, Any], float], fld: str) -> Any:
         if fld == "joined_group_at":
@@ -324,6 +320,17 @@ def _members(ctx: Ctx) -> list[tuple[dict[str, Any], float]]:
         return Condition(c.op, c.field, v)
 
     conds = [norm(c) for c in conds]
+    store = ctx.store
+    with store.lock:
+        rec = store.get_list(ctx.params["id"])
+        found = store.candidates(conds)
+        if found is None:  # no indexed condition: every member, in member order
+            rows = [(store.profiles[pid], joined) for pid, joined in rec.members.items()
+                    if pid in store.profiles]
+        else:  # the indexed matches that are members, in member order
+            order = rec.order
+            rows = [(store.profiles[pid], rec.members[pid])
+                    for pid in sorted((p for p in found if p in rec.members), key=order.get)]
     rows = [r for r in rows if all(matches(value(r, c.field), c) for c in conds)]
     if ctx.query.get("sort") == "-joined_group_at":
         rows.reverse()
@@ -442,9 +449,11 @@ def get_profiles(ctx: Ctx) -> Result:
             return iso(p[fld])
         return p.get(fld)
 
-    with ctx.store.lock:
-        profiles = [p for p in ctx.store.profiles.values()
-                    if all(matches(value(p, c.field), c) for c in conds)]
+    store = ctx.store
+    with store.lock:
+        found = store.candidates(conds)  # identifier filters: from the indexes, not a scan
+        pool = store.profiles.values() if found is None else [store.profiles[i] for i in found]
+        profiles = [p for p in pool if all(matches(value(p, c.field), c) for c in conds)]
     profiles = _sort(ctx, profiles, value)
     page, links = _paginate(ctx, profiles)
     extra = {"included": []} if ctx.query.get("include") else {}

@@ -18,6 +18,7 @@ from typing import Any
 
 from loader.emulator.clock import Clock
 from loader.emulator.errors import ApiError, invalid
+from loader.emulator.filters import Condition
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
 E164_RE = re.compile(r"^\+[1-9][0-9]{7,14}$")
@@ -51,6 +52,20 @@ class ListRec:
     updated: float
     opt_in_process: str = "single_opt_in"
     members: dict[str, float] = field(default_factory=dict)  # profile id -> joined at
+    # profile id -> its position in ``members`` (a rising number), so that a filtered look-up
+    # can put a few indexed matches in member order without walking the whole list
+    order: dict[str, int] = field(default_factory=dict)
+    _next: int = 0
+
+    def join(self, pid: str, at: float) -> None:
+        if pid not in self.members:
+            self.members[pid] = at
+            self._next += 1
+            self.order[pid] = self._next
+
+    def leave(self, pid: str) -> float | None:
+        self.order.pop(pid, None)
+        return self.members.pop(pid, None)
 
 
 @dataclass
@@ -163,13 +178,13 @@ class Store:
                                   pointer=f"/data/{i}/id")
             now = self.clock()
             for pid in profile_ids:
-                rec.members.setdefault(pid, now)
+                rec.join(pid, now)
 
     def remove_members(self, list_id: str, profile_ids: list[str]) -> None:
         with self.lock:
             rec = self.get_list(list_id)
             for pid in profile_ids:
-                rec.members.pop(pid, None)
+                rec.leave(pid)
 
     # ---- profiles ----------------------------------------------------------------------
     def get_profile(self, profile_id: str) -> dict[str, Any]:
@@ -186,6 +201,29 @@ class Store:
             return self.by_phone[phone]
         if external_id and external_id in self.by_external:
             return self.by_external[external_id]
+        return None
+
+    def candidates(self, conds: list[Condition]) -> list[str] | None:
+        """Profile ids that may satisfy ``conds`` (all of them must hold), from the identifier
+        indexes: the ids matching the first ``equals``/``any`` condition on ``id``, ``email``,
+        ``phone_number`` or ``external_id`` whose values are all strings, in store order (the
+        order of ``self.profiles``: ids rise with creation). None when no condition can use an
+        index (the caller scans). The caller still checks every condition on each candidate.
+        Email values must already be lower-cased, as the scan compares them."""
+        indexes = {"email": self.by_email, "phone_number": self.by_phone,
+                   "external_id": self.by_external}
+        for c in conds:
+            if c.op not in ("equals", "any") or (c.field != "id" and c.field not in indexes):
+                continue
+            values = c.value if isinstance(c.value, list) else [c.value]
+            if not all(isinstance(v, str) for v in values):
+                continue  # e.g. equals(email,null): only a scan answers that
+            if c.field == "id":
+                found = {v for v in values if v in self.profiles}
+            else:
+                index = indexes[c.field]
+                found = {index[v] for v in values if v in index}
+            return sorted(pid for pid in found if pid in self.profiles)
         return None
 
     def upsert(self, attrs: dict[str, Any], meta: dict[str, Any] | None, *, clear_nulls: bool,
@@ -291,9 +329,9 @@ class Store:
         target["properties"] = {**other["properties"], **target["properties"]}
         target["created"] = min(target["created"], other["created"])
         for rec in self.lists.values():
-            joined = rec.members.pop(other["id"], None)
+            joined = rec.leave(other["id"])
             if joined is not None:
-                rec.members.setdefault(target["id"], joined)
+                rec.join(target["id"], joined)
         del self.profiles[other["id"]]
 
     def update_profile(self, profile_id: str, attrs: dict[str, Any],
@@ -392,7 +430,7 @@ class Store:
                     job.profile_ids.append(pid)
                     job.completed_count += 1
                     for rec in lists:
-                        rec.members.setdefault(pid, now)
+                        rec.join(pid, now)
         with self.lock:
             job.status = "complete"
             job.completed_at = self.clock()
