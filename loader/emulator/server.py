@@ -555,6 +555,7 @@ class Emulator:
                            f"{'s' if retry != 1 else ''}.", headers={"Retry-After": str(retry)})
         query = self._query(op, pairs)
         body: Any = None
+        suspects: list[int] | None = None
         if op.has_body:
             ctype = (h.headers.get("Content-Type") or "").split(";")[0].strip().lower()
             if ctype != JSONAPI:
@@ -569,8 +570,8 @@ class Emulator:
                 body = json.loads(raw)
             except ValueError as exc:
                 raise ApiError(400, "parse_error", f"JSON parse error - {exc}.") from None
-            validate_body(op.op_id, body)
-        ctx = Ctx(self, op, params, query, body, self.base_url, path, len(raw))
+            suspects = validate_body(op.op_id, body)
+        ctx = Ctx(self, op, params, query, body, self.base_url, path, len(raw), suspects)
         return HANDLERS[op.op_id](ctx)
 
     @staticmethod

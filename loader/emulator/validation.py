@@ -13,6 +13,7 @@ from typing import Any
 from loader.emulator.errors import ApiError, invalid
 
 Schema = dict[str, Any]
+MAX_PROFILE_BYTES = 100 * 1024  # one profile of a bulk import job
 
 
 def _s(t: str, **kw: Any) -> Schema:
@@ -205,56 +206,97 @@ _STR_KEYS = frozenset((*_IDENT_ATTRS, "_kx", *_TEXT_ATTRS))
 _LOC_KEYS = frozenset(LOCATION["props"])
 
 
-def _fast_profile_ok(p: Any) -> bool:
-    """A quick pass for the common, valid profile; anything unusual gets the full check."""
+_NUMBER = (int, float)
+_LEAF_BOUND = 48  # a fixed member's name, quotes, colon, comma and a number / bool / null
+_OVER = 1 << 40  # "not bounded here": the exact size is measured
+
+
+def _fast_profile_bound(p: Any) -> int | None:
+    """A quick pass for the common, valid profile: None sends it to the full check; otherwise
+    an upper bound of its size as compact UTF-8 JSON (a character is at most 6 bytes there,
+    ``\\u001f``), so that only a profile whose bound passes 100 KB is measured exactly."""
     if type(p) is not dict or p.get("type") != "profile" or not p.keys() <= _ITEM_KEYS:
-        return False
+        return None
     if "meta" in p or p.get("id") is not None:
-        return False
+        return None
     a = p.get("attributes")
     if type(a) is not dict or not a.keys() <= _ATTR_KEYS:
-        return False
+        return None
+    size = 64 + _LEAF_BOUND * len(a)
     for k in _STR_KEYS.intersection(a):
         v = a[k]
-        if v is not None and type(v) is not str:
-            return False
+        if v is not None:
+            if type(v) is not str:
+                return None
+            size += 6 * len(v)
     loc = a.get("location")
     if loc is not None:
         if type(loc) is not dict or not loc.keys() <= _LOC_KEYS:
-            return False
+            return None
+        size += _LEAF_BOUND * len(loc)
         for k, v in loc.items():
-            if v is not None and type(v) not in (str, int, float):
-                return False
-            if k not in ("latitude", "longitude") and v is not None and type(v) is not str:
-                return False
+            t = type(v)
+            if t is str:
+                size += 6 * len(v)
+            elif v is None:
+                continue
+            elif k not in ("latitude", "longitude") or t not in _NUMBER:
+                return None
+            elif t is int:
+                size += v.bit_length() // 3 + 1
     props = a.get("properties")
-    return props is None or type(props) is dict
+    if props is None:
+        return size
+    if type(props) is not dict:
+        return None
+    size += 2 * _LEAF_BOUND * len(props)
+    for k, v in props.items():
+        t = type(v)
+        if t is str:
+            size += 6 * (len(k) + len(v))
+        elif t is int:
+            size += 6 * len(k) + v.bit_length() // 3 + 1
+        elif t is float or t is bool or v is None:
+            size += 6 * len(k)
+        else:  # a list or an object: measured exactly if it comes to that
+            return size + _OVER
+    return size
 
 
-def validate_body(op_id: str, body: Any) -> None:
+def validate_body(op_id: str, body: Any) -> list[int] | None:
+    """Raise ``ApiError`` for the first schema violation of ``body``.
+
+    For a bulk import job, return the indexes of the profiles that may be over 100 KB (every
+    other profile is known to be under it); None means "not known: measure every profile"."""
     schema = BODIES.get(op_id)
     if schema is None:
-        return
+        return None
     if op_id != "bulk_import_profiles":
         validate(schema, body)
-        return
+        return None
     # The envelope first (with the profile array emptied), then each profile, fast.
     try:
         profiles = body["data"]["attributes"]["profiles"]["data"]
     except (KeyError, TypeError):
         validate(schema, body)
-        return
+        return None
     if not isinstance(profiles, list):
         validate(schema, body)
-        return
+        return None
     shell = {**body, "data": {**body["data"], "attributes": {
         **body["data"]["attributes"], "profiles": {
             **body["data"]["attributes"]["profiles"], "data": []}}}}
     validate(schema, shell)
     base = "/data/attributes/profiles/data"
+    suspects: list[int] = []
     for i, p in enumerate(profiles):
-        if not _fast_profile_ok(p):
+        bound = _fast_profile_bound(p)
+        if bound is None:
             validate(_PROFILE_ITEM, p, f"{base}/{i}", "profile")
+            suspects.append(i)
+        elif bound > MAX_PROFILE_BYTES:
+            suspects.append(i)
+    return suspects
 
 
 def check_profile_attributes(attrs: dict[str, Any], pointer: str) -> None:
