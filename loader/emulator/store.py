@@ -22,6 +22,8 @@ from loader.emulator.filters import Condition
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
 E164_RE = re.compile(r"^\+[1-9][0-9]{7,14}$")
+_EMAIL_OK = EMAIL_RE.match
+_E164_OK = E164_RE.match
 IDENTIFIERS = ("email", "phone_number", "external_id")
 TEXT_FIELDS = ("first_name", "last_name", "organization", "locale", "title", "image")
 LOCATION_FIELDS = ("address1", "address2", "city", "country", "latitude", "longitude",
@@ -376,28 +378,41 @@ class Store:
 
     def _import_one(self, attrs: dict[str, Any], meta: dict[str, Any] | None, now: float
                     ) -> str:
-        """One profile of a bulk job; a new profile takes a fast path (the common case)."""
-        email, phone, ext = _identifiers(attrs)
-        if email is not None and not EMAIL_RE.match(email):
+        """One profile of a bulk job; a new profile takes a fast path (the common case).
+
+        The fast path keeps the request's own ``location`` and ``properties`` objects when they
+        hold no null (nothing else refers to them once the job is imported)."""
+        g = attrs.get
+        email = g("email")
+        if email is not None:  # validated: a string or null
+            email = email.strip().lower() or None
+        phone = g("phone_number") or None
+        ext = g("external_id") or None
+        if email is not None and not _EMAIL_OK(email):
             raise ImportFailure(f"Invalid email address: '{email}'.", "email")
-        if phone is not None and not E164_RE.match(phone):
+        if phone is not None and not _E164_OK(phone):
             raise ImportFailure(
                 f"Invalid phone number format: '{phone}' (a valid format is E.164, e.g. "
                 "+13239169023).", "phone_number")
-        if (email is None and phone is None and ext is None) or meta \
+        if meta or (email is None and phone is None and ext is None) \
                 or email in self.by_email or phone in self.by_phone or ext in self.by_external:
             return self.upsert(attrs, meta, clear_nulls=False)[0]["id"]
-        loc = attrs.get("location")
-        props = attrs.get("properties")
-        g = attrs.get
-        pid = self.new_ulid()
+        loc = g("location")
+        if not loc:
+            loc = {}
+        elif None in loc.values():
+            loc = {k: v for k, v in loc.items() if v is not None}
+        props = g("properties")
+        if not props:
+            props = {}
+        elif None in props.values():
+            props = {k: v for k, v in props.items() if v is not None}
+        pid = f"01{self._salt | next(self._seq):024X}"  # new_ulid(), inlined
         self.profiles[pid] = {
             "id": pid, "email": email, "phone_number": phone, "external_id": ext,
             "first_name": g("first_name"), "last_name": g("last_name"),
             "organization": g("organization"), "locale": g("locale"), "title": g("title"),
-            "image": g("image"),
-            "location": {k: v for k, v in loc.items() if v is not None} if loc else {},
-            "properties": {k: v for k, v in props.items() if v is not None} if props else {},
+            "image": g("image"), "location": loc, "properties": props,
             "created": now, "updated": now,
         }
         if email is not None:
