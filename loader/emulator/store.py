@@ -429,23 +429,26 @@ class Store:
             job.status = "processing"
             job.started_at = self.clock()
         payload = job.payload
+        import_one = self._import_one
         for start in range(0, len(payload), chunk):
             with self.lock:
                 lists = [self.lists[lid] for lid in job.list_ids if lid in self.lists]
                 now = self.clock()
+                imported: list[str] = []
                 for i in range(start, min(start + chunk, len(payload))):
                     item = payload[i]
                     attrs = item.get("attributes") or {}
                     try:
-                        pid = self._import_one(attrs, item.get("meta"), now)
+                        pid = import_one(attrs, item.get("meta"), now)
                     except ImportFailure as exc:
                         job.failed_count += 1
                         job.errors.append(_import_error(i, exc, attrs))
                         continue
-                    job.profile_ids.append(pid)
-                    job.completed_count += 1
-                    for rec in lists:
+                    imported.append(pid)
+                    for rec in lists:  # now: a later profile of this job may merge it away
                         rec.join(pid, now)
+                job.profile_ids += imported
+                job.completed_count += len(imported)
         with self.lock:
             job.status = "complete"
             job.completed_at = self.clock()

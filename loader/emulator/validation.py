@@ -223,43 +223,47 @@ def _fast_profile_bound(p: Any) -> int | None:
     if type(a) is not dict or not a.keys() <= _ATTR_KEYS:
         return None
     size = 64 + _LEAF_BOUND * len(a)
-    for k in _STR_KEYS.intersection(a):
-        v = a[k]
-        if v is not None:
-            if type(v) is not str:
-                return None
-            size += 6 * len(v)
+    strs = [a[k] for k in _STR_KEYS.intersection(a)]
+    try:  # one C call checks "all strings" and sums their lengths
+        size += 6 * len("".join(strs))
+    except TypeError:  # a null among them, or a value of another type
+        for v in strs:
+            if v is not None:
+                if type(v) is not str:
+                    return None
+                size += 6 * len(v)
     loc = a.get("location")
     if loc is not None:
         if type(loc) is not dict or not loc.keys() <= _LOC_KEYS:
             return None
         size += _LEAF_BOUND * len(loc)
-        for k, v in loc.items():
-            t = type(v)
-            if t is str:
-                size += 6 * len(v)
-            elif v is None:
-                continue
-            elif k not in ("latitude", "longitude") or t not in _NUMBER:
-                return None
-            elif t is int:
-                size += v.bit_length() // 3 + 1
+        try:
+            size += 6 * len("".join(loc.values()))
+        except TypeError:
+            for k, v in loc.items():
+                t = type(v)
+                if t is str:
+                    size += 6 * len(v)
+                elif v is None:
+                    continue
+                elif k not in ("latitude", "longitude") or t not in _NUMBER:
+                    return None
+                elif t is int:
+                    size += v.bit_length() // 3 + 1
     props = a.get("properties")
     if props is None:
         return size
     if type(props) is not dict:
         return None
-    size += 2 * _LEAF_BOUND * len(props)
-    for k, v in props.items():
+    size += 2 * _LEAF_BOUND * len(props) + 6 * len("".join(props))  # members' names
+    for v in props.values():
         t = type(v)
         if t is str:
-            size += 6 * (len(k) + len(v))
+            size += 6 * len(v)
         elif t is int:
-            size += 6 * len(k) + v.bit_length() // 3 + 1
-        elif t is float or t is bool or v is None:
-            size += 6 * len(k)
-        else:  # a list or an object: measured exactly if it comes to that
-            return size + _OVER
+            size += v.bit_length() // 3 + 1
+        elif t is not float and t is not bool and v is not None:
+            return size + _OVER  # a list or an object: measured exactly if it comes to that
     return size
 
 
