@@ -18,6 +18,8 @@
 
 {% macro default__klaviyo_normalize_phone(phone_expression, digits_expression, country_expression) -%}
     {%- set d = digits_expression -%}
+    {#- dbt.concat rendered once, filled in per branch (a macro call per branch costs compile time). -#}
+    {%- set concat_template = dbt.concat(['__left__', '__right__']) | string -%}
     case
         when nullif(trim({{ phone_expression }}), '') is null then null
         when trim({{ phone_expression }}) like '+%'
@@ -39,16 +41,16 @@
             then case
                 {%- if rule.trunk_prefix %}
                 {%- set k = rule.trunk_prefix | length %}
-                when substr({{ d }}, 1, {{ k }}) = {{ klaviyo_string_literal(rule.trunk_prefix) }}
+                when substr({{ d }}, 1, {{ k }}) = '{{ rule.trunk_prefix }}'
                     then case
-                        when length({{ d }}) {{ klaviyo_phone_length(rule.nsn_min + k, rule.nsn_max + k) }}
+                        when length({{ d }}) between {{ rule.nsn_min + k }} and {{ rule.nsn_max + k }}
                             and substr({{ d }}, {{ k + 1 }}, 1) {{ first }}
-                            then {{ dbt.concat([code, "substr(" ~ d ~ ", " ~ (k + 1) ~ ")"]) }}
+                            then {{ concat_template.replace('__left__', code).replace('__right__', 'substr(' ~ d ~ ', ' ~ (k + 1) ~ ')') }}
                     end
                 {%- endif %}
-                when length({{ d }}) {{ klaviyo_phone_length(rule.nsn_min, rule.nsn_max) }}
+                when length({{ d }}) between {{ rule.nsn_min }} and {{ rule.nsn_max }}
                     and substr({{ d }}, 1, 1) {{ first }}
-                    then {{ dbt.concat([code, d]) }}
+                    then {{ concat_template.replace('__left__', code).replace('__right__', d) }}
             end
         {%- endfor %}
     end
