@@ -67,7 +67,8 @@ TABLES: dict[str, str] = {
         updated bigint, removed bigint, rejected bigint, unchanged bigint""",
     "list_members": """account_id varchar, list_id varchar, list_name varchar,
         identifier varchar, profile_id varchar, fingerprint varchar, amperity_id varchar,
-        first_sent_at timestamp, last_sent_at timestamp""",
+        first_sent_at timestamp, last_sent_at timestamp, sent_email varchar,
+        sent_phone_number varchar, sent_external_id varchar""",
     "rejected_rows": """run_id varchar, account_id varchar, campaign_id varchar,
         list_name varchar, identifier varchar, amperity_id varchar, reason varchar,
         rejected_at timestamp""",
@@ -76,18 +77,29 @@ TABLES: dict[str, str] = {
         fingerprint varchar, reason varchar, rejected_at timestamp""",
     "pending_rows": """account_id varchar, list_id varchar, seq bigint, op varchar,
         identifier varchar, amperity_id varchar, fingerprint varchar, payload varchar,
-        nbytes bigint, profile_id varchar, is_new boolean""",
+        nbytes bigint, profile_id varchar, is_new boolean, sent_email varchar,
+        sent_phone_number varchar, sent_external_id varchar""",
     "import_jobs": """account_id varchar, list_id varchar, list_name varchar,
         campaign_id varchar, run_id varchar, job_id varchar, seq_from bigint, seq_to bigint,
         submitted_at timestamp, status varchar, confirmed_at timestamp""",
 }
 
 
+# Columns added after the first release: state written before them gains them (null).
+ADDED_COLUMNS: dict[str, list[str]] = {
+    "list_members": ["sent_email", "sent_phone_number", "sent_external_id"],
+    "pending_rows": ["sent_email", "sent_phone_number", "sent_external_id"],
+}
+
+
 def ensure_schema(con: duckdb.DuckDBPyConnection, schema: str) -> None:
-    """Create the state schema and tables when missing (never alters existing ones)."""
+    """Create the state schema and tables when missing; add columns newer versions need."""
     con.execute(f'create schema if not exists "{schema}"')
     for name, cols in TABLES.items():
         con.execute(f'create table if not exists "{schema}"."{name}" ({cols})')
+    for name, added in ADDED_COLUMNS.items():
+        for col in added:
+            con.execute(f'alter table "{schema}"."{name}" add column if not exists {col} varchar')
 
 
 def table_exists(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:

@@ -190,12 +190,70 @@ def sendable_sql(campaign: Campaign, list_name: str) -> str:
     )
 
 
-def desired_sql(campaign: Campaign, list_name: str, columns: list[str]) -> str:
+def sent_identifiers(campaign: Campaign, columns: list[str]) -> list[str]:
+    """The Klaviyo identifiers a list's profiles carry (Klaviyo keys a profile on each)."""
+    sent = columns if campaign.update_contacts else [campaign.identifier]
+    return [k for k in IDENTIFIERS if k == campaign.identifier or k in sent]
+
+
+def duplicates_sql(campaign: Campaign, list_name: str, columns: list[str]) -> str:
+    """Customers of one list sharing a sent identifier with another customer of the list.
+
+    Columns: amperity_id, identifier (its campaign identifier value), identifier_kind and
+    collides_with (the kind shared and the smallest other amperity_id sharing it; both null
+    for a customer that is the smallest holder of every identifier it shares: it is sent).
+    A customer with a non-null ``collides_with`` is not sent: Klaviyo would merge it into the
+    other customer's profile. Counts agree with ``klaviyo_delivery_summary``'s
+    ``duplicate_identifier_customers`` (every customer involved).
+    """
+    idc = ident(campaign.identifier)
+    keys = "\n    union all\n    ".join(
+        f"select distinct amperity_id, {sql_str(k)} as identifier_kind, "
+        f"cast({ident(k)} as varchar) as identifier_value from sendable "
+        f"where {ident(k)} is not null"
+        for k in sent_identifiers(campaign, columns))
+    return f"""
+with sendable as (
+    {sendable_sql(campaign, list_name)}
+),
+identifier_keys as (
+    {keys}
+),
+shared as (
+    select identifier_kind, identifier_value, min(amperity_id) as owner_id
+    from identifier_keys group by identifier_kind, identifier_value
+    having count(distinct amperity_id) > 1
+),
+involved as (
+    select k.amperity_id,
+        arg_min(k.identifier_kind, s.owner_id) filter (where s.owner_id < k.amperity_id)
+            as identifier_kind,
+        min(s.owner_id) filter (where s.owner_id < k.amperity_id) as collides_with
+    from identifier_keys as k
+    inner join shared as s on s.identifier_kind = k.identifier_kind
+        and s.identifier_value = k.identifier_value
+    group by k.amperity_id
+),
+identifiers as (
+    select amperity_id, min({idc}) as identifier from sendable
+    where amperity_id in (select amperity_id from involved) group by amperity_id
+)
+select i.amperity_id, n.identifier, i.identifier_kind, i.collides_with
+from involved as i inner join identifiers as n on n.amperity_id = i.amperity_id
+"""
+
+
+def desired_sql(campaign: Campaign, list_name: str, columns: list[str],
+                duplicates: str | None = None) -> str:
     """One row per identifier the list should hold.
 
     Columns: identifier, amperity_id (the customer sent: the smallest id among customers sharing
-    the identifier), customers (how many customers share it), payload (the JSON:API profile),
-    fingerprint (md5 of the payload), nbytes (payload size in bytes).
+    the identifier), customers (how many customers share it), sent_email, sent_phone_number,
+    sent_external_id (the identifiers the profile carries; null when not sent), payload (the
+    JSON:API profile), fingerprint (md5 of the payload), nbytes (payload size in bytes).
+
+    ``duplicates``: a relation shaped as ``duplicates_sql``; its customers with a
+    ``collides_with`` are left out (they share an identifier with a customer that is sent).
 
     Identifiers with one row (the vast majority) are rendered straight from the row; only
     identifiers with several rows (expansion rows, shared identifiers) are aggregated.
@@ -204,10 +262,23 @@ def desired_sql(campaign: Campaign, list_name: str, columns: list[str]) -> str:
     others = [c for c in columns if c != campaign.identifier]
     singles = "".join(f", {value_json(c)} as {ident(c)}" for c in others)
     aggs = "".join(f", {aggregate_json(c)} as {ident(c)}" for c in others)
+    sent = sent_identifiers(campaign, columns)
+    sent_single = "".join(
+        f", cast(s.{ident(k)} as varchar) as sent_{k}" if k in sent
+        else f", null::varchar as sent_{k}" for k in IDENTIFIERS)
+    sent_agg = "".join(
+        f", cast(min(s.{ident(k)}) as varchar)" if k in sent else ", null::varchar"
+        for k in IDENTIFIERS)
+    sent_cols = "".join(f", sent_{k}" for k in IDENTIFIERS)
     payload = profile_sql(columns, campaign.identifier, campaign.update_contacts)
+    source = sendable_sql(campaign, list_name)
+    if duplicates:
+        source = (f"select * from ({source}) as a anti join (select amperity_id from "
+                  f"{duplicates} where collides_with is not null) as x "
+                  f"on x.amperity_id = a.amperity_id")
     return f"""
 with sendable as (
-    {sendable_sql(campaign, list_name)}
+    {source}
 ),
 counted as (
     select {idc} as identifier, min(amperity_id) as amperity_id,
@@ -215,12 +286,12 @@ counted as (
     from sendable group by 1
 ),
 rendered as (
-    select s.{idc} as identifier, s.amperity_id, 1::bigint as customers,
+    select s.{idc} as identifier, s.amperity_id, 1::bigint as customers{sent_single},
         to_json(cast(s.{idc} as varchar)) as {idc}{singles}
     from sendable as s
     inner join counted as c on s.{idc} = c.identifier and c.n_rows = 1
     union all
-    select s.{idc}, s.amperity_id, any_value(c.customers),
+    select s.{idc}, s.amperity_id, any_value(c.customers){sent_agg},
         to_json(cast(s.{idc} as varchar)){aggs}
     from sendable as s
     inner join counted as c on s.{idc} = c.identifier and c.n_rows > 1
@@ -228,9 +299,9 @@ rendered as (
     group by s.{idc}, s.amperity_id
 ),
 profiles as (
-    select identifier, amperity_id, customers, {payload} as payload from rendered
+    select identifier, amperity_id, customers{sent_cols}, {payload} as payload from rendered
 )
-select identifier, amperity_id, customers, payload, md5(payload) as fingerprint,
+select identifier, amperity_id, customers{sent_cols}, payload, md5(payload) as fingerprint,
     strlen(payload) as nbytes
 from profiles
 """

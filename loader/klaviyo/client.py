@@ -32,6 +32,8 @@ JSON_API = "application/vnd.api+json"
 RETRY_STATUSES = {500, 502, 503, 504}
 # A 429 asking to wait longer than this is a daily limit, not a burst: give up with a clear error.
 MAX_RETRY_AFTER_S = 600.0
+# Sparse fieldset of profile look-ups: the identifiers Klaviyo keys a profile on.
+IDENTITY_FIELDS = "email,phone_number,external_id"
 
 SCOPES: dict[str, str] = {
     "get_accounts": "accounts:read",
@@ -44,6 +46,7 @@ SCOPES: dict[str, str] = {
     "get_bulk_import_profiles_jobs": "lists:read, profiles:read",
     "get_errors_for_bulk_import_profiles_job": "profiles:read",
     "get_profiles": "profiles:read",
+    "get_profiles_for_list": "lists:read, profiles:read",
 }
 
 
@@ -390,6 +393,37 @@ class KlaviyoClient:
             url = (body.get("links") or {}).get("next")
             params = None
         return out
+
+    def find_profiles(self, field: str, values: list[str]) -> list[dict[str, str | None]]:
+        """Profiles holding any of up to 100 values of one identifier: each profile's id and
+        its email, phone_number and external_id (one request a page)."""
+        if not values:
+            return []
+        quoted = ",".join(json.dumps(v) for v in values)
+        return list(self._profile_pages(
+            "get_profiles", "/api/profiles",
+            {"filter": f"any({field},[{quoted}])", "fields[profile]": IDENTITY_FIELDS,
+             "page[size]": 100}))
+
+    def list_profiles(self, list_id: str) -> Iterator[dict[str, str | None]]:
+        """Every member of a list: id, email, phone_number, external_id (100 a request)."""
+        return self._profile_pages(
+            "get_profiles_for_list", f"/api/lists/{quote(list_id)}/profiles",
+            {"fields[profile]": IDENTITY_FIELDS, "page[size]": 100})
+
+    def _profile_pages(self, operation: str, url: str, params: dict[str, Any]
+                       ) -> Iterator[dict[str, str | None]]:
+        next_url: str | None = url
+        page_params: dict[str, Any] | None = params
+        while next_url:
+            body = self.request(operation, "GET", next_url, params=page_params)
+            for d in body.get("data") or []:
+                attrs = d.get("attributes") or {}
+                yield {"id": str(d["id"]), **{k: (None if attrs.get(k) is None
+                                                  else str(attrs[k]))
+                                              for k in ("email", "phone_number", "external_id")}}
+            next_url = (body.get("links") or {}).get("next")
+            page_params = None
 
     def remove_from_list(self, list_id: str, profile_ids: list[str]) -> None:
         self.request(

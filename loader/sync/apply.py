@@ -28,12 +28,15 @@ import duckdb
 from loader.errors import KlaviyoError
 from loader.klaviyo.client import BadRequestError, KlaviyoClient
 from loader.klaviyo.limits import IMPORT_MAX_PROFILE_BYTES
-from loader.klaviyo.payloads import import_job_body
-from loader.sync.plan import DIFF, job_bounds
+from loader.klaviyo.payloads import IDENTIFIERS, import_job_body
+from loader.sync.plan import DESIRED, DIFF, DUPLICATES, SENT, job_bounds
 
 POINTER = re.compile(r"/data/attributes/profiles/data/(\d+)")
 POLL_FIRST_S = 0.25
 POLL_MAX_S = 5.0
+# Reading a list's members to settle removals no look-up resolves: at most this many members
+# (100 a request; 200,000 members take ~2,000 requests, under 3 minutes at Klaviyo's limits).
+LIST_SCAN_MAX = 200_000
 
 
 def now_utc() -> datetime:
@@ -50,10 +53,11 @@ class ListStats:
     duplicates: int = 0
     submitted: int = 0
     jobs: int = 0
+    pending: int = 0  # removals left pending: no profile could be matched (see remove_all)
     rejections: list[tuple[str, str | None, str]] = field(default_factory=list)
 
     def merge(self, other: ListStats) -> None:
-        for k in ("added", "updated", "removed", "rejected", "submitted", "jobs"):
+        for k in ("added", "updated", "removed", "rejected", "submitted", "jobs", "pending"):
             setattr(self, k, getattr(self, k) + getattr(other, k))
 
 
@@ -113,17 +117,43 @@ class Applier:
         self.con.execute("begin")
         self.con.execute(f"delete from {self.t('pending_rows')} where account_id = ? "
                          f"and list_id = ?", a)
+        cols = ("account_id, list_id, seq, op, identifier, amperity_id, fingerprint, payload, "
+                f"nbytes, profile_id, is_new, {SENT}")
         self.con.execute(f"""
-            insert into {self.t('pending_rows')}
+            insert into {self.t('pending_rows')} ({cols})
             select ?, ?, seq, 'upsert', identifier, amperity_id, fingerprint, null, nbytes,
-                profile_id, kind = 'add'
+                profile_id, kind = 'add', {SENT}
             from {DIFF} where seq is not null""", a)
         if removals_sql:
             self.con.execute(f"""
-                insert into {self.t('pending_rows')}
+                insert into {self.t('pending_rows')} ({cols})
                 select ?, ?, -row_number() over (order by identifier), 'remove', identifier,
-                    amperity_id, fingerprint, null, 0, profile_id, false
+                    amperity_id, fingerprint, null, 0, profile_id, false, {SENT}
                 from ({removals_sql})""", a)
+        # state written before identifiers were kept learns them from the unchanged rows
+        self.con.execute(f"""
+            update {self.t('list_members')} as m set sent_email = d.sent_email,
+                sent_phone_number = d.sent_phone_number, sent_external_id = d.sent_external_id
+            from {DESIRED} as d
+            where m.account_id = ? and m.list_id = ? and m.identifier = d.identifier
+                and m.fingerprint = d.fingerprint and m.sent_email is null
+                and m.sent_phone_number is null and m.sent_external_id is null""", a)
+        # customers sharing an identifier with a smaller amperity_id: not sent, recorded once
+        self.con.execute(f"""
+            insert into {self.t('rejected_rows')}
+            with reasons as (
+                select identifier, amperity_id, 'duplicate_identifier: shares its '
+                    || identifier_kind || ' with ' || collides_with
+                    || ' (Klaviyo would merge them into one profile); not sent' as reason
+                from {DUPLICATES} where collides_with is not null
+            )
+            select ?, ?, ?, ?, r.identifier, r.amperity_id, r.reason, ?
+            from reasons as r
+            anti join {self.t('rejected_rows')} as x on x.account_id = ?
+                and x.campaign_id = ? and x.list_name = ? and x.amperity_id = r.amperity_id
+                and x.reason = r.reason""",
+            [self.run_id, self.account_id, campaign_id, list_name, now_utc(), self.account_id,
+             campaign_id, list_name])
         oversize = self.con.execute(
             f"select identifier, amperity_id, fingerprint, nbytes from {DIFF} "
             f"where kind = 'oversize'").fetchall()
@@ -328,6 +358,7 @@ class Applier:
             create or replace temp table _confirm as
             select p.identifier, p.amperity_id, p.fingerprint, p.is_new,
                 coalesce(p.profile_id, m.profile_id) as profile_id,
+                p.sent_email, p.sent_phone_number, p.sent_external_id,
                 coalesce(m.first_sent_at, ?::timestamp) as first_sent_at
             from {self.t('pending_rows')} as p
             left join {self.t('list_members')} as m on m.account_id = p.account_id
@@ -343,8 +374,10 @@ class Applier:
             delete from {self.t('list_members')} where account_id = ? and list_id = ?
             and identifier in (select identifier from _confirm)""", a)
         self.con.execute(f"""
-            insert into {self.t('list_members')}
-            select ?, ?, ?, identifier, profile_id, fingerprint, amperity_id, first_sent_at, ?
+            insert into {self.t('list_members')} (account_id, list_id, list_name, identifier,
+                profile_id, fingerprint, amperity_id, first_sent_at, last_sent_at, {SENT})
+            select ?, ?, ?, identifier, profile_id, fingerprint, amperity_id, first_sent_at, ?,
+                {SENT}
             from _confirm""", [*a, first.list_name, ts])
         self.con.execute(f"""
             delete from {self.t('rejected_members')} where account_id = ? and list_id = ?
@@ -361,55 +394,151 @@ class Applier:
 
     # -- removals ---------------------------------------------------------------------------
 
-    def remove_all(self, list_id: str, identifier_field: str) -> ListStats:
-        """Remove members that left the audience: look up missing profile ids, then DELETE."""
+    def remove_all(self, list_id: str, identifier_field: str, scan_max: int = LIST_SCAN_MAX
+                   ) -> ListStats:
+        """Remove members that left the audience; never conclude "not in the list" from a
+        failed look-up.
+
+        1. Profile ids not cached are looked up by the campaign identifier, then by every other
+           identifier the member was sent with (100 a request).
+        2. A member whose profile still carries an identifier of the desired audience (it is,
+           or just became, a wanted member's profile, e.g. its phone changed) leaves state
+           without a DELETE; the others are DELETEd, 1,000 ids a call.
+        3. Members still unresolved (every identifier changed in Klaviyo since): the list's
+           own members are read (``scan_max`` members at most) and every one that carries no
+           desired identifier is DELETEd. Beyond ``scan_max`` they stay pending
+           (``ListStats.pending``): the run fails and the next push tries again.
+        """
         stats = ListStats()
         a = [self.account_id, list_id]
-        missing = [r[0] for r in self.con.execute(
-            f"select identifier from {self.t('pending_rows')} where account_id = ? "
-            f"and list_id = ? and op = 'remove' and profile_id is null order by seq",
-            a).fetchall()]
-        for i in range(0, len(missing), 100):
-            chunk = missing[i:i + 100]
-            found = self.client.profile_ids(identifier_field, chunk)
-            gone = [v for v in chunk if v not in found]
-            self.con.execute("begin")
-            if found:
-                self.con.execute("create or replace temp table _ids (identifier varchar, "
-                                 "profile_id varchar)")
-                self.con.executemany("insert into _ids values (?, ?)", list(found.items()))
-                for table in ("list_members", "pending_rows"):
-                    self.con.execute(
-                        f"update {self.t(table)} as t set profile_id = i.profile_id "
-                        f"from _ids as i where t.account_id = ? and t.list_id = ? "
-                        f"and t.identifier = i.identifier", a)
-            if gone:  # no such profile in Klaviyo: it cannot be in the list
-                self.con.execute(f"delete from {self.t('list_members')} where account_id = ? "
-                                 f"and list_id = ? and list_contains(?, identifier)", [*a, gone])
-                self.con.execute(f"delete from {self.t('pending_rows')} where account_id = ? "
-                                 f"and list_id = ? and op = 'remove' "
-                                 f"and list_contains(?, identifier)", [*a, gone])
-            self.con.execute("commit")
-            stats.removed += len(gone)
-            self.progress(list_id, len(gone))
+        self.con.execute("create or replace temp table _resolved (profile_id varchar, "
+                         "email varchar, phone_number varchar, external_id varchar)")
+        for kind in [identifier_field, *[k for k in IDENTIFIERS if k != identifier_field]]:
+            self._look_up(list_id, identifier_field, kind)
+        desired = self._desired_match
+        keep = (f"({desired('r.sent_email', 'r.sent_phone_number', 'r.sent_external_id')} "
+                f"or exists (select 1 from _resolved as p where p.profile_id = r.profile_id "
+                f"and {desired('p.email', 'p.phone_number', 'p.external_id')}))")
+        kept = [r[0] for r in self.con.execute(
+            f"select identifier from {self.t('pending_rows')} as r where account_id = ? "
+            f"and list_id = ? and op = 'remove' and {keep}", a).fetchall()]
+        if kept:  # the profile stays a member of the list: only the state row goes
+            self._forget(list_id, kept)
+            stats.removed += len(kept)
+            self.progress(list_id, len(kept))
         rows = self.con.execute(
             f"select identifier, profile_id from {self.t('pending_rows')} where account_id = ? "
             f"and list_id = ? and op = 'remove' and profile_id is not null order by seq",
             a).fetchall()
         for i in range(0, len(rows), 1000):
             chunk = rows[i:i + 1000]
-            self.client.remove_from_list(list_id, [r[1] for r in chunk])
-            idents = [r[0] for r in chunk]
-            self.con.execute("begin")
-            self.con.execute(f"delete from {self.t('list_members')} where account_id = ? "
-                             f"and list_id = ? and list_contains(?, identifier)", [*a, idents])
-            self.con.execute(f"delete from {self.t('pending_rows')} where account_id = ? "
-                             f"and list_id = ? and op = 'remove' and list_contains(?, identifier)",
-                             [*a, idents])
-            self.con.execute("commit")
+            self.client.remove_from_list(list_id, sorted({r[1] for r in chunk}))
+            self._forget(list_id, [r[0] for r in chunk])
             stats.removed += len(chunk)
             self.progress(list_id, len(chunk))
+        unresolved = [r[0] for r in self.con.execute(
+            f"select identifier from {self.t('pending_rows')} where account_id = ? "
+            f"and list_id = ? and op = 'remove' order by seq", a).fetchall()]
+        if unresolved:
+            if self._scan_and_remove(list_id, identifier_field, scan_max):
+                self._forget(list_id, unresolved)
+                stats.removed += len(unresolved)
+                self.progress(list_id, len(unresolved))
+            else:
+                stats.pending += len(unresolved)
         return stats
+
+    @staticmethod
+    def _desired_match(email: str, phone: str, external_id: str) -> str:
+        """SQL: a desired profile of the list carries one of these identifier values.
+
+        Semi-joins (hashed), never an OR join over the whole audience.
+        """
+        def member(value: str, column: str) -> str:
+            return (f"{value} in (select {column} from {DESIRED} "
+                    f"where {column} is not null)")
+
+        return (f"coalesce({member(f'lower({email})', 'lower(sent_email)')} "
+                f"or {member(phone, 'sent_phone_number')} "
+                f"or {member(external_id, 'sent_external_id')}, false)")
+
+    def _look_up(self, list_id: str, identifier_field: str, kind: str) -> None:
+        """Profile ids of pending removals by one identifier kind; cached in state."""
+        a = [self.account_id, list_id]
+        col = "identifier" if kind == identifier_field else f"sent_{kind}"
+        values = [r[0] for r in self.con.execute(
+            f"select distinct {col} from {self.t('pending_rows')} where account_id = ? "
+            f"and list_id = ? and op = 'remove' and profile_id is null and {col} is not null "
+            f"order by 1", a).fetchall()]
+        for i in range(0, len(values), 100):
+            chunk = values[i:i + 100]
+            found = self.client.find_profiles(kind, chunk)
+            if not found:
+                continue
+            wanted = {v.lower() if kind == "email" else v: v for v in chunk}
+            pairs = [(wanted[key], p["id"]) for p in found
+                     if (key := (p[kind] or "").lower() if kind == "email" else p[kind])
+                     in wanted]
+            self.con.executemany("insert into _resolved values (?, ?, ?, ?)",
+                                 [(p["id"], p["email"], p["phone_number"], p["external_id"])
+                                  for p in found])
+            self.con.execute("create or replace temp table _ids (value varchar, "
+                             "profile_id varchar)")
+            self.con.executemany("insert into _ids values (?, ?)", pairs)
+            self.con.execute("begin")
+            for table in ("pending_rows", "list_members"):
+                self.con.execute(
+                    f"update {self.t(table)} as t set profile_id = i.profile_id from _ids as i "
+                    f"where t.account_id = ? and t.list_id = ? and t.{col} = i.value "
+                    f"and t.profile_id is null"
+                    + (" and t.op = 'remove'" if table == "pending_rows" else ""), a)
+            self.con.execute("commit")
+
+    def _forget(self, list_id: str, identifiers: list[str]) -> None:
+        """Removed members leave state (and the plan), in one transaction."""
+        a = [self.account_id, list_id, identifiers]
+        self.con.execute("begin")
+        self.con.execute(f"delete from {self.t('list_members')} where account_id = ? "
+                         f"and list_id = ? and list_contains(?, identifier)", a)
+        self.con.execute(f"delete from {self.t('pending_rows')} where account_id = ? "
+                         f"and list_id = ? and op = 'remove' and list_contains(?, identifier)",
+                         a)
+        self.con.execute("commit")
+
+    def _scan_and_remove(self, list_id: str, identifier_field: str, scan_max: int) -> bool:
+        """Read the list's members; DELETE those that carry no desired identifier.
+
+        False (nothing done) when the list holds more than ``scan_max`` members by state.
+        Members that are wanted have their profile id cached in ``list_members``.
+        """
+        row = self.con.execute(
+            f"select count(*) from {self.t('list_members')} where account_id = ? "
+            f"and list_id = ?", [self.account_id, list_id]).fetchone()
+        if (int(row[0]) if row else 0) > scan_max:
+            return False
+        self.con.execute("create or replace temp table _list_scan (profile_id varchar, "
+                         "email varchar, phone_number varchar, external_id varchar)")
+        page: list[tuple[str | None, ...]] = []
+        for p in self.client.list_profiles(list_id):
+            page.append((p["id"], p["email"], p["phone_number"], p["external_id"]))
+            if len(page) >= 1000:
+                self.con.executemany("insert into _list_scan values (?, ?, ?, ?)", page)
+                page = []
+        if page:
+            self.con.executemany("insert into _list_scan values (?, ?, ?, ?)", page)
+        desired = self._desired_match("s.email", "s.phone_number", "s.external_id")
+        extras = [r[0] for r in self.con.execute(
+            f"select distinct profile_id from _list_scan as s where not {desired} "
+            f"order by 1").fetchall()]
+        for i in range(0, len(extras), 1000):
+            self.client.remove_from_list(list_id, extras[i:i + 1000])
+        key = "lower(s.email) = lower(m.identifier)" if identifier_field == "email" else (
+            f"s.{identifier_field} = m.identifier")
+        self.con.execute(
+            f"update {self.t('list_members')} as m set profile_id = s.profile_id "
+            f"from _list_scan as s where m.account_id = ? and m.list_id = ? "
+            f"and m.profile_id is null and {key}", [self.account_id, list_id])
+        return True
 
 
 def error_reason(exc: Exception) -> str:

@@ -16,7 +16,7 @@ from loader.klaviyo.client import KlaviyoClient
 from loader.klaviyo.limits import estimate_seconds
 from loader.klaviyo.payloads import ident, sql_str
 from loader.state import PushLock, connect, ensure_schema, table_exists
-from loader.sync.apply import Applier, ListStats, now_utc
+from loader.sync.apply import LIST_SCAN_MAX, Applier, ListStats, now_utc
 from loader.sync.plan import DESIRED, ListPlan, Planner
 from loader.warehouse import (
     Campaign,
@@ -51,6 +51,7 @@ class PushOptions:
     dry_run: bool = False
     sample: int | None = None
     lock_wait_s: float = 30.0
+    list_scan_max: int = LIST_SCAN_MAX  # members a list may hold for removals to read it
 
 
 @dataclass
@@ -70,6 +71,7 @@ class ListResult:
     rejected: int = 0
     unchanged: int = 0
     import_jobs: int = 0
+    pending_removals: int = 0  # members that left but whose Klaviyo profile was not found
     plan: ListPlan | None = None
 
     def as_dict(self) -> dict[str, Any]:
@@ -140,6 +142,25 @@ def _deliveries(con: duckdb.DuckDBPyConnection, schema: str, account_id: str
                       [account_id])
     names = [d[0] for d in cur.description]
     return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+
+
+def pending_removals(result: PushResult) -> None:
+    """Members left in a list because no Klaviyo profile matched them end the run failed."""
+    pending = [r for r in result.lists if r.pending_removals]
+    if pending:
+        what = "; ".join(f"{r.pending_removals:,} from {r.list_name!r} ({r.campaign_id})"
+                         for r in pending)
+        raise IncompleteRemovalError(
+            f"Removals could not be matched to a Klaviyo profile: {what}. Their identifiers "
+            "changed in Klaviyo since they were sent and the list is too large to read "
+            "(over the list_scan_max members); they stay pending in klaviyo_loader.list_members.",
+            hint="Push the campaign again (the removals are retried), or remove those members "
+            "in Klaviyo by hand and push again.",
+        )
+
+
+class IncompleteRemovalError(LoaderError):
+    """Some members that left an audience are still in the list (exit 2; retried next push)."""
 
 
 def due(campaigns: list[Campaign], deliveries: list[dict[str, Any]], at: datetime
@@ -228,6 +249,7 @@ class Pusher:
             recovered = applier.wait_and_confirm(applier.submitted_jobs())
             for c in campaigns:
                 self._push_campaign(con, planner, applier, c, result, recovered)
+            pending_removals(result)
         except LoaderError as exc:
             result.error, result.hint = exc.message, exc.hint
             result.status = "failed"
@@ -331,7 +353,7 @@ class Pusher:
                 con.execute(f"insert into _sample select ?, identifier from {DESIRED}",
                             [list_id])
             plan = planner.plan(c, name, list_id, True, sample)
-            r.unchanged, r.duplicates = plan.unchanged, max(r.duplicates, plan.duplicates)
+            r.unchanged, r.duplicates = plan.unchanged, plan.duplicates
             stats = applier.write_intent(
                 planner.removals_sql(list_id) if sample is None else None,
                 list_id, name, c.campaign_id)
@@ -345,10 +367,12 @@ class Pusher:
                 if st is not None:
                     stats.merge(st)
             if sample is None:
-                stats.merge(applier.remove_all(list_id, c.identifier))
+                stats.merge(applier.remove_all(list_id, c.identifier,
+                                               self.options.list_scan_max))
             self.progress.finish(key)
             r.added, r.updated, r.removed = stats.added, stats.updated, stats.removed
             r.rejected, r.import_jobs = stats.rejected, stats.jobs
+            r.pending_removals = stats.pending
             result.lists.append(r)
             campaign_results.append(r)
         self._complete_delivery(con, account_id, c, delivery_id, lists, campaign_results)

@@ -21,9 +21,12 @@ from loader.klaviyo.limits import (
 )
 from loader.klaviyo.payloads import IMPORT_BODY_OVERHEAD, sql_str
 from loader.state import table_exists
-from loader.warehouse import Campaign, desired_sql
+from loader.warehouse import Campaign, desired_sql, duplicates_sql
 
 DESIRED = "_klaviyo_desired"
+# customers sharing a sent identifier with another customer of the list (duplicates_sql)
+DUPLICATES = "_klaviyo_duplicates"
+SENT = "sent_email, sent_phone_number, sent_external_id"
 DIFF = "_klaviyo_diff"  # desired rows that are not unchanged, with `seq` on those to send
 
 
@@ -111,8 +114,14 @@ class Planner:
 
     def build_desired(self, campaign: Campaign, list_name: str, columns: list[str],
                       sample: int | None) -> None:
-        """(Re)create the temp table of profiles the list should hold (or its sample)."""
-        sql = desired_sql(campaign, list_name, columns)
+        """(Re)create the temp table of profiles the list should hold (or its sample).
+
+        First the list's customers sharing a sent identifier (``DUPLICATES``): those that
+        collide with a smaller amperity_id are left out of ``DESIRED``.
+        """
+        self.con.execute(f"create or replace temp table {DUPLICATES} as "
+                         f"{duplicates_sql(campaign, list_name, columns)}")
+        sql = desired_sql(campaign, list_name, columns, DUPLICATES)
         if sample is not None:
             sql = f"select * from ({sql}) order by md5(identifier), identifier limit {int(sample)}"
         self.con.execute(f"create or replace temp table {DESIRED} as {sql}")
@@ -120,8 +129,10 @@ class Planner:
     def _members(self, list_id: str | None) -> str:
         if not self.has_state or list_id is None:
             return ("select null::varchar as identifier, null::varchar as fingerprint, "
-                    "null::varchar as profile_id, null::varchar as amperity_id where false")
-        return (f"select identifier, fingerprint, profile_id, amperity_id "
+                    "null::varchar as profile_id, null::varchar as amperity_id, "
+                    "null::varchar as sent_email, null::varchar as sent_phone_number, "
+                    "null::varchar as sent_external_id where false")
+        return (f"select identifier, fingerprint, profile_id, amperity_id, {SENT} "
                 f"from {self.t('list_members')} where account_id = {sql_str(self.account_id)} "
                 f"and list_id = {sql_str(list_id)}")
 
@@ -136,7 +147,8 @@ class Planner:
         """Every desired row with its diff class, plus state rows to remove.
 
         Columns: kind ('add'|'change'|'unchanged'|'held'|'oversize'|'remove'), identifier,
-        amperity_id, fingerprint, payload, nbytes, profile_id, customers.
+        amperity_id, fingerprint, payload, nbytes, profile_id, customers, sent_email,
+        sent_phone_number, sent_external_id.
         """
         return f"""
 with members as ({self._members(list_id)}),
@@ -151,7 +163,8 @@ classified as (
             else 'change'
         end as kind,
         d.identifier, d.amperity_id, d.fingerprint, d.payload, d.nbytes, m.profile_id,
-        d.customers, d.rowid + 1 as seq
+        d.customers, d.sent_email, d.sent_phone_number, d.sent_external_id,
+        d.rowid + 1 as seq
     from {DESIRED} as d
     left join members as m on m.identifier = d.identifier
     left join held as h on h.identifier = d.identifier and h.fingerprint = d.fingerprint
@@ -163,7 +176,8 @@ select * from classified
         return f"""
 with members as ({self._members(list_id)})
 select 'remove' as kind, m.identifier, m.amperity_id, m.fingerprint, null::varchar as payload,
-    0::bigint as nbytes, m.profile_id, 1::bigint as customers
+    0::bigint as nbytes, m.profile_id, 1::bigint as customers, m.sent_email,
+    m.sent_phone_number, m.sent_external_id
 from members as m anti join {DESIRED} as d on d.identifier = m.identifier
 """
 
@@ -184,7 +198,8 @@ from members as m anti join {DESIRED} as d on d.identifier = m.identifier
         counts = dict(self.con.execute(
             f"select kind, count(*) from {DIFF} group by kind").fetchall())
         total = self.con.execute(
-            f"select count(*), coalesce(sum(customers - 1), 0) from {DESIRED}").fetchone()
+            f"select (select count(*) from {DESIRED}), "
+            f"(select count(*) from {DUPLICATES})").fetchone()
         p.desired, p.duplicates = (int(total[0]), int(total[1])) if total else (0, 0)
         p.adds = counts.get("add", 0)
         p.changes = counts.get("change", 0)

@@ -20,7 +20,8 @@ def _per(text: str) -> int:
 
 
 @pytest.mark.contract
-@pytest.mark.skipif(not OPENAPI.is_dir(), reason="no Klaviyo OpenAPI (../shared/klaviyo-openapi or $KLAVIYO_OPENAPI_DIR)")
+@pytest.mark.skipif(not OPENAPI.is_dir(),
+                    reason="no Klaviyo OpenAPI (../shared/klaviyo-openapi, $KLAVIYO_OPENAPI_DIR)")
 def test_limits_match_openapi() -> None:
     checked = 0
     for op, lim in LIMITS.items():

@@ -1,0 +1,211 @@
+"""Profiles keyed on several identifiers: no removal lost, no silent merge (PRODUCT §4, §7).
+
+End to end over HTTP against the emulator: a phone_number-keyed campaign that also sends
+`email`, and an email-keyed campaign that also sends `phone_number`, over the same customers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from loader.errors import EXIT_FAILED, EXIT_OK
+from loader.sync import PushOptions, PushResult, push
+from tests.sync.conftest import settings_for
+from tests.sync.helpers import FIXED, REGISTRY_COLUMNS
+
+
+@dataclass
+class Customer:
+    amperity_id: str
+    email: str | None
+    phone_number: str | None
+    first_name: str = "Ann"
+
+
+def customers() -> dict[str, Customer]:
+    return {c.amperity_id: c for c in [
+        Customer("m-1", "ann@example.com", "+12065550101", "Ann"),
+        Customer("m-2", "bob@example.com", "+12065550202", "Bob"),
+        Customer("m-3", "cat@example.com", "+12065550303", "Cat"),
+        Customer("m-4", "dan@example.com", "+12065550404", "Dan"),
+        Customer("m-5", "eve@example.com", "+12065550505", "Eve"),
+    ]}
+
+
+CAMPAIGNS = {  # campaign id → (identifier, list name)
+    "sms_promo": ("phone_number", "SMS Promo"),
+    "newsletter": ("email", "Newsletter"),
+}
+
+
+def write(path: str, audiences: dict[str, list[Customer]]) -> None:
+    con = duckdb.connect(path)
+    con.execute(f"create or replace table main.klaviyo_campaigns ({REGISTRY_COLUMNS})")
+    for cid, members in audiences.items():
+        identifier, list_name = CAMPAIGNS[cid]
+        con.execute(
+            "insert into main.klaviyo_campaigns values (?, ?, 'one_time', ?, ?, true, 'asap', "
+            "null, null, null, null, ?, ?, 'klaviyo', 'Klaviyo', now(), 'inv-1')",
+            [cid, cid, f'"main"."aud_{cid}"', identifier,
+             f"{identifier},{'email' if identifier != 'email' else 'phone_number'},first_name",
+             list_name])
+        con.execute(f"create or replace table main.aud_{cid} ({FIXED}, phone_number varchar, "
+                    f"email varchar, first_name varchar)")
+        con.executemany(
+            f"insert into main.aud_{cid} values ({', '.join('?' * 15)})",
+            [(cid, cid, "all", "All", "a", "a", False, list_name, "seg", "Seg", c.amperity_id,
+              None, c.phone_number, c.email, c.first_name) for c in members])
+    con.close()
+
+
+def run(emulator: Any, path: str, *campaigns: str) -> PushResult:
+    return push(settings_for(emulator, path), PushOptions(campaigns=list(campaigns)))
+
+
+def list_phones(emulator: Any, name: str) -> set[str]:
+    return set(emulator.lists()[name]["phone_numbers"])
+
+
+def list_emails(emulator: Any, name: str) -> set[str]:
+    return set(emulator.lists()[name]["emails"])
+
+
+def rows(path: str, sql: str) -> list[tuple[Any, ...]]:
+    con = duckdb.connect(path, read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+@pytest.fixture
+def path(tmp_path: Path) -> str:
+    return str(tmp_path / "ids.duckdb")
+
+
+def test_removal_after_identifier_changed_elsewhere_is_not_lost(klaviyo_emulator, path
+                                                                 ) -> None:
+    """The reviewer's reproduction: m-3 leaves the phone campaign after its phone changed."""
+    c = customers()
+    write(path, {"sms_promo": [c["m-1"], c["m-2"], c["m-3"], c["m-4"]],
+                 "newsletter": list(c.values())})
+    assert run(klaviyo_emulator, path, "sms_promo", "newsletter").exit_code == EXIT_OK
+    assert "cat@example.com" in list_emails(klaviyo_emulator, "SMS Promo")
+
+    c["m-3"].phone_number = "+12065559999"
+    write(path, {"sms_promo": [c["m-1"], c["m-2"], c["m-4"]],
+                 "newsletter": list(c.values())})
+    assert run(klaviyo_emulator, path, "newsletter").exit_code == EXIT_OK  # moves the phone
+    result = run(klaviyo_emulator, path, "sms_promo")
+    assert result.exit_code == EXIT_OK, result.error
+    assert result.lists[0].removed == 1
+    assert list_emails(klaviyo_emulator, "SMS Promo") == {
+        "ann@example.com", "bob@example.com", "dan@example.com"}
+    assert list_phones(klaviyo_emulator, "SMS Promo") == {
+        "+12065550101", "+12065550202", "+12065550404"}
+    # the newsletter still holds m-3's profile
+    assert "cat@example.com" in list_emails(klaviyo_emulator, "Newsletter")
+
+
+def test_identifier_change_of_a_member_who_stays_keeps_it_in_the_list(klaviyo_emulator, path
+                                                                      ) -> None:
+    """m-3's phone changes but m-3 stays: the old phone's removal must not remove m-3."""
+    c = customers()
+    write(path, {"sms_promo": [c["m-1"], c["m-2"], c["m-3"]]})
+    run(klaviyo_emulator, path, "sms_promo")
+    c["m-3"].phone_number = "+12065559999"
+    write(path, {"sms_promo": [c["m-1"], c["m-2"], c["m-3"]]})
+    result = run(klaviyo_emulator, path, "sms_promo")
+    assert result.exit_code == EXIT_OK, result.error
+    assert list_phones(klaviyo_emulator, "SMS Promo") == {
+        "+12065550101", "+12065550202", "+12065559999"}
+    # and a push with no change afterwards sends and removes nothing
+    again = run(klaviyo_emulator, path, "sms_promo")
+    assert (again.lists[0].added, again.lists[0].updated, again.lists[0].removed) == (0, 0, 0)
+
+
+def test_removal_found_by_scanning_the_list_when_no_identifier_matches(klaviyo_emulator, path
+                                                                       ) -> None:
+    """Every identifier of m-3's profile changed in Klaviyo: the list itself is read."""
+    c = customers()
+    write(path, {"sms_promo": [c["m-1"], c["m-2"], c["m-3"]]})
+    run(klaviyo_emulator, path, "sms_promo")
+    cat = klaviyo_emulator.find_profile(email="cat@example.com")
+    # another integration renames both identifiers of the profile
+    from loader.config import Settings
+    from loader.klaviyo.client import KlaviyoClient
+    client = KlaviyoClient.from_settings(Settings.from_env({
+        "KLAVIYO_BASE_URL": klaviyo_emulator.base_url,
+        "KLAVIYO_API_KEY": klaviyo_emulator.api_key}))
+    client.request("update_profile", "PATCH", f"/api/profiles/{cat['id']}", body={"data": {
+        "type": "profile", "id": cat["id"],
+        "attributes": {"email": "cat.new@example.com", "phone_number": "+12065558888"}}})
+    write(path, {"sms_promo": [c["m-1"], c["m-2"]]})
+    result = run(klaviyo_emulator, path, "sms_promo")
+    assert result.exit_code == EXIT_OK, result.error
+    assert result.lists[0].removed == 1
+    assert list_phones(klaviyo_emulator, "SMS Promo") == {"+12065550101", "+12065550202"}
+    assert klaviyo_emulator.stats()["requests"].get("get_profiles_for_list", 0) >= 1
+
+
+def test_unresolvable_removal_stays_pending_and_fails_clearly(klaviyo_emulator, path) -> None:
+    c = customers()
+    write(path, {"sms_promo": [c["m-1"], c["m-2"], c["m-3"]]})
+    run(klaviyo_emulator, path, "sms_promo")
+    cat = klaviyo_emulator.find_profile(email="cat@example.com")
+    from loader.config import Settings
+    from loader.klaviyo.client import KlaviyoClient
+    client = KlaviyoClient.from_settings(Settings.from_env({
+        "KLAVIYO_BASE_URL": klaviyo_emulator.base_url,
+        "KLAVIYO_API_KEY": klaviyo_emulator.api_key}))
+    client.request("update_profile", "PATCH", f"/api/profiles/{cat['id']}", body={"data": {
+        "type": "profile", "id": cat["id"],
+        "attributes": {"email": "cat.new@example.com", "phone_number": "+12065558888"}}})
+    write(path, {"sms_promo": [c["m-1"], c["m-2"]]})
+    result = push(settings_for(klaviyo_emulator, path),
+                  PushOptions(campaigns=["sms_promo"], list_scan_max=1))  # no scan allowed
+    assert result.exit_code == EXIT_FAILED
+    assert "could not be matched" in (result.error or "")
+    assert result.lists[0].removed == 0
+    assert "+12065550303" in {r[0] for r in rows(
+        path, "select identifier from klaviyo_loader.list_members")}
+    # the next push (scan allowed) finishes it
+    result = run(klaviyo_emulator, path, "sms_promo")
+    assert result.exit_code == EXIT_OK, result.error
+    assert list_phones(klaviyo_emulator, "SMS Promo") == {"+12065550101", "+12065550202"}
+
+
+def test_shared_secondary_identifier_is_not_silently_merged(klaviyo_emulator, path) -> None:
+    """Two customers with different phones sharing an email: one sent, one reported."""
+    c = customers()
+    c["m-2"].email = "ann@example.com"  # shares m-1's email, has its own phone
+    c["m-5"].phone_number = "+12065550404"  # shares m-4's phone, has its own email
+    write(path, {"sms_promo": list(c.values()), "newsletter": list(c.values())})
+    result = run(klaviyo_emulator, path, "sms_promo", "newsletter")
+    assert result.exit_code == EXIT_OK, result.error
+    by_list = {r.list_name: r for r in result.lists}
+    sms, news = by_list["SMS Promo"], by_list["Newsletter"]
+    # sms: m-2 shares m-1's email and m-5 shares m-4's phone → 4 customers involved, 3 sent
+    assert (sms.added, sms.duplicates) == (3, 4)
+    assert (news.added, news.duplicates) == (3, 4)
+    assert list_phones(klaviyo_emulator, "SMS Promo") == {
+        "+12065550101", "+12065550303", "+12065550404"}
+    reasons = rows(path, "select list_name, amperity_id, reason from klaviyo_loader.rejected_rows "
+                         "order by all")
+    assert [(n, a) for n, a, _ in reasons] == [
+        ("Newsletter", "m-2"), ("Newsletter", "m-5"), ("SMS Promo", "m-2"), ("SMS Promo", "m-5")]
+    sms_reasons = {a: r for n, a, r in reasons if n == "SMS Promo"}
+    assert "email" in sms_reasons["m-2"] and "m-1" in sms_reasons["m-2"]
+    assert "phone_number" in sms_reasons["m-5"] and "m-4" in sms_reasons["m-5"]
+    recipients = {r[0] for r in rows(path, "select amperity_id from "
+                                           "klaviyo_loader.campaign_recipients")}
+    assert recipients == {"m-1", "m-3", "m-4"}
+    # a second push neither re-sends nor records the duplicates again
+    again = run(klaviyo_emulator, path, "sms_promo", "newsletter")
+    assert sum(r.added + r.updated + r.removed for r in again.lists) == 0
+    assert len(rows(path, "select * from klaviyo_loader.rejected_rows")) == 4
