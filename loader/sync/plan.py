@@ -109,6 +109,17 @@ class Planner:
         self.account_id = account_id
         self.has_state = table_exists(con, schema, "list_members")
 
+    def _sent_columns(self) -> str:
+        """SENT, or nulls in their place for state written before they existed (a dry run
+        does not migrate state)."""
+        row = self.con.execute(
+            "select count(*) from information_schema.columns where table_schema = ? "
+            "and table_name = 'list_members' and column_name = 'sent_email'",
+            [self.schema]).fetchone()
+        if row and row[0]:
+            return SENT
+        return ", ".join(f"null::varchar as {c.strip()}" for c in SENT.split(","))
+
     def t(self, name: str) -> str:
         return f'"{self.schema}"."{name}"'
 
@@ -132,8 +143,9 @@ class Planner:
                     "null::varchar as profile_id, null::varchar as amperity_id, "
                     "null::varchar as sent_email, null::varchar as sent_phone_number, "
                     "null::varchar as sent_external_id where false")
-        return (f"select identifier, fingerprint, profile_id, amperity_id, {SENT} "
-                f"from {self.t('list_members')} where account_id = {sql_str(self.account_id)} "
+        return (f"select identifier, fingerprint, profile_id, amperity_id, "
+                f"{self._sent_columns()} from {self.t('list_members')} "
+                f"where account_id = {sql_str(self.account_id)} "
                 f"and list_id = {sql_str(list_id)}")
 
     def _held(self, list_id: str | None) -> str:

@@ -209,3 +209,28 @@ def test_shared_secondary_identifier_is_not_silently_merged(klaviyo_emulator, pa
     again = run(klaviyo_emulator, path, "sms_promo", "newsletter")
     assert sum(r.added + r.updated + r.removed for r in again.lists) == 0
     assert len(rows(path, "select * from klaviyo_loader.rejected_rows")) == 4
+
+
+def test_state_from_before_identifiers_were_kept_still_loses_no_removal(klaviyo_emulator, path
+                                                                       ) -> None:
+    """State without the sent_* columns (an older loader): migrated, and the list is read."""
+    c = customers()
+    write(path, {"sms_promo": [c["m-1"], c["m-2"], c["m-3"], c["m-4"]],
+                 "newsletter": list(c.values())})
+    run(klaviyo_emulator, path, "sms_promo", "newsletter")
+    con = duckdb.connect(path)
+    for table in ("list_members", "pending_rows"):
+        for col in ("sent_email", "sent_phone_number", "sent_external_id"):
+            con.execute(f"alter table klaviyo_loader.{table} drop column {col}")
+    con.close()
+    c["m-3"].phone_number = "+12065559999"
+    write(path, {"sms_promo": [c["m-1"], c["m-2"], c["m-4"]],
+                 "newsletter": list(c.values())})
+    plan = push(settings_for(klaviyo_emulator, path),
+                PushOptions(campaigns=["sms_promo"], dry_run=True))
+    assert plan.error is None and plan.lists[0].plan.removals == 1
+    assert run(klaviyo_emulator, path, "newsletter").exit_code == EXIT_OK
+    result = run(klaviyo_emulator, path, "sms_promo")
+    assert result.exit_code == EXIT_OK, result.error
+    assert list_emails(klaviyo_emulator, "SMS Promo") == {
+        "ann@example.com", "bob@example.com", "dan@example.com"}
