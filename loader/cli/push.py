@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import traceback
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -11,7 +12,7 @@ import typer
 from rich.console import Console
 
 from loader.cli._app import app, guarded, scrub
-from loader.errors import ConfigError
+from loader.errors import EXIT_FAILED, ConfigError, LoaderError
 
 
 def _parse_at(text: str | None) -> datetime | None:
@@ -41,10 +42,36 @@ def push(
                                            help="The warehouse file."),
 ) -> None:
     """Deliver audiences to Klaviyo lists: only changes are sent; state makes reruns exact."""
+    if not as_json:
+        _push(campaigns, at, dry_run, sample, quiet, False, duckdb_path)
+        return
+    # --json: one JSON document on stdout whatever happens, with the same exit code
+    try:
+        _push(campaigns, at, dry_run, sample, quiet, True, duckdb_path)
+    except typer.Exit:
+        raise
+    except LoaderError as exc:
+        _json_failure(exc.message, exc.hint, exc.exit_code)
+    except Exception as exc:  # unexpected: the document, and the traceback on stderr
+        traceback.print_exc(file=sys.stderr)
+        _json_failure(f"{type(exc).__name__}: {exc}", None, EXIT_FAILED)
+
+
+def _json_failure(error: str, hint: str | None, exit_code: int) -> None:
+    doc = {"status": "failed", "exit_code": exit_code, "error": error, "hint": hint}
+    print(scrub(json.dumps(doc, default=str, indent=2)))
+    print(f"error: {scrub(error)}", file=sys.stderr)
+    if hint:
+        print(f"hint: {scrub(hint)}", file=sys.stderr)
+    raise typer.Exit(exit_code)
+
+
+def _push(campaigns: list[str] | None, at: str | None, dry_run: bool, sample: int | None,
+          quiet: bool, as_json: bool, duckdb_path: str | None) -> None:
     from loader.config import Settings
     from loader.sync import PushOptions
     from loader.sync import push as run_push
-    from loader.sync.report import RichProgress, print_summary
+    from loader.sync.report import RichProgress, output_console, print_summary
 
     settings = Settings.from_env()
     if duckdb_path:
@@ -61,7 +88,7 @@ def push(
     if as_json:
         print(scrub(json.dumps(result.as_dict(), default=str, indent=2)))
     elif not quiet:
-        print_summary(result, Console())
+        print_summary(result, output_console())
     if result.error:
         print(f"error: {scrub(result.error)}", file=sys.stderr)
         if result.hint:

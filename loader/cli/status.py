@@ -33,6 +33,6 @@ def status(
         payload = {"at": iso(when), "campaigns": [s.to_json() for s in statuses]}
         typer.echo(json.dumps(payload, indent=2))
         return
-    from rich.console import Console
+    from loader.sync.report import output_console, print_table
 
-    Console().print(render_table(statuses, when))
+    print_table(output_console(), render_table(statuses, when))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -11,7 +12,14 @@ from typing import Any, Protocol
 import duckdb
 
 from loader.config import Settings
-from loader.errors import EXIT_FAILED, EXIT_OK, EXIT_REJECTED, ConfigError, LoaderError
+from loader.errors import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_REJECTED,
+    ConfigError,
+    LoaderError,
+    WarehouseError,
+)
 from loader.klaviyo.client import KlaviyoClient
 from loader.klaviyo.limits import estimate_seconds
 from loader.klaviyo.payloads import ident, sql_str
@@ -209,6 +217,11 @@ class Pusher:
             finally:
                 con.close()
             return result
+        if not os.path.exists(self.settings.duckdb_path):  # never create it, nor its lock
+            raise WarehouseError(
+                f"The warehouse file {self.settings.duckdb_path} does not exist.",
+                hint="Run `dbt build` first, or point DUCKDB_PATH (or --duckdb-path) at its "
+                "file.")
         with PushLock.for_database(self.settings.duckdb_path, self.run_id,
                                    self.options.lock_wait_s):
             con = connect(self.settings.duckdb_path)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from rich.console import Console
+from rich.measure import Measurement
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -75,11 +77,39 @@ def summary_table(result: PushResult) -> Table:
     return table
 
 
+# Width of tables written to a file or pipe (cron, CI, `make demo` logs): wide enough that
+# values are never cut; a table wider still is printed at its own width.
+PIPE_WIDTH = 200
+
+
+def output_console(**kwargs: Any) -> Console:
+    """A console for stdout: the terminal's width, or PIPE_WIDTH (or $COLUMNS if wider) when
+    stdout is not a terminal, where rich would otherwise assume 80 columns."""
+    console = Console(**kwargs)
+    if not console.is_terminal:
+        try:
+            columns = int(os.environ.get("COLUMNS") or 0)
+        except ValueError:
+            columns = 0
+        console.width = max(columns, PIPE_WIDTH)
+    return console
+
+
+def print_table(console: Console, table: Table) -> None:
+    """Print a table whole: off a terminal, widen the console to the table's natural width."""
+    if not console.is_terminal:
+        unbounded = console.options.update_width(100_000)
+        needed = Measurement.get(console, unbounded, table).maximum
+        if needed > console.width:
+            console.width = needed
+    console.print(table)
+
+
 def print_summary(result: PushResult, console: Console) -> None:
     if not result.campaigns:
         console.print("No campaign is due; nothing to push.")
         return
-    console.print(summary_table(result))
+    print_table(console, summary_table(result))
     if result.dry_run:
         reqs = ", ".join(f"{op} {n}" for op, n in sorted(result.requests.items()))
         console.print(f"Requests: {reqs}. Estimated duration from Klaviyo's published limits: "

@@ -97,3 +97,49 @@ def test_without_names_pushes_the_due_campaigns_once(klaviyo_emulator, warehouse
     assert "No campaign is due" in res.output
     res = runner.invoke(app, ["push", "--at", "not-a-date"], env=env)
     assert res.exit_code == 2 and "--at" in res.output
+
+
+def test_tables_keep_values_whole_when_stdout_is_not_a_terminal(klaviyo_emulator, spec,
+                                                                 tmp_path: Path) -> None:
+    """CliRunner's stdout is a pipe, as under cron or CI: no `spr…` truncation."""
+    from tests.sync.helpers import write_warehouse as write
+
+    spec.campaign_id = "spring_sale_with_a_long_campaign_identifier"
+    spec.list_a = "Spring Sale - a long list name that a person reads whole"
+    spec.list_b = "Spring Sale - its sister list with an equally long name"
+    path = str(tmp_path / "wide.duckdb")
+    write(path, [spec])
+    env = {**env_for(klaviyo_emulator, path), "COLUMNS": "80"}
+    for extra in (["--dry-run"], []):
+        res = runner.invoke(app, ["push", spec.campaign_id, *extra], env=env)
+        assert res.exit_code == 0, res.output
+        assert "…" not in res.stdout
+        for value in (spec.campaign_id, spec.list_a, spec.list_b):
+            assert value in res.stdout, (extra, value)
+
+
+def test_json_failure_is_one_json_document(klaviyo_emulator, warehouse, tmp_path: Path) -> None:
+    env = env_for(klaviyo_emulator, warehouse)
+    missing = str(tmp_path / "nonexistent.duckdb")
+    cases = [
+        (["push", "no_such_campaign", "--json"], env),  # fails inside the run
+        (["push", "spring_sale", "--json"], {**env, "DUCKDB_PATH": missing}),  # before it
+        (["push", "spring_sale", "--json", "--at", "not-a-date"], env),  # option parsing
+        (["push", "spring_sale", "--json"], {**env, "KLAVIYO_API_KEY": ""}),  # configuration
+    ]
+    for args, e in cases:
+        res = runner.invoke(app, args, env=e)
+        assert res.exit_code == 2, (args, res.output)
+        doc = json.loads(res.stdout)
+        assert doc["status"] == "failed" and doc["exit_code"] == 2, args
+        assert doc["error"], args
+        assert klaviyo_emulator.api_key not in res.stdout
+
+
+def test_missing_warehouse_leaves_no_file_behind(klaviyo_emulator, tmp_path: Path) -> None:
+    missing = tmp_path / "nonexistent.duckdb"
+    res = runner.invoke(app, ["push", "spring_sale"],
+                        env=env_for(klaviyo_emulator, str(missing)))
+    assert res.exit_code == 2
+    assert "does not exist" in res.output
+    assert list(tmp_path.iterdir()) == []
