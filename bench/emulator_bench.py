@@ -6,9 +6,13 @@ job bodies (not timed), then measures with a simple `requests` client:
 1. accept: jobs POSTed back to back by N client threads → jobs/s and MB/s accepted (202);
 2. process: from the first POST until every profile is imported → profiles/s;
 3. paced: jobs offered at the ceiling (10/s) for a few seconds → achieved rate and the backlog
-   left when the offering stops.
+   left when the offering stops;
+4. steady: jobs offered at Klaviyo's steady limit for this endpoint (150/min = 2.5/s) → achieved
+   rate, POST latency, the lag of the last import, and the share of one core the emulator used;
+5. look-ups: `GET /api/profiles?filter=any(email,[100 emails])` among every stored profile.
 
     .venv/bin/python bench/emulator_bench.py [--jobs 20] [--profiles 10000] [--threads 2]
+        [--paced-seconds 3] [--steady-seconds 8]
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from typing import Any
 import requests
 
 REPO = Path(__file__).resolve().parents[1]
+STEADY = 2.5  # jobs/s: 150/min, the steady limit of bulk_import_profiles
 HEADERS = {"Authorization": "Klaviyo-API-Key pk_bench", "revision": "2026-07-15",
            "Content-Type": "application/vnd.api+json", "Accept": "application/vnd.api+json"}
 
@@ -115,6 +120,7 @@ def main() -> None:
     ap.add_argument("--profiles", type=int, default=10_000)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--paced-seconds", type=float, default=3.0)
+    ap.add_argument("--steady-seconds", type=float, default=8.0)
     args = ap.parse_args()
 
     proc, base = start_emulator()
@@ -124,8 +130,10 @@ def main() -> None:
             {"data": {"type": "list", "attributes": {"name": "bench"}}}))
         list_id = r.json()["data"]["id"]
         paced_jobs = int(args.paced_seconds * 10)
+        steady_jobs = int(args.steady_seconds * STEADY)
         t = time.perf_counter()
-        bodies = [job_body(j, args.profiles, list_id) for j in range(args.jobs + paced_jobs)]
+        bodies = [job_body(j, args.profiles, list_id)
+                  for j in range(args.jobs + paced_jobs + steady_jobs)]
         mb = len(bodies[0]) / 1e6
         print(f"built {len(bodies)} bodies of {args.profiles} profiles ({mb:.2f} MB each) in "
               f"{time.perf_counter() - t:.1f}s (not timed)")
@@ -150,13 +158,39 @@ def main() -> None:
         # 3: paced at the ceiling
         before = stats(base)["profiles_imported"]
         t0 = time.perf_counter()
-        lat = post_jobs(base, bodies[args.jobs:], args.threads, pace=10.0)
+        lat = post_jobs(base, bodies[args.jobs:args.jobs + paced_jobs], args.threads, pace=10.0)
         t_offer = time.perf_counter() - t0
         t_done = wait_imported(base, before + paced_jobs * args.profiles) - t0
         print(f"paced at 10 jobs/s: {paced_jobs} jobs offered in {t_offer:.2f}s = "
               f"{paced_jobs / t_offer:.1f} jobs/s accepted; all imported after {t_done:.2f}s "
               f"(backlog drained {t_done - t_offer:.2f}s after the last POST); "
               f"POST p50 {statistics.median(lat) * 1000:.0f} ms")
+        # 4: paced at the steady limit
+        if steady_jobs:
+            before = stats(base)["profiles_imported"]
+            cpu0 = _cpu_seconds(proc.pid)
+            t0 = time.perf_counter()
+            lat = post_jobs(base, bodies[args.jobs + paced_jobs:], args.threads, pace=STEADY)
+            t_offer = time.perf_counter() - t0
+            t_done = wait_imported(base, before + steady_jobs * args.profiles) - t0
+            busy = (_cpu_seconds(proc.pid) - cpu0) / t_done
+            print(f"steady at {STEADY} jobs/s: {steady_jobs} jobs offered in {t_offer:.2f}s = "
+                  f"{steady_jobs / t_offer:.2f} jobs/s accepted; POST p50 "
+                  f"{statistics.median(lat) * 1000:.0f} ms, max {max(lat) * 1000:.0f} ms; last "
+                  f"job imported {t_done - t_offer:.2f}s after its POST; emulator used "
+                  f"{busy:.0%} of one core")
+
+        # 5: identifier look-ups among everything stored
+        n = stats(base)["profiles"]
+        emails = ",".join(f'"customer{(i * 7919) % n}@example.com"' for i in range(100))
+        t0 = time.perf_counter()
+        for _ in range(5):
+            r = s.get(base + "/api/profiles", headers=HEADERS, timeout=60,
+                      params={"filter": f"any(email,[{emails}])", "page[size]": "100"})
+            if r.status_code != 200 or len(r.json()["data"]) != 100:
+                raise SystemExit(f"look-up failed: {r.status_code} {r.text[:300]}")
+        print(f"look-up any(email, 100 values) among {n:,} profiles: "
+              f"{(time.perf_counter() - t0) / 5 * 1000:.0f} ms a request")
         rss = _rss_mb(proc.pid)
         if rss:
             print(f"emulator RSS after {stats(base)['profiles']:,} profiles: {rss:.0f} MB")
