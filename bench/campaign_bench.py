@@ -52,10 +52,56 @@ CAMPAIGN = """\
 ) }}
 """
 
+# National phone numbering plans (docs/campaigns.md, "Phone number"): spellings -> calling
+# code, trunk prefix, national significant number length range, lowest first digit. The
+# hand-written query joins to them; dbt generates a CASE from klaviyo_phone_countries().
+PHONE_PLANS = [
+    ("US|USA|UNITED STATES|UNITED STATES OF AMERICA|U.S.|U.S.A.", "1", "1", 10, 10, "2"),
+    ("CA|CAN|CANADA", "1", "1", 10, 10, "2"),
+    (
+        "GB|GBR|UNITED KINGDOM|UK|GREAT BRITAIN|BRITAIN|ENGLAND|SCOTLAND|WALES|NORTHERN IRELAND",
+        "44",
+        "0",
+        9,
+        10,
+        "1",
+    ),
+    ("DE|DEU|GERMANY", "49", "0", 8, 11, "1"),
+    ("FR|FRA|FRANCE", "33", "0", 9, 9, "1"),
+    ("IE|IRL|IRELAND|REPUBLIC OF IRELAND", "353", "0", 7, 9, "1"),
+    ("ES|ESP|SPAIN", "34", "", 9, 9, "6"),
+    ("IT|ITA|ITALY", "39", "", 6, 11, "0"),
+    ("NL|NLD|NETHERLANDS|THE NETHERLANDS|HOLLAND", "31", "0", 9, 9, "1"),
+    ("BE|BEL|BELGIUM", "32", "0", 8, 9, "1"),
+    ("AU|AUS|AUSTRALIA", "61", "0", 9, 9, "1"),
+    ("NZ|NZL|NEW ZEALAND", "64", "0", 8, 10, "1"),
+    ("MX|MEX|MEXICO", "52", "", 10, 10, "2"),
+    ("BR|BRA|BRAZIL", "55", "0", 10, 11, "1"),
+    ("JP|JPN|JAPAN", "81", "0", 9, 10, "1"),
+    ("IN|IND|INDIA", "91", "0", 10, 10, "1"),
+    ("CN|CHN|CHINA", "86", "0", 10, 11, "1"),
+    ("SE|SWE|SWEDEN", "46", "0", 7, 9, "1"),
+    ("NO|NOR|NORWAY", "47", "", 8, 8, "2"),
+    ("DK|DNK|DENMARK", "45", "", 8, 8, "2"),
+    ("CH|CHE|SWITZERLAND", "41", "0", 9, 9, "1"),
+    ("AT|AUT|AUSTRIA", "43", "0", 8, 13, "1"),
+    ("PL|POL|POLAND", "48", "", 9, 9, "1"),
+    ("PT|PRT|PORTUGAL", "351", "", 9, 9, "2"),
+]
+PHONE_PLAN_VALUES = ",\n        ".join(
+    f"('{spelling}', '{code}', '{trunk}', {low}, {high}, '{first}')"
+    for names, code, trunk, low, high, first in PHONE_PLANS
+    for spelling in names.split("|")
+)
+
 # The same audience, written by hand as one query (DuckDB dialect).
 HAND_WRITTEN = r"""
 create or replace table hand_audience as
-with included as (
+with phone_plans(spelling, calling_code, trunk, nsn_min, nsn_max, nsn_first) as (
+    values
+        PHONE_PLAN_VALUES
+),
+included as (
     select amperity_id, 1 as segment_order from seg_high_value_customers
     union all select amperity_id, 2 from seg_recent_buyers
     union all select amperity_id, 3 from seg_outdoor_enthusiasts
@@ -94,10 +140,11 @@ joined as (
         m.email as raw_email,
         m.phone as raw_phone,
         regexp_replace(m.phone, '[^0-9]', '', 'g') as digits,
-        upper(trim(m.country)) as country_code,
+        p.calling_code, p.trunk, p.nsn_min, p.nsn_max, p.nsn_first,
         m.given_name, m.surname, m.city, m.state, m.country, m.loyalty_id
     from bucketed as b
     left join stg_amperity__merged_customers as m on b.amperity_id = m.amperity_id
+    left join phone_plans as p on upper(trim(m.country)) = p.spelling
 ),
 mapped as (
     select
@@ -115,11 +162,15 @@ mapped as (
             when trim(raw_phone) like '00%' then
                 case when length(digits) between 10 and 17 and digits[3] <> '0'
                     then '+' || digits[3:] end
-            when country_code in ('US', 'USA', 'CA', 'CAN', 'UNITED STATES', 'CANADA') then
+            when calling_code is not null then
                 case
-                    when length(digits) = 10 and digits[1] between '2' and '9' then '+1' || digits
-                    when length(digits) = 11 and digits[1] = '1' and digits[2] between '2' and '9'
-                        then '+' || digits
+                    when trunk <> '' and starts_with(digits, trunk) then
+                        case when length(digits) - length(trunk) between nsn_min and nsn_max
+                            and digits[length(trunk) + 1] between nsn_first and '9'
+                            then '+' || calling_code || digits[length(trunk) + 1:] end
+                    when length(digits) between nsn_min and nsn_max
+                        and digits[1] between nsn_first and '9'
+                        then '+' || calling_code || digits
                 end
         end as phone_number
     from joined
@@ -150,6 +201,8 @@ select
     state as region, country, loyalty_id
 from mapped
 """
+
+HAND_WRITTEN = HAND_WRITTEN.replace("PHONE_PLAN_VALUES", PHONE_PLAN_VALUES)
 
 MEASURE_DBT = """
 import json, resource, sys, time
