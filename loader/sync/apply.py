@@ -39,6 +39,16 @@ POLL_MAX_S = 5.0
 LIST_SCAN_MAX = 200_000
 
 
+def insert_rows(con: duckdb.DuckDBPyConnection, table: str, rows: list[tuple[Any, ...]],
+                width: int) -> None:
+    """Insert Python rows in one statement (column lists unnested), not one per row as
+    ``executemany`` does."""
+    if not rows:
+        return
+    columns = [list(c) for c in zip(*rows, strict=True)]
+    con.execute(f"insert into {table} select {', '.join(['unnest(?)'] * width)}", columns)
+
+
 def now_utc() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
@@ -131,13 +141,19 @@ class Applier:
                     amperity_id, fingerprint, null, 0, profile_id, false, {SENT}
                 from ({removals_sql})""", a)
         # state written before identifiers were kept learns them from the unchanged rows
-        self.con.execute(f"""
-            update {self.t('list_members')} as m set sent_email = d.sent_email,
-                sent_phone_number = d.sent_phone_number, sent_external_id = d.sent_external_id
-            from {DESIRED} as d
-            where m.account_id = ? and m.list_id = ? and m.identifier = d.identifier
-                and m.fingerprint = d.fingerprint and m.sent_email is null
-                and m.sent_phone_number is null and m.sent_external_id is null""", a)
+        unknown = ("m.sent_email is null and m.sent_phone_number is null "
+                   "and m.sent_external_id is null")
+        legacy = self.con.execute(
+            f"select count(*) from {self.t('list_members')} as m where account_id = ? "
+            f"and list_id = ? and {unknown}", a).fetchone()
+        if legacy and legacy[0]:
+            self.con.execute(f"""
+                update {self.t('list_members')} as m set sent_email = d.sent_email,
+                    sent_phone_number = d.sent_phone_number,
+                    sent_external_id = d.sent_external_id
+                from {DESIRED} as d
+                where m.account_id = ? and m.list_id = ? and m.identifier = d.identifier
+                    and m.fingerprint = d.fingerprint and {unknown}""", a)
         # customers sharing an identifier with a smaller amperity_id: not sent, recorded once
         self.con.execute(f"""
             insert into {self.t('rejected_rows')}
@@ -339,8 +355,7 @@ class Applier:
         a = [self.account_id, first.list_id]
         ts = now_utc()
         self.con.execute("create or replace temp table _ranges (seq_from bigint, seq_to bigint)")
-        self.con.executemany("insert into _ranges values (?, ?)",
-                             [(j.seq_from, j.seq_to) for j, _ in finished])
+        insert_rows(self.con, "_ranges", [(j.seq_from, j.seq_to) for j, _ in finished], 2)
         in_ranges = ("exists (select 1 from _ranges as r "
                      "where p.seq between r.seq_from and r.seq_to)")
         self.con.execute("begin")
@@ -463,36 +478,38 @@ class Applier:
                 f"or {member(external_id, 'sent_external_id')}, false)")
 
     def _look_up(self, list_id: str, identifier_field: str, kind: str) -> None:
-        """Profile ids of pending removals by one identifier kind; cached in state."""
+        """Profile ids of pending removals by one identifier kind (100 values a request).
+
+        Kept on the pending rows only: those members leave ``list_members`` in this run, and
+        a killed run simply looks them up again.
+        """
         a = [self.account_id, list_id]
         col = "identifier" if kind == identifier_field else f"sent_{kind}"
         values = [r[0] for r in self.con.execute(
             f"select distinct {col} from {self.t('pending_rows')} where account_id = ? "
             f"and list_id = ? and op = 'remove' and profile_id is null and {col} is not null "
             f"order by 1", a).fetchall()]
+        pairs: list[tuple[str, str]] = []
         for i in range(0, len(values), 100):
             chunk = values[i:i + 100]
             found = self.client.find_profiles(kind, chunk)
             if not found:
                 continue
             wanted = {v.lower() if kind == "email" else v: v for v in chunk}
-            pairs = [(wanted[key], p["id"]) for p in found
-                     if (key := (p[kind] or "").lower() if kind == "email" else p[kind])
-                     in wanted]
-            self.con.executemany("insert into _resolved values (?, ?, ?, ?)",
-                                 [(p["id"], p["email"], p["phone_number"], p["external_id"])
-                                  for p in found])
-            self.con.execute("create or replace temp table _ids (value varchar, "
-                             "profile_id varchar)")
-            self.con.executemany("insert into _ids values (?, ?)", pairs)
-            self.con.execute("begin")
-            for table in ("pending_rows", "list_members"):
-                self.con.execute(
-                    f"update {self.t(table)} as t set profile_id = i.profile_id from _ids as i "
-                    f"where t.account_id = ? and t.list_id = ? and t.{col} = i.value "
-                    f"and t.profile_id is null"
-                    + (" and t.op = 'remove'" if table == "pending_rows" else ""), a)
-            self.con.execute("commit")
+            pairs += [(wanted[key], p["id"]) for p in found
+                      if (key := (p[kind] or "").lower() if kind == "email" else p[kind])
+                      in wanted]
+            insert_rows(self.con, "_resolved",
+                        [(p["id"], p["email"], p["phone_number"], p["external_id"])
+                         for p in found], 4)
+        if not pairs:
+            return
+        self.con.execute("create or replace temp table _ids (value varchar, profile_id varchar)")
+        insert_rows(self.con, "_ids", pairs, 2)
+        self.con.execute(
+            f"update {self.t('pending_rows')} as t set profile_id = i.profile_id from _ids as i "
+            f"where t.account_id = ? and t.list_id = ? and t.op = 'remove' "
+            f"and t.{col} = i.value and t.profile_id is null", a)
 
     def _forget(self, list_id: str, identifiers: list[str]) -> None:
         """Removed members leave state (and the plan), in one transaction."""
@@ -522,10 +539,10 @@ class Applier:
         for p in self.client.list_profiles(list_id):
             page.append((p["id"], p["email"], p["phone_number"], p["external_id"]))
             if len(page) >= 1000:
-                self.con.executemany("insert into _list_scan values (?, ?, ?, ?)", page)
+                insert_rows(self.con, "_list_scan", page, 4)
                 page = []
         if page:
-            self.con.executemany("insert into _list_scan values (?, ?, ?, ?)", page)
+            insert_rows(self.con, "_list_scan", page, 4)
         desired = self._desired_match("s.email", "s.phone_number", "s.external_id")
         extras = [r[0] for r in self.con.execute(
             f"select distinct profile_id from _list_scan as s where not {desired} "
