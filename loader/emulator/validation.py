@@ -202,7 +202,6 @@ _PROFILE_ITEM = BODIES["bulk_import_profiles"]["props"]["data"]["props"]["attrib
     "profiles"]["props"]["data"]["items"]
 _ITEM_KEYS = frozenset(("type", "id", "attributes", "meta"))
 _ATTR_KEYS = frozenset(PROFILE_ATTRIBUTES["props"])
-_STR_KEYS = frozenset((*_IDENT_ATTRS, "_kx", *_TEXT_ATTRS))
 _LOC_KEYS = frozenset(LOCATION["props"])
 
 
@@ -223,16 +222,17 @@ def _fast_profile_bound(p: Any) -> int | None:
     if type(a) is not dict or not a.keys() <= _ATTR_KEYS:
         return None
     size = 64 + _LEAF_BOUND * len(a)
-    strs = [a[k] for k in _STR_KEYS.intersection(a)]
+    strs = a.copy()  # every member but these two is a string or null
+    loc = strs.pop("location", None)
+    props = strs.pop("properties", None)
     try:  # one C call checks "all strings" and sums their lengths
-        size += 6 * len("".join(strs))
+        size += 6 * len("".join(strs.values()))
     except TypeError:  # a null among them, or a value of another type
-        for v in strs:
+        for v in strs.values():
             if v is not None:
                 if type(v) is not str:
                     return None
                 size += 6 * len(v)
-    loc = a.get("location")
     if loc is not None:
         if type(loc) is not dict or not loc.keys() <= _LOC_KEYS:
             return None
@@ -250,7 +250,6 @@ def _fast_profile_bound(p: Any) -> int | None:
                     return None
                 elif t is int:
                     size += v.bit_length() // 3 + 1
-    props = a.get("properties")
     if props is None:
         return size
     if type(props) is not dict:
