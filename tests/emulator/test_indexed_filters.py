@@ -132,3 +132,17 @@ def test_filters_follow_merges_and_identifier_changes(api: Api) -> None:
         for field in ("email", "phone_number", "external_id", "id"):
             if p[field]:
                 assert _ids(api, "/api/profiles", f'equals({field},"{p[field]}")') == [p["id"]]
+
+
+def test_a_merge_inside_one_job_leaves_the_survivor_in_the_list(api: Api) -> None:
+    lid = api.create_list("J")
+    job = api.import_and_wait([{"phone_number": "+4792222222"}, {"email": "cy@example.com"},
+                               {"email": "cy@example.com", "phone_number": "+4792222222"}],
+                              [lid])
+    assert job["attributes"]["completed_count"] == 3
+    [kept] = api.emu.profiles()
+    assert api.emu.lists()["J"]["members"] == [kept["id"]]
+    r = api.get(f"/api/lists/{lid}", params={"additional-fields[list]": "profile_count"})
+    assert r.json()["data"]["attributes"]["profile_count"] == 1  # no trace of the merged one
+    for flt in ('equals(email,"cy@example.com")', 'equals(phone_number,"+4792222222")'):
+        assert _ids(api, f"/api/lists/{lid}/profiles", flt) == [kept["id"]], flt
