@@ -34,6 +34,7 @@ from loader.sync.plan import DESIRED, DIFF, DUPLICATES, SENT, job_bounds
 POINTER = re.compile(r"/data/attributes/profiles/data/(\d+)")
 POLL_FIRST_S = 0.25
 POLL_MAX_S = 5.0
+BODY_SLOT = "\x00profiles\x00"  # where a job body's profiles go (never in JSON text)
 # Reading a list's members to settle removals no look-up resolves: at most this many members
 # (100 a request; 200,000 members take ~2,000 requests, under 3 minutes at Klaviyo's limits).
 LIST_SCAN_MAX = 200_000
@@ -47,6 +48,19 @@ def insert_rows(con: duckdb.DuckDBPyConnection, table: str, rows: list[tuple[Any
         return
     columns = [list(c) for c in zip(*rows, strict=True)]
     con.execute(f"insert into {table} select {', '.join(['unnest(?)'] * width)}", columns)
+
+
+def seq_ranges_sql(column: str, ranges: list[tuple[int, int]]) -> str:
+    """SQL: ``column`` lies in one of the ranges; adjacent ranges (jobs cut from one plan)
+    are merged, so a round of completed jobs is usually one ``between`` (a filter, no join)."""
+    merged: list[list[int]] = []
+    for a, b in sorted(ranges):
+        if merged and a <= merged[-1][1] + 1:
+            merged[-1][1] = max(merged[-1][1], b)
+        else:
+            merged.append([a, b])
+    return "(" + " or ".join(f"{column} between {int(a)} and {int(b)}"
+                             for a, b in merged) + ")"
 
 
 def now_utc() -> datetime:
@@ -200,23 +214,27 @@ class Applier:
     # -- imports ----------------------------------------------------------------------------
 
     def _body(self, seq_from: int, seq_to: int, list_id: str) -> bytes:
-        """One import job body, concatenated by DuckDB from the rendered profiles."""
+        """One import job body, assembled and encoded by DuckDB from the rendered profiles."""
+        head, tail = import_job_body([BODY_SLOT], list_id).split(BODY_SLOT)
         row = self.con.execute(
-            f"select string_agg(payload, ',' order by seq) from {DIFF} "
-            f"where seq between ? and ?", [seq_from, seq_to]).fetchone()
-        return import_job_body([row[0]] if row and row[0] else [], list_id).encode()
+            f"select encode(? || string_agg(payload, ',' order by seq) || ?) from {DIFF} "
+            f"where seq between ? and ?", [head, tail, seq_from, seq_to]).fetchone()
+        return bytes(row[0]) if row and row[0] else import_job_body([], list_id).encode()
 
     def _count(self, seq_from: int, seq_to: int) -> int:
         row = self.con.execute(f"select count(*) from {DIFF} where seq between ? and ?",
                                [seq_from, seq_to]).fetchone()
         return int(row[0]) if row else 0
 
-    def submit_all(self, list_id: str, list_name: str, campaign_id: str) -> tuple[
-            list[Job], ListStats]:
-        """Send every pending upsert as import jobs (10,000 profiles / 5 MB each)."""
+    def submit_all(self, list_id: str, list_name: str, campaign_id: str,
+                   bounds: list[tuple[int, int]] | None = None) -> tuple[list[Job], ListStats]:
+        """Send every pending upsert as import jobs (10,000 profiles / 5 MB each).
+
+        ``bounds``: the jobs' seq ranges when the plan already cut them (``job_bounds``).
+        """
         stats = ListStats()
         jobs: list[Job] = []
-        for a, b in job_bounds(self.con):
+        for a, b in (job_bounds(self.con) if bounds is None else bounds):
             self._submit(a, b, list_id, list_name, campaign_id, jobs, stats)
         return jobs, stats
 
@@ -354,10 +372,7 @@ class Applier:
                 bad.update(self._import_errors(job, identifier_field))
         a = [self.account_id, first.list_id]
         ts = now_utc()
-        self.con.execute("create or replace temp table _ranges (seq_from bigint, seq_to bigint)")
-        insert_rows(self.con, "_ranges", [(j.seq_from, j.seq_to) for j, _ in finished], 2)
-        in_ranges = ("exists (select 1 from _ranges as r "
-                     "where p.seq between r.seq_from and r.seq_to)")
+        in_ranges = seq_ranges_sql("p.seq", [(j.seq_from, j.seq_to) for j, _ in finished])
         self.con.execute("begin")
         if bad:
             rows = self.con.execute(

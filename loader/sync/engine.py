@@ -373,7 +373,7 @@ class Pusher:
             key = list_id
             self.progress.start(key, f"{c.campaign_id} → {name}",
                                 plan.adds + plan.changes + plan.removals)
-            jobs, sub = applier.submit_all(list_id, name, c.campaign_id)
+            jobs, sub = applier.submit_all(list_id, name, c.campaign_id, planner.bounds)
             stats.merge(sub)
             confirmed = applier.wait_and_confirm(jobs, c.identifier)
             for st in (confirmed.get(list_id), recovered.pop(list_id, None)):

@@ -108,6 +108,7 @@ class Planner:
         self.schema = schema
         self.account_id = account_id
         self.has_state = table_exists(con, schema, "list_members")
+        self.bounds: list[tuple[int, int]] | None = None  # import jobs of the last plan
 
     def _sent_columns(self) -> str:
         """SENT, or nulls in their place for state written before they existed (a dry run
@@ -225,7 +226,8 @@ from members as m anti join {DESIRED} as d on d.identifier = m.identifier
             p.removals, missing_ids = (int(rem[0]), int(rem[1])) if rem else (0, 0)
         else:
             missing_ids = 0
-        p.import_jobs = len(job_bounds(self.con))
+        self.bounds = job_bounds(self.con)  # the apply step sends these jobs
+        p.import_jobs = len(self.bounds)
         p.lookups = math.ceil(missing_ids / limit("get_profiles").page_max) if missing_ids else 0
         req: dict[str, int] = {"get_lists": 1}
         if not list_exists:
