@@ -60,6 +60,14 @@ class _Server(ThreadingHTTPServer):
                 conn.shutdown(socket.SHUT_RDWR)
 
 
+def _profile_view(p: dict[str, Any], lists: list[str]) -> dict[str, Any]:
+    view = {k: v for k, v in p.items()
+            if k not in ("created", "updated", "location", "properties")}
+    view.update({"location": dict(p["location"]), "properties": dict(p["properties"]),
+                 "created": iso(p["created"]), "updated": iso(p["updated"]), "lists": lists})
+    return view
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: _Server
@@ -325,22 +333,19 @@ class Emulator:
             for rec in self.store.lists.values():
                 for pid in rec.members:
                     memberships.setdefault(pid, []).append(rec.id)
-            return [
-                {**{k: v for k, v in p.items() if k not in ("created", "updated", "location",
-                                                             "properties")},
-                 "location": dict(p["location"]), "properties": dict(p["properties"]),
-                 "created": iso(p["created"]), "updated": iso(p["updated"]),
-                 "lists": memberships.get(p["id"], [])}
-                for p in self.store.profiles.values()
-            ]
+            return [_profile_view(p, memberships.get(p["id"], []))
+                    for p in self.store.profiles.values()]
 
     def find_profile(self, *, email: str | None = None, phone_number: str | None = None,
                      external_id: str | None = None) -> dict[str, Any] | None:
+        """One profile as ``profiles()`` shows it (from the identifier indexes, no scan)."""
         with self.store.lock:
             pid = self.store.lookup(email, phone_number, external_id)
-        if pid is None:
-            return None
-        return next((p for p in self.profiles() if p["id"] == pid), None)
+            p = self.store.profiles.get(pid) if pid is not None else None
+            if p is None:
+                return None
+            return _profile_view(p, [rec.id for rec in self.store.lists.values()
+                                     if pid in rec.members])
 
     def create_list(self, name: str) -> str:
         """Seed a list directly (not counted as an API call nor against the daily limit)."""

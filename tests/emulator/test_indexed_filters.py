@@ -111,7 +111,8 @@ def test_filters_follow_merges_and_identifier_changes(api: Api) -> None:
     assert job["attributes"]["completed_count"] == 1
     [kept] = [p for p in api.emu.profiles() if p["email"] == "ann@example.com"]
     merged_away = ({phone_only, email_only} - {kept["id"]}).pop()
-    assert kept["phone_number"] == "+4791111111"
+    assert kept["phone_number"] == "+4791111111" and kept["lists"] == [lid]
+    assert api.emu.find_profile(external_id="A") == kept  # the inspection look-up agrees
     assert _ids(api, "/api/profiles", 'equals(phone_number,"+4791111111")') == [kept["id"]]
     assert _ids(api, "/api/profiles", 'equals(email,"ann@example.com")') == [kept["id"]]
     assert _ids(api, "/api/profiles", 'equals(external_id,"A")') == [kept["id"]]  # not sent
