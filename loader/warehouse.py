@@ -208,7 +208,7 @@ def duplicates_sql(campaign: Campaign, list_name: str, columns: list[str]) -> st
     """
     idc = ident(campaign.identifier)
     keys = "\n    union all\n    ".join(
-        f"select distinct amperity_id, {sql_str(k)} as identifier_kind, "
+        f"select amperity_id, {sql_str(k)} as identifier_kind, "
         f"cast({ident(k)} as varchar) as identifier_value from sendable "
         f"where {ident(k)} is not null"
         for k in sent_identifiers(campaign, columns))
@@ -222,7 +222,7 @@ identifier_keys as (
 shared as (
     select identifier_kind, identifier_value, min(amperity_id) as owner_id
     from identifier_keys group by identifier_kind, identifier_value
-    having count(distinct amperity_id) > 1
+    having min(amperity_id) <> max(amperity_id)
 ),
 involved as (
     select k.amperity_id,

@@ -133,7 +133,10 @@ class Planner:
         """
         self.con.execute(f"create or replace temp table {DUPLICATES} as "
                          f"{duplicates_sql(campaign, list_name, columns)}")
-        sql = desired_sql(campaign, list_name, columns, DUPLICATES)
+        row = self.con.execute(f"select count(*) from {DUPLICATES} "
+                               f"where collides_with is not null").fetchone()
+        sql = desired_sql(campaign, list_name, columns,
+                          DUPLICATES if row and row[0] else None)
         if sample is not None:
             sql = f"select * from ({sql}) order by md5(identifier), identifier limit {int(sample)}"
         self.con.execute(f"create or replace temp table {DESIRED} as {sql}")
