@@ -152,6 +152,7 @@ class Emulator:
         self._refresh_tokens: dict[str, tuple[str, frozenset[str]]] = {}  # token -> (client, sc)
         self._access_tokens: dict[str, tuple[float, frozenset[str]]] = {}
         self._stats_lock = threading.Lock()
+        self._inflight = 0  # requests being handled (the job thread lets them go first)
         self._reset_stats()
         self._jobs_cv = threading.Condition()
         self._queue: list[Job] = []
@@ -280,7 +281,7 @@ class Emulator:
                 else:
                     self._jobs_cv.wait(0.5)
                     continue
-            self.store.process_job(job)
+            self.store.process_job(job, pause=self._yield_to_requests)
             if self.gc_freeze:
                 gc.freeze()  # stored profiles are long-lived: full collections skip them
             with self._jobs_cv:
@@ -288,6 +289,13 @@ class Emulator:
                     self._queue.remove(job)
                 self._current = None
                 self._jobs_cv.notify_all()
+
+    def _yield_to_requests(self) -> None:
+        """Between chunks of an import, let the requests in flight finish first (as Klaviyo
+        answers a job's POST at once and imports later); wait at most 0.25 s a chunk."""
+        deadline = time.monotonic() + 0.25
+        while self._inflight and time.monotonic() < deadline and not self._stop.is_set():
+            time.sleep(0.001)
 
     def wait_for_jobs(self, timeout: float = 30.0) -> None:
         """Block until every submitted job is complete (real time; advance a fake clock first)."""
@@ -444,6 +452,15 @@ class Emulator:
                 self._counts["faults"] += 1
 
     def _handle(self, h: _Handler) -> None:
+        with self._stats_lock:
+            self._inflight += 1
+        try:
+            self._handle_one(h)
+        finally:
+            with self._stats_lock:
+                self._inflight -= 1
+
+    def _handle_one(self, h: _Handler) -> None:
         split = urlsplit(h.path)
         path = split.path
         if path.startswith("/_emulator/") or path == "/_emulator":

@@ -12,6 +12,7 @@ import re
 import string
 import threading
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -423,14 +424,19 @@ class Store:
             self.by_external[ext] = pid
         return pid
 
-    def process_job(self, job: Job, chunk: int = 2000) -> None:
-        """Import a job's profiles, a chunk per lock hold, then mark it complete."""
+    def process_job(self, job: Job, chunk: int = 1000,
+                    pause: Callable[[], None] | None = None) -> None:
+        """Import a job's profiles, a chunk per lock hold, then mark it complete.
+
+        ``pause`` is called before each chunk (the server lets requests in flight go first)."""
         with self.lock:
             job.status = "processing"
             job.started_at = self.clock()
         payload = job.payload
         import_one = self._import_one
         for start in range(0, len(payload), chunk):
+            if pause is not None:
+                pause()
             with self.lock:
                 lists = [self.lists[lid] for lid in job.list_ids if lid in self.lists]
                 now = self.clock()
