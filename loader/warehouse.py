@@ -249,7 +249,8 @@ def desired_sql(campaign: Campaign, list_name: str, columns: list[str],
 
     Columns: identifier, amperity_id (the customer sent: the smallest id among customers sharing
     the identifier), customers (how many customers share it), sent_email, sent_phone_number,
-    sent_external_id (the identifiers the profile carries; null when not sent), payload (the
+    sent_external_id (the other identifiers the profile carries; null when not sent, and for
+    the campaign's own identifier, which is ``identifier``), payload (the
     JSON:API profile), fingerprint (md5 of the payload), nbytes (payload size in bytes).
 
     ``duplicates``: a relation shaped as ``duplicates_sql``; its customers with a
@@ -263,11 +264,12 @@ def desired_sql(campaign: Campaign, list_name: str, columns: list[str],
     singles = "".join(f", {value_json(c)} as {ident(c)}" for c in others)
     aggs = "".join(f", {aggregate_json(c)} as {ident(c)}" for c in others)
     sent = sent_identifiers(campaign, columns)
+    others_sent = [k for k in sent if k != campaign.identifier]  # the identifier is `identifier`
     sent_single = "".join(
-        f", cast(s.{ident(k)} as varchar) as sent_{k}" if k in sent
+        f", cast(s.{ident(k)} as varchar) as sent_{k}" if k in others_sent
         else f", null::varchar as sent_{k}" for k in IDENTIFIERS)
     sent_agg = "".join(
-        f", cast(min(s.{ident(k)}) as varchar)" if k in sent else ", null::varchar"
+        f", cast(min(s.{ident(k)}) as varchar)" if k in others_sent else ", null::varchar"
         for k in IDENTIFIERS)
     sent_cols = "".join(f", sent_{k}" for k in IDENTIFIERS)
     payload = profile_sql(columns, campaign.identifier, campaign.update_contacts)

@@ -154,20 +154,6 @@ class Applier:
                 select ?, ?, -row_number() over (order by identifier), 'remove', identifier,
                     amperity_id, fingerprint, null, 0, profile_id, false, {SENT}
                 from ({removals_sql})""", a)
-        # state written before identifiers were kept learns them from the unchanged rows
-        unknown = ("m.sent_email is null and m.sent_phone_number is null "
-                   "and m.sent_external_id is null")
-        legacy = self.con.execute(
-            f"select count(*) from {self.t('list_members')} as m where account_id = ? "
-            f"and list_id = ? and {unknown}", a).fetchone()
-        if legacy and legacy[0]:
-            self.con.execute(f"""
-                update {self.t('list_members')} as m set sent_email = d.sent_email,
-                    sent_phone_number = d.sent_phone_number,
-                    sent_external_id = d.sent_external_id
-                from {DESIRED} as d
-                where m.account_id = ? and m.list_id = ? and m.identifier = d.identifier
-                    and m.fingerprint = d.fingerprint and {unknown}""", a)
         # customers sharing an identifier with a smaller amperity_id: not sent, recorded once
         self.con.execute(f"""
             insert into {self.t('rejected_rows')}
@@ -445,7 +431,9 @@ class Applier:
                          "email varchar, phone_number varchar, external_id varchar)")
         for kind in [identifier_field, *[k for k in IDENTIFIERS if k != identifier_field]]:
             self._look_up(list_id, identifier_field, kind)
-        desired = self._desired_match
+        def desired(*values: str) -> str:
+            return self._desired_match(identifier_field, *values)
+
         keep = (f"({desired('r.sent_email', 'r.sent_phone_number', 'r.sent_external_id')} "
                 f"or exists (select 1 from _resolved as p where p.profile_id = r.profile_id "
                 f"and {desired('p.email', 'p.phone_number', 'p.external_id')}))")
@@ -479,18 +467,20 @@ class Applier:
         return stats
 
     @staticmethod
-    def _desired_match(email: str, phone: str, external_id: str) -> str:
+    def _desired_match(identifier_field: str, email: str, phone: str, external_id: str) -> str:
         """SQL: a desired profile of the list carries one of these identifier values.
 
-        Semi-joins (hashed), never an OR join over the whole audience.
+        Semi-joins (hashed), never an OR join over the whole audience. The campaign's own
+        identifier is ``DESIRED.identifier``; the others are its ``sent_*`` columns.
         """
-        def member(value: str, column: str) -> str:
-            return (f"{value} in (select {column} from {DESIRED} "
-                    f"where {column} is not null)")
+        def member(kind: str, value: str) -> str:
+            column = "identifier" if kind == identifier_field else f"sent_{kind}"
+            if kind == "email":
+                value, column = f"lower({value})", f"lower({column})"
+            return f"{value} in (select {column} from {DESIRED} where {column} is not null)"
 
-        return (f"coalesce({member(f'lower({email})', 'lower(sent_email)')} "
-                f"or {member(phone, 'sent_phone_number')} "
-                f"or {member(external_id, 'sent_external_id')}, false)")
+        return (f"coalesce({member('email', email)} or {member('phone_number', phone)} "
+                f"or {member('external_id', external_id)}, false)")
 
     def _look_up(self, list_id: str, identifier_field: str, kind: str) -> None:
         """Profile ids of pending removals by one identifier kind (100 values a request).
@@ -558,7 +548,8 @@ class Applier:
                 page = []
         if page:
             insert_rows(self.con, "_list_scan", page, 4)
-        desired = self._desired_match("s.email", "s.phone_number", "s.external_id")
+        desired = self._desired_match(identifier_field, "s.email", "s.phone_number",
+                                      "s.external_id")
         extras = [r[0] for r in self.con.execute(
             f"select distinct profile_id from _list_scan as s where not {desired} "
             f"order by 1").fetchall()]
