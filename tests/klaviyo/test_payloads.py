@@ -55,3 +55,21 @@ def test_batches_respect_count_and_size_limits() -> None:
         assert IMPORT_BODY_OVERHEAD + sum(n + 1 for n in big[a:b + 1]) <= IMPORT_MAX_BYTES
         assert b - a + 1 <= IMPORT_MAX_PROFILES
     assert bounds[0][0] == 0 and bounds[-1][1] == 199
+
+
+def test_job_bounds_over_the_diff_table_match_the_greedy_cut() -> None:
+    """Both paths of job_bounds (rows only, or bytes too) cut as batch_bounds does."""
+    import duckdb
+
+    from loader.sync.plan import DIFF, job_bounds
+
+    con = duckdb.connect()
+    for size in (100, 2_000):  # 10,000 x 2,001 bytes > 5 MB: the byte limit binds
+        con.execute(f"create or replace temp table {DIFF} as select "
+                    f"case when i % 7 = 3 then null else i * 2 end as seq, "
+                    f"{size} + i % 5 as nbytes from range(25000) as t(i)")
+        rows = con.execute(f"select seq, nbytes from {DIFF} where seq is not null "
+                           f"order by seq").fetchall()
+        want = [(rows[a][0], rows[b][0]) for a, b in batch_bounds([n for _, n in rows])]
+        assert job_bounds(con) == want
+        assert len(want) == (3 if size == 100 else 9)
