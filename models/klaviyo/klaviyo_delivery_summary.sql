@@ -55,11 +55,12 @@ counts_{{ loop.index }} as (
 ),
 
 {#- Klaviyo keys a profile on each of email, phone_number and external_id: two customers
-    sharing any one of them that is sent become one profile. Control rows go to no list. -#}
+    sharing any one of them that is sent become one profile. With update_contacts off only the
+    campaign's identifier is sent. Control rows go to no list. -#}
 {%- set sent_names = d.attributes | map(attribute='name') | list %}
 {%- set identifier_columns = [] %}
 {%- for column in ['email', 'phone_number', 'external_id'] %}
-    {%- if column == d.identifier or column in sent_names %}
+    {%- if column == d.identifier or (d.update_contacts and column in sent_names) %}
         {%- do identifier_columns.append(column) %}
     {%- endif %}
 {%- endfor %}

@@ -39,6 +39,10 @@ IDENTIFIER_CAMPAIGNS = {
     "by_external_id": (
         "identifier='external_id',\n    attributes={'add': {'external_id': 'external_ref'}}"
     ),
+    "membership_only": (
+        "identifier='external_id',\n    update_contacts=false,\n"
+        "    attributes={'add': {'external_id': 'external_ref'}}"
+    ),
 }
 
 CAMPAIGNS = ["split_test", "first_match_on", "first_match_off", *IDENTIFIER_CAMPAIGNS]
@@ -203,6 +207,20 @@ def test_control_groups_report_no_duplicates(built: CampaignProject) -> None:
     )
     assert dict(rows)[True] == 0
     assert dict(rows)[False] > 0
+
+
+def test_duplicates_count_only_identifiers_that_are_sent(built: CampaignProject) -> None:
+    # Both campaigns map email and phone; external ids are unique. With update_contacts on the
+    # shared email and phones are sent and would merge profiles; with it off only the external
+    # id is sent, so nobody collides.
+    rows = dict(
+        built.query(
+            "select campaign_id, sum(duplicate_identifier_customers) from klaviyo_delivery_summary "
+            "where campaign_id in ('by_external_id', 'membership_only') group by 1"
+        )
+    )
+    assert rows["by_external_id"] > 0
+    assert rows["membership_only"] == 0
 
 
 def test_shrink_follows_the_identifier(built: CampaignProject) -> None:
