@@ -180,6 +180,13 @@ def test_oauth_refreshes_on_expiry_and_once_on_401(server) -> None:
         200, {"data": [{"id": "A"}]})
     client.get_account_id()
     assert script.seen[-1]["headers"]["Authorization"] == "Bearer at3"
+    seen = len(script.seen)
+    script.add(401, {"errors": []}).add(200, {"access_token": "at4", "expires_in": 600}).add(
+        401, {"errors": []})
+    with pytest.raises(AuthenticationError, match="HTTP 401"):
+        client.get_account_id()
+    assert [s["path"] for s in script.seen[seen:]] == ["/api/accounts", "/oauth/token",
+                                                       "/api/accounts"]
 
 
 def test_pacer_keeps_burst_and_steady_limits() -> None:
