@@ -128,11 +128,12 @@ def test_converges_with_faults_and_rate_limits(klaviyo_emulator, tmp_path) -> No
 
     result = push(settings, PushOptions(campaigns=["spring_sale"]), client=client())
     assert result.error is None, result.error
-    assert client is not None and result.exit_code == 0
+    assert result.exit_code == 0
     change_audience(spec, random.Random(5))
     write_warehouse(path, [spec])
     result = push(settings, PushOptions(campaigns=["spring_sale"]), client=client())
     assert result.error is None, result.error
+    assert result.exit_code == 0
     klaviyo_emulator.wait_for_jobs()
     assert_lists_exact(klaviyo_emulator, spec)
     stats = klaviyo_emulator.stats()
@@ -173,12 +174,13 @@ def test_crash_before_every_request_then_rerun_converges(klaviyo_emulator, tmp_p
             client = CrashingClient(settings.base_url, settings.credentials, settings.revision,
                                     crash_before=k)
             try:
-                push(settings, PushOptions(campaigns=["spring_sale"]), client=client)
+                result = push(settings, PushOptions(campaigns=["spring_sale"]), client=client)
             except Crash:
                 klaviyo_emulator.wait_for_jobs()
                 k += 1
                 continue
             break  # ran to the end without reaching request k: every point was covered
+        assert result.exit_code == 0 and result.error is None, result.error
         klaviyo_emulator.wait_for_jobs()
         assert_lists_exact(klaviyo_emulator, spec)
         check_state(path)
