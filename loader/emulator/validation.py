@@ -300,8 +300,3 @@ def validate_body(op_id: str, body: Any) -> list[int] | None:
         elif bound > MAX_PROFILE_BYTES:
             suspects.append(i)
     return suspects
-
-
-def check_profile_attributes(attrs: dict[str, Any], pointer: str) -> None:
-    """Profile attributes only (used per profile of a bulk job, after the envelope)."""
-    validate(PROFILE_ATTRIBUTES, attrs, pointer, "profile")

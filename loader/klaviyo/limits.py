@@ -72,10 +72,5 @@ def estimate_seconds(operation: str, requests: int) -> float:
     return 60.0 * full_minutes + rest / lim.burst_per_s if full_minutes else rest / lim.burst_per_s
 
 
-def ceiling_profiles_per_minute() -> int:
-    """Bulk import ceiling: steady jobs a minute × profiles a job (1.5 million)."""
-    return limit("bulk_import_profiles").steady_per_min * IMPORT_MAX_PROFILES
-
-
 def pages(count: int, page: int) -> int:
     return math.ceil(count / page) if count > 0 else 0

@@ -16,7 +16,6 @@ simply sent again (imports are idempotent upserts); a removal call repeated is h
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -562,7 +561,3 @@ class Applier:
             f"from _list_scan as s where m.account_id = ? and m.list_id = ? "
             f"and m.profile_id is null and {key}", [self.account_id, list_id])
         return True
-
-
-def error_reason(exc: Exception) -> str:
-    return json.dumps(str(exc))[1:-1]
