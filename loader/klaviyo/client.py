@@ -189,6 +189,14 @@ class KlaviyoClient:
             except (requests.Timeout, requests.ConnectionError) as exc:
                 self._backoff(operation, attempt, f"{type(exc).__name__}")
                 continue
+            except requests.exceptions.InvalidHeader:
+                # requests' own message quotes the header value, i.e. the secret: not raised
+                raise AuthenticationError(
+                    f"The Klaviyo credential cannot be sent on {operation}: it holds "
+                    "whitespace or a control character.",
+                    hint="Check KLAVIYO_API_KEY (or the OAuth settings) for a stray space, "
+                    "newline or carriage return.",
+                ) from None
             status = resp.status_code
             if status < 300:
                 if status == 204 or not resp.content:

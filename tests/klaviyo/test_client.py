@@ -147,6 +147,18 @@ def test_errors_name_the_fix_and_never_the_secret(server) -> None:
         assert SECRET not in str(exc) and SECRET not in (exc.hint or "")
 
 
+def test_credential_with_a_control_character_fails_without_the_secret(server) -> None:
+    url, script = server
+    bad = SECRET + "\r"  # e.g. copied from a file with Windows line endings
+    with pytest.raises(AuthenticationError) as exc:
+        make(url, FakeTime(), KlaviyoCredentials(api_key=bad)).get_account_id()
+    assert "KLAVIYO_API_KEY" in (exc.value.hint or "")
+    assert exc.value.__cause__ is None and exc.value.__suppress_context__
+    for text in (str(exc.value), exc.value.hint or "", repr(exc.value.args)):
+        assert SECRET not in text
+    assert script.seen == []  # nothing was sent
+
+
 def test_list_limits_are_named(server) -> None:
     url, script = server
     script.add(200, {"data": []}).add(
