@@ -13,7 +13,9 @@ from typing import Any
 import duckdb
 import pytest
 
+from loader.config import Settings
 from loader.errors import EXIT_FAILED, EXIT_OK
+from loader.klaviyo.client import KlaviyoClient
 from loader.sync import PushOptions, PushResult, push
 from tests.sync.conftest import settings_for
 from tests.sync.helpers import FIXED, REGISTRY_COLUMNS
@@ -83,6 +85,16 @@ def rows(path: str, sql: str) -> list[tuple[Any, ...]]:
         con.close()
 
 
+def rename_cat_elsewhere(emulator: Any) -> None:
+    """Another integration changes both identifiers of m-3's profile in Klaviyo."""
+    cat = emulator.find_profile(email="cat@example.com")
+    client = KlaviyoClient.from_settings(Settings.from_env({
+        "KLAVIYO_BASE_URL": emulator.base_url, "KLAVIYO_API_KEY": emulator.api_key}))
+    client.request("update_profile", "PATCH", f"/api/profiles/{cat['id']}", body={"data": {
+        "type": "profile", "id": cat["id"],
+        "attributes": {"email": "cat.new@example.com", "phone_number": "+12065558888"}}})
+
+
 @pytest.fixture
 def path(tmp_path: Path) -> str:
     return str(tmp_path / "ids.duckdb")
@@ -135,16 +147,7 @@ def test_removal_found_by_scanning_the_list_when_no_identifier_matches(klaviyo_e
     c = customers()
     write(path, {"sms_promo": [c["m-1"], c["m-2"], c["m-3"]]})
     run(klaviyo_emulator, path, "sms_promo")
-    cat = klaviyo_emulator.find_profile(email="cat@example.com")
-    # another integration renames both identifiers of the profile
-    from loader.config import Settings
-    from loader.klaviyo.client import KlaviyoClient
-    client = KlaviyoClient.from_settings(Settings.from_env({
-        "KLAVIYO_BASE_URL": klaviyo_emulator.base_url,
-        "KLAVIYO_API_KEY": klaviyo_emulator.api_key}))
-    client.request("update_profile", "PATCH", f"/api/profiles/{cat['id']}", body={"data": {
-        "type": "profile", "id": cat["id"],
-        "attributes": {"email": "cat.new@example.com", "phone_number": "+12065558888"}}})
+    rename_cat_elsewhere(klaviyo_emulator)  # another integration renames both identifiers
     write(path, {"sms_promo": [c["m-1"], c["m-2"]]})
     result = run(klaviyo_emulator, path, "sms_promo")
     assert result.exit_code == EXIT_OK, result.error
@@ -157,15 +160,7 @@ def test_unresolvable_removal_stays_pending_and_fails_clearly(klaviyo_emulator, 
     c = customers()
     write(path, {"sms_promo": [c["m-1"], c["m-2"], c["m-3"]]})
     run(klaviyo_emulator, path, "sms_promo")
-    cat = klaviyo_emulator.find_profile(email="cat@example.com")
-    from loader.config import Settings
-    from loader.klaviyo.client import KlaviyoClient
-    client = KlaviyoClient.from_settings(Settings.from_env({
-        "KLAVIYO_BASE_URL": klaviyo_emulator.base_url,
-        "KLAVIYO_API_KEY": klaviyo_emulator.api_key}))
-    client.request("update_profile", "PATCH", f"/api/profiles/{cat['id']}", body={"data": {
-        "type": "profile", "id": cat["id"],
-        "attributes": {"email": "cat.new@example.com", "phone_number": "+12065558888"}}})
+    rename_cat_elsewhere(klaviyo_emulator)  # another integration renames both identifiers
     write(path, {"sms_promo": [c["m-1"], c["m-2"]]})
     result = push(settings_for(klaviyo_emulator, path),
                   PushOptions(campaigns=["sms_promo"], list_scan_max=1))  # no scan allowed
