@@ -245,7 +245,7 @@ def project_copy(root: Path) -> Path:
     return root
 
 
-def dbt_args(project: Path, duckdb_path: Path, *command: str) -> list[str]:
+def dbt_args(project: Path, *command: str) -> list[str]:
     campaigns = ["spring_sale", "winback_weekly", "bench_campaign"]
     return [
         *command,
@@ -293,7 +293,7 @@ def bench(customers: int, repeats: int) -> dict[str, float]:
     project = project_copy(OUT / f"campaign_project_{customers}")
     # Inputs first (staging views, segment tables), untimed.
     prepare = dbt_args(
-        project, duckdb_path, "run", "--select", "+bench_campaign", "--exclude", "bench_campaign"
+        project, "run", "--select", "+bench_campaign", "--exclude", "bench_campaign"
     )
     run_json(
         MEASURE_DBT.replace("bench_campaign'", "bench_campaign' or True"),
@@ -302,7 +302,7 @@ def bench(customers: int, repeats: int) -> dict[str, float]:
     )
     dbt_runs, hand_runs = [], []
     for _ in range(repeats):
-        build = dbt_args(project, duckdb_path, "run", "--select", "bench_campaign")
+        build = dbt_args(project, "run", "--select", "bench_campaign")
         dbt_runs.append(run_json(MEASURE_DBT, json.dumps(build), env_path=duckdb_path))
         hand_runs.append(
             run_json(MEASURE_HAND, str(duckdb_path), HAND_WRITTEN, env_path=duckdb_path)
