@@ -278,6 +278,8 @@ class Pusher:
                     error: str | None) -> None:
         tot = {k: sum(getattr(r, k) for r in result.lists)
                for k in ("added", "updated", "removed", "rejected")}
+        for secret in self.settings.credentials.secrets() if error else []:
+            error = error.replace(secret, "***")  # state never holds a secret
         con.execute(f"update {self.t('sync_runs')} set finished_at = ?, status = ?, added = ?, "
                     f"updated = ?, removed = ?, rejected = ?, error = ? where run_id = ?",
                     [now_utc(), status, tot["added"], tot["updated"], tot["removed"],

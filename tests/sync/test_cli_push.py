@@ -143,3 +143,31 @@ def test_missing_warehouse_leaves_no_file_behind(klaviyo_emulator, tmp_path: Pat
     assert res.exit_code == 2
     assert "does not exist" in res.output
     assert list(tmp_path.iterdir()) == []
+
+
+def test_unexpected_error_recorded_in_state_without_the_secret(klaviyo_emulator,
+                                                               warehouse) -> None:
+    """An exception that quotes the key is recorded in sync_runs.error with the key scrubbed."""
+    import duckdb
+    import pytest
+
+    from loader.klaviyo.client import KlaviyoClient
+    from loader.sync import PushOptions, push
+    from tests.sync.conftest import settings_for
+
+    key = klaviyo_emulator.api_key
+
+    class LeakyClient(KlaviyoClient):
+        def resolve_list(self, name: str, create: bool = True) -> tuple[str | None, bool]:
+            raise RuntimeError(f"boom with {key} inside")
+
+    settings = settings_for(klaviyo_emulator, warehouse)
+    client = LeakyClient(settings.base_url, settings.credentials, settings.revision)
+    with pytest.raises(RuntimeError):
+        push(settings, PushOptions(campaigns=["spring_sale"]), client=client)
+    con = duckdb.connect(warehouse, read_only=True)
+    errors = [r[0] for r in con.execute(
+        "select error from klaviyo_loader.sync_runs where status = 'failed'").fetchall()]
+    con.close()
+    assert errors == ["RuntimeError: boom with *** inside"]
+    assert key.encode() not in Path(warehouse).read_bytes()
