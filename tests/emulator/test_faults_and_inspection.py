@@ -44,7 +44,9 @@ def test_connection_resets_and_slow_responses() -> None:
         with pytest.raises(requests.ConnectionError):
             Api(emu).get("/api/lists")
         emu.configure(fault_kinds=["slow"], slow_seconds=0.05)
-        assert Api(emu).get("/api/lists").status_code == 200  # slow, then served
+        slow = Api(emu).get("/api/lists")
+        assert slow.status_code == 200  # slow, then served
+        assert slow.elapsed.total_seconds() >= 0.05  # a lower bound: the injected delay
         emu.configure(faults=0.0)
         assert Api(emu).get("/api/lists").status_code == 200
         assert emu.stats()["faults"] == 2
