@@ -103,3 +103,12 @@ def expected_lists(c: CampaignSpec) -> dict[str, dict[str, dict[str, Any]]]:
         out[name].setdefault(m.email, {"first_name": m.first_name, "city": m.city,
                                        "loyalty_tier": m.loyalty_tier})
     return out
+
+
+def query(path: str, sql: str) -> list[tuple[Any, ...]]:
+    """The rows of one query on the warehouse file, opened read-only and closed again."""
+    con = duckdb.connect(path, read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()

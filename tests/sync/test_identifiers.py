@@ -18,7 +18,7 @@ from loader.errors import EXIT_FAILED, EXIT_OK
 from loader.klaviyo.client import KlaviyoClient
 from loader.sync import PushOptions, PushResult, push
 from tests.sync.conftest import settings_for
-from tests.sync.helpers import FIXED, REGISTRY_COLUMNS
+from tests.sync.helpers import FIXED, REGISTRY_COLUMNS, query
 
 
 @dataclass
@@ -75,14 +75,6 @@ def list_phones(emulator: Any, name: str) -> set[str]:
 
 def list_emails(emulator: Any, name: str) -> set[str]:
     return set(emulator.lists()[name]["emails"])
-
-
-def rows(path: str, sql: str) -> list[tuple[Any, ...]]:
-    con = duckdb.connect(path, read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
 
 
 def rename_cat_elsewhere(emulator: Any) -> None:
@@ -167,7 +159,7 @@ def test_unresolvable_removal_stays_pending_and_fails_clearly(klaviyo_emulator, 
     assert result.exit_code == EXIT_FAILED
     assert "could not be matched" in (result.error or "")
     assert result.lists[0].removed == 0
-    assert "+12065550303" in {r[0] for r in rows(
+    assert "+12065550303" in {r[0] for r in query(
         path, "select identifier from klaviyo_loader.list_members")}
     # the next push (scan allowed) finishes it
     result = run(klaviyo_emulator, path, "sms_promo")
@@ -190,20 +182,20 @@ def test_shared_secondary_identifier_is_not_silently_merged(klaviyo_emulator, pa
     assert (news.added, news.duplicates) == (3, 4)
     assert list_phones(klaviyo_emulator, "SMS Promo") == {
         "+12065550101", "+12065550303", "+12065550404"}
-    reasons = rows(path, "select list_name, amperity_id, reason from klaviyo_loader.rejected_rows "
+    reasons = query(path, "select list_name, amperity_id, reason from klaviyo_loader.rejected_rows "
                          "order by all")
     assert [(n, a) for n, a, _ in reasons] == [
         ("Newsletter", "m-2"), ("Newsletter", "m-5"), ("SMS Promo", "m-2"), ("SMS Promo", "m-5")]
     sms_reasons = {a: r for n, a, r in reasons if n == "SMS Promo"}
     assert "email" in sms_reasons["m-2"] and "m-1" in sms_reasons["m-2"]
     assert "phone_number" in sms_reasons["m-5"] and "m-4" in sms_reasons["m-5"]
-    recipients = {r[0] for r in rows(path, "select amperity_id from "
+    recipients = {r[0] for r in query(path, "select amperity_id from "
                                            "klaviyo_loader.campaign_recipients")}
     assert recipients == {"m-1", "m-3", "m-4"}
     # a second push neither re-sends nor records the duplicates again
     again = run(klaviyo_emulator, path, "sms_promo", "newsletter")
     assert sum(r.added + r.updated + r.removed for r in again.lists) == 0
-    assert len(rows(path, "select * from klaviyo_loader.rejected_rows")) == 4
+    assert len(query(path, "select * from klaviyo_loader.rejected_rows")) == 4
 
 
 def test_state_from_before_identifiers_were_kept_still_loses_no_removal(klaviyo_emulator, path

@@ -10,7 +10,7 @@ import requests
 
 from loader.errors import EXIT_FAILED, EXIT_OK, EXIT_REJECTED, AmbiguousListError, LockedError
 from loader.state import PushLock
-from tests.sync.helpers import CampaignSpec, Member, expected_lists, write_warehouse
+from tests.sync.helpers import CampaignSpec, Member, expected_lists, query, write_warehouse
 
 
 def assert_lists_exact(emulator: Any, spec: CampaignSpec) -> None:
@@ -28,14 +28,6 @@ def assert_lists_exact(emulator: Any, spec: CampaignSpec) -> None:
 
 def imported(emulator: Any) -> int:
     return int(emulator.stats()["profiles_imported"])
-
-
-def state(path: str, sql: str) -> list[tuple[Any, ...]]:
-    con = duckdb.connect(path, read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
 
 
 def test_push_mirrors_audience_then_sends_nothing_when_unchanged(
@@ -92,14 +84,14 @@ def test_dry_run_predicts_the_following_push_and_writes_nothing(
     del spec.members[30:40]
     spec.members.append(Member("amp-x", "x@example.com", "X", None, None))
     write_warehouse(warehouse, [spec])
-    members_before = state(warehouse, "select count(*) from klaviyo_loader.list_members")
+    members_before = query(warehouse, "select count(*) from klaviyo_loader.list_members")
     writes_before = {k: v for k, v in klaviyo_emulator.stats()["requests"].items()}
 
     plan = run_push(dry_run=True)
     stats = klaviyo_emulator.stats()["requests"]
     for op in ("bulk_import_profiles", "remove_profiles_from_list", "create_list"):
         assert stats.get(op, 0) == writes_before.get(op, 0), op
-    assert state(warehouse, "select count(*) from klaviyo_loader.list_members") == members_before
+    assert query(warehouse, "select count(*) from klaviyo_loader.list_members") == members_before
 
     real = run_push()
     for p, r in zip(plan.lists, real.lists, strict=True):
@@ -135,7 +127,7 @@ def test_sample_then_full_push(klaviyo_emulator, spec, warehouse, run_push) -> N
     assert imported(klaviyo_emulator) == sendable  # the sample's members were sent once
     assert sum(r.unchanged for r in full.lists) == 10
 
-    rows = state(warehouse, """select is_sample, is_control, count(*),
+    rows = query(warehouse, """select is_sample, is_control, count(*),
         count(distinct amperity_id) from klaviyo_loader.campaign_recipients group by all
         order by all""")
     by = {(s, c): n for s, c, n, _ in rows}
@@ -223,7 +215,7 @@ def test_rejected_rows_exit_1_and_others_delivered(klaviyo_emulator, spec, wareh
     write_warehouse(warehouse, [spec])
     result = run_push()
     assert result.exit_code == EXIT_REJECTED
-    reasons = dict(state(warehouse, "select amperity_id, reason from "
+    reasons = dict(query(warehouse, "select amperity_id, reason from "
                                     "klaviyo_loader.rejected_rows"))
     assert set(reasons) == {"amp-bad", "amp-big"}
     assert reasons["amp-big"].startswith("profile_too_large")
@@ -248,10 +240,10 @@ def test_shared_identifier_is_sent_once_and_reported(klaviyo_emulator, spec, war
     assert list_a.duplicates == 2  # every customer involved, as klaviyo_delivery_summary
     p = klaviyo_emulator.find_profile(email="shared@example.com")
     assert p["first_name"] == "First"  # the smallest amperity_id is the one sent
-    rows = state(warehouse, "select amperity_id from klaviyo_loader.campaign_recipients "
+    rows = query(warehouse, "select amperity_id from klaviyo_loader.campaign_recipients "
                             "where amperity_id like 'amp-zz-%'")
     assert rows == [("amp-zz-1",)]
-    reasons = state(warehouse, "select amperity_id, reason from klaviyo_loader.rejected_rows")
+    reasons = query(warehouse, "select amperity_id, reason from klaviyo_loader.rejected_rows")
     assert [a for a, _ in reasons] == ["amp-zz-2"]
     assert "email" in reasons[0][1] and "amp-zz-1" in reasons[0][1]
 
