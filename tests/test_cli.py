@@ -47,3 +47,27 @@ def test_unknown_command_fails_with_usage() -> None:
     result = run_loader("pusj")
     assert result.returncode == 2
     assert "No such command" in result.stdout + result.stderr
+
+
+def test_unexpected_errors_exit_2_without_the_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    import typer
+
+    from loader.cli._app import guarded
+
+    secret = "pk_do_not_print_0123456789"
+    monkeypatch.setenv("KLAVIYO_API_KEY", secret)
+
+    @guarded
+    def broken() -> None:
+        raise ValueError(f"header Authorization: Klaviyo-API-Key {secret} is invalid")
+
+    app = typer.Typer()
+    app.command()(broken)
+    from typer.testing import CliRunner
+
+    result = CliRunner().invoke(app, [])
+    assert result.exit_code == 2
+    output = result.output + (result.stderr if result.stderr_bytes is not None else "")
+    assert "unexpected ValueError" in output
+    assert secret not in output
+    assert "***" in output

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import functools
 import sys
+import traceback
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import typer
 
-from loader.errors import LoaderError
+from loader.errors import EXIT_FAILED, LoaderError
 
 app = typer.Typer(
     name="loader",
@@ -32,7 +33,8 @@ def scrub(text: str) -> str:
 
 
 def guarded(fn: F) -> F:
-    """Run a command body; a LoaderError prints one line (plus a hint) and exits with its code."""
+    """Run a command body; a LoaderError prints one line (plus a hint) and exits with its code;
+    any other exception prints its traceback with secrets scrubbed and exits 2."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -43,5 +45,17 @@ def guarded(fn: F) -> F:
             if exc.hint:
                 print(f"hint: {scrub(exc.hint)}", file=sys.stderr)
             raise typer.Exit(exc.exit_code) from None
+        except Exception as exc:
+            if type(exc).__module__.split(".")[0] in ("typer", "click"):
+                raise  # typer.Exit, typer.Abort and usage errors keep their meaning
+            # A bug of ours: show where, but never a secret an exception message may quote.
+            print(scrub(traceback.format_exc()), file=sys.stderr, end="")
+            print(
+                f"error: unexpected {type(exc).__name__}: {scrub(str(exc))}",
+                file=sys.stderr,
+            )
+            print("hint: state is left so that the next run resumes; please report this.",
+                  file=sys.stderr)
+            raise typer.Exit(EXIT_FAILED) from None
 
     return wrapper  # type: ignore[return-value]
