@@ -22,12 +22,12 @@ import json
 import os
 import statistics
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
+import _emulator  # bench/_emulator.py (scripts run with bench/ on sys.path)
 import requests
 
 REPO = Path(__file__).resolve().parents[1]
@@ -53,15 +53,7 @@ def job_body(job: int, profiles: int, list_id: str) -> bytes:
 
 
 def start_emulator() -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "loader", "emulator", "--port", "0", "--rate-limits", "off",
-         "--job-delay", "0", "--stop-after", "900"],
-        stdout=subprocess.PIPE, text=True, cwd=REPO)
-    line = proc.stdout.readline() if proc.stdout else ""
-    if not line.startswith("Klaviyo emulator on "):
-        proc.terminate()
-        raise SystemExit(f"emulator did not start: {line!r}")
-    return proc, line.split()[3]
+    return _emulator.start_emulator("--rate-limits", "off", stop_after=900)
 
 
 def stats(base: str) -> dict[str, Any]:

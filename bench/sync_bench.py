@@ -34,6 +34,8 @@ import duckdb
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+import _emulator  # noqa: E402  (bench/_emulator.py; scripts run with bench/ on sys.path)
+
 from loader.klaviyo.limits import IMPORT_MAX_PROFILES, limit  # noqa: E402
 
 KEY = "pk_bench_sync"
@@ -90,15 +92,7 @@ def churn(path: str, rows: int) -> dict[str, int]:
 
 
 def start_emulator(rate_limits: str) -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "loader", "emulator", "--port", "0", "--rate-limits", rate_limits,
-         "--job-delay", "0", "--stop-after", "1800", "--api-key", KEY],
-        stdout=subprocess.PIPE, text=True, cwd=REPO)
-    line = proc.stdout.readline() if proc.stdout else ""
-    if not line.startswith("Klaviyo emulator on "):
-        proc.terminate()
-        raise SystemExit(f"emulator did not start: {line!r}")
-    return proc, line.split()[3]
+    return _emulator.start_emulator("--rate-limits", rate_limits, "--api-key", KEY, stop_after=1800)
 
 
 def run_push(path: str, url: str, rate_scale: float = 1.0) -> dict[str, Any]:
