@@ -35,7 +35,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest; rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; rc=0; fi; exit $$rc
 
 lint: $(STAMP)
-	$(BIN)/ruff check loader tests bench scripts
+	$(BIN)/ruff check loader klaviyo_emulator tests bench scripts
 	$(BIN)/sqlfluff lint models macros --disable-progress-bar
 
 ## bench: benchmarks (not tests); figures go to docs/benchmarks.md

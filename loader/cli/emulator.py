@@ -34,8 +34,8 @@ def emulator(
     ),
 ) -> None:
     """Run the Klaviyo emulator (see docs/emulator.md). Prints its base URL."""
-    from loader.emulator import Emulator
-    from loader.emulator.limits import parse_rate_limits
+    from klaviyo_emulator import Emulator
+    from klaviyo_emulator.limits import parse_rate_limits
 
     try:
         scale = parse_rate_limits(rate_limits)

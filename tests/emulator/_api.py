@@ -7,7 +7,7 @@ from typing import Any
 
 import requests
 
-from loader.emulator import Emulator
+from klaviyo_emulator import Emulator
 
 JSONAPI = "application/vnd.api+json"
 

@@ -211,7 +211,7 @@ class ContractRecorder:
         self._lock = threading.Lock()
 
     def install(self) -> None:
-        from loader.emulator import request_listeners
+        from klaviyo_emulator import request_listeners
 
         self.folder = openapi_dir()
         if self.folder is None:
@@ -221,7 +221,7 @@ class ContractRecorder:
             request_listeners.append(self.listen)
 
     def uninstall(self) -> None:
-        from loader.emulator import request_listeners
+        from klaviyo_emulator import request_listeners
 
         if self.listen in request_listeners:
             request_listeners.remove(self.listen)

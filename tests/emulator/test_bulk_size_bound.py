@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from loader.emulator import Emulator
-from loader.emulator.validation import MAX_PROFILE_BYTES, _fast_profile_bound
+from klaviyo_emulator import Emulator
+from klaviyo_emulator.validation import MAX_PROFILE_BYTES, _fast_profile_bound
 from tests.emulator._api import Api
 
 

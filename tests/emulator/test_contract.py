@@ -57,7 +57,7 @@ def test_violations_are_named(contract: Contract) -> None:
 
 def test_every_emulator_answer_matches_the_documented_response(contract: Contract) -> None:
     """Drive every operation (successes and refusals) and hold each answer to the OpenAPI."""
-    from loader.emulator import Emulator, request_listeners
+    from klaviyo_emulator import Emulator, request_listeners
     from tests.emulator._api import Api
 
     seen: list[dict[str, Any]] = []
@@ -153,7 +153,7 @@ def test_our_body_checks_mirror_the_openapi(contract: Contract) -> None:
     """The emulator's own request schemas (no ../shared at run time) equal Klaviyo's."""
     import json
 
-    from loader.emulator.validation import BODIES
+    from klaviyo_emulator.validation import BODIES
 
     assert FOLDER is not None
     problems: list[str] = []
@@ -174,7 +174,7 @@ def test_our_operation_table_mirrors_the_openapi(contract: Contract) -> None:
     """Paths, methods, scopes, rate limits, page sizes, filters and query parameters."""
     import re
 
-    from loader.emulator.ops import OPERATIONS
+    from klaviyo_emulator.ops import OPERATIONS
 
     problems: list[str] = []
     for ours in OPERATIONS:

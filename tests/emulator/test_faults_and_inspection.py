@@ -9,7 +9,7 @@ import sys
 import pytest
 import requests
 
-from loader.emulator import Emulator
+from klaviyo_emulator import Emulator
 from tests.emulator._api import Api
 
 
@@ -99,7 +99,7 @@ def test_cli_serves_and_prints_its_base_url() -> None:
 
 
 def test_reset_drops_jobs_not_yet_started() -> None:
-    from loader.emulator import FakeClock
+    from klaviyo_emulator import FakeClock
 
     with Emulator(clock=FakeClock(), job_delay=60) as emu:
         api = Api(emu)

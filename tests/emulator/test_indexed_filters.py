@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from loader.emulator import Emulator
+from klaviyo_emulator import Emulator
 from tests.emulator._api import Api
 
 N = 1200

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from loader.emulator import Emulator, FakeClock
+from klaviyo_emulator import Emulator, FakeClock
 from tests.emulator._api import Api
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from loader.emulator import Emulator, FakeClock
+from klaviyo_emulator import Emulator, FakeClock
 from tests.emulator._api import Api, error
 
 

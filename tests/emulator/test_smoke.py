@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import requests
 
-from loader.emulator import Emulator
+from klaviyo_emulator import Emulator
 
 
 def test_fixture_serves_accounts(klaviyo_emulator: Emulator) -> None:

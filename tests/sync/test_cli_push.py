@@ -60,7 +60,7 @@ def test_exit_codes(klaviyo_emulator, spec, warehouse, tmp_path: Path) -> None:
 
 
 def test_invalid_key_is_a_clear_error_without_the_secret(warehouse) -> None:
-    from loader.emulator import Emulator
+    from klaviyo_emulator import Emulator
 
     emu = Emulator(api_key="pk_the_only_good_key")
     emu.start()

@@ -18,7 +18,7 @@ from typing import Any
 import duckdb
 import pytest
 
-from loader.emulator import request_listeners
+from klaviyo_emulator import request_listeners
 from loader.klaviyo.client import KlaviyoClient
 from loader.sync import PushOptions, push
 from tests.sync.conftest import settings_for

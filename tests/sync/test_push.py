@@ -159,7 +159,7 @@ def test_recipients_once_per_delivery_and_columns(klaviyo_emulator, spec, wareho
 
 
 def test_second_account_gets_the_full_audience(klaviyo_emulator, spec, run_push) -> None:
-    from loader.emulator import Emulator
+    from klaviyo_emulator import Emulator
 
     run_push()
     other = Emulator()

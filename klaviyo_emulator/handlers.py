@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-from loader.emulator.errors import ApiError, invalid
-from loader.emulator.filters import Condition, matches, parse_filter
-from loader.emulator.ops import Operation
-from loader.emulator.store import (
+from klaviyo_emulator.errors import ApiError, invalid
+from klaviyo_emulator.filters import Condition, matches, parse_filter
+from klaviyo_emulator.ops import Operation
+from klaviyo_emulator.store import (
     IDENTIFIERS,
     TEXT_FIELDS,
     ImportFailure,
@@ -21,10 +21,10 @@ from loader.emulator.store import (
     check_identifiers_sync,
     iso,
 )
-from loader.emulator.validation import MAX_PROFILE_BYTES
+from klaviyo_emulator.validation import MAX_PROFILE_BYTES
 
 if TYPE_CHECKING:
-    from loader.emulator.server import Emulator
+    from klaviyo_emulator.server import Emulator
 
 MAX_JOB_PROFILES = 10_000
 MAX_RELATIONSHIP_IDS = 1000

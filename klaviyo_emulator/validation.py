@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from loader.emulator.errors import ApiError, invalid
+from klaviyo_emulator.errors import ApiError, invalid
 
 Schema = dict[str, Any]
 MAX_PROFILE_BYTES = 100 * 1024  # one profile of a bulk import job

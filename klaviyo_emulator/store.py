@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from loader.emulator.clock import Clock
-from loader.emulator.errors import ApiError, invalid
-from loader.emulator.filters import Condition
+from klaviyo_emulator.clock import Clock
+from klaviyo_emulator.errors import ApiError, invalid
+from klaviyo_emulator.filters import Condition
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
 E164_RE = re.compile(r"^\+[1-9][0-9]{7,14}$")

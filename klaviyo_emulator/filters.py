@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from loader.emulator.errors import ApiError, invalid
+from klaviyo_emulator.errors import ApiError, invalid
 
 _TOKEN = re.compile(
     r"""\s*(?:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 import threading
 
-from loader.emulator.clock import Clock
-from loader.emulator.ops import Operation
+from klaviyo_emulator.clock import Clock
+from klaviyo_emulator.ops import Operation
 
 
 class Bucket:

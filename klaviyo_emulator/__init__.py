@@ -3,7 +3,7 @@
 ``Emulator`` runs in-process on 127.0.0.1 (a thread); ``loader emulator`` serves it until Ctrl-C.
 """
 
-from loader.emulator.clock import FakeClock
-from loader.emulator.server import Emulator, request_listeners
+from klaviyo_emulator.clock import FakeClock
+from klaviyo_emulator.server import Emulator, request_listeners
 
 __all__ = ["Emulator", "FakeClock", "request_listeners"]

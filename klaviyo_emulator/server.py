@@ -19,14 +19,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from loader.emulator.clock import Clock, system_clock
-from loader.emulator.errors import ApiError, error_document, invalid
-from loader.emulator.faults import KINDS, FaultInjector
-from loader.emulator.handlers import HANDLERS, Ctx
-from loader.emulator.limits import RateLimiter, parse_rate_limits
-from loader.emulator.ops import ALL_SCOPES, Operation, has_scopes, route
-from loader.emulator.store import Job, ListRec, Store, iso
-from loader.emulator.validation import validate_body
+from klaviyo_emulator.clock import Clock, system_clock
+from klaviyo_emulator.errors import ApiError, error_document, invalid
+from klaviyo_emulator.faults import KINDS, FaultInjector
+from klaviyo_emulator.handlers import HANDLERS, Ctx
+from klaviyo_emulator.limits import RateLimiter, parse_rate_limits
+from klaviyo_emulator.ops import ALL_SCOPES, Operation, has_scopes, route
+from klaviyo_emulator.store import Job, ListRec, Store, iso
+from klaviyo_emulator.validation import validate_body
 
 JSONAPI = "application/vnd.api+json"
 MAX_BODY_BYTES = 5 * 1024 * 1024
