@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from klaviyo_emulator import Emulator, FakeClock
-from tests.emulator._api import Api
+from tests.klaviyo_emulator._api import Api
 
 
 @pytest.fixture

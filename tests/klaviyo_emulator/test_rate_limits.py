@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from klaviyo_emulator import Emulator, FakeClock
-from tests.emulator._api import Api, error
+from tests.klaviyo_emulator._api import Api, error
 
 
 def test_burst_beyond_the_limit_gets_429_with_retry_after() -> None:

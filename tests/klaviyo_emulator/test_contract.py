@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.emulator.contract import Contract, openapi_dir
+from tests.klaviyo_emulator.contract import Contract, openapi_dir
 
 pytestmark = pytest.mark.contract
 
@@ -58,7 +58,7 @@ def test_violations_are_named(contract: Contract) -> None:
 def test_every_emulator_answer_matches_the_documented_response(contract: Contract) -> None:
     """Drive every operation (successes and refusals) and hold each answer to the OpenAPI."""
     from klaviyo_emulator import Emulator, request_listeners
-    from tests.emulator._api import Api
+    from tests.klaviyo_emulator._api import Api
 
     seen: list[dict[str, Any]] = []
     request_listeners.append(seen.append)

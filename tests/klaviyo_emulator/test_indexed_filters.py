@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from klaviyo_emulator import Emulator
-from tests.emulator._api import Api
+from tests.klaviyo_emulator._api import Api
 
 N = 1200
 

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from klaviyo_emulator import Emulator, FakeClock
-from tests.emulator._api import Api, error
+from tests.klaviyo_emulator._api import Api, error
 
 pytestmark = pytest.mark.emulator_contract_exempt  # these requests are broken on purpose
 

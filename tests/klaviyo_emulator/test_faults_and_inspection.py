@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from klaviyo_emulator import Emulator
-from tests.emulator._api import Api
+from tests.klaviyo_emulator._api import Api
 
 
 def _statuses(seed: int, n: int = 60) -> list[int]:

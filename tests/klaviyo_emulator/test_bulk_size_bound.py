@@ -11,7 +11,7 @@ import pytest
 
 from klaviyo_emulator import Emulator
 from klaviyo_emulator.validation import MAX_PROFILE_BYTES, _fast_profile_bound
-from tests.emulator._api import Api
+from tests.klaviyo_emulator._api import Api
 
 
 def _size(p: dict[str, Any]) -> int:
