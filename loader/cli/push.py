@@ -89,6 +89,8 @@ def _push(campaigns: list[str] | None, at: str | None, dry_run: bool, sample: in
         print(scrub(json.dumps(result.as_dict(), default=str, indent=2)))
     elif not quiet:
         print_summary(result, output_console())
+    for note in result.notes if not as_json else []:
+        print(f"note: {scrub(note)}", file=sys.stderr)
     if result.error:
         print(f"error: {scrub(result.error)}", file=sys.stderr)
         if result.hint:

@@ -28,6 +28,7 @@ from loader.errors import KlaviyoError
 from loader.klaviyo.client import BadRequestError, KlaviyoClient
 from loader.klaviyo.limits import IMPORT_MAX_PROFILE_BYTES
 from loader.klaviyo.payloads import IDENTIFIERS, import_job_body
+from loader.sync.crashpoints import crashpoint
 from loader.sync.plan import DESIRED, DIFF, DUPLICATES, SENT, job_bounds
 
 POINTER = re.compile(r"/data/attributes/profiles/data/(\d+)")
@@ -124,6 +125,8 @@ class Applier:
                 self.con.execute(f"delete from {self.t(table)} where account_id = ? "
                                  f"and list_id = ?", [self.account_id, old])
         self.con.execute("commit")
+        if stale:
+            crashpoint("stale.forgotten")
         return len(stale)
 
     # -- intent -----------------------------------------------------------------------------
@@ -140,6 +143,7 @@ class Applier:
         self.con.execute("begin")
         self.con.execute(f"delete from {self.t('pending_rows')} where account_id = ? "
                          f"and list_id = ?", a)
+        crashpoint("intent.replacing")  # inside the transaction: a kill rolls it back
         cols = ("account_id, list_id, seq, op, identifier, amperity_id, fingerprint, payload, "
                 f"nbytes, profile_id, is_new, {SENT}")
         self.con.execute(f"""
@@ -251,16 +255,19 @@ class Applier:
                              f"and list_id = ? and op = 'upsert' and seq = ?",
                              [self.account_id, list_id, seq_from])
             self.con.execute("commit")
+            crashpoint("job.refused")
             stats.rejected += 1
             stats.rejections.append((identifier, amperity_id, reason))
             self.progress(list_id, 1)
             return
+        crashpoint("job.accepted")  # Klaviyo has the job; state does not know it yet
         j = Job(str(job["id"]), list_id, list_name, campaign_id, seq_from, seq_to)
         self.con.execute(
             f"insert into {self.t('import_jobs')} values (?, ?, ?, ?, ?, ?, ?, ?, ?, "
             f"'submitted', null)",
             [self.account_id, list_id, list_name, campaign_id, self.run_id, j.job_id,
              j.seq_from, j.seq_to, now_utc()])
+        crashpoint("job.recorded")
         jobs.append(j)
         stats.jobs += 1
         n = self._count(seq_from, seq_to)
@@ -303,6 +310,7 @@ class Applier:
                         (job, int(attrs.get("failed_count") or 0)))
                 elif status == "cancelled":
                     self._abandon(outstanding.pop(job_id))
+            crashpoint("jobs.polled")
             for list_id, finished in done.items():  # one transaction a list a round
                 st = self.confirm(finished, identifier_field)
                 out.setdefault(list_id, ListStats()).merge(st)
@@ -317,6 +325,7 @@ class Applier:
         """A job Klaviyo lost or cancelled: forget it; its rows are planned again next run."""
         self.con.execute(f"update {self.t('import_jobs')} set status = 'abandoned' "
                          f"where account_id = ? and job_id = ?", [self.account_id, job.job_id])
+        crashpoint("job.abandoned")
 
     def _import_errors(self, job: Job, identifier_field: str | None) -> dict[int, str]:
         """Klaviyo's import errors of one job, by the seq of the refused row."""
@@ -403,7 +412,9 @@ class Applier:
         self.con.execute(f"update {self.t('import_jobs')} set status = 'confirmed', "
                          f"confirmed_at = ? where account_id = ? and list_contains(?, job_id)",
                          [ts, self.account_id, [j.job_id for j, _ in finished]])
+        crashpoint("jobs.confirming")  # inside the transaction: a kill rolls it back
         self.con.execute("commit")
+        crashpoint("jobs.confirmed")
         self.con.execute("drop table if exists _confirm")
         return stats
 
@@ -441,6 +452,7 @@ class Applier:
             f"and list_id = ? and op = 'remove' and {keep}", a).fetchall()]
         if kept:  # the profile stays a member of the list: only the state row goes
             self._forget(list_id, kept)
+            crashpoint("removal.kept")
             stats.removed += len(kept)
             self.progress(list_id, len(kept))
         rows = self.con.execute(
@@ -450,7 +462,9 @@ class Applier:
         for i in range(0, len(rows), 1000):
             chunk = rows[i:i + 1000]
             self.client.remove_from_list(list_id, sorted({r[1] for r in chunk}))
+            crashpoint("removal.sent")  # removed in Klaviyo; state still holds them
             self._forget(list_id, [r[0] for r in chunk])
+            crashpoint("removal.forgotten")
             stats.removed += len(chunk)
             self.progress(list_id, len(chunk))
         unresolved = [r[0] for r in self.con.execute(
@@ -459,6 +473,7 @@ class Applier:
         if unresolved:
             if self._scan_and_remove(list_id, identifier_field, scan_max):
                 self._forget(list_id, unresolved)
+                crashpoint("scan.forgotten")
                 stats.removed += len(unresolved)
                 self.progress(list_id, len(unresolved))
             else:
@@ -497,6 +512,7 @@ class Applier:
         for i in range(0, len(values), 100):
             chunk = values[i:i + 100]
             found = self.client.find_profiles(kind, chunk)
+            crashpoint("lookup.answered")
             if not found:
                 continue
             wanted = {v.lower() if kind == "email" else v: v for v in chunk}
@@ -514,6 +530,7 @@ class Applier:
             f"update {self.t('pending_rows')} as t set profile_id = i.profile_id from _ids as i "
             f"where t.account_id = ? and t.list_id = ? and t.op = 'remove' "
             f"and t.{col} = i.value and t.profile_id is null", a)
+        crashpoint("lookup.stored")
 
     def _forget(self, list_id: str, identifiers: list[str]) -> None:
         """Removed members leave state (and the plan), in one transaction."""
@@ -547,6 +564,7 @@ class Applier:
                 page = []
         if page:
             insert_rows(self.con, "_list_scan", page, 4)
+        crashpoint("scan.read")
         desired = self._desired_match(identifier_field, "s.email", "s.phone_number",
                                       "s.external_id")
         extras = [r[0] for r in self.con.execute(
@@ -554,6 +572,7 @@ class Applier:
             f"order by 1").fetchall()]
         for i in range(0, len(extras), 1000):
             self.client.remove_from_list(list_id, extras[i:i + 1000])
+            crashpoint("scan.removed")
         key = "lower(s.email) = lower(m.identifier)" if identifier_field == "email" else (
             f"s.{identifier_field} = m.identifier")
         self.con.execute(

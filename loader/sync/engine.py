@@ -25,6 +25,7 @@ from loader.klaviyo.limits import estimate_seconds
 from loader.klaviyo.payloads import ident, sql_str
 from loader.state import PushLock, connect, ensure_schema, table_exists
 from loader.sync.apply import LIST_SCAN_MAX, Applier, ListStats, now_utc
+from loader.sync.crashpoints import crashpoint
 from loader.sync.plan import DESIRED, ListPlan, Planner
 from loader.warehouse import (
     Campaign,
@@ -103,6 +104,10 @@ class PushResult:
     error: str | None = None
     hint: str | None = None
     status: str = "running"
+    # what the client did about answers Klaviyo lost (a list found by name instead of created
+    # twice, an import job sent again), and how many answers were lost, by operation
+    notes: list[str] = field(default_factory=list)
+    unanswered: dict[str, int] = field(default_factory=dict)
 
     @property
     def rejected(self) -> int:
@@ -124,6 +129,7 @@ class PushResult:
             "lists": [r.as_dict() for r in self.lists], "totals": totals,
             "requests": dict(sorted(self.requests.items())),
             "estimated_seconds": self.estimated_seconds,
+            "unanswered": dict(sorted(self.unanswered.items())), "notes": self.notes,
             "error": self.error, "hint": self.hint,
         }
 
@@ -256,10 +262,12 @@ class Pusher:
                     f"0, 0, 0, 0, null)",
                     [self.run_id, account_id, now_utc(), ",".join(result.campaigns),
                      self.options.sample is not None])
+        crashpoint("run.started")
         applier = Applier(con, self.schema, account_id, self.client, self.run_id,
                           progress=lambda key, n: self.progress.advance(key, n))
         try:
             recovered = applier.wait_and_confirm(applier.submitted_jobs())
+            crashpoint("recovery.done")
             for c in campaigns:
                 self._push_campaign(con, planner, applier, c, result, recovered)
             pending_removals(result)
@@ -272,7 +280,9 @@ class Pusher:
         else:
             result.status = "completed_with_rejections" if result.rejected else "completed"
         result.requests = dict(self.client.requests)
+        result.notes, result.unanswered = list(self.client.notes), dict(self.client.unanswered)
         self._finish_run(con, result, result.status, result.error)
+        crashpoint("run.finished")
 
     def _finish_run(self, con: duckdb.DuckDBPyConnection, result: PushResult, status: str,
                     error: str | None) -> None:
@@ -344,6 +354,16 @@ class Pusher:
              now_utc(), is_sample])
         return delivery_id
 
+    def _known_list_ids(self, con: duckdb.DuckDBPyConnection, account_id: str, name: str
+                        ) -> tuple[str, ...]:
+        """Ids state holds for a list name: checked by id before a list is ever created."""
+        rows = con.execute(
+            f"select list_id from {self.t('list_members')} where account_id = ? "
+            f"and list_name = ? union select list_id from {self.t('import_jobs')} "
+            f"where account_id = ? and list_name = ? order by 1",
+            [account_id, name, account_id, name]).fetchall()
+        return tuple(str(r[0]) for r in rows)
+
     def _push_campaign(self, con: duckdb.DuckDBPyConnection, planner: Planner,
                        applier: Applier, c: Campaign, result: PushResult,
                        recovered: dict[str, ListStats]) -> None:
@@ -351,16 +371,19 @@ class Pusher:
         columns = attribute_columns(con, c)
         summary = delivery_summary(con, c.campaign_id)
         delivery_id = self._delivery(con, account_id, c)
+        crashpoint("delivery.opened")
         result.deliveries[c.campaign_id] = delivery_id
         sample = self.options.sample
         lists: list[tuple[str, str]] = []
         con.execute("create or replace temp table _sample (list_id varchar, identifier varchar)")
         campaign_results: list[ListResult] = []
         for name in c.list_names:
-            list_id, created = self.client.resolve_list(name)
+            list_id, created = self.client.resolve_list(
+                name, known_ids=self._known_list_ids(con, account_id, name))
             assert list_id is not None
             lists.append((name, list_id))
             applier.forget_other_lists(name, list_id)
+            crashpoint("list.resolved")
             r = self._list_result(c, name, list_id, summary)
             r.created = created
             planner.build_desired(c, name, columns, sample)
@@ -372,6 +395,7 @@ class Pusher:
             stats = applier.write_intent(
                 planner.removals_sql(list_id) if sample is None else None,
                 list_id, name, c.campaign_id)
+            crashpoint("intent.written")
             key = list_id
             self.progress.start(key, f"{c.campaign_id} → {name}",
                                 plan.adds + plan.changes + plan.removals)
@@ -384,6 +408,7 @@ class Pusher:
             if sample is None:
                 stats.merge(applier.remove_all(list_id, c.identifier,
                                                self.options.list_scan_max))
+            crashpoint("list.applied")
             self.progress.finish(key)
             r.added, r.updated, r.removed = stats.added, stats.updated, stats.removed
             r.rejected, r.import_jobs = stats.rejected, stats.jobs
@@ -462,7 +487,9 @@ class Pusher:
                 f"where delivery_id = ?",
                 [ts, self.run_id, tot["added"], tot["updated"], tot["removed"], tot["rejected"],
                  tot["unchanged"], delivery_id])
+            crashpoint("recipients.written")  # inside the transaction: a kill rolls it back
         con.execute("commit")
+        crashpoint("delivery.completed")
 
 
 def push(settings: Settings, options: PushOptions, progress: Progress | None = None,

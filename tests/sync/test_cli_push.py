@@ -158,7 +158,8 @@ def test_unexpected_error_recorded_in_state_without_the_secret(klaviyo_emulator,
     key = klaviyo_emulator.api_key
 
     class LeakyClient(KlaviyoClient):
-        def resolve_list(self, name: str, create: bool = True) -> tuple[str | None, bool]:
+        def resolve_list(self, name: str, create: bool = True, **kwargs: object
+                         ) -> tuple[str | None, bool]:
             raise RuntimeError(f"boom with {key} inside")
 
     settings = settings_for(klaviyo_emulator, warehouse)
