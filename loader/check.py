@@ -1,15 +1,7 @@
 """`loader check`: are the credentials valid, and do they carry every scope the loader needs?
 
-One cheap request per scope, none of which writes anything:
-
-* ``accounts:read``: ``GET /api/accounts`` (also yields the account id state is keyed by);
-* ``lists:read``: ``GET /api/lists?page[size]=1``;
-* ``profiles:read``: ``GET /api/profiles?page[size]=1``;
-* ``lists:write``: ``PATCH /api/lists/<an id no list can have>`` (granted unless 401/403);
-* ``profiles:write``: ``PATCH /api/profiles/<an id no profile can have>`` (likewise).
-
-Klaviyo authorises a request (401 bad credentials, 403 missing scope) before it looks up the
-resource, so the write probes learn the scope without changing a list or a profile.
+``GET /api/accounts`` (``accounts:read``; also yields the account id state is keyed by), then
+one cheap request per scope, none of which writes anything (``loader.klaviyo.scopes``).
 """
 
 from __future__ import annotations
@@ -20,53 +12,22 @@ from typing import Any
 from loader.errors import (
     AuthenticationError,
     KlaviyoError,
+    NotKlaviyoError,
     PermissionDeniedError,
     RetriesExhaustedError,
 )
 from loader.klaviyo.client import KlaviyoClient
-
-# ids that cannot exist: Klaviyo list ids are 6 alphanumerics, profile ids 26-char ULIDs
-_NO_LIST = "loader-check-no-such-list"
-_NO_PROFILE = "loader-check-no-such-profile"
-
-GRANTED = "granted"
-MISSING = "missing"
-UNKNOWN = "unknown"
-
-
-@dataclass(frozen=True)
-class Probe:
-    scope: str
-    operation: str
-    method: str
-    path: str
-    params: dict[str, Any] | None = None
-    body: dict[str, Any] | None = None
-    why: str = ""
-
-
-PROBES: tuple[Probe, ...] = (
-    Probe("lists:read", "get_lists", "GET", "/api/lists",
-          params={"page[size]": 1, "fields[list]": "name"},
-          why="find a campaign's list by name"),
-    Probe("lists:write", "update_list", "PATCH", f"/api/lists/{_NO_LIST}",
-          body={"data": {"type": "list", "id": _NO_LIST, "attributes": {"name": "loader check"}}},
-          why="create lists, add and remove members"),
-    Probe("profiles:read", "get_profiles", "GET", "/api/profiles",
-          params={"page[size]": 1, "fields[profile]": "email"},
-          why="look up profile ids for removals; read import errors"),
-    Probe("profiles:write", "update_profile", "PATCH", f"/api/profiles/{_NO_PROFILE}",
-          body={"data": {"type": "profile", "id": _NO_PROFILE, "attributes": {}}},
-          why="bulk-import profiles with their attributes"),
+from loader.klaviyo.scopes import (
+    GRANTED,
+    MISSING,
+    PROBES,
+    UNKNOWN,
+    ScopeVerdict,
+    missing_scopes_hint,
+    probe,
 )
 
-
-@dataclass(frozen=True)
-class ScopeVerdict:
-    scope: str
-    verdict: str  # granted | missing | unknown
-    detail: str
-    why: str
+__all__ = ["GRANTED", "MISSING", "UNKNOWN", "CheckReport", "ScopeVerdict", "run_check"]
 
 
 @dataclass
@@ -89,7 +50,11 @@ class CheckReport:
 
     @property
     def missing_scopes(self) -> list[str]:
-        return [s.scope for s in self.scopes if s.verdict != GRANTED]
+        return [s.scope for s in self.scopes if s.verdict == MISSING]
+
+    @property
+    def unknown_scopes(self) -> list[str]:
+        return [s.scope for s in self.scopes if s.verdict == UNKNOWN]
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -100,7 +65,7 @@ class CheckReport:
 def run_check(client: KlaviyoClient) -> CheckReport:
     """Probe the credentials and each scope; never raises for a Klaviyo refusal."""
     report = CheckReport(
-        base_url=client.base_url,
+        base_url=client.display_url,
         credentials="OAuth" if client.credentials.is_oauth else "private key",
     )
     try:
@@ -109,7 +74,8 @@ def run_check(client: KlaviyoClient) -> CheckReport:
         report.scopes.append(ScopeVerdict("accounts:read", GRANTED, "GET /api/accounts: 200",
                                           "read the account id state is keyed by"))
     except AuthenticationError as exc:
-        report.problem = f"Klaviyo refused the credentials (HTTP {exc.status or 401})."
+        report.problem = (f"Klaviyo refused the credentials (HTTP {exc.status})."
+                          if exc.status else exc.message)
         report.hint = exc.hint
         return report
     except PermissionDeniedError:
@@ -117,31 +83,20 @@ def run_check(client: KlaviyoClient) -> CheckReport:
         report.scopes.append(ScopeVerdict("accounts:read", MISSING, "GET /api/accounts: 403",
                                           "read the account id state is keyed by"))
     except RetriesExhaustedError as exc:
-        report.problem = f"Klaviyo at {client.base_url} could not be reached: {exc.message}"
-        report.hint = "Check KLAVIYO_BASE_URL and the network."
+        report.problem = f"Klaviyo at {client.display_url} could not be reached: {exc.message}"
+        report.hint = exc.hint or "Check KLAVIYO_BASE_URL and the network."
         return report
-    for probe in PROBES:
-        report.scopes.append(_probe(client, probe))
+    except NotKlaviyoError as exc:
+        report.problem = exc.message
+        report.hint = exc.hint
+        return report
+    except KlaviyoError as exc:
+        report.problem = f"Klaviyo answered the first request with an error: {exc.message}"
+        report.hint = exc.hint
+        return report
+    for p in PROBES:
+        report.scopes.append(probe(client, p))
     missing = report.missing_scopes
     if missing:
-        report.hint = (
-            f"Give the private key the scope(s) {', '.join(missing)} "
-            "(Klaviyo: Settings → API keys → edit the key), or re-authorise the OAuth app."
-        )
+        report.hint = missing_scopes_hint(missing, client.credentials.is_oauth)
     return report
-
-
-def _probe(client: KlaviyoClient, probe: Probe) -> ScopeVerdict:
-    label = f"{probe.method} {probe.path.split('/loader-check')[0]}"
-    try:
-        client.request(probe.operation, probe.method, probe.path, params=probe.params,
-                       body=probe.body)
-        return ScopeVerdict(probe.scope, GRANTED, f"{label}: 2xx", probe.why)
-    except PermissionDeniedError:
-        return ScopeVerdict(probe.scope, MISSING, f"{label}: 403 permission denied", probe.why)
-    except AuthenticationError as exc:
-        return ScopeVerdict(probe.scope, MISSING, f"{label}: {exc.status or 401}", probe.why)
-    except RetriesExhaustedError as exc:
-        return ScopeVerdict(probe.scope, UNKNOWN, f"{label}: {exc.message}", probe.why)
-    except KlaviyoError as exc:  # 404/400: authorised, then the (absent) resource was refused
-        return ScopeVerdict(probe.scope, GRANTED, f"{label}: {exc.status} (authorised)", probe.why)

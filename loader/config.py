@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from urllib.parse import quote, urlsplit
 
 from loader.errors import ConfigError
 
@@ -37,12 +38,12 @@ class KlaviyoCredentials:
         return f"KlaviyoCredentials(api_key={_redact(self.api_key)}, oauth={self.is_oauth})"
 
     def secrets(self) -> list[str]:
-        """Every secret value, so output can be scrubbed of them."""
-        return [
-            s
-            for s in (self.api_key, self.oauth_client_secret, self.oauth_refresh_token)
-            if s
-        ]
+        """Every secret value (and its percent-encoded form), longest first, so output can be
+        scrubbed of them."""
+        values = [s for s in (self.api_key, self.oauth_client_secret, self.oauth_refresh_token)
+                  if s]
+        values += [quote(v, safe="") for v in values]
+        return sorted(set(values), key=len, reverse=True)
 
 
 SECRET_VARIABLES = (
@@ -53,9 +54,55 @@ SECRET_VARIABLES = (
 
 
 def secrets_in_env(env: dict[str, str] | None = None) -> list[str]:
-    """Every secret value configured in the environment, so output can be scrubbed of them."""
+    """Every secret value configured in the environment, so output can be scrubbed of them:
+    the secret variables, any user info in KLAVIYO_BASE_URL (refused, but never printed), and
+    the percent-encoded form of each (as it would appear in a URL)."""
     env = dict(os.environ if env is None else env)
-    return [env[name] for name in SECRET_VARIABLES if env.get(name)]
+    values = [env[name].strip() for name in SECRET_VARIABLES if env.get(name, "").strip()]
+    values += [env[name] for name in SECRET_VARIABLES if env.get(name)]
+    try:
+        netloc = urlsplit((env.get("KLAVIYO_BASE_URL") or "").strip()).netloc
+    except ValueError:
+        netloc = ""
+    if "@" in netloc:
+        userinfo = netloc.rpartition("@")[0]
+        values += [userinfo, *[v for v in userinfo.split(":") if len(v) >= 4]]
+    values += [quote(v, safe="") for v in list(values)]
+    # longest first, so a secret is replaced whole before any part of it
+    return sorted({v for v in values if v}, key=len, reverse=True)
+
+
+def check_base_url(value: str) -> str:
+    """KLAVIYO_BASE_URL, checked: an http(s) URL with a host, a valid port and no user info.
+
+    A user name or password in the URL is refused without being repeated: Klaviyo takes its
+    key in KLAVIYO_API_KEY, and a key put in the URL would be printed wherever the URL is.
+    """
+    url = value.strip().rstrip("/")
+    hint = f"Unset it for Klaviyo ({DEFAULT_BASE_URL}) or give the emulator's URL."
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        raise ConfigError("KLAVIYO_BASE_URL is not a valid URL.", hint=hint) from None
+    if "@" in parts.netloc:
+        raise ConfigError(
+            f"KLAVIYO_BASE_URL must not hold a user name or password "
+            f"({parts.scheme or 'http'}://***@{parts.netloc.rpartition('@')[2]}).",
+            hint="Remove the part before '@'; put the private key in KLAVIYO_API_KEY.",
+        )
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        shown = url if len(url) <= 80 else url[:77] + "..."
+        raise ConfigError(f"KLAVIYO_BASE_URL must be an http(s) URL with a host, got {shown!r}.",
+                          hint=hint)
+    try:
+        parts.port  # noqa: B018 - raises ValueError for a port out of range
+    except ValueError:
+        raise ConfigError(f"KLAVIYO_BASE_URL has an invalid port: {url!r} (ports are 1-65535).",
+                          hint=hint) from None
+    if parts.query or parts.fragment:
+        raise ConfigError(f"KLAVIYO_BASE_URL must not have a query or fragment: {url!r}.",
+                          hint=hint)
+    return url
 
 
 @dataclass(frozen=True)
@@ -69,12 +116,7 @@ class Settings:
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
         env = dict(os.environ if env is None else env)
-        base_url = (env.get("KLAVIYO_BASE_URL") or DEFAULT_BASE_URL).strip().rstrip("/")
-        if not base_url.startswith(("http://", "https://")):
-            raise ConfigError(
-                f"KLAVIYO_BASE_URL must be an http(s) URL, got {base_url!r}.",
-                hint=f"Unset it for Klaviyo ({DEFAULT_BASE_URL}) or give the emulator's URL.",
-            )
+        base_url = check_base_url(env.get("KLAVIYO_BASE_URL") or DEFAULT_BASE_URL)
         creds = KlaviyoCredentials(
             api_key=env.get("KLAVIYO_API_KEY") or None,
             oauth_client_id=env.get("KLAVIYO_OAUTH_CLIENT_ID") or None,

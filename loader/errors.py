@@ -67,5 +67,13 @@ class RetriesExhaustedError(KlaviyoError):
     """A request kept failing (429/5xx/connection errors) past the retry bound."""
 
 
+class UnreachableError(RetriesExhaustedError):
+    """Nothing answers at KLAVIYO_BASE_URL (connection refused, unknown host, connect timeout)."""
+
+
+class NotKlaviyoError(KlaviyoError):
+    """Something answers at KLAVIYO_BASE_URL, but not with Klaviyo's JSON:API documents."""
+
+
 class LockedError(LoaderError):
     """Another ``loader push`` holds the warehouse lock."""

@@ -38,6 +38,8 @@ def check(
         else:
             reason = report.problem or (
                 "the key lacks the scope(s) " + ", ".join(report.missing_scopes)
+                if report.missing_scopes else
+                "Klaviyo did not answer the probe(s) of " + ", ".join(report.unknown_scopes)
             )
             typer.echo(scrub(f"Verdict: NOT OK — {reason}"), err=True)
             if report.hint:
