@@ -364,6 +364,7 @@ class Emulator:
             return rec.id
 
     def _reset_stats(self) -> None:
+        self.faults.drawn.clear()
         with self._stats_lock:
             self._requests: Counter[str] = Counter()
             self._statuses: Counter[str] = Counter()
@@ -377,6 +378,7 @@ class Emulator:
                 "throttled": self._counts["throttled"],
                 "rejected": self._counts["rejected"],
                 "faults": self._counts["faults"],
+                "faults_by_kind": dict(self.faults.drawn),
                 "total": sum(self._requests.values()),
             }
         with self.store.lock:
@@ -402,6 +404,7 @@ class Emulator:
                   faults: float | None = None, fault_seed: int | None = None,
                   fault_kinds: list[str] | tuple[str, ...] | None = None,
                   slow_seconds: float | None = None, storm_length: int | None = None,
+                  fault_ops: list[str] | tuple[str, ...] | None = None,
                   job_delay: float | None = None,
                   token_ttl: float | None = None, daily_list_limit: int | None = None,
                   max_lists: int | None = None, segments: int | None = None) -> None:
@@ -409,7 +412,7 @@ class Emulator:
         if rate_limits is not _UNSET:
             self.limiter.configure(parse_rate_limits(rate_limits))
         if any(x is not None for x in (faults, fault_seed, fault_kinds, slow_seconds,
-                                        storm_length)):
+                                        storm_length, fault_ops)):
             f = self.faults
             self.faults.configure(
                 f.rate if faults is None else faults,
@@ -417,6 +420,7 @@ class Emulator:
                 f.kinds if fault_kinds is None else tuple(fault_kinds),
                 f.slow_seconds if slow_seconds is None else slow_seconds,
                 f.storm_length if storm_length is None else storm_length,
+                f.ops if fault_ops is None else tuple(fault_ops),
             )
         if job_delay is not None:
             self.job_delay = job_delay
@@ -493,7 +497,7 @@ class Emulator:
                     raise ApiError(405, "method_not_allowed",
                                    f"Method \"{h.command}\" not allowed.")
                 raise ApiError(404, "not_found", f"No endpoint at {path}.")
-            fault = self.faults.draw()
+            fault = self.faults.draw(op_id)
             if fault is not None and fault.kind != "lost" and self._apply_fault(h, fault, op_id):
                 status = 0
                 return

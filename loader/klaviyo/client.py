@@ -648,8 +648,9 @@ class KlaviyoClient:
         body = self.request(
             "get_bulk_import_profiles_jobs", "GET", "/api/profile-bulk-import-jobs",
             params={"sort": "-created_at", "page[size]": page_size,
+                    # created_at: the response schema requires it even in a sparse fieldset
                     "fields[profile-bulk-import-job]":
-                        "status,total_count,completed_count,failed_count"},
+                        "status,created_at,total_count,completed_count,failed_count"},
         )
         return list(body.get("data") or [])
 

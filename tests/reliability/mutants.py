@@ -1,0 +1,161 @@
+"""Break the recovery code on purpose and check that the reliability tests go red.
+
+    .venv/bin/python -m tests.reliability.mutants [NAME…]      (make reliability runs it)
+
+Each mutant is one textual change to the loader (it must match exactly once, so a mutant that
+no longer applies fails loudly instead of passing). For each, the repository is copied to a
+temporary folder, the change applied there, and the reduced reliability suite
+(`tests/reliability`, stopping at the first failure) run in the copy; a mutant that leaves the
+suite green is reported as *survived* and the run exits 1. Mutants that are expected to survive
+(the design does not need what they remove) are listed with the reason and reported, not
+counted as failures. docs/reliability.md lists them and what caught each.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+OPENAPI = Path(os.environ.get("KLAVIYO_OPENAPI_DIR") or ROOT.parent / "shared" / "klaviyo-openapi")
+
+
+@dataclass(frozen=True)
+class Mutant:
+    name: str
+    file: str
+    old: str
+    new: str
+    what: str
+    survives: str = ""  # why the design tolerates it (expected to stay green)
+
+
+MUTANTS = [
+    Mutant("control-harmless-statement", "loader/sync/apply.py",
+           "        self.con.execute(\"begin\")\n        if bad:",
+           "        self.con.execute(f\"delete from {self.t('pending_rows')} as p where "
+           "account_id = ? and list_id = ? and op = 'upsert' and {in_ranges} and p.seq < 0\", "
+           "a)\n        self.con.execute(\"begin\")\n        if bad:",
+           "control: a statement that deletes nothing, before the confirm transaction",
+           survives="it changes nothing; it shows the runner does not call every change red"),
+    Mutant("no-recovery", "loader/sync/engine.py",
+           "recovered = applier.wait_and_confirm(applier.submitted_jobs())",
+           "recovered = {}",
+           "a rerun does not confirm the jobs a killed push submitted"),
+    Mutant("recovery-finds-no-job", "loader/sync/apply.py",
+           "from {self.t('import_jobs')} where account_id = ? and status = 'submitted' ",
+           "from {self.t('import_jobs')} where account_id = ? and status = 'never' ",
+           "submitted_jobs() finds nothing, so recorded jobs are never confirmed after a kill"),
+    Mutant("job-confirmed-at-submit", "loader/sync/apply.py",
+           "        crashpoint(\"job.recorded\")\n",
+           "        crashpoint(\"job.recorded\")\n        self.con.execute(f\"update "
+           "{self.t('import_jobs')} set status = 'confirmed' where job_id = ?\", [j.job_id])\n",
+           "a job is marked confirmed when it is submitted, before Klaviyo completes it and "
+           "before its rows reach list_members"),
+    Mutant("pending-rows-deleted-early", "loader/sync/apply.py",
+           "        in_ranges = seq_ranges_sql(\"p.seq\", [(j.seq_from, j.seq_to) for j, _ in "
+           "finished])\n        self.con.execute(\"begin\")",
+           "        in_ranges = seq_ranges_sql(\"p.seq\", [(j.seq_from, j.seq_to) for j, _ in "
+           "finished])\n        self.con.execute(f\"delete from {self.t('pending_rows')} as p "
+           "where account_id = ? and list_id = ? and op = 'upsert' and {in_ranges}\", a)\n"
+           "        crashpoint(\"jobs.confirming\")\n        self.con.execute(\"begin\")",
+           "a job's pending rows are deleted (committed) before its rows move into "
+           "list_members: a kill in between loses them from state"),
+    Mutant("forget-before-delete", "loader/sync/apply.py",
+           "            self.client.remove_from_list(list_id, sorted({r[1] for r in chunk}))\n"
+           "            crashpoint(\"removal.sent\")  # removed in Klaviyo; state still holds "
+           "them\n            self._forget(list_id, [r[0] for r in chunk])",
+           "            self._forget(list_id, [r[0] for r in chunk])\n"
+           "            self.client.remove_from_list(list_id, sorted({r[1] for r in chunk}))\n"
+           "            crashpoint(\"removal.sent\")",
+           "members leave state before their DELETE is sent: a kill in between leaves them in "
+           "the list for good"),
+    Mutant("scan-forget-first", "loader/sync/apply.py",
+           "            if self._scan_and_remove(list_id, identifier_field, scan_max):\n"
+           "                self._forget(list_id, unresolved)",
+           "            self._forget(list_id, unresolved)\n"
+           "            if self._scan_and_remove(list_id, identifier_field, scan_max):\n"
+           "                pass",
+           "unresolved members leave state before the list is read and they are removed"),
+    Mutant("history-two-transactions", "loader/sync/engine.py",
+           "            tot = {k: sum(getattr(r, k) for r in results)",
+           "            con.execute(\"commit\")\n            con.execute(\"begin\")\n"
+           "            tot = {k: sum(getattr(r, k) for r in results)",
+           "recipients are committed before the delivery is marked completed: a kill in "
+           "between records them twice"),
+    Mutant("create-list-blind-retry", "loader/klaviyo/client.py",
+           "            on_unknown=created_meanwhile,\n",
+           "",
+           "creating a list is sent again without looking first after a lost answer"),
+    Mutant("lock-inherited", "loader/state.py",
+           "        fh = open(self.path, \"a+\")  # noqa: SIM115 - held for the push's lifetime",
+           "        fh = open(self.path, \"a+\")  # noqa: SIM115 - held for the push's lifetime\n"
+           "        import subprocess as _sp; _sp.Popen(['sleep', '8'], pass_fds=[fh.fileno()])",
+           "a child process inherits the lock file: a killed push leaves its lock held"),
+]
+
+
+def copy_repo(dest: Path) -> None:
+    ignore = shutil.ignore_patterns(".venv", ".git", "target", "logs", "dbt_packages", ".demo",
+                                    "*.duckdb", "*.duckdb.*", "__pycache__", ".pytest_cache",
+                                    "bench", "*.egg-info")
+    shutil.copytree(ROOT, dest, ignore=ignore)
+
+
+def run(mutant: Mutant, workdir: Path) -> tuple[bool, str, float]:
+    """(caught, what the first failure says, seconds)."""
+    copy = workdir / mutant.name
+    copy_repo(copy)
+    target = copy / mutant.file
+    text = target.read_text()
+    count = text.count(mutant.old)
+    if count != 1:
+        raise SystemExit(f"mutant {mutant.name}: its text occurs {count} times in "
+                         f"{mutant.file}; update tests/reliability/mutants.py")
+    target.write_text(text.replace(mutant.old, mutant.new))
+    env = {**os.environ, "KLAVIYO_OPENAPI_DIR": str(OPENAPI), "LOADER_RELIABILITY": "",
+           "PYTHONDONTWRITEBYTECODE": "1"}
+    started = time.monotonic()
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "tests/reliability", "-x", "-q", "-p",
+         "no:cacheprovider", "--timeout=900"],
+        cwd=copy, env=env, capture_output=True, text=True)
+    seconds = time.monotonic() - started
+    out = proc.stdout + proc.stderr
+    found = re.findall(r"^E\s+(?:AssertionError: )?(.*)$", out, re.M)
+    failed = re.findall(r"^FAILED (\S+)", out, re.M)
+    summary = (failed[0] if failed else "") + (": " + found[0][:240] if found else "")
+    shutil.rmtree(copy, ignore_errors=True)
+    return proc.returncode != 0, summary, seconds
+
+
+def main(argv: list[str]) -> int:
+    chosen = [m for m in MUTANTS if not argv or m.name in argv]
+    survived = []
+    with tempfile.TemporaryDirectory(prefix="mutants-") as tmp:
+        for m in chosen:
+            caught, summary, seconds = run(m, Path(tmp))
+            verdict = "caught" if caught else "SURVIVED"
+            print(f"{m.name:<38} {verdict:<8} {seconds:5.0f} s  {m.what}", flush=True)
+            if caught:
+                print(f"{'':<38} by {summary}", flush=True)
+            elif m.survives:
+                print(f"{'':<38} (expected: {m.survives})", flush=True)
+            if caught == bool(m.survives):
+                survived.append(m.name)
+    if survived:
+        print(f"unexpected outcome for: {', '.join(survived)}")
+        return 1
+    print(f"{len(chosen)} mutants: every one that breaks recovery turned the suite red")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
