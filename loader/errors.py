@@ -75,5 +75,9 @@ class NotKlaviyoError(KlaviyoError):
     """Something answers at KLAVIYO_BASE_URL, but not with Klaviyo's JSON:API documents."""
 
 
+class ImportJobLostError(KlaviyoError):
+    """Klaviyo lost or cancelled an import job, twice: its rows were not imported."""
+
+
 class LockedError(LoaderError):
     """Another ``loader push`` holds the warehouse lock."""

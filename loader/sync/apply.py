@@ -24,7 +24,7 @@ from typing import Any
 
 import duckdb
 
-from loader.errors import KlaviyoError
+from loader.errors import ImportJobLostError, KlaviyoError
 from loader.klaviyo.client import BadRequestError, KlaviyoClient
 from loader.klaviyo.limits import IMPORT_MAX_PROFILE_BYTES
 from loader.klaviyo.payloads import IDENTIFIERS, import_job_body
@@ -107,6 +107,7 @@ class Applier:
         self.client = client
         self.run_id = run_id
         self.progress = progress or (lambda key, n: None)
+        self.abandoned: list[Job] = []  # jobs Klaviyo lost or cancelled, since the last reset
 
     def t(self, name: str) -> str:
         return f'"{self.schema}"."{name}"'
@@ -322,10 +323,43 @@ class Applier:
         return out
 
     def _abandon(self, job: Job) -> None:
-        """A job Klaviyo lost or cancelled: forget it; its rows are planned again next run."""
+        """A job Klaviyo lost (404) or cancelled: its rows stay pending and are sent again
+        (``confirm_or_resend`` in this run; planned again by the next run otherwise)."""
         self.con.execute(f"update {self.t('import_jobs')} set status = 'abandoned' "
                          f"where account_id = ? and job_id = ?", [self.account_id, job.job_id])
+        self.abandoned.append(job)
         crashpoint("job.abandoned")
+
+    def confirm_or_resend(self, jobs: list[Job], identifier_field: str
+                          ) -> dict[str, ListStats]:
+        """Confirm this run's jobs of one list; send a lost or cancelled job's rows again, once.
+
+        Rows Klaviyo never imported must not pass as delivered: a job lost twice ends the run
+        (``ImportJobLostError``, exit 2) with its rows pending and the delivery still running,
+        so the next push sends them.
+        """
+        self.abandoned = []
+        out = self.wait_and_confirm(jobs, identifier_field)
+        if not self.abandoned:
+            return out
+        first = self.abandoned[0]
+        again, sub = self.submit_all(first.list_id, first.list_name, first.campaign_id,
+                                     [(j.seq_from, j.seq_to) for j in self.abandoned])
+        self.abandoned = []
+        st = out.setdefault(first.list_id, ListStats())
+        st.merge(sub)
+        for list_stats in self.wait_and_confirm(again, identifier_field).values():
+            st.merge(list_stats)
+            st.rejections += list_stats.rejections
+        if self.abandoned:
+            ids = ", ".join(j.job_id for j in self.abandoned)
+            raise ImportJobLostError(
+                f"Klaviyo lost or cancelled the import job(s) {ids} of the list "
+                f"{first.list_name!r}, sent twice: their rows were not imported.",
+                hint="Push again (the rows stay pending and are sent again); if it keeps "
+                "happening, check the account's import jobs in Klaviyo.",
+            )
+        return out
 
     def _import_errors(self, job: Job, identifier_field: str | None) -> dict[int, str]:
         """Klaviyo's import errors of one job, by the seq of the refused row."""

@@ -401,7 +401,7 @@ class Pusher:
                                 plan.adds + plan.changes + plan.removals)
             jobs, sub = applier.submit_all(list_id, name, c.campaign_id, planner.bounds)
             stats.merge(sub)
-            confirmed = applier.wait_and_confirm(jobs, c.identifier)
+            confirmed = applier.confirm_or_resend(jobs, c.identifier)
             for st in (confirmed.get(list_id), recovered.pop(list_id, None)):
                 if st is not None:
                     stats.merge(st)
