@@ -116,9 +116,10 @@ def change(campaign: Campaign, seed: int, edits: int = 12, leave: int = 15, join
     """Attribute changes, members who leave, newcomers: a second push has every kind of work."""
     rng = random.Random(seed)
     sendable = [p for p in campaign.people if p.group != "control" and not p.shrink_reason]
-    for p in rng.sample(sendable, edits):
+    edited = rng.sample(sendable, edits)
+    for p in edited:
         p.city = f"City {rng.randint(1, 999)}"
-    for p in rng.sample(sendable, leave):
+    for p in rng.sample([p for p in sendable if p not in edited], leave):
         campaign.people.remove(p)
     groups = sorted(campaign.lists)
     for i in range(join):
@@ -319,6 +320,15 @@ def check_state(path: str, campaigns: list[Campaign], list_ids: dict[str, str],
                f"{len(want - got)} missing")
 
 
+def converged(emu: Emulator, path: str, campaigns: list[Campaign]) -> None:
+    """Lists, state and the latest delivery's history exactly the audience."""
+    ids = check_lists(emu, campaigns)
+    deliveries = dict(query(path, f"""select campaign_id, arg_max(delivery_id, completed_at)
+        from "{STATE}".deliveries where status = 'completed' and not is_sample
+        group by campaign_id"""))
+    check_state(path, campaigns, ids, deliveries)
+
+
 @dataclass
 class Scenario:
     """A base state, built by ``setup`` (real pushes), and the target audience to push."""
@@ -416,11 +426,7 @@ class Bench:
 
     def check(self, path: str) -> int:
         """Every invariant; the rows re-sent beyond the uninterrupted push."""
-        ids = check_lists(self.emu, self.campaigns)
-        deliveries = dict(query(path, f"""select campaign_id, arg_max(delivery_id, completed_at)
-            from "{STATE}".deliveries where status = 'completed' and not is_sample
-            group by campaign_id"""))
-        check_state(path, self.campaigns, ids, deliveries)
+        converged(self.emu, path, self.campaigns)
         new = {j: n for j, n in jobs(self.emu).items() if j not in self.base_jobs}
         recorded = {r[0] for r in query(path, f'select job_id from "{STATE}".import_jobs')}
         unrecorded = {j: n for j, n in new.items() if j not in recorded}

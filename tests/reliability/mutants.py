@@ -124,8 +124,9 @@ def run(mutant: Mutant, workdir: Path) -> tuple[bool, str, float]:
            "PYTHONDONTWRITEBYTECODE": "1"}
     started = time.monotonic()
     proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "tests/reliability", "-x", "-q", "-p",
-         "no:cacheprovider", "--timeout=900"],
+        # the kill suite first, so a mutant it catches is credited to it
+        [sys.executable, "-m", "pytest", "tests/reliability/test_kill.py", "tests/reliability",
+         "-x", "-q", "-p", "no:cacheprovider", "--timeout=900"],
         cwd=copy, env=env, capture_output=True, text=True)
     seconds = time.monotonic() - started
     out = proc.stdout + proc.stderr

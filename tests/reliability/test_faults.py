@@ -25,8 +25,7 @@ from tests.reliability.harness import (
     STATE,
     Campaign,
     change,
-    check_lists,
-    check_state,
+    converged,
     jobs,
     people,
     push_in_process,
@@ -42,14 +41,6 @@ FAILING_KINDS = ["500", "502", "503", "reset", "storm", "lost"]  # `slow` still 
 def spring(n: int = 120, seed: int = 11) -> list[Campaign]:
     return [Campaign("spring_sale", {"a": "Spring Sale A", "b": "Spring Sale B"},
                      people(n, seed))]
-
-
-def converged(emu: Emulator, path: str, campaigns: list[Campaign]) -> None:
-    ids = check_lists(emu, campaigns)
-    deliveries = dict(query(path, f"""select campaign_id, arg_max(delivery_id, completed_at)
-        from "{STATE}".deliveries where status = 'completed' and not is_sample
-        group by campaign_id"""))
-    check_state(path, campaigns, ids, deliveries)
 
 
 def test_lost_answer_to_creating_a_list_finds_it_by_name(klaviyo_emulator: Emulator,
