@@ -74,8 +74,8 @@ def run_check(client: KlaviyoClient) -> CheckReport:
         report.scopes.append(ScopeVerdict("accounts:read", GRANTED, "GET /api/accounts: 200",
                                           "read the account id state is keyed by"))
     except AuthenticationError as exc:
-        report.problem = (f"Klaviyo refused the credentials (HTTP {exc.status})."
-                          if exc.status else exc.message)
+        report.problem = ("Klaviyo refused the credentials (HTTP 401)." if exc.status == 401
+                          else exc.message)
         report.hint = exc.hint
         return report
     except PermissionDeniedError:

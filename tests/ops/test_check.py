@@ -101,3 +101,41 @@ def test_oauth_credentials_are_checked_and_never_printed(klaviyo_emulator) -> No
     assert "MISSING profiles:write" in output and "ok      lists:read" in output
     for secret in (app_["client_secret"], app_["refresh_token"]):
         assert secret not in output
+
+
+def test_push_checks_scopes_first_names_only_the_missing_one_and_creates_nothing(
+        klaviyo_emulator, tmp_path) -> None:  # noqa: ANN001
+    """A key with lists:write but not profiles:write: `loader push` fails before its first
+    write, naming profiles:write only; no list is created (issue 9, item 12)."""
+    from tests.reliability.harness import Campaign, people, write_warehouse
+
+    path = str(tmp_path / "w.duckdb")
+    write_warehouse(path, [Campaign("spring_sale", {"a": "Spring Sale A"},
+                                    people(20, 1, ("a",)))])
+    key = klaviyo_emulator.create_key(["accounts:read", "lists:read", "lists:write",
+                                       "profiles:read"])
+    result = CliRunner().invoke(app, ["push", "spring_sale"], env={
+        "KLAVIYO_BASE_URL": klaviyo_emulator.base_url, "KLAVIYO_API_KEY": key,
+        "DUCKDB_PATH": path})
+    assert result.exit_code == 2
+    assert "error: The Klaviyo key lacks the scope(s) profiles:write that `loader push` needs; " \
+           "nothing was written to Klaviyo." in result.stderr
+    hint = next(line for line in result.stderr.splitlines() if line.startswith("hint: "))
+    assert "profiles:write" in hint and "lists:write" not in hint
+    assert klaviyo_emulator.lists() == {}
+    assert key not in result.stdout + result.stderr
+
+
+def test_oauth_refresh_refused_is_a_clear_verdict(klaviyo_emulator) -> None:  # noqa: ANN001
+    app_ = klaviyo_emulator.create_oauth_client()
+    env = {"KLAVIYO_BASE_URL": klaviyo_emulator.base_url,
+           "KLAVIYO_OAUTH_CLIENT_ID": app_["client_id"],
+           "KLAVIYO_OAUTH_CLIENT_SECRET": app_["client_secret"],
+           "KLAVIYO_OAUTH_REFRESH_TOKEN": "rt_revoked_0123456789",
+           "KLAVIYO_OAUTH_TOKEN_URL": app_["token_url"]}
+    result = CliRunner().invoke(app, ["check"], env=env)
+    assert result.exit_code == 2
+    assert "Verdict: NOT OK — OAuth token refresh was refused (HTTP 400)." in result.stderr
+    assert "KLAVIYO_OAUTH_REFRESH_TOKEN" in result.stderr
+    for secret in (app_["client_secret"], "rt_revoked_0123456789"):
+        assert secret not in result.stdout + result.stderr
