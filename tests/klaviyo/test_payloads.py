@@ -6,9 +6,13 @@ import json
 
 import duckdb
 
-from loader.klaviyo.limits import IMPORT_MAX_BYTES, IMPORT_MAX_PROFILES
-from loader.klaviyo.payloads import IMPORT_BODY_OVERHEAD, aggregate_json, profile_sql
+from loader.klaviyo.payloads import aggregate_json, import_job_body, profile_sql
 from loader.sync.plan import batch_bounds
+
+# Klaviyo's bulk import limits (Bulk Import Profiles: at most 10,000 profiles and 5 MB a
+# request), written here independently of loader/klaviyo/limits.py
+MAX_PROFILES = 10_000
+MAX_BYTES = 5 * 1024 * 1024
 
 COLS = ["email", "first_name", "city", "latitude", "loyalty_tier", "interest"]
 
@@ -46,15 +50,26 @@ def test_membership_only_sends_the_identifier() -> None:
     assert p == {"type": "profile", "attributes": {"email": "a@x.com"}}
 
 
+def _profile(n: int, i: int) -> str:
+    """A rendered profile of exactly ``n`` bytes."""
+    head = f'{{"type":"profile","attributes":{{"email":"u{i}@x.io","properties":{{"p":"'
+    return head + "x" * (n - len(head) - 4) + '"}}}'
+
+
 def test_batches_respect_count_and_size_limits() -> None:
     assert [b for b in batch_bounds([100] * 25_000)] == [
         (0, 9_999), (10_000, 19_999), (20_000, 24_999)]
-    big = [90_000] * 200
-    bounds = list(batch_bounds(big))
-    for a, b in bounds:
-        assert IMPORT_BODY_OVERHEAD + sum(n + 1 for n in big[a:b + 1]) <= IMPORT_MAX_BYTES
-        assert b - a + 1 <= IMPORT_MAX_PROFILES
+    sizes = [90_000 + (i * 7919) % 9_000 for i in range(200)]  # 90-99 KB profiles
+    profiles = [_profile(n, i) for i, n in enumerate(sizes)]
+    bounds = list(batch_bounds(sizes))
     assert bounds[0][0] == 0 and bounds[-1][1] == 199
+    assert all(b + 1 == a for (_, b), (a, _) in zip(bounds, bounds[1:], strict=False))
+    for a, b in bounds:
+        body = import_job_body(profiles[a:b + 1], "AbC123").encode()
+        assert len(body) <= MAX_BYTES and b - a + 1 <= MAX_PROFILES
+        if b + 1 < len(profiles):  # cut as late as it may: one more profile would not fit
+            longer = import_job_body(profiles[a:b + 2], "AbC123").encode()
+            assert len(longer) > MAX_BYTES - 64  # (the cut reserves room for a 64-char id)
 
 
 def test_job_bounds_over_the_diff_table_match_the_greedy_cut() -> None:

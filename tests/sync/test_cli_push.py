@@ -8,7 +8,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from loader.cli import app
-from tests.sync.helpers import Member, write_warehouse
+from tests.sync.helpers import Member, expected_lists, write_warehouse
 
 runner = CliRunner()
 
@@ -18,7 +18,7 @@ def env_for(emulator, path: str) -> dict[str, str]:  # noqa: ANN001
             "DUCKDB_PATH": path}
 
 
-def test_push_prints_summary_and_json(klaviyo_emulator, warehouse) -> None:
+def test_push_prints_summary_and_json(klaviyo_emulator, spec, warehouse) -> None:
     env = env_for(klaviyo_emulator, warehouse)
     res = runner.invoke(app, ["push", "spring_sale"], env=env)
     assert res.exit_code == 0, res.output
@@ -28,11 +28,13 @@ def test_push_prints_summary_and_json(klaviyo_emulator, warehouse) -> None:
     assert res.exit_code == 0
     doc = json.loads(res.stdout)
     assert doc["status"] == "completed" and doc["exit_code"] == 0
-    assert doc["totals"]["added"] == 0 and doc["totals"]["unchanged"] > 0
+    want = expected_lists(spec)
+    assert doc["totals"]["added"] == 0
+    assert doc["totals"]["unchanged"] == sum(len(v) for v in want.values())
     assert {r["list_name"] for r in doc["lists"]} == {"Spring Sale A", "Spring Sale B"}
 
 
-def test_dry_run_table_and_json(klaviyo_emulator, warehouse) -> None:
+def test_dry_run_table_and_json(klaviyo_emulator, spec, warehouse) -> None:
     env = env_for(klaviyo_emulator, warehouse)
     res = runner.invoke(app, ["push", "spring_sale", "--dry-run"], env=env)
     assert res.exit_code == 0, res.output
@@ -41,7 +43,9 @@ def test_dry_run_table_and_json(klaviyo_emulator, warehouse) -> None:
     doc = json.loads(res.stdout)
     assert doc["dry_run"] is True
     assert doc["requests"]["bulk_import_profiles"] == 2
-    assert all(r["plan"]["adds"] > 0 for r in doc["lists"])
+    want = expected_lists(spec)
+    assert {r["list_name"]: r["plan"]["adds"] for r in doc["lists"]} == {
+        name: len(members) for name, members in want.items()}
     assert klaviyo_emulator.lists() == {}
 
 
