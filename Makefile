@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 export DUCKDB_PATH ?= warehouse.duckdb
 DEMO_CUSTOMERS ?= 5000
 
-.PHONY: demo test lint bench data build clean venv
+.PHONY: demo test lint bench data build clean venv reliability
 
 venv: $(STAMP)
 
@@ -33,6 +33,15 @@ demo: $(STAMP)
 ## test: the whole test suite (pytest's "no tests collected" counts as success)
 test: $(STAMP)
 	$(BIN)/python -m pytest; rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; rc=0; fi; exit $$rc
+
+## reliability: the whole kill suite (every crash point of six scenarios, random-instant kills),
+## faults at 5-40 % on three seeds, then the mutants (tests/reliability/mutants.py) that must
+## turn it red; figures in bench/out/reliability.json (docs/reliability.md quotes them)
+reliability: $(STAMP)
+	mkdir -p bench/out
+	LOADER_RELIABILITY=full LOADER_RELIABILITY_REPORT=bench/out/reliability.json \
+		$(BIN)/python -m pytest tests/reliability -q
+	$(BIN)/python -m tests.reliability.mutants
 
 lint: $(STAMP)
 	$(BIN)/ruff check loader klaviyo_emulator tests bench scripts

@@ -389,13 +389,13 @@ class Bench:
         self.trace: list[str] = []
         self.trace_seconds = 0.0
 
-    def fresh(self, tag: str) -> str:
+    def fresh(self, tag: str, faults: bool = True) -> str:
         restore(self.emu, self.snap)
         path = self.workdir / f"{tag}.duckdb"
         for suffix in ("", ".wal", ".push.lock"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
         path.write_bytes(self.base_bytes)
-        if self.scenario.faults:
+        if self.scenario.faults and faults:
             self.emu.configure(**self.scenario.faults)
         return str(path)
 
@@ -403,8 +403,9 @@ class Bench:
         self.emu.configure(faults=0.0)
 
     def trace_run(self) -> list[str]:
-        """The uninterrupted push: its crash points in order, and what it sends."""
-        path = self.fresh("trace")
+        """The uninterrupted push (without faults): its crash points in order, and what it
+        sends."""
+        path = self.fresh("trace", faults=False)
         trace = self.workdir / "trace.txt"
         trace.unlink(missing_ok=True)
         run = run_loader(self.emu, path, self.ids, trace=str(trace))

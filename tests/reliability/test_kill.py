@@ -83,6 +83,12 @@ SCENARIOS: dict[str, Scenario] = {
                              target=lambda cs: change(cs[0], 7, edits=4, leave=4, join=4),
                              setup_push=True, before=delete_list_b),
 }
+if FULL:  # kills and faults together: every kind, lost answers included, on every endpoint
+    SCENARIOS["changes_faults"] = Scenario(
+        "changes_faults", spring, target=lambda cs: change(cs[0], 8), setup_push=True,
+        faults={"faults": 0.1, "fault_seed": 8, "slow_seconds": 0.02,
+                "fault_kinds": ["500", "502", "503", "reset", "slow", "storm", "lost"]})
+
 # `make test`: the windows that matter most in each scenario, plus a few points at random
 MUST = {
     "first_push": ["list.created:1", "job.accepted:1", "job.recorded:1", "jobs.confirming:1",
@@ -99,7 +105,7 @@ MUST = {
 EXTRA = {"first_push": 1, "changes": 1, "multi_job": 1, "list_scan": 1, "two_campaigns": 0,
          "deleted_list": 0}
 RANDOM_KILLS = {"first_push": 12, "changes": 12, "multi_job": 6, "list_scan": 6,
-                "two_campaigns": 6, "deleted_list": 6}
+                "two_campaigns": 6, "deleted_list": 6, "changes_faults": 6}
 
 
 @pytest.mark.parametrize("name", list(SCENARIOS))
