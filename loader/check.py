@@ -15,6 +15,7 @@ from loader.errors import (
     NotKlaviyoError,
     PermissionDeniedError,
     RetriesExhaustedError,
+    UnreachableError,
 )
 from loader.klaviyo.client import KlaviyoClient
 from loader.klaviyo.scopes import (
@@ -82,6 +83,10 @@ def run_check(client: KlaviyoClient) -> CheckReport:
         report.authenticated = True
         report.scopes.append(ScopeVerdict("accounts:read", MISSING, "GET /api/accounts: 403",
                                           "read the account id state is keyed by"))
+    except UnreachableError as exc:
+        report.problem = exc.message
+        report.hint = exc.hint
+        return report
     except RetriesExhaustedError as exc:
         report.problem = f"Klaviyo at {client.display_url} could not be reached: {exc.message}"
         report.hint = exc.hint or "Check KLAVIYO_BASE_URL and the network."

@@ -35,6 +35,7 @@ class Mutant:
     new: str
     what: str
     survives: str = ""  # why the design tolerates it (expected to stay green)
+    tests: tuple[str, ...] = ()  # run before tests/reliability (e.g. the client's unit tests)
 
 
 MUTANTS = [
@@ -60,14 +61,20 @@ MUTANTS = [
            "a job is marked confirmed when it is submitted, before Klaviyo completes it and "
            "before its rows reach list_members"),
     Mutant("pending-rows-deleted-early", "loader/sync/apply.py",
-           "        in_ranges = seq_ranges_sql(\"p.seq\", [(j.seq_from, j.seq_to) for j, _ in "
-           "finished])\n        self.con.execute(\"begin\")",
-           "        in_ranges = seq_ranges_sql(\"p.seq\", [(j.seq_from, j.seq_to) for j, _ in "
-           "finished])\n        self.con.execute(f\"delete from {self.t('pending_rows')} as p "
-           "where account_id = ? and list_id = ? and op = 'upsert' and {in_ranges}\", a)\n"
-           "        crashpoint(\"jobs.confirming\")\n        self.con.execute(\"begin\")",
-           "a job's pending rows are deleted (committed) before its rows move into "
-           "list_members: a kill in between loses them from state"),
+           "        stats.added, stats.updated = (int(counts[0]), int(counts[1])) if counts "
+           "else (0, 0)\n",
+           "        stats.added, stats.updated = (int(counts[0]), int(counts[1])) if counts "
+           "else (0, 0)\n"
+           "        self.con.execute(f\"delete from {self.t('pending_rows')} as p where "
+           "account_id = ? and list_id = ? and op = 'upsert' and {in_ranges}\", a)\n"
+           "        self.con.execute(f\"update {self.t('import_jobs')} set status = 'confirmed' "
+           "where account_id = ? and list_contains(?, job_id)\", [self.account_id, "
+           "[j.job_id for j, _ in finished]])\n"
+           "        self.con.execute(\"commit\")\n"
+           "        crashpoint(\"jobs.confirming\")\n"
+           "        self.con.execute(\"begin\")\n",
+           "a job's pending rows are deleted and the job marked confirmed in a transaction of "
+           "their own, before its rows move into list_members"),
     Mutant("forget-before-delete", "loader/sync/apply.py",
            "            self.client.remove_from_list(list_id, sorted({r[1] for r in chunk}))\n"
            "            crashpoint(\"removal.sent\")  # removed in Klaviyo; state still holds "
@@ -94,6 +101,16 @@ MUTANTS = [
            "            on_unknown=created_meanwhile,\n",
            "",
            "creating a list is sent again without looking first after a lost answer"),
+    Mutant("filter-json-dumps", "loader/klaviyo/client.py",
+           '"filter": f"equals(name,{filter_string(name)})",',
+           '"filter": f"equals(name,{json.dumps(name)})",',
+           "list names quoted with json.dumps again (\\u escapes): a list named Été is "
+           "never found by name, so every push creates another"),
+    Mutant("no-check-by-id", "loader/klaviyo/client.py",
+           "        for list_id in known_ids:\n",
+           "        for list_id in ():\n",
+           "a list state knows is not checked by id before one is created",
+           tests=("tests/klaviyo/test_client.py",)),
     Mutant("lock-inherited", "loader/state.py",
            "        fh = open(self.path, \"a+\")  # noqa: SIM115 - held for the push's lifetime",
            "        fh = open(self.path, \"a+\")  # noqa: SIM115 - held for the push's lifetime\n"
@@ -109,8 +126,24 @@ def copy_repo(dest: Path) -> None:
     shutil.copytree(ROOT, dest, ignore=ignore)
 
 
-def run(mutant: Mutant, workdir: Path) -> tuple[bool, str, float]:
-    """(caught, what the first failure says, seconds)."""
+def _pytest(copy: Path, args: list[str]) -> tuple[bool, str]:
+    """(failed, what the first failure says) of one pytest run in the mutated copy."""
+    env = {**os.environ, "KLAVIYO_OPENAPI_DIR": str(OPENAPI), "LOADER_RELIABILITY": "",
+           "PYTHONDONTWRITEBYTECODE": "1"}
+    proc = subprocess.run([sys.executable, "-m", "pytest", *args, "-x", "-q", "-p",
+                           "no:cacheprovider", "--timeout=900"],
+                          cwd=copy, env=env, capture_output=True, text=True)
+    out = proc.stdout + proc.stderr
+    found = re.findall(r"^E\s+(?:AssertionError: )?(.*)$", out, re.M)
+    failed = re.findall(r"^FAILED (\S+)", out, re.M)
+    summary = (failed[0] if failed else "") + (": " + found[0][:240] if found else "")
+    return proc.returncode != 0, summary
+
+
+def run(mutant: Mutant, workdir: Path) -> tuple[str | None, str, float]:
+    """(the stage that caught it: "kill suite" / "other reliability tests" / None, what the
+    first failure says, seconds). The kill suite runs alone first, so what it catches is
+    credited to it."""
     copy = workdir / mutant.name
     copy_repo(copy)
     target = copy / mutant.file
@@ -120,21 +153,18 @@ def run(mutant: Mutant, workdir: Path) -> tuple[bool, str, float]:
         raise SystemExit(f"mutant {mutant.name}: its text occurs {count} times in "
                          f"{mutant.file}; update tests/reliability/mutants.py")
     target.write_text(text.replace(mutant.old, mutant.new))
-    env = {**os.environ, "KLAVIYO_OPENAPI_DIR": str(OPENAPI), "LOADER_RELIABILITY": "",
-           "PYTHONDONTWRITEBYTECODE": "1"}
     started = time.monotonic()
-    proc = subprocess.run(
-        # the kill suite first, so a mutant it catches is credited to it
-        [sys.executable, "-m", "pytest", "tests/reliability/test_kill.py", "tests/reliability",
-         "-x", "-q", "-p", "no:cacheprovider", "--timeout=900"],
-        cwd=copy, env=env, capture_output=True, text=True)
-    seconds = time.monotonic() - started
-    out = proc.stdout + proc.stderr
-    found = re.findall(r"^E\s+(?:AssertionError: )?(.*)$", out, re.M)
-    failed = re.findall(r"^FAILED (\S+)", out, re.M)
-    summary = (failed[0] if failed else "") + (": " + found[0][:240] if found else "")
+    stages = [("kill suite", [*mutant.tests, "tests/reliability/test_kill.py"]),
+              ("other reliability tests", ["tests/reliability",
+                                           "--ignore=tests/reliability/test_kill.py"])]
+    caught, summary = None, ""
+    for stage, args in stages:
+        failed, summary = _pytest(copy, args)
+        if failed:
+            caught = stage
+            break
     shutil.rmtree(copy, ignore_errors=True)
-    return proc.returncode != 0, summary, seconds
+    return caught, summary, time.monotonic() - started
 
 
 def main(argv: list[str]) -> int:
@@ -146,7 +176,7 @@ def main(argv: list[str]) -> int:
             verdict = "caught" if caught else "SURVIVED"
             print(f"{m.name:<38} {verdict:<8} {seconds:5.0f} s  {m.what}", flush=True)
             if caught:
-                print(f"{'':<38} by {summary}", flush=True)
+                print(f"{'':<38} by the {caught}: {summary}", flush=True)
             elif m.survives:
                 print(f"{'':<38} (expected: {m.survives})", flush=True)
             if caught == bool(m.survives):

@@ -250,3 +250,20 @@ def test_the_changes_scenario_converges_without_kills(klaviyo_emulator: Emulator
     assert (sum(r.added for r in result.lists), sum(r.updated for r in result.lists),
             sum(r.removed for r in result.lists)) == (11, 12, 15)
     converged(klaviyo_emulator, path, campaigns)
+
+
+@pytest.mark.parametrize("name", ['c12 "quoted" O\'Brien list', "Été à Zürich — VIP",
+                                  'only "double" quotes'])
+def test_a_list_name_with_quotes_or_accents_is_found_again(name: str, klaviyo_emulator: Emulator,
+                                                            tmp_path: Path) -> None:
+    """Issue 9, item 3: the next push finds the list by its name (one list, nothing re-sent)."""
+    campaigns = [Campaign("spring_sale", {"a": name}, people(40, 37, ("a",)))]
+    path = str(tmp_path / "w.duckdb")
+    write_warehouse(path, campaigns)
+    assert push_in_process(klaviyo_emulator, path, ["spring_sale"]).exit_code == 0
+    again = push_in_process(klaviyo_emulator, path, ["spring_sale"])
+    assert again.exit_code == 0 and not again.lists[0].created
+    assert sum(r.added + r.updated for r in again.lists) == 0
+    assert [v["name"] for v in klaviyo_emulator.lists_by_id().values()] == [name]
+    assert klaviyo_emulator.stats()["requests"]["create_list"] == 1
+    converged(klaviyo_emulator, path, campaigns)
