@@ -104,8 +104,8 @@ MUTANTS = [
     Mutant("filter-json-dumps", "loader/klaviyo/client.py",
            '"filter": f"equals(name,{filter_string(name)})",',
            '"filter": f"equals(name,{json.dumps(name)})",',
-           "list names quoted with json.dumps again (\\u escapes): a list named Été is "
-           "never found by name, so every push creates another"),
+           "list names quoted with json.dumps again (\\u escapes): a list named Été is no "
+           "longer found by name (found by the id state knows instead, with a note)"),
     Mutant("no-check-by-id", "loader/klaviyo/client.py",
            "        for list_id in known_ids:\n",
            "        for list_id in ():\n",
@@ -179,7 +179,7 @@ def main(argv: list[str]) -> int:
                 print(f"{'':<38} by the {caught}: {summary}", flush=True)
             elif m.survives:
                 print(f"{'':<38} (expected: {m.survives})", flush=True)
-            if caught == bool(m.survives):
+            if bool(caught) == bool(m.survives):
                 survived.append(m.name)
     if survived:
         print(f"unexpected outcome for: {', '.join(survived)}")
