@@ -81,7 +81,9 @@ def test_unreachable_klaviyo_is_a_clear_failure() -> None:
         port = s.getsockname()[1]
     code, out, err = run_check(f"http://127.0.0.1:{port}", "pk_whatever_123")
     assert code == 2
-    assert "could not be reached" in err and "pk_whatever_123" not in out + err
+    assert f"Verdict: NOT OK — Nothing answers at KLAVIYO_BASE_URL=http://127.0.0.1:{port} " \
+           "(connection refused)." in err
+    assert "hint: Check KLAVIYO_BASE_URL" in err and "pk_whatever_123" not in out + err
 
 
 def test_oauth_credentials_are_checked_and_never_printed(klaviyo_emulator) -> None:  # noqa: ANN001
