@@ -196,55 +196,37 @@ def sent_identifiers(campaign: Campaign, columns: list[str]) -> list[str]:
     return [k for k in IDENTIFIERS if k == campaign.identifier or k in sent]
 
 
-def duplicates_sql(campaign: Campaign, list_name: str, columns: list[str]) -> str:
-    """Customers of one list sharing a sent identifier with another customer of the list.
+def duplicates_sql(campaign: Campaign, list_name: str, source: str | None = None) -> str:
+    """Customers of one list sharing the campaign's identifier with another customer.
 
-    Columns: amperity_id, identifier (its campaign identifier value), identifier_kind and
-    collides_with (the kind shared and the smallest other amperity_id sharing it; both null
-    for a customer that is the smallest holder of every identifier it shares: it is sent).
-    A customer with a non-null ``collides_with`` is not sent: Klaviyo would merge it into the
-    other customer's profile. Counts agree with ``klaviyo_delivery_summary``'s
-    ``duplicate_identifier_customers`` (every customer involved).
+    Columns: amperity_id, identifier, identifier_kind and collides_with (the smallest other
+    amperity_id holding it; null for the smallest holder, which is sent). A customer with a
+    ``collides_with`` is not sent: Klaviyo would make the two one profile. The campaign's SQL
+    resolves this across the whole campaign (``shrink_reason = 'duplicate_<identifier>'``);
+    this guard keeps a hand-built audience relation from merging customers all the same.
+    Other identifiers shared between customers are withheld instead (``loader.sync.identity``).
+    ``source``: the list's rows (default ``sendable_sql``).
     """
     idc = ident(campaign.identifier)
-    keys = "\n    union all\n    ".join(
-        f"select amperity_id, {sql_str(k)} as identifier_kind, "
-        f"cast({ident(k)} as varchar) as identifier_value from sendable "
-        f"where {ident(k)} is not null"
-        for k in sent_identifiers(campaign, columns))
     return f"""
 with sendable as (
-    {sendable_sql(campaign, list_name)}
+    {source or sendable_sql(campaign, list_name)}
 ),
-identifier_keys as (
-    {keys}
+holders as (
+    select cast({idc} as varchar) as identifier, amperity_id from sendable group by all
 ),
 shared as (
-    select identifier_kind, identifier_value, min(amperity_id) as owner_id
-    from identifier_keys group by identifier_kind, identifier_value
-    having min(amperity_id) <> max(amperity_id)
-),
-involved as (
-    select k.amperity_id,
-        arg_min(k.identifier_kind, s.owner_id) filter (where s.owner_id < k.amperity_id)
-            as identifier_kind,
-        min(s.owner_id) filter (where s.owner_id < k.amperity_id) as collides_with
-    from identifier_keys as k
-    inner join shared as s on s.identifier_kind = k.identifier_kind
-        and s.identifier_value = k.identifier_value
-    group by k.amperity_id
-),
-identifiers as (
-    select amperity_id, min({idc}) as identifier from sendable
-    where amperity_id in (select amperity_id from involved) group by amperity_id
+    select identifier, min(amperity_id) as owner_id from holders
+    group by identifier having min(amperity_id) <> max(amperity_id)
 )
-select i.amperity_id, n.identifier, i.identifier_kind, i.collides_with
-from involved as i inner join identifiers as n on n.amperity_id = i.amperity_id
+select h.amperity_id, h.identifier, {sql_str(campaign.identifier)} as identifier_kind,
+    case when h.amperity_id <> s.owner_id then s.owner_id end as collides_with
+from holders as h inner join shared as s on s.identifier = h.identifier
 """
 
 
 def desired_sql(campaign: Campaign, list_name: str, columns: list[str],
-                duplicates: str | None = None) -> str:
+                duplicates: str | None = None, source: str | None = None) -> str:
     """One row per identifier the list should hold.
 
     Columns: identifier, amperity_id (the customer sent: the smallest id among customers sharing
@@ -254,7 +236,9 @@ def desired_sql(campaign: Campaign, list_name: str, columns: list[str],
     JSON:API profile), fingerprint (md5 of the payload), nbytes (payload size in bytes).
 
     ``duplicates``: a relation shaped as ``duplicates_sql``; its customers with a
-    ``collides_with`` are left out (they share an identifier with a customer that is sent).
+    ``collides_with`` are left out (they share the identifier with a customer that is sent).
+    ``source``: the list's rows as they are sent (default ``sendable_sql``; a push passes
+    ``loader.sync.identity.source_sql``, with withheld identifiers set to null).
 
     Identifiers with one row (the vast majority) are rendered straight from the row; only
     identifiers with several rows (expansion rows, shared identifiers) are aggregated.
@@ -273,7 +257,7 @@ def desired_sql(campaign: Campaign, list_name: str, columns: list[str],
         for k in IDENTIFIERS)
     sent_cols = "".join(f", sent_{k}" for k in IDENTIFIERS)
     payload = profile_sql(columns, campaign.identifier, campaign.update_contacts)
-    source = sendable_sql(campaign, list_name)
+    source = source or sendable_sql(campaign, list_name)
     if duplicates:
         source = (f"select * from ({source}) as a anti join (select amperity_id from "
                   f"{duplicates} where collides_with is not null) as x "

@@ -28,7 +28,7 @@ from loader.errors import KlaviyoError
 from loader.klaviyo.client import BadRequestError, KlaviyoClient
 from loader.klaviyo.limits import IMPORT_MAX_PROFILE_BYTES
 from loader.klaviyo.payloads import IDENTIFIERS, import_job_body
-from loader.sync.plan import DESIRED, DIFF, DUPLICATES, SENT, job_bounds
+from loader.sync.plan import DESIRED, DIFF, SENT, job_bounds
 
 POINTER = re.compile(r"/data/attributes/profiles/data/(\d+)")
 POLL_FIRST_S = 0.25
@@ -106,6 +106,7 @@ class Applier:
         self.client = client
         self.run_id = run_id
         self.progress = progress or (lambda key, n: None)
+        self.delivery_id: str | None = None  # the delivery rows are being sent for
 
     def t(self, name: str) -> str:
         return f'"{self.schema}"."{name}"'
@@ -153,22 +154,6 @@ class Applier:
                 select ?, ?, -row_number() over (order by identifier), 'remove', identifier,
                     amperity_id, fingerprint, null, 0, profile_id, false, {SENT}
                 from ({removals_sql})""", a)
-        # customers sharing an identifier with a smaller amperity_id: not sent, recorded once
-        self.con.execute(f"""
-            insert into {self.t('rejected_rows')}
-            with reasons as (
-                select identifier, amperity_id, 'duplicate_identifier: shares its '
-                    || identifier_kind || ' with ' || collides_with
-                    || ' (Klaviyo would merge them into one profile); not sent' as reason
-                from {DUPLICATES} where collides_with is not null
-            )
-            select ?, ?, ?, ?, r.identifier, r.amperity_id, r.reason, ?
-            from reasons as r
-            anti join {self.t('rejected_rows')} as x on x.account_id = ?
-                and x.campaign_id = ? and x.list_name = ? and x.amperity_id = r.amperity_id
-                and x.reason = r.reason""",
-            [self.run_id, self.account_id, campaign_id, list_name, now_utc(), self.account_id,
-             campaign_id, list_name])
         oversize = self.con.execute(
             f"select identifier, amperity_id, fingerprint, nbytes from {DIFF} "
             f"where kind = 'oversize'").fetchall()
@@ -186,9 +171,11 @@ class Applier:
                 amperity_id: str | None, fingerprint: str | None, reason: str) -> None:
         ts = now_utc()
         self.con.execute(
-            f"insert into {self.t('rejected_rows')} values (?, ?, ?, ?, ?, ?, ?, ?)",
+            f"insert into {self.t('rejected_rows')} (run_id, account_id, campaign_id, "
+            f"list_name, identifier, amperity_id, reason, rejected_at, delivery_id) "
+            f"values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [self.run_id, self.account_id, campaign_id, list_name, identifier, amperity_id,
-             reason, ts])
+             reason, ts, self.delivery_id])
         self.con.execute(
             f"delete from {self.t('rejected_members')} where account_id = ? and list_id = ? "
             f"and identifier = ?", [self.account_id, list_id, identifier])

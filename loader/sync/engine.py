@@ -24,8 +24,9 @@ from loader.klaviyo.client import KlaviyoClient
 from loader.klaviyo.limits import estimate_seconds
 from loader.klaviyo.payloads import ident, sql_str
 from loader.state import PushLock, connect, ensure_schema, table_exists
+from loader.sync import identity
 from loader.sync.apply import LIST_SCAN_MAX, Applier, ListStats, now_utc
-from loader.sync.plan import DESIRED, ListPlan, Planner
+from loader.sync.plan import DESIRED, NOTES, ListPlan, Planner
 from loader.warehouse import (
     Campaign,
     attribute_columns,
@@ -73,6 +74,7 @@ class ListResult:
     shrink: int | None = None
     expansion: int | None = None
     duplicates: int = 0
+    withheld: int = 0
     added: int = 0
     updated: int = 0
     removed: int = 0
@@ -242,6 +244,7 @@ class Pusher:
             campaigns = due(registry, _deliveries(con, self.schema, account_id), self.at)
         result.campaigns = [c.campaign_id for c in campaigns]
         planner = Planner(con, self.schema, account_id)
+        identity.build(con, self.schema, account_id, registry, campaigns, planner.has_state)
         if self.options.dry_run:
             for c in campaigns:
                 self._dry_run_campaign(con, planner, c, result)
@@ -300,6 +303,7 @@ class Pusher:
                           result: PushResult) -> None:
         columns = attribute_columns(con, c)
         summary = delivery_summary(con, c.campaign_id)
+        planner.start_campaign(c)
         for name in c.list_names:
             ids = self.client.find_lists(name)
             if len(ids) > 1:
@@ -311,6 +315,7 @@ class Pusher:
             r.plan = plan
             r.added, r.updated, r.unchanged = plan.adds, plan.changes, plan.unchanged
             r.removed, r.rejected, r.duplicates = plan.removals, plan.oversize, plan.duplicates
+            r.withheld = plan.withheld
             result.lists.append(r)
 
     @staticmethod
@@ -338,8 +343,10 @@ class Pusher:
             return str(row[0])
         delivery_id = uuid.uuid4().hex[:16]
         con.execute(
-            f"insert into {self.t('deliveries')} values (?, ?, ?, ?, ?, ?, null, 'running', ?, "
-            f"0, 0, 0, 0, 0)",
+            f"insert into {self.t('deliveries')} (delivery_id, run_id, account_id, campaign_id, "
+            f"scheduled_for, started_at, completed_at, status, is_sample, added, updated, "
+            f"removed, rejected, unchanged, withheld, duplicates) values (?, ?, ?, ?, ?, ?, "
+            f"null, 'running', ?, 0, 0, 0, 0, 0, 0, 0)",
             [delivery_id, self.run_id, account_id, c.campaign_id, scheduled_for(c, self.at),
              now_utc(), is_sample])
         return delivery_id
@@ -352,6 +359,8 @@ class Pusher:
         summary = delivery_summary(con, c.campaign_id)
         delivery_id = self._delivery(con, account_id, c)
         result.deliveries[c.campaign_id] = delivery_id
+        applier.delivery_id = delivery_id
+        planner.start_campaign(c)
         sample = self.options.sample
         lists: list[tuple[str, str]] = []
         con.execute("create or replace temp table _sample (list_id varchar, identifier varchar)")
@@ -368,7 +377,8 @@ class Pusher:
                 con.execute(f"insert into _sample select ?, identifier from {DESIRED}",
                             [list_id])
             plan = planner.plan(c, name, list_id, True, sample)
-            r.unchanged, r.duplicates = plan.unchanged, plan.duplicates
+            planner.note_list(name)
+            r.unchanged, r.duplicates, r.withheld = plan.unchanged, plan.duplicates, plan.withheld
             stats = applier.write_intent(
                 planner.removals_sql(list_id) if sample is None else None,
                 list_id, name, c.campaign_id)
@@ -454,14 +464,27 @@ class Pusher:
                 [account_id, c.campaign_id, c.campaign_name, c.campaign_type,
                  c.destination_id, c.destination_name, ts, c.launch_at, c.dbt_invocation_id,
                  account_id, delivery_id, is_sample])
+            # duplicates and withheld identifiers: recorded once per delivery
+            con.execute(f"""
+                insert into {self.t('rejected_rows')} (run_id, account_id, campaign_id,
+                    list_name, identifier, amperity_id, reason, rejected_at, delivery_id)
+                select distinct ?, ?, ?, n.list_name, n.identifier, n.amperity_id, n.reason,
+                    ?::timestamp, ?
+                from {NOTES} as n""",
+                [self.run_id, account_id, c.campaign_id, ts, delivery_id])
+            notes = con.execute(
+                f"select count(*) filter (where starts_with(reason, 'withheld_')), "
+                f"count(distinct (amperity_id, list_name)) filter "
+                f"(where starts_with(reason, 'duplicate_')) from {NOTES}").fetchone()
             tot = {k: sum(getattr(r, k) for r in results)
                    for k in ("added", "updated", "removed", "rejected", "unchanged")}
             con.execute(
                 f"update {self.t('deliveries')} set status = 'completed', completed_at = ?, "
-                f"run_id = ?, added = ?, updated = ?, removed = ?, rejected = ?, unchanged = ? "
-                f"where delivery_id = ?",
+                f"run_id = ?, added = ?, updated = ?, removed = ?, rejected = ?, unchanged = ?, "
+                f"withheld = ?, duplicates = ? where delivery_id = ?",
                 [ts, self.run_id, tot["added"], tot["updated"], tot["removed"], tot["rejected"],
-                 tot["unchanged"], delivery_id])
+                 tot["unchanged"], notes[0] if notes else 0, notes[1] if notes else 0,
+                 delivery_id])
         con.execute("commit")
 
 
