@@ -69,7 +69,7 @@ TABLES: dict[str, str] = {
     "list_members": """account_id varchar, list_id varchar, list_name varchar,
         identifier varchar, profile_id varchar, fingerprint varchar, amperity_id varchar,
         first_sent_at timestamp, last_sent_at timestamp, sent_email varchar,
-        sent_phone_number varchar, sent_external_id varchar""",
+        sent_phone_number varchar, sent_external_id varchar, sent_fields bigint""",
     "rejected_rows": """run_id varchar, account_id varchar, campaign_id varchar,
         list_name varchar, identifier varchar, amperity_id varchar, reason varchar,
         rejected_at timestamp, delivery_id varchar""",
@@ -79,7 +79,7 @@ TABLES: dict[str, str] = {
     "pending_rows": """account_id varchar, list_id varchar, seq bigint, op varchar,
         identifier varchar, amperity_id varchar, fingerprint varchar, payload varchar,
         nbytes bigint, profile_id varchar, is_new boolean, sent_email varchar,
-        sent_phone_number varchar, sent_external_id varchar""",
+        sent_phone_number varchar, sent_external_id varchar, fields bigint""",
     "import_jobs": """account_id varchar, list_id varchar, list_name varchar,
         campaign_id varchar, run_id varchar, job_id varchar, seq_from bigint, seq_to bigint,
         submitted_at timestamp, status varchar, confirmed_at timestamp""",
@@ -89,9 +89,9 @@ TABLES: dict[str, str] = {
 # Columns added after the first release: state written before them gains them (null).
 ADDED_COLUMNS: dict[str, list[str]] = {
     "list_members": ["sent_email varchar", "sent_phone_number varchar",
-                     "sent_external_id varchar"],
+                     "sent_external_id varchar", "sent_fields bigint"],
     "pending_rows": ["sent_email varchar", "sent_phone_number varchar",
-                     "sent_external_id varchar"],
+                     "sent_external_id varchar", "fields bigint"],
     "deliveries": ["withheld bigint", "duplicates bigint"],
     "rejected_rows": ["delivery_id varchar"],
 }

@@ -17,14 +17,20 @@ import duckdb
 from loader.errors import WarehouseError
 from loader.klaviyo.payloads import (
     IDENTIFIERS,
+    LOCATION_FIELDS,
+    PROFILE_FIELDS,
     aggregate_json,
     ident,
+    placement,
     profile_sql,
     sql_str,
     value_json,
 )
 
 REGISTRY = "klaviyo_campaigns"
+# Profile and location fields a push may clear (docs/sync.md, "NULL means NULL"): bit i of a
+# ``fields`` mask is CLEARABLE_FIELDS[i], set when the profile was sent with a non-null value.
+CLEARABLE_FIELDS = PROFILE_FIELDS + LOCATION_FIELDS
 DELIVERY_SUMMARY = "klaviyo_delivery_summary"
 AUDIENCE_FIXED_COLUMNS = (
     "campaign_id", "campaign_name", "sub_audience_id", "sub_audience_name", "treatment_id",
@@ -225,6 +231,23 @@ from holders as h inner join shared as s on s.identifier = h.identifier
 """
 
 
+def field_bit(column: str) -> int:
+    return 1 << CLEARABLE_FIELDS.index(column)
+
+
+def clearable_columns(campaign: Campaign, columns: list[str]) -> list[str]:
+    """The mapped profile and location fields a NULL in the audience clears in Klaviyo (none
+    when the campaign sends membership only; never its own identifier)."""
+    if not campaign.update_contacts:
+        return []
+    return [c for c in columns if c != campaign.identifier and placement(c) != "property"]
+
+
+def fields_mask(campaign: Campaign, columns: list[str]) -> int:
+    """The mask of ``clearable_columns``."""
+    return sum(field_bit(c) for c in clearable_columns(campaign, columns))
+
+
 def desired_sql(campaign: Campaign, list_name: str, columns: list[str],
                 duplicates: str | None = None, source: str | None = None) -> str:
     """One row per identifier the list should hold.
@@ -232,8 +255,10 @@ def desired_sql(campaign: Campaign, list_name: str, columns: list[str],
     Columns: identifier, amperity_id (the customer sent: the smallest id among customers sharing
     the identifier), customers (how many customers share it), sent_email, sent_phone_number,
     sent_external_id (the other identifiers the profile carries; null when not sent, and for
-    the campaign's own identifier, which is ``identifier``), payload (the
-    JSON:API profile), fingerprint (md5 of the payload), nbytes (payload size in bytes).
+    the campaign's own identifier, which is ``identifier``), fields (the mask of the
+    clearable fields sent with a value, ``CLEARABLE_FIELDS``; null for membership only),
+    payload (the JSON:API profile), fingerprint (md5 of the payload), nbytes (payload size
+    in bytes).
 
     ``duplicates``: a relation shaped as ``duplicates_sql``; its customers with a
     ``collides_with`` are left out (they share the identifier with a customer that is sent).
@@ -257,6 +282,9 @@ def desired_sql(campaign: Campaign, list_name: str, columns: list[str],
         for k in IDENTIFIERS)
     sent_cols = "".join(f", sent_{k}" for k in IDENTIFIERS)
     payload = profile_sql(columns, campaign.identifier, campaign.update_contacts)
+    clearable = clearable_columns(campaign, columns)
+    fields = (" + ".join(f"(case when {ident(c)} is not null then {field_bit(c)} else 0 end)"
+                         for c in clearable) or "0") if campaign.update_contacts else "null"
     source = source or sendable_sql(campaign, list_name)
     if duplicates:
         source = (f"select * from ({source}) as a anti join (select amperity_id from "
@@ -285,10 +313,12 @@ rendered as (
     group by s.{idc}, s.amperity_id
 ),
 profiles as (
-    select identifier, amperity_id, customers{sent_cols}, {payload} as payload from rendered
+    select identifier, amperity_id, customers{sent_cols}, ({fields})::bigint as fields,
+        {payload} as payload
+    from rendered
 )
-select identifier, amperity_id, customers{sent_cols}, payload, md5(payload) as fingerprint,
-    strlen(payload) as nbytes
+select identifier, amperity_id, customers{sent_cols}, fields, payload,
+    md5(payload) as fingerprint, strlen(payload) as nbytes
 from profiles
 """
 

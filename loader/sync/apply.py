@@ -142,17 +142,17 @@ class Applier:
         self.con.execute(f"delete from {self.t('pending_rows')} where account_id = ? "
                          f"and list_id = ?", a)
         cols = ("account_id, list_id, seq, op, identifier, amperity_id, fingerprint, payload, "
-                f"nbytes, profile_id, is_new, {SENT}")
+                f"nbytes, profile_id, is_new, {SENT}, fields")
         self.con.execute(f"""
             insert into {self.t('pending_rows')} ({cols})
             select ?, ?, seq, 'upsert', identifier, amperity_id, fingerprint, null, nbytes,
-                profile_id, kind = 'add', {SENT}
+                profile_id, kind = 'add', {SENT}, fields
             from {DIFF} where seq is not null""", a)
         if removals_sql:
             self.con.execute(f"""
                 insert into {self.t('pending_rows')} ({cols})
                 select ?, ?, -row_number() over (order by identifier), 'remove', identifier,
-                    amperity_id, fingerprint, null, 0, profile_id, false, {SENT}
+                    amperity_id, fingerprint, null, 0, profile_id, false, {SENT}, null
                 from ({removals_sql})""", a)
         oversize = self.con.execute(
             f"select identifier, amperity_id, fingerprint, nbytes from {DIFF} "
@@ -361,7 +361,10 @@ class Applier:
             select p.identifier, p.amperity_id, p.fingerprint, p.is_new,
                 coalesce(p.profile_id, m.profile_id) as profile_id,
                 p.sent_email, p.sent_phone_number, p.sent_external_id,
-                coalesce(m.first_sent_at, ?::timestamp) as first_sent_at
+                coalesce(m.first_sent_at, ?::timestamp) as first_sent_at,
+                -- a field sent before stays in the mask until it is cleared (clear.py)
+                case when p.fields is null and m.sent_fields is null then null
+                    else coalesce(p.fields, 0) | coalesce(m.sent_fields, 0) end as sent_fields
             from {self.t('pending_rows')} as p
             left join {self.t('list_members')} as m on m.account_id = p.account_id
                 and m.list_id = p.list_id and m.identifier = p.identifier
@@ -377,9 +380,10 @@ class Applier:
             and identifier in (select identifier from _confirm)""", a)
         self.con.execute(f"""
             insert into {self.t('list_members')} (account_id, list_id, list_name, identifier,
-                profile_id, fingerprint, amperity_id, first_sent_at, last_sent_at, {SENT})
+                profile_id, fingerprint, amperity_id, first_sent_at, last_sent_at, {SENT},
+                sent_fields)
             select ?, ?, ?, identifier, profile_id, fingerprint, amperity_id, first_sent_at, ?,
-                {SENT}
+                {SENT}, sent_fields
             from _confirm""", [*a, first.list_name, ts])
         self.con.execute(f"""
             delete from {self.t('rejected_members')} where account_id = ? and list_id = ?

@@ -24,7 +24,7 @@ from loader.klaviyo.client import KlaviyoClient
 from loader.klaviyo.limits import estimate_seconds
 from loader.klaviyo.payloads import ident, sql_str
 from loader.state import PushLock, connect, ensure_schema, table_exists
-from loader.sync import identity
+from loader.sync import clear, identity
 from loader.sync.apply import LIST_SCAN_MAX, Applier, ListStats, now_utc
 from loader.sync.plan import DESIRED, NOTES, ListPlan, Planner
 from loader.warehouse import (
@@ -75,6 +75,7 @@ class ListResult:
     expansion: int | None = None
     duplicates: int = 0
     withheld: int = 0
+    cleared: int = 0  # profiles whose fields went from a value to NULL, cleared in Klaviyo
     added: int = 0
     updated: int = 0
     removed: int = 0
@@ -391,6 +392,7 @@ class Pusher:
             for st in (confirmed.get(list_id), recovered.pop(list_id, None)):
                 if st is not None:
                     stats.merge(st)
+            r.cleared = clear.clear_fields(applier, list_id, c.identifier, planner.clear_mask)
             if sample is None:
                 stats.merge(applier.remove_all(list_id, c.identifier,
                                                self.options.list_scan_max))

@@ -22,7 +22,7 @@ from loader.klaviyo.limits import (
 from loader.klaviyo.payloads import IMPORT_BODY_OVERHEAD, ident, sql_str
 from loader.state import table_exists
 from loader.sync import identity
-from loader.warehouse import Campaign, desired_sql, duplicates_sql
+from loader.warehouse import Campaign, desired_sql, duplicates_sql, fields_mask
 
 DESIRED = "_klaviyo_desired"
 # customers sharing the campaign identifier with another customer of the list (duplicates_sql)
@@ -49,6 +49,7 @@ class ListPlan:
     unchanged: int = 0
     duplicates: int = 0  # customers not sent: they share the campaign identifier with another
     withheld: int = 0  # identifiers withheld from the list's profiles (shared or invalid)
+    clears: int = 0  # profiles whose fields went from a value to NULL: one PATCH each
     oversize: int = 0
     held_rejected: int = 0  # rows refused before with the same content: not re-sent
     import_jobs: int = 0
@@ -129,6 +130,7 @@ class Planner:
         self.account_id = account_id
         self.has_state = table_exists(con, schema, "list_members")
         self.bounds: list[tuple[int, int]] | None = None  # import jobs of the last plan
+        self.clear_mask = 0  # the fields the last planned campaign may clear
         identity.empty(con)  # nothing withheld until identity.build says otherwise
         con.execute(f"create or replace temp table {NOTES} (list_name varchar, "
                     f"identifier varchar, amperity_id varchar, reason varchar, "
@@ -148,6 +150,16 @@ class Planner:
     def t(self, name: str) -> str:
         return f'"{self.schema}"."{name}"'
 
+    def _has_sent_fields(self) -> bool:
+        """State knows the fields sent (a dry run does not migrate older state)."""
+        if not self.has_state:
+            return False
+        row = self.con.execute(
+            "select count(*) from information_schema.columns where table_schema = ? "
+            "and table_name = 'list_members' and column_name = 'sent_fields'",
+            [self.schema]).fetchone()
+        return bool(row and row[0])
+
     def build_desired(self, campaign: Campaign, list_name: str, columns: list[str],
                       sample: int | None) -> None:
         """(Re)create the temp table of profiles the list should hold (or its sample).
@@ -157,6 +169,7 @@ class Planner:
         list (``DUPLICATES``) are left out of ``DESIRED``; ``WITHHELD_ROWS`` says what was
         withheld from whom.
         """
+        self.clear_mask = fields_mask(campaign, columns)
         source = identity.source_sql(campaign, list_name, columns)
         self.con.execute(f"create or replace temp table {DUPLICATES} as "
                          f"{duplicates_sql(campaign, list_name, source)}")
@@ -258,7 +271,7 @@ classified as (
             else 'change'
         end as kind,
         d.identifier, d.amperity_id, d.fingerprint, d.payload, d.nbytes, m.profile_id,
-        d.customers, d.sent_email, d.sent_phone_number, d.sent_external_id,
+        d.customers, d.sent_email, d.sent_phone_number, d.sent_external_id, d.fields,
         d.rowid + 1 as seq
     from {DESIRED} as d
     left join members as m on m.identifier = d.identifier
@@ -272,7 +285,7 @@ select * from classified
 with members as ({self._members(list_id)})
 select 'remove' as kind, m.identifier, m.amperity_id, m.fingerprint, null::varchar as payload,
     0::bigint as nbytes, m.profile_id, 1::bigint as customers, m.sent_email,
-    m.sent_phone_number, m.sent_external_id
+    m.sent_phone_number, m.sent_external_id, null::bigint as fields
 from members as m anti join {DESIRED} as d on d.identifier = m.identifier
 """
 
@@ -315,7 +328,13 @@ from members as m anti join {DESIRED} as d on d.identifier = m.identifier
             missing_ids = 0
         self.bounds = job_bounds(self.con)  # the apply step sends these jobs
         p.import_jobs = len(self.bounds)
-        p.lookups = math.ceil(missing_ids / limit("get_profiles").page_max) if missing_ids else 0
+        page = limit("get_profiles").page_max or 100
+        p.lookups = math.ceil(missing_ids / page) if missing_ids else 0
+        from loader.sync import clear  # (clear builds on this module)
+
+        p.clears, unknown = clear.count(self.con, self.schema, self.account_id, list_id,
+                                        self.clear_mask, self._has_sent_fields())
+        p.lookups += math.ceil(unknown / page) if unknown else 0
         req: dict[str, int] = {"get_lists": 1}
         if not list_exists:
             req["create_list"] = 1
@@ -326,6 +345,8 @@ from members as m anti join {DESIRED} as d on d.identifier = m.identifier
             req["get_profiles"] = p.lookups
         if p.removals:
             req["remove_profiles_from_list"] = math.ceil(p.removals / 1000)
+        if p.clears:
+            req["update_profile"] = p.clears
         p.requests = req
         p.estimated_seconds = round(sum(estimate_seconds(op, n) for op, n in req.items()), 1)
         return p
