@@ -82,7 +82,7 @@ TABLES: dict[str, str] = {
         sent_phone_number varchar, sent_external_id varchar, fields bigint""",
     "import_jobs": """account_id varchar, list_id varchar, list_name varchar,
         campaign_id varchar, run_id varchar, job_id varchar, seq_from bigint, seq_to bigint,
-        submitted_at timestamp, status varchar, confirmed_at timestamp""",
+        submitted_at timestamp, status varchar, confirmed_at timestamp, delivery_id varchar""",
 }
 
 
@@ -94,6 +94,7 @@ ADDED_COLUMNS: dict[str, list[str]] = {
                      "sent_external_id varchar", "fields bigint"],
     "deliveries": ["withheld bigint", "duplicates bigint"],
     "rejected_rows": ["delivery_id varchar"],
+    "import_jobs": ["delivery_id varchar"],
 }
 
 

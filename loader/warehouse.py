@@ -106,17 +106,36 @@ def find_relation(con: duckdb.DuckDBPyConnection, name: str) -> str | None:
 
 
 def read_campaigns(con: duckdb.DuckDBPyConnection) -> list[Campaign]:
+    """Every campaign of the registry; the first invalid row raises (``read_registry`` keeps
+    going)."""
+    campaigns, problems = read_registry(con)
+    if problems:
+        raise next(iter(problems.values()))
+    return campaigns
+
+
+def read_registry(con: duckdb.DuckDBPyConnection
+                  ) -> tuple[list[Campaign], dict[str, WarehouseError]]:
+    """The registry's valid campaigns, and an error for each row that is not one (by campaign
+    id): one bad row must not hide the others."""
     rel = find_relation(con, REGISTRY)
     if rel is None:
         raise WarehouseError(
             f"The campaign registry `{REGISTRY}` is not in the warehouse.",
             hint="Run `dbt build` (it builds the registry from the campaign models).",
         )
-    campaigns = []
+    campaigns: list[Campaign] = []
+    problems: dict[str, WarehouseError] = {}
     for r in _rows(con, f"select * from {rel} order by campaign_id"):
-        r["audience_relation"] = localise(con, str(r["audience_relation"]))
-        campaigns.append(Campaign.from_row(r))
-    return campaigns
+        try:
+            r["audience_relation"] = localise(con, str(r["audience_relation"]))
+            campaigns.append(Campaign.from_row(r))
+        except (KeyError, WarehouseError) as exc:
+            cid = str(r.get("campaign_id"))
+            problems[cid] = exc if isinstance(exc, WarehouseError) else WarehouseError(
+                f"campaign {cid!r}: the registry row lacks {exc}.",
+                hint="Rebuild the registry with `dbt build`.")
+    return campaigns, problems
 
 
 _PART = r'("(?:[^"]|"")+"|[^".]+)'

@@ -92,6 +92,7 @@ class Job:
     campaign_id: str
     seq_from: int
     seq_to: int
+    delivery_id: str | None = None  # the delivery the job's rows count for
 
 
 class Applier:
@@ -110,6 +111,18 @@ class Applier:
 
     def t(self, name: str) -> str:
         return f'"{self.schema}"."{name}"'
+
+    def tally(self, delivery_id: str | None = None, **counts: int) -> None:
+        """Add counts (added, updated, removed, rejected) to a delivery's row, inside the
+        caller's transaction: so a delivery completed by a rerun after a kill reports its
+        whole total, not the rerun's share."""
+        delivery_id = delivery_id or self.delivery_id
+        counts = {k: int(v) for k, v in counts.items() if v}
+        if delivery_id is None or not counts:
+            return
+        sets = ", ".join(f"{k} = coalesce({k}, 0) + ?" for k in counts)
+        self.con.execute(f"update {self.t('deliveries')} set {sets} where delivery_id = ?",
+                         [*counts.values(), delivery_id])
 
     # -- stale lists ------------------------------------------------------------------------
 
@@ -164,6 +177,7 @@ class Applier:
                          reason)
             stats.rejected += 1
             stats.rejections.append((identifier, amperity_id, reason))
+        self.tally(rejected=stats.rejected)
         self.con.execute("commit")
         return stats
 
@@ -237,17 +251,20 @@ class Applier:
             self.con.execute(f"delete from {self.t('pending_rows')} where account_id = ? "
                              f"and list_id = ? and op = 'upsert' and seq = ?",
                              [self.account_id, list_id, seq_from])
+            self.tally(rejected=1)
             self.con.execute("commit")
             stats.rejected += 1
             stats.rejections.append((identifier, amperity_id, reason))
             self.progress(list_id, 1)
             return
-        j = Job(str(job["id"]), list_id, list_name, campaign_id, seq_from, seq_to)
+        j = Job(str(job["id"]), list_id, list_name, campaign_id, seq_from, seq_to,
+                self.delivery_id)
         self.con.execute(
-            f"insert into {self.t('import_jobs')} values (?, ?, ?, ?, ?, ?, ?, ?, ?, "
-            f"'submitted', null)",
+            f"insert into {self.t('import_jobs')} (account_id, list_id, list_name, campaign_id, "
+            f"run_id, job_id, seq_from, seq_to, submitted_at, status, confirmed_at, "
+            f"delivery_id) values (?, ?, ?, ?, ?, ?, ?, ?, ?, 'submitted', null, ?)",
             [self.account_id, list_id, list_name, campaign_id, self.run_id, j.job_id,
-             j.seq_from, j.seq_to, now_utc()])
+             j.seq_from, j.seq_to, now_utc(), self.delivery_id])
         jobs.append(j)
         stats.jobs += 1
         n = self._count(seq_from, seq_to)
@@ -256,10 +273,16 @@ class Applier:
 
     def submitted_jobs(self) -> list[Job]:
         """Jobs a previous (killed) run submitted and never confirmed."""
+        # a job recorded before jobs carried their delivery counts for the campaign's
+        # running delivery
         return [Job(*r) for r in self.con.execute(
-            f"select job_id, list_id, list_name, campaign_id, seq_from, seq_to "
-            f"from {self.t('import_jobs')} where account_id = ? and status = 'submitted' "
-            f"order by submitted_at", [self.account_id]).fetchall()]
+            f"select j.job_id, j.list_id, j.list_name, j.campaign_id, j.seq_from, j.seq_to, "
+            f"coalesce(j.delivery_id, (select d.delivery_id from {self.t('deliveries')} as d "
+            f"where d.account_id = j.account_id and d.campaign_id = j.campaign_id "
+            f"and d.status = 'running' order by d.started_at desc limit 1)) "
+            f"from {self.t('import_jobs')} as j where j.account_id = ? "
+            f"and j.status = 'submitted' order by j.submitted_at", [self.account_id]
+        ).fetchall()]
 
     def wait_and_confirm(self, jobs: list[Job], identifier_field: str | None = None
                          ) -> dict[str, ListStats]:
@@ -394,6 +417,8 @@ class Applier:
         self.con.execute(f"update {self.t('import_jobs')} set status = 'confirmed', "
                          f"confirmed_at = ? where account_id = ? and list_contains(?, job_id)",
                          [ts, self.account_id, [j.job_id for j, _ in finished]])
+        self.tally(first.delivery_id, added=stats.added, updated=stats.updated,
+                   rejected=stats.rejected)
         self.con.execute("commit")
         self.con.execute("drop table if exists _confirm")
         return stats
@@ -515,6 +540,7 @@ class Applier:
         self.con.execute(f"delete from {self.t('pending_rows')} where account_id = ? "
                          f"and list_id = ? and op = 'remove' and list_contains(?, identifier)",
                          a)
+        self.tally(removed=len(identifiers))
         self.con.execute("commit")
 
     def _scan_and_remove(self, list_id: str, identifier_field: str, scan_max: int) -> bool:

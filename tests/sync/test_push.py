@@ -140,7 +140,17 @@ def test_sample_then_full_push(klaviyo_emulator, spec, warehouse, run_push) -> N
 def test_recipients_once_per_delivery_and_columns(klaviyo_emulator, spec, warehouse,
                                                   run_push) -> None:
     run_push()
-    run_push()  # a one-time campaign named again: a new delivery
+    again = run_push()  # a delivered one-time campaign named again, nothing to send
+    assert again.resynced == ["spring_sale"] and again.deliveries == {}
+    assert again.exit_code == EXIT_OK
+    recipients = query(warehouse, "select count(*) from klaviyo_loader.campaign_recipients")
+    spec.members.append(Member("amp-late", "late@example.com", "Late", None, None))
+    write_warehouse(warehouse, [spec])
+    later = run_push()  # named again with a new member: that is a delivery
+    assert later.resynced == [] and list(later.deliveries) == ["spring_sale"]
+    assert later.delivery_totals["spring_sale"]["added"] == 1
+    assert query(warehouse, "select count(*) from klaviyo_loader.campaign_recipients") == [
+        (2 * recipients[0][0] + 1,)]
     con = duckdb.connect(warehouse, read_only=True)
     cols = [r[0] for r in con.execute("describe klaviyo_loader.campaign_recipients").fetchall()]
     dup = con.execute("""select count(*) from (select delivery_id, amperity_id, sub_audience_id,
