@@ -67,6 +67,7 @@ class PushOptions:
     sample: int | None = None
     lock_wait_s: float = 30.0
     list_scan_max: int = LIST_SCAN_MAX  # members a list may hold for removals to read it
+    all_campaigns: bool = False  # every registry campaign, due or not
 
 
 @dataclass
@@ -281,7 +282,9 @@ class Pusher:
         account_id = self.client.get_account_id()
         result.account_id = account_id
         deliveries = _deliveries(con, self.schema, account_id)
-        if self.options.campaigns:
+        if self.options.all_campaigns:
+            campaigns = list(registry)
+        elif self.options.campaigns:
             campaigns = self._named(registry, invalid, result)
         else:
             campaigns, problems = due(registry, deliveries, self.at)
