@@ -7,6 +7,7 @@ that does not exist yet (no push so far) reads as "never delivered".
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
@@ -293,6 +294,11 @@ def _minute(value: datetime | None) -> str:
     return iso(value)[:16].replace("T", " ") + "Z" if value is not None else "-"
 
 
+def _short_schedule(text: str) -> str:
+    """``once at 2026-06-03T10:00:00Z`` → ``once 2026-06-03 10:00Z`` (the narrow table)."""
+    return re.sub(r"(?:at )?(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}):\d{2}Z", r"\1 \2Z", text)
+
+
 def _last_cell(last: LastDelivery | None, wide: bool = False) -> str:
     if last is None:
         return "never"
@@ -318,7 +324,7 @@ def render_table(statuses: list[CampaignStatus], at: datetime, wide: bool = Fals
     for header in headers:
         table.add_column(header, overflow="fold")
     counts = (["added", "updated", "removed", "rejected", "withheld", "duplicates"] if wide
-              else ["sent", "removed", "rejected"])
+              else ["sent", "rejected"])
     for header in counts:
         table.add_column(header, justify="right")
     if several_accounts or wide:
@@ -340,7 +346,8 @@ def render_table(statuses: list[CampaignStatus], at: datetime, wide: bool = Fals
             values["rejected"] = s.rejected_rows
             values["sent"] = (None if last.added is None and last.updated is None
                               else (last.added or 0) + (last.updated or 0))
-        cells = [name, *([s.campaign_type] if wide else []), s.schedule, _last_cell(last, wide),
+        schedule = s.schedule if wide or s.problem else _short_schedule(s.schedule)
+        cells = [name, *([s.campaign_type] if wide else []), schedule, _last_cell(last, wide),
                  next_due, *(_count(values.get(k)) if last else "-" for k in counts)]
         if several_accounts or wide:
             cells.append(s.account_id or "-")
