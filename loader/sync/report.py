@@ -94,7 +94,7 @@ def summary_table(result: PushResult, wide: bool = False) -> Table:
                                        for op, n in sorted(p.requests.items()))
                              if wide else sum(p.requests.values())),
                 "est. s": p.estimated_seconds})
-        table.add_row("  " + r.list_name + (" (new)" if r.created else ""),
+        table.add_row("  " + r.list_name + (" (new)" if r.created and wide else ""),
                       *[_cell(values.get(c)) for c in cols])
     return table
 
@@ -130,6 +130,10 @@ def print_table(console: Console, table: Table) -> None:
 def summary_notes(result: PushResult) -> list[str]:
     """The lines under the table: what was left out, what a resync and a rerun mean."""
     lines: list[str] = []
+    created = [r.list_name for r in result.lists if r.created]
+    if created and not result.dry_run:
+        lines.append(f"Created {len(created)} Klaviyo list(s): "
+                     + ", ".join(repr(n) for n in created) + ".")
     for cid in result.resynced:
         lines.append(f"{cid}: already delivered and nothing new to send, so no new delivery.")
     for cid, totals in result.delivery_totals.items():
