@@ -134,14 +134,14 @@ def build(con: duckdb.DuckDBPyConnection, schema: str, account_id: str | None,
                 + " union all ".join(f"select * from ({h})" for h in holders))
     con.execute(f"""
         insert into {WITHHELD}
-        with candidates as (
-            select distinct kind, value from ({" union all ".join(secondary)})
+        with everywhere as (
+            select kind, value from {_HOLDERS}
+            group by kind, value having min(amperity_id) <> max(amperity_id)
         ),
-        shared as (
-            select h.kind, h.value
-            from {_HOLDERS} as h semi join candidates as c on c.kind = h.kind
-                and c.value = h.value
-            group by h.kind, h.value having min(h.amperity_id) <> max(h.amperity_id)
+        shared as (  -- those a pushed campaign sends as a secondary identifier
+            select e.kind, e.value from everywhere as e
+            semi join ({" union all ".join(secondary)}) as c on c.kind = e.kind
+                and c.value = e.value
         ),
         listed as (
             select h.kind, h.value, list_sort(list(distinct h.amperity_id)) as holders
