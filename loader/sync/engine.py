@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import Callable
@@ -247,6 +248,7 @@ class Pusher:
         self.schema = settings.state_schema
         self.run_id = uuid.uuid4().hex[:12]
         self.at = options.at or now_utc()
+        self._con: duckdb.DuckDBPyConnection | None = None
 
     def t(self, name: str) -> str:
         return f'"{self.schema}"."{name}"'
@@ -277,6 +279,7 @@ class Pusher:
         return result
 
     def _run(self, con: duckdb.DuckDBPyConnection, result: PushResult) -> None:
+        self._con = con
         registry, invalid = read_registry(con)
         failed: dict[str, LoaderError] = {**invalid, **list_conflicts(registry)}
         account_id = self.client.get_account_id()
@@ -363,11 +366,19 @@ class Pusher:
         except ACCOUNT_ERRORS:
             raise
         except LoaderError as exc:
+            self._rollback()
             result.fail(c.campaign_id, exc)
         except duckdb.Error as exc:  # e.g. its audience relation cannot be read
+            self._rollback()
             result.fail(c.campaign_id, WarehouseError(
                 f"campaign {c.campaign_id!r}: {str(exc).splitlines()[0]}",
                 hint="Check the campaign's audience relation (`dbt build`)."))
+
+    def _rollback(self) -> None:
+        """Leave no transaction of a failed campaign open for the next one."""
+        if self._con is not None:
+            with contextlib.suppress(duckdb.Error):
+                self._con.execute("rollback")
 
     @staticmethod
     def _summarise_failures(result: PushResult) -> None:
