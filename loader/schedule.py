@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from croniter import croniter
+from croniter import CroniterBadDateError, croniter
 
 from loader.errors import LoaderError
 
@@ -165,6 +165,8 @@ def timing_of(row: Any) -> Timing:
             raise bad("schedule_cron", "and schedule_interval_minutes are both set; keep one")
         if cron is not None and not croniter.is_valid(cron):
             raise bad("schedule_cron", f"{cron!r} is not a valid cron expression")
+        if cron is not None and not _fires(cron):
+            raise bad("schedule_cron", f"{cron!r} never fires (no such date, e.g. 31 February)")
         if interval is not None:
             try:
                 interval = int(interval)
@@ -177,6 +179,16 @@ def timing_of(row: Any) -> Timing:
     else:
         cron, interval = None, None
     return Timing(cid, campaign_type, send_mode, send_at, cron, interval, launch_at)
+
+
+def _fires(cron: str) -> bool:
+    """Whether a valid cron expression has an occurrence (croniter gives up on ones like
+    ``0 8 31 2 *`` after searching years ahead)."""
+    try:
+        croniter(cron, EPOCH).get_next(datetime)
+    except (CroniterBadDateError, ValueError, KeyError):
+        return False
+    return True
 
 
 def deliveries_of(deliveries: Iterable[Any]) -> dict[str, list[Delivery]]:
@@ -289,6 +301,25 @@ def due_campaigns(campaigns: Iterable[Any], deliveries: Iterable[Any], at: datet
             "campaigns to push explicitly.",
         )
     return due
+
+
+def due_each(campaigns: Iterable[Any], deliveries: Iterable[Any], at: datetime
+             ) -> tuple[list[str], dict[str, ScheduleError]]:
+    """Ids of the campaigns due at ``at`` (registry order), and the error of each campaign
+    whose timing cannot be evaluated: one bad campaign does not stop the others."""
+    when = to_utc(at)
+    assert when is not None
+    by_campaign = deliveries_of(deliveries)
+    due: list[str] = []
+    problems: dict[str, ScheduleError] = {}
+    for row in campaigns:
+        try:
+            timing = timing_of(row)
+            if _is_due(timing, by_campaign.get(timing.campaign_id, []), when):
+                due.append(timing.campaign_id)
+        except ScheduleError as exc:
+            problems[str(_get(row, "campaign_id"))] = exc
+    return due, problems
 
 
 def next_due_at(campaign: Any, deliveries: Iterable[Any], at: datetime) -> datetime | None:
