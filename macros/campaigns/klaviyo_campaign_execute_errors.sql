@@ -50,7 +50,8 @@
     {%- endfor -%}
 
     {%- set columns_cache = {} -%}
-    {%- for attribute in declaration.attributes if attribute.source in relations -%}
+    {%- for attribute in declaration.attributes if attribute.source in relations
+            and modules.re.fullmatch('[A-Za-z_][A-Za-z0-9_]*', attribute.column | string) -%}
         {%- set known = klaviyo_relation_columns(attribute.source, relations, columns_cache) -%}
         {%- if known | length > 0 and (attribute.column | lower) not in known -%}
             {%- do errors.append(['attributes', "unknown attribute column '" ~ attribute.column ~ "' (for Klaviyo attribute '" ~ attribute.name ~ "') in " ~ attribute.source ~ "; its columns are: " ~ known | join(', ')]) -%}
