@@ -32,19 +32,22 @@
             {%- if other.name == declaration.name -%}
                 {%- do errors.append(['name', "duplicate campaign name '" ~ declaration.name ~ "': also used by model " ~ node.name]) -%}
             {%- endif -%}
-            {%- set reported = [] -%}
+            {%- set other_lists = {} -%}
             {%- for other_sub_audience in other.sub_audiences -%}
-                {%- for treatment in other_sub_audience.treatments if treatment.list_name and treatment.list_name not in reported -%}
-                    {%- do reported.append(treatment.list_name) -%}
-                    {%- if treatment.list_name in own_lists -%}
-                        {%- do errors.append([own_lists[treatment.list_name], "list '" ~ treatment.list_name ~ "' is also a list of " ~ other_label ~ ": a Klaviyo list belongs to one campaign (each push would remove the other's members)"]) -%}
-                    {%- else -%}
-                        {%- set key = modules.re.sub('\\s+', ' ', treatment.list_name.strip().lower()) -%}
-                        {%- for own in own_lists if modules.re.sub('\\s+', ' ', own.strip().lower()) == key -%}
-                            {%- do warnings.append("list name '" ~ own ~ "' differs only in case or spacing from list '" ~ treatment.list_name ~ "' of " ~ other_label ~ ": Klaviyo matches list names exactly, so they are two lists") -%}
-                        {%- endfor -%}
+                {%- for treatment in other_sub_audience.treatments if treatment.list_name -%}
+                    {%- set spellings = other_lists.setdefault(modules.re.sub('\\s+', ' ', treatment.list_name.strip().lower()), []) -%}
+                    {%- if treatment.list_name not in spellings -%}
+                        {%- do spellings.append(treatment.list_name) -%}
                     {%- endif -%}
                 {%- endfor -%}
+            {%- endfor -%}
+            {%- for own, own_field in own_lists.items() -%}
+                {%- set spellings = other_lists.get(modules.re.sub('\\s+', ' ', own.strip().lower()), []) -%}
+                {%- if own in spellings -%}
+                    {%- do errors.append([own_field, "list '" ~ own ~ "' is also a list of " ~ other_label ~ ": a Klaviyo list belongs to one campaign (each push would remove the other's members)"]) -%}
+                {%- elif spellings | length > 0 -%}
+                    {%- do warnings.append("list name '" ~ own ~ "' differs only in case or spacing from list '" ~ spellings | join("', '") ~ "' of " ~ other_label ~ ": Klaviyo matches list names exactly, so they are different lists") -%}
+                {%- endif -%}
             {%- endfor -%}
         {%- endif -%}
     {%- endfor -%}

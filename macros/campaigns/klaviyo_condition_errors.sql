@@ -118,8 +118,8 @@
     {%- endif -%}
 {%- endmacro %}
 
-{#- Other warehouses: the column names a condition uses, read by a tokenizer (string literals,
-    numbers, keywords and type names, function names and what follows `::` are not columns);
+{#- Other warehouses: the column names a condition uses, read by a tokenizer (comments, string
+    literals, numbers, keywords and type names, function names and what follows `::` are not columns);
     syntax and functions are left to the warehouse when the model runs. -#}
 {% macro default__klaviyo_parse_sql_conditions(conditions) -%}
     {%- set keywords = ['all', 'and', 'any', 'as', 'asc', 'between', 'bigint', 'bool', 'boolean', 'both', 'by',
@@ -134,7 +134,7 @@
     {%- set results = [] -%}
     {%- for condition in conditions -%}
         {%- set columns = [] -%}
-        {%- set text = modules.re.sub("'([^']|'')*'", ' ', condition) -%}
+        {%- set text = modules.re.sub("'([^']|'')*'|/[*](.|\n)*?[*]/|--[^\n]*", ' ', condition) -%}
         {%- for match in modules.re.finditer('"((?:[^"]|"")*)"', text) -%}
             {%- do columns.append([match.group(1).replace('""', '"')]) -%}
         {%- endfor -%}
@@ -142,7 +142,8 @@
         {%- set pattern = '(::\\s*)?(?<![\\w.])([A-Za-z_][A-Za-z0-9_$]*)(\\s*\\.\\s*([A-Za-z_][A-Za-z0-9_$]*))?(\\s*\\()?' -%}
         {%- for match in modules.re.finditer(pattern, text) -%}
             {%- set name = match.group(2) | lower -%}
-            {%- if not match.group(1) and not match.group(5) and name not in keywords and name != 'condition_source' -%}
+            {%- if not match.group(1) and not match.group(5) and name not in keywords
+                    and (name != 'condition_source' or match.group(4)) -%}
                 {%- do columns.append([match.group(2), match.group(4)] if match.group(4) else [match.group(2)]) -%}
             {%- endif -%}
         {%- endfor -%}

@@ -135,4 +135,3 @@
     {%- endif -%}
     {{ return(none) }}
 {%- endmacro %}
-
