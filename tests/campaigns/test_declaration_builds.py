@@ -29,7 +29,8 @@ UNICODE = """\
         {'name': '忠実な顧客', 'condition': 'score >= 20', 'treatments': [
             {'name': '特典', 'percent': 100, 'list_name': '忠実な顧客 - 特典'}]},
         {'name': 'Clients fidèles', 'treatments': [
-            {'name': 'Remise 10 %', 'percent': 100, 'list_name': 'Clients fidèles - remise'}]},
+            {'name': 'Remise 10 %', 'percent': 50, 'list_name': 'Clients fidèles - remise'},
+            {'name': 'Cade\u0301au', 'percent': 50, 'list_name': 'Clients fidèles - cadeau'}]},
     ]"""
 
 EMPTY_SUB_AUDIENCE = """\
@@ -160,6 +161,9 @@ def test_names_in_any_script_keep_unicode_ids(built: tuple[CampaignProject, DbtR
             count(*) as customers
         from unicode_names group by all order by all""")
     assert [r[:5] for r in rows] == [
+        # an accent typed as a combining mark stays with its letter
+        ("clients_fidèles", "Clients fidèles", "cade\u0301au", "Cade\u0301au",
+         "Clients fidèles - cadeau"),
         ("clients_fidèles", "Clients fidèles", "remise_10", "Remise 10 %",
          "Clients fidèles - remise"),
         ("été", "Été", "offre_été", "Offre été", "Été - offre"),
@@ -170,11 +174,13 @@ def test_names_in_any_script_keep_unicode_ids(built: tuple[CampaignProject, DbtR
     # first match, over 1000 people with score = i % 100: 500 have score >= 50, 300 more >= 20
     assert counts[("été", "offre_été")] + counts[("été", "témoin")] == 500
     assert counts[("忠実な顧客", "特典")] == 300
-    assert counts[("clients_fidèles", "remise_10")] == 200
+    assert counts[("clients_fidèles", "remise_10")] + counts[("clients_fidèles", "cade\u0301au")
+                                                             ] == 200
     registry = project.query(
         "select campaign_name, list_names from klaviyo_campaigns "
         "where campaign_id = 'haru_no_sale'")
-    assert registry == [("春のセール", "Été - offre,忠実な顧客 - 特典,Clients fidèles - remise")]
+    assert registry == [("春のセール", "Été - offre,忠実な顧客 - 特典,Clients fidèles - remise,"
+                                       "Clients fidèles - cadeau")]
     summary = project.query("""select sub_audience_id, treatment_id
         from klaviyo_delivery_summary where campaign_id = 'haru_no_sale'""")
     assert set(summary) == set(counts)
