@@ -21,7 +21,7 @@
 
 {#- `value` when it is of `kind`, else `default` after appending
     "expected <expected>, got <value>" for `field`. Kinds: boolean; text (a string that is not
-    blank); list (a list, not a string or mapping); mapping. -#}
+    blank); list (a list, not a string or mapping); items (a list that is not empty); mapping. -#}
 {% macro klaviyo_expect(errors, field, value, kind, expected=none, default=none) -%}
     {%- set checks = {
         'boolean': value is boolean,
@@ -29,9 +29,10 @@
         'list': value is sequence and value is not string and value is not mapping,
         'mapping': value is mapping,
     } -%}
+    {%- do checks.update({'items': checks.list and value | length > 0}) -%}
     {%- if not checks[kind] -%}
         {%- set descriptions = {'boolean': 'true or false', 'text': 'a non-empty string',
-            'list': 'a list', 'mapping': 'a mapping'} -%}
+            'list': 'a list', 'items': 'a list that is not empty', 'mapping': 'a mapping'} -%}
         {%- do errors.append([field, 'expected ' ~ (expected or descriptions[kind]) ~ ', got ' ~ klaviyo_describe(value)]) -%}
         {{ return(default) }}
     {%- endif -%}

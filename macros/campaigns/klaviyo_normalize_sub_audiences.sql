@@ -3,8 +3,9 @@
     sub-audience's own, else the campaign-wide `treatments`). Returns
     {'first_match_only': bool, 'sub_audiences': [{sub_audience_id, sub_audience_name,
     sub_audience_order, condition, treatments: [{treatment_id, treatment_name, percent,
-    basis_points, is_control, list_name, field (where it is declared, for messages)}]}]}. Adds to `warnings` list names that differ only in
-    case or spacing (Klaviyo matches list names exactly: they are different lists).
+    basis_points, is_control, list_name, field (where it is declared, for messages)}]}]}.
+    Adds to `warnings` list names that differ only in case or spacing (Klaviyo matches list
+    names exactly: they are different lists).
 -#}
 {% macro klaviyo_normalize_sub_audiences(args, errors, warnings) -%}
     {%- set first_match_only = klaviyo_expect(errors, 'first_match_only', args.first_match_only, 'boolean', default=true) -%}
@@ -38,14 +39,8 @@
             {%- set condition = klaviyo_expect(errors, sub_field ~ '.condition', condition, 'text', 'a SQL boolean expression string') -%}
         {%- endif -%}
         {%- set treatment_field = (sub_field ~ '.treatments') if 'treatments' in declared else 'treatments' -%}
-        {%- set declared_treatments = declared.get('treatments', args.treatments) -%}
-        {%- if declared_treatments is none or declared_treatments == [] -%}
-            {%- do errors.append([treatment_field, "expected a list of treatment groups [{name, percent, list_name} or {name, percent, control: true}] for sub-audience '" ~ sub_name ~ "', got " ~ klaviyo_describe(declared_treatments)]) -%}
-            {%- set declared_treatments = [] -%}
-        {%- else -%}
-            {%- set declared_treatments = klaviyo_expect(errors, treatment_field, declared_treatments, 'list',
-                "a list of treatment groups [{name, percent, list_name} or {name, percent, control: true}] for sub-audience '" ~ sub_name ~ "'", []) -%}
-        {%- endif -%}
+        {%- set declared_treatments = klaviyo_expect(errors, treatment_field, declared.get('treatments', args.treatments), 'items',
+            "a list of treatment groups [{name, percent, list_name} or {name, percent, control: true}] for sub-audience '" ~ sub_name ~ "'", []) -%}
         {%- set treatments = klaviyo_normalize_treatments(declared_treatments, treatment_field, sub_name, errors, list_spellings) -%}
         {%- do sub_audiences.append({'sub_audience_id': sub_id, 'sub_audience_name': sub_name,
             'sub_audience_order': position, 'condition': condition, 'treatments': treatments}) -%}
