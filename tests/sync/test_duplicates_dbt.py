@@ -48,7 +48,8 @@ def project(root: Path) -> Path:
     for name in ("models", "macros", "seeds"):
         if (REPO / name).is_dir():
             shutil.copytree(REPO / name, dst / name)
-    (dst / "tests" / "dbt").mkdir(parents=True)
+    # the generic data tests the models use; not the project's singular tests
+    shutil.copytree(REPO / "tests" / "dbt" / "generic", dst / "tests" / "dbt" / "generic")
     for other in (dst / "models" / "campaigns").iterdir():  # only this test's campaigns
         other.unlink()
     (dst / "models" / "segments" / "seg_everyone.sql").write_text(SEGMENT)
