@@ -111,15 +111,21 @@ def people(n: int, seed: int, groups: tuple[str, ...] = ("a", "b"), prefix: str 
     return out
 
 
-def change(campaign: Campaign, seed: int, edits: int = 12, leave: int = 15, join: int = 10
-           ) -> None:
-    """Attribute changes, members who leave, newcomers: a second push has every kind of work."""
+def change(campaign: Campaign, seed: int, edits: int = 12, leave: int = 15, join: int = 10,
+           clears: int = 4) -> None:
+    """Attribute changes (``clears`` of them a city set to NULL, which Klaviyo only forgets
+    through Update Profile), members who leave, newcomers: a second push has every kind of
+    work."""
     rng = random.Random(seed)
     sendable = [p for p in campaign.people if p.group != "control" and not p.shrink_reason]
-    edited = rng.sample(sendable, edits)
+    with_city = [p for p in sendable if p.city]
+    cleared = rng.sample(with_city, min(clears, len(with_city)))
+    for p in cleared:
+        p.city = None
+    edited = rng.sample([p for p in sendable if p not in cleared], edits)
     for p in edited:
         p.city = f"City {rng.randint(1, 999)}"
-    for p in rng.sample([p for p in sendable if p not in edited], leave):
+    for p in rng.sample([p for p in sendable if p not in edited and p not in cleared], leave):
         campaign.people.remove(p)
     groups = sorted(campaign.lists)
     for i in range(join):

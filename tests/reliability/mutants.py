@@ -51,8 +51,8 @@ MUTANTS = [
            "recovered = {}",
            "a rerun does not confirm the jobs a killed push submitted"),
     Mutant("recovery-finds-no-job", "loader/sync/apply.py",
-           "from {self.t('import_jobs')} where account_id = ? and status = 'submitted' ",
-           "from {self.t('import_jobs')} where account_id = ? and status = 'never' ",
+           "and j.status = 'submitted' order by j.submitted_at",
+           "and j.status = 'never' order by j.submitted_at",
            "submitted_jobs() finds nothing, so recorded jobs are never confirmed after a kill"),
     Mutant("job-confirmed-at-submit", "loader/sync/apply.py",
            "        crashpoint(\"job.recorded\")\n",
@@ -92,9 +92,9 @@ MUTANTS = [
            "                pass",
            "unresolved members leave state before the list is read and they are removed"),
     Mutant("history-two-transactions", "loader/sync/engine.py",
-           "            tot = {k: sum(getattr(r, k) for r in results)",
+           "            # duplicates and withheld identifiers: recorded once per delivery\n",
            "            con.execute(\"commit\")\n            con.execute(\"begin\")\n"
-           "            tot = {k: sum(getattr(r, k) for r in results)",
+           "            # duplicates and withheld identifiers: recorded once per delivery\n",
            "recipients are committed before the delivery is marked completed: a kill in "
            "between records them twice"),
     Mutant("create-list-blind-retry", "loader/klaviyo/client.py",
