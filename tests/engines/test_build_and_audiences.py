@@ -29,9 +29,9 @@ def duckdb_warehouse(reference: BuiltWarehouse):
 def test_every_model_data_test_and_unit_test_passes(engine: EngineBuild,
                                                      reference: BuiltWarehouse) -> None:
     statuses = engine.statuses()
-    failed = {node: status for node, status in statuses.items()
-              if status not in ("success", "pass")}
-    assert not failed, f"{engine.engine}: nodes not passing: {failed}"
+    failed = [f"{r['unique_id']}: {r['status']}: {r.get('message')}"
+              for r in engine.run_results["results"] if r["status"] not in ("success", "pass")]
+    assert not failed, f"{engine.engine}: nodes not passing:\n" + "\n".join(failed)
     expected = {r["unique_id"] for r in run_results(reference.root)["results"]}
     assert set(statuses) == expected, (
         f"{engine.engine} ran a different set of nodes than DuckDB: "
