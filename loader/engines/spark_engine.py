@@ -36,7 +36,11 @@ def session_for(target: Target) -> Any:
                   **FIXED_PARAMETERS}
     for key, value in parameters.items():
         builder = builder.config(str(key), str(value))
-    return builder.getOrCreate()
+    started = SparkSession.getActiveSession() is None
+    session = builder.getOrCreate()
+    if started:  # Spark's WARN chatter is not the loader's output
+        session.sparkContext.setLogLevel("ERROR")
+    return session
 
 
 class SparkCursor:
