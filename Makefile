@@ -77,4 +77,5 @@ spark-stop:
 	bash scripts/engines/spark.sh stop
 
 clean:
+	-bash scripts/engines/postgres.sh stop
 	rm -rf $(VENV) target logs .demo .engines bench/out *.duckdb *.duckdb.wal *.duckdb.push.lock *.duckdb.tmp

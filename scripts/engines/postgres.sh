@@ -33,8 +33,13 @@ install_postgres() {
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq >/dev/null
     apt-get install -y -qq --no-install-recommends postgresql >/dev/null
-    # The package starts a default cluster on 5432 where services run; it is not ours.
     [ -n "$(bindir)" ] || die "apt-get installed postgresql but no pg_ctl was found"
+    # Where services start, the package starts its default cluster (main, port 5432): not
+    # ours, and not to be left running.
+    if command -v pg_lsclusters >/dev/null 2>&1; then
+        pg_lsclusters --no-header 2>/dev/null | awk '$4 == "online" {print $1, $2}' \
+            | while read -r version name; do pg_ctlcluster "$version" "$name" stop || true; done
+    fi
 }
 
 # Run a PostgreSQL server binary as the cluster's owner.
