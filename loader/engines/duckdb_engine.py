@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,6 +11,10 @@ import duckdb
 from loader.engines.base import DEFAULT_BATCH_ROWS, Batch, Warehouse
 from loader.engines.profiles import Target
 from loader.errors import WarehouseError
+
+# DuckDB caches what it scans up to its memory limit (80 % of RAM by default); the loader's
+# limit keeps a long read flat. The push uses the same variable (loader/state.py).
+DEFAULT_MEMORY_LIMIT = "256MB"
 
 
 class DuckDBWarehouse(Warehouse):
@@ -30,6 +35,8 @@ class DuckDBWarehouse(Warehouse):
                 f"Cannot open the DuckDB file {self.path}: {str(exc).splitlines()[0]}",
                 hint="Another process may hold it for writing (dbt build, loader push).",
             ) from None
+        limit = os.environ.get("LOADER_DUCKDB_MEMORY_LIMIT", DEFAULT_MEMORY_LIMIT)
+        self._con.execute("set memory_limit = ?", [limit])
 
     @property
     def dbapi(self) -> duckdb.DuckDBPyConnection:
