@@ -105,48 +105,50 @@ treatment_counts_{{ i }} as (
 
 steps_{{ i }} as (
     {%- for segment in d.include %}
-    {{ results_funnel_row(cid, 1, "'included_segment'", lit(segment), lit(klaviyo_segment_name(segment)),
+    {{ results_funnel_row(cid, 1, loop.index, "'included_segment'", lit(segment), lit(klaviyo_segment_name(segment)),
         '(select count(distinct amperity_id) from ' ~ results_model_relation(segment, label) ~ ')', segment_id=lit(segment)) }}
     union all
     {%- endfor %}
-    {{ results_funnel_row(cid, 2, "'included'", "'all'", lit('Included'), '(select count(*) from included_' ~ i ~ ')') }}
+    {{ results_funnel_row(cid, 2, 1, "'included'", "'all'", lit('Included'), '(select count(*) from included_' ~ i ~ ')') }}
     {%- for segment in d.exclude %}
     union all
-    {{ results_funnel_row(cid, 3, "'excluded_segment'", lit(segment), lit(klaviyo_segment_name(segment)),
+    {{ results_funnel_row(cid, 3, loop.index, "'excluded_segment'", lit(segment), lit(klaviyo_segment_name(segment)),
         '(select count(*) from included_' ~ i ~ ' where exists (select 1 from ' ~ results_model_relation(segment, label)
         ~ ' as excluding where excluding.amperity_id = included_' ~ i ~ '.amperity_id))', segment_id=lit(segment)) }}
     {%- endfor %}
     union all
-    {{ results_funnel_row(cid, 4, "'excluded'", "'all'", lit('Excluded'),
+    {{ results_funnel_row(cid, 4, 1, "'excluded'", "'all'", lit('Excluded'),
         '(select count(*) from included_' ~ i ~ ') - (select count(*) from eligible_' ~ i ~ ')') }}
     union all
-    {{ results_funnel_row(cid, 5, "'eligible'", "'all'", lit('Eligible'), '(select count(*) from eligible_' ~ i ~ ')') }}
+    {{ results_funnel_row(cid, 5, 1, "'eligible'", "'all'", lit('Eligible'), '(select count(*) from eligible_' ~ i ~ ')') }}
     union all
-    {{ results_funnel_row(cid, 6, "'unassigned'", "'all'", lit('In no sub-audience'),
+    {{ results_funnel_row(cid, 6, 1, "'unassigned'", "'all'", lit('In no sub-audience'),
         '(select count(*) from eligible_' ~ i ~ ') - (select count(distinct amperity_id) from audience_' ~ i ~ ')') }}
+    {%- set order = namespace(value=0) %}
     {%- for sub_audience in d.sub_audiences %}
     {%- set sub_id = lit(sub_audience.sub_audience_id) %}
     {%- set sub_name = lit(sub_audience.sub_audience_name) %}
     {%- set sub_count = '(select coalesce(max(customers), 0) from sub_audience_counts_' ~ i ~ ' where sub_audience_id = ' ~ sub_id ~ ')' %}
     union all
-    {{ results_funnel_row(cid, 7, "'sub_audience'", sub_id, sub_name, sub_count,
+    {{ results_funnel_row(cid, 7, loop.index, "'sub_audience'", sub_id, sub_name, sub_count,
         sub_audience_id=sub_id, sub_audience_name=sub_name) }}
     {%- for treatment in sub_audience.treatments %}
+    {%- set order.value = order.value + 1 %}
     {%- set treatment_id = lit(treatment.treatment_id) %}
     {%- set item = lit(sub_audience.sub_audience_id ~ '/' ~ treatment.treatment_id) %}
     {%- set where = ' from treatment_counts_' ~ i ~ ' where sub_audience_id = ' ~ sub_id ~ ' and treatment_id = ' ~ treatment_id ~ ')' %}
     {%- set group = {'sub_audience_id': sub_id, 'sub_audience_name': sub_name, 'treatment_id': treatment_id,
         'treatment_name': lit(treatment.treatment_name), 'is_control': 'true' if treatment.is_control else 'false'} %}
     union all
-    {{ results_funnel_row(cid, 8, "'treatment'", item, lit(treatment.treatment_name), '(select coalesce(max(customers), 0)' ~ where,
+    {{ results_funnel_row(cid, 8, order.value, "'treatment'", item, lit(treatment.treatment_name), '(select coalesce(max(customers), 0)' ~ where,
         declared_percent=(treatment.basis_points / 100) | string,
         share_percent='100.0 * (select coalesce(max(customers), 0)' ~ where ~ ' / nullif(' ~ sub_count ~ ', 0)', **group) }}
     union all
-    {{ results_funnel_row(cid, 9, "'shrink'", item, lit(treatment.treatment_name), '(select coalesce(max(shrink_customers), 0)' ~ where, **group) }}
+    {{ results_funnel_row(cid, 9, order.value, "'shrink'", item, lit(treatment.treatment_name), '(select coalesce(max(shrink_customers), 0)' ~ where, **group) }}
     union all
-    {{ results_funnel_row(cid, 10, "'sendable'", item, lit(treatment.treatment_name), '(select coalesce(max(sendable_customers), 0)' ~ where, **group) }}
+    {{ results_funnel_row(cid, 10, order.value, "'sendable'", item, lit(treatment.treatment_name), '(select coalesce(max(sendable_customers), 0)' ~ where, **group) }}
     union all
-    {{ results_funnel_row(cid, 11, "'recipients'", item, lit(treatment.treatment_name),
+    {{ results_funnel_row(cid, 11, order.value, "'recipients'", item, lit(treatment.treatment_name),
         '(select coalesce(max(customers), 0) from latest_recipients where campaign_id = ' ~ lit(d.campaign_id)
         ~ ' and sub_audience_id = ' ~ sub_id ~ ' and treatment_id = ' ~ treatment_id ~ ')', **group) }}
     {%- endfor %}
@@ -157,6 +159,7 @@ shrink_reasons_{{ i }} as (
     select
         cast({{ lit(d.campaign_id) }} as {{ string }}) as campaign_id,
         12 as step_order,
+        0 as item_order,
         cast('shrink_reason' as {{ string }}) as step,
         cast(shrink_reason as {{ string }}) as item_id,
         cast(shrink_reason as {{ string }}) as label,
@@ -184,7 +187,7 @@ final as (
     union all
     {%- endif %}
     {%- else %}
-    {{ results_funnel_row("''", 0, "''", "''", "''", 0) }}
+    {{ results_funnel_row("''", 0, 0, "''", "''", "''", 0) }}
     from latest_recipients
     where 1 = 0
     {%- endfor %}

@@ -35,7 +35,8 @@ EFFECTS = {
     ("two_points", "offer_a"): 0.02,
     ("two_points", "offer_b"): 0.0,
 }
-GROUPS = (("offer_a", "Offer A", False), ("offer_b", "Offer B", False), ("holdout", "Holdout", True))
+GROUPS = (("offer_a", "Offer A", False), ("offer_b", "Offer B", False),
+          ("holdout", "Holdout", True))
 
 
 def _synthetic_history(con: duckdb.DuckDBPyConnection) -> None:
@@ -153,11 +154,10 @@ def test_a_rerun_replaces_the_simulated_orders(tmp_path: Path) -> None:
             select 'c' || i::varchar, 'spring_sale', 'everyone', 'offer_a', false,
                 timestamp '2026-03-20 09:00', 'a', 'd', false from range(2000) as t(i)""")
         first = demo_orders.simulate_orders(con, seed=3)
-        orders = con.execute("select count(*), sum(order_revenue) from amperity.unified_transactions"
-                             ).fetchone()
+        totals = "select count(*), sum(order_revenue) from amperity.unified_transactions"
+        orders = con.execute(totals).fetchone()
         second = demo_orders.simulate_orders(con, seed=3)
-        again = con.execute("select count(*), sum(order_revenue) from amperity.unified_transactions"
-                            ).fetchone()
+        again = con.execute(totals).fetchone()
     finally:
         con.close()
     assert first == second and orders == again
