@@ -27,8 +27,12 @@ The world simulated:
   every order has a log-normal value (median ``ORDER_VALUE_MEDIAN``, sigma
   ``ORDER_VALUE_SIGMA``; mean ``MEAN_ORDER_VALUE``).
 
-Every draw is a hash of (seed, delivery, customer, salt): the same recipients and seed give
-the same orders, whatever the day the demo runs. Simulated orders have ids beginning ``sim-``;
+Only one Klaviyo account's deliveries reach customers in this world: by default the account of
+the latest delivery (a demo rerun against a fresh emulator is a new account; state left by an
+earlier run is another account, whose messages did not go out again).
+
+Every draw is a hash of (seed, campaign, the delivery's rank, customer, salt): the same
+recipients and seed give the same orders, whatever the day the demo runs. Simulated orders have ids beginning ``sim-``;
 a rerun replaces them (and only them).
 """
 
@@ -57,11 +61,11 @@ ORDERS_PER_PURCHASER = 1 + SECOND_ORDER_SHARE + THIRD_ORDER_SHARE
 MEAN_ORDER_VALUE = ORDER_VALUE_MEDIAN * math.exp(ORDER_VALUE_SIGMA**2 / 2)
 
 # The demo's planted effects: (campaign_id, treatment_id) -> absolute lift in the probability
-# of buying within EFFECT_DAYS. Large because the demo's control groups are small (about 90
+# of buying within EFFECT_DAYS. Large because the demo's control groups are small (about 70
 # customers in Spring sale's holdout at 5,000 demo customers): a 2-point lift could not be
 # told from noise at that size. Treatments not named here have no effect.
 DEMO_EFFECTS: dict[tuple[str, str], float] = {
-    ("spring_sale", "offer_a"): 0.10,
+    ("spring_sale", "offer_a"): 0.15,
     ("spring_sale", "offer_b"): 0.0,
     ("winback_weekly", "concierge"): 0.12,
     ("winback_weekly", "15_percent_off"): 0.04,
@@ -91,6 +95,7 @@ class PlantedGroup:
 
 @dataclass(frozen=True)
 class SimulationResult:
+    account_id: str | None
     orders: int
     groups: list[PlantedGroup]
 
@@ -140,6 +145,7 @@ def simulate_orders(
     effects: Mapping[tuple[str, str], float] | None = None,
     source_schema: str = "amperity",
     state_schema: str = "klaviyo_loader",
+    account_id: str | None = None,
 ) -> SimulationResult:
     """Replace the simulated orders of every recorded delivery; return what was planted."""
     for label, name in (("source schema", source_schema), ("state schema", state_schema)):
@@ -156,6 +162,11 @@ def simulate_orders(
             con.execute(f"select 1 from {relation} limit 0")
         except duckdb.CatalogException:
             raise WarehouseError(f"{relation} is not in the warehouse.", hint=hint) from None
+    if account_id is None:
+        latest = con.execute(f"""
+            select account_id from {recipients} where not coalesce(is_sample, false)
+            order by delivery_datetime desc limit 1""").fetchone()
+        account_id = None if latest is None else str(latest[0])
     for statement in _macros(seed):
         con.execute(statement)
     con.execute(f"""
@@ -166,18 +177,20 @@ def simulate_orders(
                 greatest(max(delivery_datetime),
                     coalesce(max(launch_datetime), max(delivery_datetime))) as start_at
             from {recipients}
-            where not coalesce(is_sample, false)
+            where not coalesce(is_sample, false) and account_id = ?
             group by all
         ),
         effects as ({_effects_sql(effects)})
         select r.*,
-            r.campaign_id || '|' || r.delivery_id || '|' || r.sub_audience_id || '|'
-                || r.treatment_id || '|' || r.amperity_id as k,
+            -- keyed by the delivery's rank, not its id: a rerun of the demo draws the same
+            r.campaign_id || '|' || dense_rank() over (partition by r.campaign_id
+                order by r.start_at, r.delivery_id)::varchar || '|' || r.sub_audience_id
+                || '|' || r.treatment_id || '|' || r.amperity_id as k,
             case when r.is_control then 0.0 else coalesce(e.q, 0.0) end as q
         from recipients as r
         left join effects as e on e.campaign_id = r.campaign_id
             and e.treatment_id = r.treatment_id
-    """)
+    """, [account_id])
     period_days = EFFECT_DAYS + BACKGROUND_DAYS
     con.execute(f"""
         create or replace temp table _sim_orders as
@@ -266,4 +279,5 @@ def simulate_orders(
     groups = [PlantedGroup(str(c), str(d), str(s), str(t), bool(ctl), int(n), int(x), int(o),
                            round(float(q) * (1 - BASELINE_CONVERSION), 12))
               for c, d, s, t, ctl, n, x, o, q in rows]
-    return SimulationResult(orders=int(total[0]) if total else 0, groups=groups)
+    return SimulationResult(account_id=account_id, orders=int(total[0]) if total else 0,
+                            groups=groups)

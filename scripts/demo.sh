@@ -37,3 +37,13 @@ python scripts/verify_demo.py
 step "loader push again: an unchanged audience sends nothing"
 loader push
 python scripts/verify_demo.py --expect-no-new-imports
+
+step "Demo orders: what the recipients bought over the next weeks (planted effects, docs/results.md)"
+loader demo-orders
+
+step "dbt build --select results: lift against each control group"
+dbt build --profiles-dir . --project-dir . --select path:models/results --quiet
+
+step "loader report: one self-contained HTML page per campaign"
+loader report --output "$workdir/report"
+echo "Open $workdir/report/index.html in a browser (it needs no network)."

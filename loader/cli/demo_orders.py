@@ -42,7 +42,8 @@ def demo_orders_command(
         )
     print(f"demo orders: {result.orders:,} orders for the recipients of "
           f"{len({(g.campaign_id, g.delivery_id) for g in result.groups})} deliveries "
-          f"into {schema}.unified_transactions (seed {seed})")
+          f"(Klaviyo account {result.account_id}) into {schema}.unified_transactions "
+          f"(seed {seed})")
     print(f"  {'campaign':<16} {'sub-audience':<16} {'treatment':<16} {'recipients':>10} "
           f"{'planted conversion lift':>24}")
     for g in result.groups:

@@ -23,6 +23,21 @@ def report(
 
     path = duckdb_path or Settings.from_env().duckdb_path
     files = write_reports(path, list(campaigns or []), output)
-    for campaign_id, file in files.campaigns.items():
-        typer.echo(f"{campaign_id}: {file}")
+    for data in files.data:
+        typer.echo(f"{data.campaign_id}: {files.campaigns[data.campaign_id]}")
+        several = len({row["account_id"] for row in data.results}) > 1
+        for row in data.all_deliveries:
+            if row["comparison"] != "compared":
+                continue
+            account = f" (account {row['account_id']})" if several else ""
+            level = f"{float(row['confidence_level']):.0%}"
+            partial = " (partial window)" if row["is_partial"] else ""
+            typer.echo(
+                f"  {row['sub_audience_name']} / {row['treatment_name']}{account}: conversion "
+                f"{float(row['conversion_lift']) * 100:+.1f} points, {level} interval "
+                f"{float(row['conversion_lift_low']) * 100:+.1f} to "
+                f"{float(row['conversion_lift_high']) * 100:+.1f}{partial}"
+                if row["conversion_lift_low"] is not None else
+                f"  {row['sub_audience_name']} / {row['treatment_name']}{account}: "
+                "no interval yet")
     typer.echo(f"index: {files.index}")

@@ -23,6 +23,7 @@ __all__ = ["ReportFiles", "write_reports", "CampaignReportData"]
 class ReportFiles:
     index: Path
     campaigns: dict[str, Path]
+    data: list[CampaignReportData]
 
 
 def _file_name(campaign_id: str) -> str:
@@ -50,4 +51,4 @@ def write_reports(duckdb_path: str, campaigns: list[str], output_dir: str | Path
     index.write_text(render_index(
         [{"id": d.campaign_id, "name": str(d.campaign["campaign_name"]),
           "file": paths[d.campaign_id].name} for d in reports], generated), encoding="utf-8")
-    return ReportFiles(index=index, campaigns=paths)
+    return ReportFiles(index=index, campaigns=paths, data=reports)
