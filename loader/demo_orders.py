@@ -32,8 +32,8 @@ the latest delivery (a demo rerun against a fresh emulator is a new account; sta
 earlier run is another account, whose messages did not go out again).
 
 Every draw is a hash of (seed, campaign, the delivery's rank, customer, salt): the same
-recipients and seed give the same orders, whatever the day the demo runs. Simulated orders have ids beginning ``sim-``;
-a rerun replaces them (and only them).
+recipients and seed give the same orders, whatever the day the demo runs. Simulated orders
+have ids beginning ``sim-``; a rerun replaces them (and only them).
 """
 
 from __future__ import annotations
