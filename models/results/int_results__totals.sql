@@ -262,9 +262,9 @@ final as (
         coalesce(as_of.as_of < groups.window_end, true) as is_partial,
         totals.measure,
         totals.day_number,
-        totals.recipients,
-        totals.purchasers,
-        totals.orders,
+        cast(totals.recipients as {{ dbt.type_bigint() }}) as recipients,
+        cast(totals.purchasers as {{ dbt.type_bigint() }}) as purchasers,
+        cast(totals.orders as {{ dbt.type_bigint() }}) as orders,
         cast(totals.revenue as {{ dbt.type_numeric() }}) as revenue,
         totals.revenue_sq
     from totals

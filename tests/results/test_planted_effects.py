@@ -3,7 +3,7 @@
 A fresh DuckDB holds synthetic campaign history: two campaigns of three groups of
 ``GROUP_SIZE`` recipients each (Offer A, Offer B, a holdout), written with the loader's own
 state schema; ``loader.demo_orders.simulate_orders`` (the demo's generator) writes their
-orders with the demo's planted effects for ``spring_sale`` (Offer A +10 points, Offer B none)
+orders with the demo's planted effects for ``spring_sale`` (Offer A +15 points, Offer B none)
 and a realistic +2 points for ``two_points``; then the real dbt project builds the results
 models over them.
 
