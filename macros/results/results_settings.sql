@@ -63,14 +63,14 @@
     {{ return(([results_window_days_default()] + (results_window_days_overrides().values() | list)) | max) }}
 {%- endmacro %}
 
-{#- The confidence level of every interval, a number strictly between 0.5 and 1. -#}
+{#- The confidence level of every interval: above 0.5, at most 0.99999. -#}
 {% macro results_confidence() -%}
     {%- if not execute -%}{{ return(0.95) }}{%- endif -%}
     {%- set level = var('results_confidence', 0.95) -%}
-    {%- if level is boolean or level is not number or level <= 0.5 or level >= 1 -%}
+    {%- if level is boolean or level is not number or level <= 0.5 or level > 0.99999 -%}
         {%- do exceptions.raise_compiler_error(
-            "var results_confidence is invalid: expected a confidence level between 0.5 and 1 "
-            ~ "(e.g. 0.95), got " ~ level) -%}
+            "var results_confidence is invalid: expected a confidence level above 0.5 and at most "
+            ~ "0.99999 (e.g. 0.95), got " ~ level) -%}
     {%- endif -%}
     {{ return(level) }}
 {%- endmacro %}

@@ -23,17 +23,10 @@ totals as (
     select * from {{ ref('int_results__totals') }}
 ),
 
-approximate_quantile as (
-    select
-        {{ confidence }} as confidence_level,
-        {{ results_normal_quantile(1 - (1 - confidence) / 2) }} as z_approximate
-),
-
 confidence as (
     select
-        confidence_level,
-        {{ results_normal_quantile_polish('z_approximate', 1 - (1 - confidence) / 2) }} as z
-    from approximate_quantile
+        {{ confidence }} as confidence_level,
+        {{ results_normal_quantile_value(1 - (1 - confidence) / 2) }} as z
 ),
 
 controls as (

@@ -86,7 +86,7 @@ groups as (
         recipient_windows.treatment_id,
         max(recipient_windows.campaign_name) as campaign_name,
         max(recipient_windows.campaign_type) as campaign_type,
-        max(recipient_windows.is_all_deliveries) as is_all_deliveries,
+        {{ dbt.bool_or('recipient_windows.is_all_deliveries') }} as is_all_deliveries,
         max(recipient_windows.sub_audience_name) as sub_audience_name,
         max(recipient_windows.treatment_name) as treatment_name,
         {{ dbt.bool_or('recipient_windows.is_control') }} as is_control,
