@@ -239,7 +239,7 @@ def project_copy(root: Path) -> Path:
     root.mkdir(parents=True)
     for name in ("dbt_project.yml", "profiles.yml"):
         shutil.copy(REPO / name, root / name)
-    for folder in ("macros", "models"):
+    for folder in ("macros", "models", "tests/dbt/generic"):
         shutil.copytree(REPO / folder, root / folder)
     (root / "models" / "campaigns" / "bench_campaign.sql").write_text(CAMPAIGN)
     return root

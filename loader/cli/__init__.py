@@ -9,6 +9,7 @@ from loader.cli import (  # noqa: F401  (registration)
     demo_orders,
     emulator,
     export,
+    lists,
     push,
     report,
     status,

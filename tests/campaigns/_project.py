@@ -87,6 +87,8 @@ class CampaignProject:
         shutil.copy(REPO / "dbt_project.yml", root / "dbt_project.yml")
         shutil.copy(REPO / "profiles.yml", root / "profiles.yml")
         shutil.copytree(REPO / "macros", root / "macros")
+        generic_tests = Path("tests", "dbt", "generic")
+        shutil.copytree(REPO / generic_tests, root / generic_tests)
         # Only the cross-campaign models: the test writes its own inputs and campaigns.
         shutil.copytree(REPO / "models" / "klaviyo", root / "models" / "klaviyo")
         self.write_model("test_inputs/test_people", PEOPLE_SQL)
