@@ -53,5 +53,40 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
+# --- Engines: PostgreSQL and Spark (docs/scale.md) ---------------------------------------------
+# Engine-only packages (dbt-postgres, dbt-spark, pyspark, psycopg2) come from
+# requirements-engines.lock, installed on top of the venv only by these targets.
+ENGINES_STAMP := $(VENV)/.engines-installed
+ENGINES ?= postgres,spark
+
+.PHONY: engines-venv test-engines postgres-start postgres-stop spark-start spark-stop
+
+engines-venv: $(ENGINES_STAMP)
+
+$(ENGINES_STAMP): $(STAMP) requirements-engines.lock
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-engines.lock
+	touch $(ENGINES_STAMP)
+
+## test-engines: install and start PostgreSQL and Spark, build the project on each, compare with
+## DuckDB, test the loader's reader there, stop them (ENGINES=postgres or spark for one)
+test-engines: $(ENGINES_STAMP)
+	ENGINES=$(ENGINES) PATH="$(CURDIR)/$(BIN):$$PATH" bash scripts/engines/test.sh
+
+## postgres-start / postgres-stop: a throwaway local cluster; `scripts/engines/postgres.sh env`
+## prints its connection for DBT_TARGET=postgres
+postgres-start:
+	bash scripts/engines/postgres.sh start
+
+postgres-stop:
+	bash scripts/engines/postgres.sh stop
+
+## spark-start / spark-stop: Java 17 and the local Spark state folder (.engines/spark)
+spark-start: $(ENGINES_STAMP)
+	bash scripts/engines/spark.sh start
+
+spark-stop:
+	bash scripts/engines/spark.sh stop
+
 clean:
-	rm -rf $(VENV) target logs .demo bench/out *.duckdb *.duckdb.wal *.duckdb.push.lock *.duckdb.tmp
+	-bash scripts/engines/postgres.sh stop
+	rm -rf $(VENV) target logs .demo .engines bench/out *.duckdb *.duckdb.wal *.duckdb.push.lock *.duckdb.tmp
