@@ -115,7 +115,7 @@ def test_each_address_is_one_person_campaign_wide(built_warehouse: Any, campaign
     for amperity_id, _, _, email, reason in rows:
         if email is not None and reason in (None, "duplicate_email"):
             holders.setdefault(email, set()).add(amperity_id)
-    for amperity_id, list_name, is_control, email, reason in rows:
+    for amperity_id, _, _, email, reason in rows:
         if email is None:
             continue
         winner = min(holders[email])
@@ -126,7 +126,7 @@ def test_each_address_is_one_person_campaign_wide(built_warehouse: Any, campaign
     # customer in several sub-audiences (outdoor_launch) is one person, not a conflict.
     customers: dict[str, set[str]] = {}
     groups: dict[str, set[str | None]] = {}
-    for amperity_id, list_name, is_control, email, reason in rows:
+    for amperity_id, list_name, _, email, reason in rows:
         if reason is None:
             customers.setdefault(email, set()).add(amperity_id)
             groups.setdefault(email, set()).add(list_name)

@@ -31,7 +31,8 @@ CASES: list[tuple[str | None, str | None, str | None]] = [
     ("a!#$%&*+/=?^_`{|}~-z@example.com", "a!#$%&*+/=?^_`{|}~-z@example.com",
      "a!#$%&*+/=?^_`{|}~-z@example.com"),
     ("user+tag@sub.example.co.uk", "user+tag@sub.example.co.uk", "user+tag@sub.example.co.uk"),
-    ("user@xn--80ak6aa92e.xn--p1ai", "user@xn--80ak6aa92e.xn--p1ai", "user@xn--80ak6aa92e.xn--p1ai"),
+    ("user@xn--80ak6aa92e.xn--p1ai", "user@xn--80ak6aa92e.xn--p1ai",
+     "user@xn--80ak6aa92e.xn--p1ai"),
     ("user@my-shop.example", "user@my-shop.example", "user@my-shop.example"),
     # whitespace around the address is trimmed, not a reason to reject
     (" anna@example.com\n", "anna@example.com", "anna@example.com"),

@@ -176,7 +176,9 @@ def test_a_malformed_numbering_plan_fails_the_build_before_any_campaign(
     # 0): a leading 0 would be ambiguous, so the seed's test fails and no campaign is built.
     project = _seed_project(tmp_path_factory, "phone_bad_plan")
     plans = project.root / "seeds" / "klaviyo_phone_plans.csv"
-    plans.write_text(plans.read_text().replace("GB,United Kingdom,44,0,9,10,1", "GB,United Kingdom,44,0,9,10,0"))
+    plans.write_text(
+        plans.read_text().replace("GB,United Kingdom,44,0,9,10,1", "GB,United Kingdom,44,0,9,10,0")
+    )
     project.write_model(
         "test_inputs/test_phone_everyone", "select amperity_id from {{ ref('test_phone_cases') }}\n"
     )
@@ -200,9 +202,15 @@ def test_a_malformed_numbering_plan_fails_the_build_before_any_campaign(
     assert run.status("klaviyo_phone_plans_are_sane") == "fail", run.output
     assert run.status("by_phone") == "skipped", run.output
     # the failing rows name the seed row and the problem
-    rows = project.query("select seed_row, problem from main_dbt_test__audit.klaviyo_phone_plans_are_sane")
+    rows = project.query(
+        "select seed_row, problem from main_dbt_test__audit.klaviyo_phone_plans_are_sane"
+    )
     assert rows == [
-        ("GB", "nsn_first must be above the trunk prefix digit, or a leading trunk prefix is ambiguous")
+        (
+            "GB",
+            "nsn_first must be above the trunk prefix digit, "
+            "or a leading trunk prefix is ambiguous",
+        )
     ]
 
 
