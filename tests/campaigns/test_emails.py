@@ -96,6 +96,8 @@ def _build(root: Path, ascii_only: bool) -> Rows:
         "    name='By email',\n    campaign_id='by_email',\n    include=['test_email_everyone'],\n"
         "    treatments=[{'name': 'Send', 'percent': 100, 'list_name': 'By email'}]",
     )
+    # The default rule is the project's own (dbt_project.yml); the ASCII rule its one-line var.
+    option = {"klaviyo_email_ascii_only": True} if ascii_only else {}
     run = project.dbt(
         "run",
         "--select",
@@ -104,7 +106,7 @@ def _build(root: Path, ascii_only: bool) -> Rows:
         klaviyo_attribute_source="test_email_cases",
         klaviyo_condition_source="test_email_cases",
         klaviyo_default_attributes={"email": "email"},
-        klaviyo_email_ascii_only=ascii_only,
+        **option,
     )
     assert run.returncode == 0, run.output
     rows = project.query("select amperity_id, email, shrink_reason from by_email")
