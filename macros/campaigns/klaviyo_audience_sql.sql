@@ -320,7 +320,7 @@ final as (
         cast(amperity_id as {{ dbt.type_string() }}) as amperity_id,
         cast(coalesce(
             base_shrink_reason__,
-            case when cast(amperity_id as {{ string }}) <> identity_winner__ then 'duplicate_{{ d.identifier }}' end
+            case when {{ klaviyo_collate_binary('cast(amperity_id as ' ~ string ~ ')') }} <> identity_winner__ then 'duplicate_{{ d.identifier }}' end
         ) as {{ string }}) as shrink_reason,
         {%- for attribute in d.attributes %}
         {{ attribute.name }}{{ ',' if not loop.last }}
