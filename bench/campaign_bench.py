@@ -288,7 +288,7 @@ def project_copy(root: Path, source: Path = REPO) -> Path:
     root.mkdir(parents=True)
     for name in ("dbt_project.yml", "profiles.yml"):
         shutil.copy(source / name, root / name)
-    for folder in ("macros", "models", "seeds"):
+    for folder in ("macros", "models", "seeds", "tests/dbt/generic"):
         if (source / folder).is_dir():
             shutil.copytree(source / folder, root / folder)
     (root / "models" / "campaigns" / "bench_campaign.sql").write_text(CAMPAIGN)

@@ -275,17 +275,16 @@ class Store:
 
     def _resolve(self, email: str | None, phone: str | None, ext: str | None
                  ) -> dict[str, Any] | None:
-        """Email wins; a phone or external id match counts only if it does not contradict."""
+        """The profile an incoming one updates, as Klaviyo matches it: by email, else by phone
+        number, else by external id. A profile found by phone or external id is updated even
+        when it holds another email: the incoming email replaces it (Klaviyo updates an
+        identifier "as long as another profile identifier is provided")."""
         if email and email in self.by_email:
             return self.profiles[self.by_email[email]]
         if phone and phone in self.by_phone:
-            p = self.profiles[self.by_phone[phone]]
-            if not (email and p["email"]):
-                return p
+            return self.profiles[self.by_phone[phone]]
         if ext and ext in self.by_external:
-            p = self.profiles[self.by_external[ext]]
-            if not (email and p["email"]) and not (phone and p["phone_number"]):
-                return p
+            return self.profiles[self.by_external[ext]]
         return None
 
     def _set_identifiers(self, target: dict[str, Any], email: str | None, phone: str | None,

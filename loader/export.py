@@ -1,9 +1,11 @@
 """`loader export --format klaviyo-csv`: an audience as the CSV Klaviyo's list/SFTP import reads.
 
-The rows are the audience relation's sendable, non-control rows (``shrink_reason is null and
-not is_control``, identifier present: exactly what ``loader push`` sends) of one destination
-list. DuckDB writes the file itself (``COPY … TO``), so
-memory stays flat however large the audience.
+The rows are exactly the profiles ``loader push`` would send to one destination list: one row
+per campaign identifier (the audience's sendable, non-control rows; a customer sharing the
+identifier with a smaller amperity_id left out), with the identifiers a push withholds left
+empty (shared by several customers, or a phone number the numbering plans call invalid) and
+several values of a custom property (expansion rows) as a JSON array, as push sends them.
+DuckDB writes the file itself (``COPY … TO``), so memory stays flat however large the audience.
 
 Column headers (docs/scheduling.md, "Export to CSV", lists the sources): Klaviyo's profile
 import maps the headers ``Email``, ``PhoneNumber`` and ``ExternalID`` exactly (the identifier
@@ -23,15 +25,17 @@ from typing import IO
 
 import duckdb
 
+from loader.config import Settings
 from loader.errors import ConfigError, WarehouseError
-from loader.klaviyo.payloads import ident
-from loader.state import connect
+from loader.klaviyo.payloads import ident, placement
+from loader.state import connect, table_exists
+from loader.sync import identity
 from loader.warehouse import (
     Campaign,
     attribute_columns,
-    read_campaigns,
+    duplicates_sql,
+    read_registry,
     select_campaigns,
-    sendable_sql,
 )
 
 FORMATS = ("klaviyo-csv",)
@@ -107,6 +111,42 @@ def export_plan(
     return list_name, pairs
 
 
+def rows_sql(campaign: Campaign, columns: list[str], list_name: str,
+             pairs: list[tuple[str, str]]) -> str:
+    """One row per profile push would send to the list, under the export's headers. Needs
+    ``identity.WITHHELD`` (``identity.build``)."""
+    source = identity.source_sql(campaign, list_name, columns)
+    idc = ident(campaign.identifier)
+
+    def value(column: str) -> str:
+        col = ident(column)
+        if placement(column) == "property":  # several values: a JSON array, as push sends
+            return (f"case when count(distinct {col}) > 1 then "
+                    f"cast(to_json(list_sort(list(distinct {col}))) as varchar) "
+                    f"else cast(min({col}) as varchar) end")
+        return f"min({col})"
+
+    select = ", ".join(f"{value(c) if c != campaign.identifier else idc} as {ident(h)}"
+                       for c, h in pairs)
+    return f"""
+with sendable as ({source}),
+duplicates as ({duplicates_sql(campaign, list_name, source)}),
+sent as (
+    select s.* from sendable as s anti join (select amperity_id from duplicates
+        where collides_with is not null) as d on d.amperity_id = s.amperity_id
+)
+select {select} from sent group by {idc}
+"""
+
+
+def _latest_account(con: duckdb.DuckDBPyConnection, schema: str) -> str | None:
+    if not table_exists(con, schema, "sync_runs"):
+        return None
+    row = con.execute(f'select account_id from "{schema}"."sync_runs" '
+                      "order by started_at desc limit 1").fetchone()
+    return str(row[0]) if row and row[0] else None
+
+
 def export_campaign(
     duckdb_path: str,
     campaign_name: str,
@@ -114,25 +154,27 @@ def export_campaign(
     output: str | None = None,
     list_name: str | None = None,
     stdout: IO[str] | None = None,
+    state_schema: str | None = None,
 ) -> ExportResult:
     """Write one campaign's list as a Klaviyo import CSV to ``output`` (None: standard output).
 
-    The rows are exactly those ``loader push`` sends to that list (``sendable_sql``); the
-    columns are the campaign's mapped attribute columns.
+    The rows are exactly the profiles ``loader push`` sends to that list (``rows_sql``); the
+    columns are the campaign's mapped attribute columns. Identifiers are withheld as a push
+    to the account of the last push would withhold them (its state included).
     """
     if fmt not in FORMATS:
         raise ConfigError(f"unknown export format {fmt!r}; supported: {', '.join(FORMATS)}.")
+    schema = state_schema or Settings.from_env().state_schema
     con = connect(duckdb_path, read_only=True)
     try:
-        (campaign,) = select_campaigns(read_campaigns(con), [campaign_name])
+        registry, _ = read_registry(con)
+        (campaign,) = select_campaigns(registry, [campaign_name])
         columns = attribute_columns(con, campaign)
         chosen, pairs = export_plan(campaign, columns, list_name)
-        select = (
-            "select "
-            + ", ".join(f"{ident(c)} as {ident(h)}" for c, h in pairs)
-            + f" from ({sendable_sql(campaign, chosen)}) as sendable"
-        )
-        rows = _copy(con, select, output, stdout)
+        account = _latest_account(con, schema)
+        identity.build(con, schema, account, registry, [campaign],
+                       table_exists(con, schema, "list_members"))
+        rows = _copy(con, rows_sql(campaign, columns, chosen, pairs), output, stdout)
     finally:
         con.close()
     return ExportResult(campaign.campaign_id, chosen, [h for _, h in pairs], rows, output or "-")

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from croniter import croniter
+from croniter import CroniterBadDateError, croniter
 
 from loader.errors import LoaderError
 
@@ -129,6 +129,20 @@ def parse_at(text: str | None, now: datetime | None = None) -> datetime:
     return parsed
 
 
+def cron_error(expression: str) -> str | None:
+    """Why croniter cannot schedule ``expression`` (not a cron expression, or one that never
+    fires, such as ``0 8 31 2 *``), or None when it can. `dbt build` refuses the same
+    expressions (macros/campaigns/klaviyo_parse_cron.sql, held to this by
+    tests/schedule/test_cron_datetime_parity.py); this guards a registry edited by hand."""
+    if not croniter.is_valid(expression):
+        return f"{expression!r} is not a valid cron expression"
+    try:
+        croniter(expression, EPOCH).get_next(datetime)
+    except CroniterBadDateError:
+        return f"{expression!r} never fires"
+    return None
+
+
 def timing_of(row: Any) -> Timing:
     """Validate the timing fields of one registry row; errors name the campaign and field."""
     campaign_id = _get(row, "campaign_id")
@@ -163,8 +177,9 @@ def timing_of(row: Any) -> Timing:
             )
         if cron is not None and interval is not None:
             raise bad("schedule_cron", "and schedule_interval_minutes are both set; keep one")
-        if cron is not None and not croniter.is_valid(cron):
-            raise bad("schedule_cron", f"{cron!r} is not a valid cron expression")
+        problem = cron_error(cron) if cron is not None else None
+        if problem is not None:
+            raise bad("schedule_cron", problem)
         if interval is not None:
             try:
                 interval = int(interval)
@@ -289,6 +304,25 @@ def due_campaigns(campaigns: Iterable[Any], deliveries: Iterable[Any], at: datet
             "campaigns to push explicitly.",
         )
     return due
+
+
+def due_each(campaigns: Iterable[Any], deliveries: Iterable[Any], at: datetime
+             ) -> tuple[list[str], dict[str, ScheduleError]]:
+    """Ids of the campaigns due at ``at`` (registry order), and the error of each campaign
+    whose timing cannot be evaluated: one bad campaign does not stop the others."""
+    when = to_utc(at)
+    assert when is not None
+    by_campaign = deliveries_of(deliveries)
+    due: list[str] = []
+    problems: dict[str, ScheduleError] = {}
+    for row in campaigns:
+        try:
+            timing = timing_of(row)
+            if _is_due(timing, by_campaign.get(timing.campaign_id, []), when):
+                due.append(timing.campaign_id)
+        except ScheduleError as exc:
+            problems[str(_get(row, "campaign_id"))] = exc
+    return due, problems
 
 
 def next_due_at(campaign: Any, deliveries: Iterable[Any], at: datetime) -> datetime | None:

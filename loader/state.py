@@ -64,31 +64,37 @@ TABLES: dict[str, str] = {
     "deliveries": """delivery_id varchar, run_id varchar, account_id varchar,
         campaign_id varchar, scheduled_for timestamp, started_at timestamp,
         completed_at timestamp, status varchar, is_sample boolean, added bigint,
-        updated bigint, removed bigint, rejected bigint, unchanged bigint""",
+        updated bigint, removed bigint, rejected bigint, unchanged bigint, withheld bigint,
+        duplicates bigint""",
     "list_members": """account_id varchar, list_id varchar, list_name varchar,
         identifier varchar, profile_id varchar, fingerprint varchar, amperity_id varchar,
         first_sent_at timestamp, last_sent_at timestamp, sent_email varchar,
-        sent_phone_number varchar, sent_external_id varchar""",
+        sent_phone_number varchar, sent_external_id varchar, sent_fields bigint""",
     "rejected_rows": """run_id varchar, account_id varchar, campaign_id varchar,
         list_name varchar, identifier varchar, amperity_id varchar, reason varchar,
-        rejected_at timestamp""",
+        rejected_at timestamp, delivery_id varchar""",
     "campaign_recipients": ", ".join(f"{n} {t}" for n, t in CAMPAIGN_RECIPIENTS_COLUMNS),
     "rejected_members": """account_id varchar, list_id varchar, identifier varchar,
         fingerprint varchar, reason varchar, rejected_at timestamp""",
     "pending_rows": """account_id varchar, list_id varchar, seq bigint, op varchar,
         identifier varchar, amperity_id varchar, fingerprint varchar, payload varchar,
         nbytes bigint, profile_id varchar, is_new boolean, sent_email varchar,
-        sent_phone_number varchar, sent_external_id varchar""",
+        sent_phone_number varchar, sent_external_id varchar, fields bigint""",
     "import_jobs": """account_id varchar, list_id varchar, list_name varchar,
         campaign_id varchar, run_id varchar, job_id varchar, seq_from bigint, seq_to bigint,
-        submitted_at timestamp, status varchar, confirmed_at timestamp""",
+        submitted_at timestamp, status varchar, confirmed_at timestamp, delivery_id varchar""",
 }
 
 
 # Columns added after the first release: state written before them gains them (null).
 ADDED_COLUMNS: dict[str, list[str]] = {
-    "list_members": ["sent_email", "sent_phone_number", "sent_external_id"],
-    "pending_rows": ["sent_email", "sent_phone_number", "sent_external_id"],
+    "list_members": ["sent_email varchar", "sent_phone_number varchar",
+                     "sent_external_id varchar", "sent_fields bigint"],
+    "pending_rows": ["sent_email varchar", "sent_phone_number varchar",
+                     "sent_external_id varchar", "fields bigint"],
+    "deliveries": ["withheld bigint", "duplicates bigint"],
+    "rejected_rows": ["delivery_id varchar"],
+    "import_jobs": ["delivery_id varchar"],
 }
 
 
@@ -99,7 +105,7 @@ def ensure_schema(con: duckdb.DuckDBPyConnection, schema: str) -> None:
         con.execute(f'create table if not exists "{schema}"."{name}" ({cols})')
     for name, added in ADDED_COLUMNS.items():
         for col in added:
-            con.execute(f'alter table "{schema}"."{name}" add column if not exists {col} varchar')
+            con.execute(f'alter table "{schema}"."{name}" add column if not exists {col}')
 
 
 def table_exists(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:

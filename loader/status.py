@@ -7,6 +7,7 @@ that does not exist yet (no push so far) reads as "never delivered".
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
@@ -26,7 +27,7 @@ from loader.schedule import (
 from loader.state import connect
 from loader.warehouse import REGISTRY, find_relation
 
-SUMMARY_COUNTS = ("added", "updated", "removed", "rejected")
+SUMMARY_COUNTS = ("added", "updated", "removed", "rejected", "withheld", "duplicates")
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,9 @@ class LastDelivery:
     added: int | None
     updated: int | None
     removed: int | None
-    rejected: int | None
+    rejected: int | None  # rows Klaviyo (or the size check) refused: the exit code's 1
+    withheld: int | None = None  # identifiers withheld (shared, or invalid phone numbers)
+    duplicates: int | None = None  # customers not sent: their identifier is another's
 
 
 @dataclass(frozen=True)
@@ -51,7 +54,7 @@ class CampaignStatus:
     last_delivery: LastDelivery | None
     next_due_at: datetime | None
     is_due: bool
-    rejected_rows: int
+    rejected_rows: int  # the last delivery's rejected count, as its push summary said
     launch_at: datetime | None = None
     problem: str | None = None  # an invalid timing: the campaign is listed, never silently dropped
 
@@ -72,6 +75,7 @@ class StateSnapshot:
 
     deliveries: list[dict[str, Any]] = field(default_factory=list)
     rejected_by_run: dict[tuple[str, str, str], int] = field(default_factory=dict)
+    latest_account: str | None = None  # the account of the most recent push
 
 
 def _json_instant(value: datetime | None) -> str | None:
@@ -130,14 +134,22 @@ def read_state(con: duckdb.DuckDBPyConnection, schema: str) -> StateSnapshot:
             where by_completion = 1 or by_tick = 1
         """)
         deliveries = [dict(zip(DELIVERY_COLUMNS, row, strict=True)) for row in cur.fetchall()]
+    # refusals (not the duplicates and withheld identifiers also recorded there), for state
+    # written before deliveries counted them by category
     rejected: dict[tuple[str, str, str], int] = {}
     if _columns(con, schema, "rejected_rows"):
         for account_id, campaign_id, run_id, count in con.execute(
             f'select account_id, campaign_id, run_id, count(*) from "{schema}"."rejected_rows" '
+            "where not (starts_with(reason, 'duplicate_') or starts_with(reason, 'withheld_')) "
             "group by all"
         ).fetchall():
             rejected[(str(account_id), str(campaign_id), str(run_id))] = int(count)
-    return StateSnapshot(deliveries, rejected)
+    latest = None
+    if "account_id" in set(_columns(con, schema, "sync_runs")):
+        row = con.execute(f'select account_id from "{schema}"."sync_runs" '
+                          "order by started_at desc limit 1").fetchone()
+        latest = str(row[0]) if row and row[0] else None
+    return StateSnapshot(deliveries, rejected, latest)
 
 
 def read_campaigns(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
@@ -174,10 +186,13 @@ def _last_delivery(rows: list[dict[str, Any]], campaign_id: str) -> dict[str, An
 
 
 def campaign_statuses(
-    campaigns: list[Any], state: StateSnapshot, at: datetime
+    campaigns: list[Any], state: StateSnapshot, at: datetime, account: str | None = None
 ) -> list[CampaignStatus]:
-    """One status per campaign and Klaviyo account the state knows (one row when none)."""
+    """One status per campaign and Klaviyo account the state knows (one row when none);
+    ``account``: that account only."""
     accounts = sorted({str(d["account_id"]) for d in state.deliveries if d.get("account_id")})
+    if account is not None:
+        accounts = [account]
     grouped: dict[tuple[str | None, str], list[dict[str, Any]]] = {}
     for d in state.deliveries:  # one pass: (account, campaign) -> its deliveries
         account = str(d["account_id"]) if accounts and d.get("account_id") else None
@@ -212,17 +227,25 @@ def _one_status(
             completed_at=to_utc(last_row.get("completed_at")),
             **{k: None if last_row.get(k) is None else int(last_row[k]) for k in SUMMARY_COUNTS},
         )
-        key = (str(last_row.get("account_id")), cid, str(last_row.get("run_id")))
-        rejected = state.rejected_by_run.get(key, 0)
+        if last.rejected is not None:
+            rejected = last.rejected
+        else:
+            key = (str(last_row.get("account_id")), cid, str(last_row.get("run_id")))
+            rejected = state.rejected_by_run.get(key, 0)
+    when = to_utc(at)
+    assert when is not None
     try:
         timing = timing_of(campaign)
+        due_at = next_due_at(campaign, rows, when)
     except ScheduleError as exc:
         return CampaignStatus(
             cid, name, ctype, "invalid", account, last, None, False, rejected, problem=exc.message
         )
-    when = to_utc(at)
-    assert when is not None
-    due_at = next_due_at(campaign, rows, when)
+    except Exception as exc:  # noqa: BLE001 - one campaign never hides the others
+        return CampaignStatus(
+            cid, name, ctype, "invalid", account, last, None, False, rejected,
+            problem=f"its schedule cannot be evaluated: {type(exc).__name__}: {exc}",
+        )
     return CampaignStatus(
         campaign_id=cid,
         campaign_name=name,
@@ -237,15 +260,24 @@ def _one_status(
     )
 
 
-def load_status(duckdb_path: str, state_schema: str, at: datetime) -> list[CampaignStatus]:
-    """Open the warehouse read-only and compute every campaign's status at ``at``."""
+def load_status(duckdb_path: str, state_schema: str, at: datetime,
+                account: str | None = None, all_accounts: bool = False
+                ) -> tuple[list[CampaignStatus], list[str]]:
+    """Open the warehouse read-only and compute every campaign's status at ``at``: for
+    ``account``, else the account of the most recent push (``all_accounts``: every account
+    state knows). Also returns the accounts left out."""
     con = connect(duckdb_path, read_only=True)
     try:
         campaigns = read_campaigns(con)
         state = read_state(con, state_schema)
     finally:
         con.close()
-    return campaign_statuses(campaigns, state, at)
+    known = sorted({str(d["account_id"]) for d in state.deliveries if d.get("account_id")})
+    chosen = None if all_accounts else (account or state.latest_account)
+    if chosen is not None and chosen not in known and account is None:
+        chosen = None  # the latest push delivered nothing: show what state has
+    others = [a for a in known if chosen is not None and a != chosen]
+    return campaign_statuses(campaigns, state, at, chosen), others
 
 
 
@@ -257,26 +289,45 @@ def _count(value: int | None) -> str:
     return "-" if value is None else f"{value:,}"
 
 
-def _last_cell(last: LastDelivery | None) -> str:
+def _minute(value: datetime | None) -> str:
+    """A UTC instant to the minute (the narrow table)."""
+    return iso(value)[:16].replace("T", " ") + "Z" if value is not None else "-"
+
+
+def _short_schedule(text: str) -> str:
+    """``once at 2026-06-03T10:00:00Z`` → ``once 2026-06-03 10:00Z`` (the narrow table)."""
+    return re.sub(r"(?:at )?(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}):\d{2}Z", r"\1 \2Z", text)
+
+
+def _last_cell(last: LastDelivery | None, wide: bool = False) -> str:
     if last is None:
         return "never"
+    if not wide:
+        return _minute(last.completed_at)
     when = iso(last.completed_at)
     if last.scheduled_for is not None and iso(last.scheduled_for) != when:
         when += f"\n(for {iso(last.scheduled_for)})"
     return when
 
 
-def render_table(statuses: list[CampaignStatus], at: datetime) -> Any:
-    """A rich Table of the statuses (imported lazily: the library stays usable without rich)."""
+def render_table(statuses: list[CampaignStatus], at: datetime, wide: bool = False) -> Any:
+    """A rich Table of the statuses (imported lazily: the library stays usable without rich).
+    Default columns fit 100 terminal columns; ``wide`` adds type, every count and account."""
+    from rich import box
     from rich.table import Table
 
     several_accounts = len({s.account_id for s in statuses}) > 1
-    table = Table(title=f"Campaigns at {iso(at)}", title_justify="left")
-    for header in ("campaign", "type", "schedule", "last delivery", "next due"):
+    table = Table(title=f"Campaigns at {iso(at)}", title_justify="left", box=box.SIMPLE_HEAD,
+                  padding=(0, 1))
+    headers = ["campaign", *(["type"] if wide else []), "schedule", "last delivery",
+               "next due"]
+    for header in headers:
         table.add_column(header, overflow="fold")
-    for header in ("added", "updated", "removed", "rejected"):
+    counts = (["added", "updated", "removed", "rejected", "withheld", "duplicates"] if wide
+              else ["sent", "rejected"])
+    for header in counts:
         table.add_column(header, justify="right")
-    if several_accounts:
+    if several_accounts or wide:
         table.add_column("account")
     for s in statuses:
         last = s.last_delivery
@@ -285,18 +336,20 @@ def render_table(statuses: list[CampaignStatus], at: datetime) -> Any:
         elif s.is_due:
             next_due = "[bold]due now[/bold]"
         else:
-            next_due = iso(s.next_due_at) if s.next_due_at else "never (sent)"
-        cells = [
-            f"{s.campaign_name} ({s.campaign_id})" if s.campaign_name != s.campaign_id
-            else s.campaign_id,
-            s.campaign_type,
-            s.schedule,
-            _last_cell(last),
-            next_due,
-            *(_count(getattr(last, k)) if last else "-" for k in ("added", "updated", "removed")),
-            f"{s.rejected_rows:,}" if last else "-",
-        ]
-        if several_accounts:
+            shown = iso(s.next_due_at) if wide else _minute(s.next_due_at)
+            next_due = shown if s.next_due_at else "never (sent)"
+        name = s.campaign_id if not wide or s.campaign_name == s.campaign_id else (
+            f"{s.campaign_name} ({s.campaign_id})")
+        values: dict[str, Any] = {}
+        if last is not None:
+            values = {k: getattr(last, k) for k in SUMMARY_COUNTS}
+            values["rejected"] = s.rejected_rows
+            values["sent"] = (None if last.added is None and last.updated is None
+                              else (last.added or 0) + (last.updated or 0))
+        schedule = s.schedule if wide or s.problem else _short_schedule(s.schedule)
+        cells = [name, *([s.campaign_type] if wide else []), schedule, _last_cell(last, wide),
+                 next_due, *(_count(values.get(k)) if last else "-" for k in counts)]
+        if several_accounts or wide:
             cells.append(s.account_id or "-")
         table.add_row(*cells)
     return table

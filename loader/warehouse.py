@@ -17,14 +17,20 @@ import duckdb
 from loader.errors import WarehouseError
 from loader.klaviyo.payloads import (
     IDENTIFIERS,
+    LOCATION_FIELDS,
+    PROFILE_FIELDS,
     aggregate_json,
     ident,
+    placement,
     profile_sql,
     sql_str,
     value_json,
 )
 
 REGISTRY = "klaviyo_campaigns"
+# Profile and location fields a push may clear (docs/sync.md, "NULL means NULL"): bit i of a
+# ``fields`` mask is CLEARABLE_FIELDS[i], set when the profile was sent with a non-null value.
+CLEARABLE_FIELDS = PROFILE_FIELDS + LOCATION_FIELDS
 DELIVERY_SUMMARY = "klaviyo_delivery_summary"
 AUDIENCE_FIXED_COLUMNS = (
     "campaign_id", "campaign_name", "sub_audience_id", "sub_audience_name", "treatment_id",
@@ -100,17 +106,36 @@ def find_relation(con: duckdb.DuckDBPyConnection, name: str) -> str | None:
 
 
 def read_campaigns(con: duckdb.DuckDBPyConnection) -> list[Campaign]:
+    """Every campaign of the registry; the first invalid row raises (``read_registry`` keeps
+    going)."""
+    campaigns, problems = read_registry(con)
+    if problems:
+        raise next(iter(problems.values()))
+    return campaigns
+
+
+def read_registry(con: duckdb.DuckDBPyConnection
+                  ) -> tuple[list[Campaign], dict[str, WarehouseError]]:
+    """The registry's valid campaigns, and an error for each row that is not one (by campaign
+    id): one bad row must not hide the others."""
     rel = find_relation(con, REGISTRY)
     if rel is None:
         raise WarehouseError(
             f"The campaign registry `{REGISTRY}` is not in the warehouse.",
             hint="Run `dbt build` (it builds the registry from the campaign models).",
         )
-    campaigns = []
+    campaigns: list[Campaign] = []
+    problems: dict[str, WarehouseError] = {}
     for r in _rows(con, f"select * from {rel} order by campaign_id"):
-        r["audience_relation"] = localise(con, str(r["audience_relation"]))
-        campaigns.append(Campaign.from_row(r))
-    return campaigns
+        try:
+            r["audience_relation"] = localise(con, str(r["audience_relation"]))
+            campaigns.append(Campaign.from_row(r))
+        except (KeyError, WarehouseError) as exc:
+            cid = str(r.get("campaign_id"))
+            problems[cid] = exc if isinstance(exc, WarehouseError) else WarehouseError(
+                f"campaign {cid!r}: the registry row lacks {exc}.",
+                hint="Rebuild the registry with `dbt build`.")
+    return campaigns, problems
 
 
 _PART = r'("(?:[^"]|"")+"|[^".]+)'
@@ -196,65 +221,68 @@ def sent_identifiers(campaign: Campaign, columns: list[str]) -> list[str]:
     return [k for k in IDENTIFIERS if k == campaign.identifier or k in sent]
 
 
-def duplicates_sql(campaign: Campaign, list_name: str, columns: list[str]) -> str:
-    """Customers of one list sharing a sent identifier with another customer of the list.
+def duplicates_sql(campaign: Campaign, list_name: str, source: str | None = None) -> str:
+    """Customers of one list sharing the campaign's identifier with another customer.
 
-    Columns: amperity_id, identifier (its campaign identifier value), identifier_kind and
-    collides_with (the kind shared and the smallest other amperity_id sharing it; both null
-    for a customer that is the smallest holder of every identifier it shares: it is sent).
-    A customer with a non-null ``collides_with`` is not sent: Klaviyo would merge it into the
-    other customer's profile. Counts agree with ``klaviyo_delivery_summary``'s
-    ``duplicate_identifier_customers`` (every customer involved).
+    Columns: amperity_id, identifier, identifier_kind and collides_with (the smallest other
+    amperity_id holding it; null for the smallest holder, which is sent). A customer with a
+    ``collides_with`` is not sent: Klaviyo would make the two one profile. The campaign's SQL
+    resolves this across the whole campaign (``shrink_reason = 'duplicate_<identifier>'``);
+    this guard keeps a hand-built audience relation from merging customers all the same.
+    Other identifiers shared between customers are withheld instead (``loader.sync.identity``).
+    ``source``: the list's rows (default ``sendable_sql``).
     """
     idc = ident(campaign.identifier)
-    keys = "\n    union all\n    ".join(
-        f"select amperity_id, {sql_str(k)} as identifier_kind, "
-        f"cast({ident(k)} as varchar) as identifier_value from sendable "
-        f"where {ident(k)} is not null"
-        for k in sent_identifiers(campaign, columns))
     return f"""
 with sendable as (
-    {sendable_sql(campaign, list_name)}
+    {source or sendable_sql(campaign, list_name)}
 ),
-identifier_keys as (
-    {keys}
+holders as (
+    select cast({idc} as varchar) as identifier, amperity_id from sendable group by all
 ),
 shared as (
-    select identifier_kind, identifier_value, min(amperity_id) as owner_id
-    from identifier_keys group by identifier_kind, identifier_value
-    having min(amperity_id) <> max(amperity_id)
-),
-involved as (
-    select k.amperity_id,
-        arg_min(k.identifier_kind, s.owner_id) filter (where s.owner_id < k.amperity_id)
-            as identifier_kind,
-        min(s.owner_id) filter (where s.owner_id < k.amperity_id) as collides_with
-    from identifier_keys as k
-    inner join shared as s on s.identifier_kind = k.identifier_kind
-        and s.identifier_value = k.identifier_value
-    group by k.amperity_id
-),
-identifiers as (
-    select amperity_id, min({idc}) as identifier from sendable
-    where amperity_id in (select amperity_id from involved) group by amperity_id
+    select identifier, min(amperity_id) as owner_id from holders
+    group by identifier having min(amperity_id) <> max(amperity_id)
 )
-select i.amperity_id, n.identifier, i.identifier_kind, i.collides_with
-from involved as i inner join identifiers as n on n.amperity_id = i.amperity_id
+select h.amperity_id, h.identifier, {sql_str(campaign.identifier)} as identifier_kind,
+    case when h.amperity_id <> s.owner_id then s.owner_id end as collides_with
+from holders as h inner join shared as s on s.identifier = h.identifier
 """
 
 
+def field_bit(column: str) -> int:
+    return 1 << CLEARABLE_FIELDS.index(column)
+
+
+def clearable_columns(campaign: Campaign, columns: list[str]) -> list[str]:
+    """The mapped profile and location fields a NULL in the audience clears in Klaviyo (none
+    when the campaign sends membership only; never its own identifier)."""
+    if not campaign.update_contacts:
+        return []
+    return [c for c in columns if c != campaign.identifier and placement(c) != "property"]
+
+
+def fields_mask(campaign: Campaign, columns: list[str]) -> int:
+    """The mask of ``clearable_columns``."""
+    return sum(field_bit(c) for c in clearable_columns(campaign, columns))
+
+
 def desired_sql(campaign: Campaign, list_name: str, columns: list[str],
-                duplicates: str | None = None) -> str:
+                duplicates: str | None = None, source: str | None = None) -> str:
     """One row per identifier the list should hold.
 
     Columns: identifier, amperity_id (the customer sent: the smallest id among customers sharing
     the identifier), customers (how many customers share it), sent_email, sent_phone_number,
     sent_external_id (the other identifiers the profile carries; null when not sent, and for
-    the campaign's own identifier, which is ``identifier``), payload (the
-    JSON:API profile), fingerprint (md5 of the payload), nbytes (payload size in bytes).
+    the campaign's own identifier, which is ``identifier``), fields (the mask of the
+    clearable fields sent with a value, ``CLEARABLE_FIELDS``; null for membership only),
+    payload (the JSON:API profile), fingerprint (md5 of the payload), nbytes (payload size
+    in bytes).
 
     ``duplicates``: a relation shaped as ``duplicates_sql``; its customers with a
-    ``collides_with`` are left out (they share an identifier with a customer that is sent).
+    ``collides_with`` are left out (they share the identifier with a customer that is sent).
+    ``source``: the list's rows as they are sent (default ``sendable_sql``; a push passes
+    ``loader.sync.identity.source_sql``, with withheld identifiers set to null).
 
     Identifiers with one row (the vast majority) are rendered straight from the row; only
     identifiers with several rows (expansion rows, shared identifiers) are aggregated.
@@ -273,7 +301,10 @@ def desired_sql(campaign: Campaign, list_name: str, columns: list[str],
         for k in IDENTIFIERS)
     sent_cols = "".join(f", sent_{k}" for k in IDENTIFIERS)
     payload = profile_sql(columns, campaign.identifier, campaign.update_contacts)
-    source = sendable_sql(campaign, list_name)
+    clearable = clearable_columns(campaign, columns)
+    fields = (" + ".join(f"(case when {ident(c)} is not null then {field_bit(c)} else 0 end)"
+                         for c in clearable) or "0") if campaign.update_contacts else "null"
+    source = source or sendable_sql(campaign, list_name)
     if duplicates:
         source = (f"select * from ({source}) as a anti join (select amperity_id from "
                   f"{duplicates} where collides_with is not null) as x "
@@ -301,10 +332,12 @@ rendered as (
     group by s.{idc}, s.amperity_id
 ),
 profiles as (
-    select identifier, amperity_id, customers{sent_cols}, {payload} as payload from rendered
+    select identifier, amperity_id, customers{sent_cols}, ({fields})::bigint as fields,
+        {payload} as payload
+    from rendered
 )
-select identifier, amperity_id, customers{sent_cols}, payload, md5(payload) as fingerprint,
-    strlen(payload) as nbytes
+select identifier, amperity_id, customers{sent_cols}, fields, payload,
+    md5(payload) as fingerprint, strlen(payload) as nbytes
 from profiles
 """
 

@@ -9,6 +9,8 @@ export DUCKDB_PATH="${DUCKDB_PATH:-warehouse.duckdb}"
 customers="${DEMO_CUSTOMERS:-5000}"
 workdir=".demo"
 mkdir -p "$workdir"
+# one stable emulated account, so `loader status` keeps one account across demo runs
+account="DemoAcct"
 
 step() { printf '\n== %s\n' "$*"; }
 
@@ -23,7 +25,8 @@ export KLAVIYO_BASE_URL="http://127.0.0.1:$port"
 export KLAVIYO_API_KEY="pk_demo_emulator_key"
 
 step "Klaviyo emulator on $KLAVIYO_BASE_URL"
-loader emulator --port "$port" --job-delay 0.2 >"$workdir/emulator.log" 2>&1 &
+loader emulator --port "$port" --job-delay 0.2 --account-id "$account" \
+    >"$workdir/emulator.log" 2>&1 &
 emulator_pid=$!
 trap 'kill "$emulator_pid" 2>/dev/null || true; wait "$emulator_pid" 2>/dev/null || true' EXIT
 python scripts/wait_for_http.py "$KLAVIYO_BASE_URL/_emulator/stats" 30
@@ -34,6 +37,26 @@ loader push
 step "Check: every Klaviyo list holds exactly its audience's non-control members"
 python scripts/verify_demo.py
 
-step "loader push again: an unchanged audience sends nothing"
-loader push
+step "loader push --all again: an unchanged audience sends nothing (and is no new delivery)"
+loader push --all
 python scripts/verify_demo.py --expect-no-new-imports
+
+step "loader status"
+loader status
+
+step "Next steps"
+cat <<NEXT
+1. Run the tools yourself: activate the environment with \`source .venv/bin/activate\`
+   (or call .venv/bin/loader and .venv/bin/dbt directly), then e.g. \`loader status\`.
+2. Push to the emulator again: it has stopped with this demo; start one with
+   \`loader emulator --port 8765 --account-id $account\` in another terminal, then
+     export KLAVIYO_BASE_URL=http://127.0.0.1:8765 KLAVIYO_API_KEY=pk_demo DUCKDB_PATH=$DUCKDB_PATH
+     loader push --all --dry-run     # what a push would send
+     loader push --all               # send it (the new emulator is empty: everything is sent)
+3. Write your own campaign: copy one in models/campaigns/ (docs/campaigns.md), add its name
+   to klaviyo_campaigns in dbt_project.yml, \`dbt build --profiles-dir . --project-dir .\`,
+   then \`loader push YOUR_CAMPAIGN\`.
+4. Then try: change a segment and push again (only the changes are sent; \`loader push
+   --sample 100\` first), \`loader export CAMPAIGN --list LIST\` for a CSV, \`loader lists\`,
+   and docs/sync.md, docs/scheduling.md for what a push does and how to schedule it.
+NEXT

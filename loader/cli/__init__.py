@@ -3,7 +3,15 @@
 Each command lives in its own module and registers itself on ``app``.
 """
 
-from loader.cli import check, demo_data, emulator, export, push, status  # noqa: F401  (registration)
+from loader.cli import (  # noqa: F401  (registration)
+    check,
+    demo_data,
+    emulator,
+    export,
+    lists,
+    push,
+    status,
+)
 from loader.cli._app import app
 
 __all__ = ["app"]

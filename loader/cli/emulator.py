@@ -32,6 +32,11 @@ def emulator(
     stop_after: float | None = typer.Option(
         None, "--stop-after", help="Stop by itself after this many seconds."
     ),
+    account_id: str | None = typer.Option(
+        None, "--account-id",
+        help="The emulated account's id (default: a new random one each start); a stable id "
+        "keeps `loader status` on one account across restarts.",
+    ),
 ) -> None:
     """Run the Klaviyo emulator (see docs/emulator.md). Prints its base URL."""
     from klaviyo_emulator import Emulator
@@ -40,7 +45,8 @@ def emulator(
     try:
         scale = parse_rate_limits(rate_limits)
         emu = Emulator(port=port, api_key=api_key, rate_limits=scale, faults=faults,
-                       fault_seed=fault_seed, job_delay=job_delay, gc_freeze=True)
+                       fault_seed=fault_seed, job_delay=job_delay, gc_freeze=True,
+                       account_id=account_id)
         if fault_kinds:
             emu.configure(fault_kinds=[k.strip() for k in fault_kinds.split(",") if k.strip()])
     except ValueError as exc:

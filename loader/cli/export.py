@@ -28,7 +28,8 @@ def export(
     """Export one list of a campaign: its sendable, non-control rows with Klaviyo headers."""
     settings = Settings.from_env()
     path = duckdb_path or settings.duckdb_path
-    result = export_campaign(path, campaign, fmt, output, list_name)
+    result = export_campaign(path, campaign, fmt, output, list_name,
+                             state_schema=settings.state_schema)
     if output is not None:
         typer.echo(
             f"Wrote {result.rows:,} rows of {result.campaign_id} → list {result.list_name!r} "

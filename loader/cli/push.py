@@ -36,18 +36,24 @@ def push(
                                  help="Show the plan; send nothing, write nothing."),
     sample: int | None = typer.Option(None, "--sample", min=1,
                                       help="Send a deterministic sample of N members a list."),
+    all_campaigns: bool = typer.Option(
+        False, "--all", help="Every campaign of the registry, due or not (one already "
+        "delivered is only brought up to date: no new delivery unless something is sent)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress and no table."),
+    wide: bool = typer.Option(False, "--wide", help="Every column (default: what fits 100)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
     duckdb_path: str | None = typer.Option(None, "--duckdb-path", envvar="DUCKDB_PATH",
                                            help="The warehouse file."),
 ) -> None:
     """Deliver audiences to Klaviyo lists: only changes are sent; state makes reruns exact."""
+    if all_campaigns and campaigns:
+        raise ConfigError("Name campaigns or use --all, not both.")
     if not as_json:
-        _push(campaigns, at, dry_run, sample, quiet, False, duckdb_path)
+        _push(campaigns, at, dry_run, sample, quiet, False, duckdb_path, all_campaigns, wide)
         return
     # --json: one JSON document on stdout whatever happens, with the same exit code
     try:
-        _push(campaigns, at, dry_run, sample, quiet, True, duckdb_path)
+        _push(campaigns, at, dry_run, sample, quiet, True, duckdb_path, all_campaigns, wide)
     except typer.Exit:
         raise
     except LoaderError as exc:
@@ -67,7 +73,8 @@ def _json_failure(error: str, hint: str | None, exit_code: int) -> None:
 
 
 def _push(campaigns: list[str] | None, at: str | None, dry_run: bool, sample: int | None,
-          quiet: bool, as_json: bool, duckdb_path: str | None) -> None:
+          quiet: bool, as_json: bool, duckdb_path: str | None, all_campaigns: bool = False,
+          wide: bool = False) -> None:
     from loader.config import Settings
     from loader.sync import PushOptions
     from loader.sync import push as run_push
@@ -77,7 +84,7 @@ def _push(campaigns: list[str] | None, at: str | None, dry_run: bool, sample: in
     if duckdb_path:
         settings = replace(settings, duckdb_path=duckdb_path)
     options = PushOptions(campaigns=list(campaigns or []), at=_parse_at(at), dry_run=dry_run,
-                          sample=sample)
+                          sample=sample, all_campaigns=all_campaigns)
     err = Console(stderr=True)
     progress = None if (quiet or as_json or dry_run) else RichProgress(err)
     try:
@@ -88,7 +95,11 @@ def _push(campaigns: list[str] | None, at: str | None, dry_run: bool, sample: in
     if as_json:
         print(scrub(json.dumps(result.as_dict(), default=str, indent=2)))
     elif not quiet:
-        print_summary(result, output_console())
+        print_summary(result, output_console(), wide)
+    for warning in result.warnings:
+        print(f"warning: {scrub(warning)}", file=sys.stderr)
+    for cid, failure in result.failures.items():
+        print(f"failed: {cid}: {scrub(failure['error'] or '')}", file=sys.stderr)
     if result.error:
         print(f"error: {scrub(result.error)}", file=sys.stderr)
         if result.hint:

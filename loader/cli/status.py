@@ -20,6 +20,11 @@ def status(
         help="Evaluate 'now' at this ISO-8601 instant (naive = UTC), e.g. 2026-06-01T09:00Z.",
     ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+    wide: bool = typer.Option(False, "--wide", help="Every column (default: what fits 100)."),
+    account: str | None = typer.Option(
+        None, "--account", help="This Klaviyo account id (default: the last push's account)."),
+    all_accounts: bool = typer.Option(False, "--all-accounts",
+                                      help="Every Klaviyo account the state knows."),
     duckdb_path: str | None = typer.Option(
         None, "--duckdb-path", envvar="DUCKDB_PATH", help="The warehouse file."
     ),
@@ -28,11 +33,17 @@ def status(
     settings = Settings.from_env()
     path = duckdb_path or settings.duckdb_path
     when = parse_at(at)
-    statuses = load_status(path, settings.state_schema, when)
+    statuses, others = load_status(path, settings.state_schema, when, account, all_accounts)
     if as_json:
-        payload = {"at": iso(when), "campaigns": [s.to_json() for s in statuses]}
+        payload = {"at": iso(when), "campaigns": [s.to_json() for s in statuses],
+                   "other_accounts": others}
         typer.echo(json.dumps(payload, indent=2))
         return
     from loader.sync.report import output_console, print_table
 
-    print_table(output_console(), render_table(statuses, when))
+    console = output_console()
+    print_table(console, render_table(statuses, when, wide))
+    if others:
+        console.print(f"State also holds {len(others)} other Klaviyo account(s) "
+                      f"({', '.join(others[:3])}{', …' if len(others) > 3 else ''}): "
+                      "--account ID or --all-accounts.", highlight=False)

@@ -28,7 +28,7 @@ from loader.errors import KlaviyoError
 from loader.klaviyo.client import BadRequestError, KlaviyoClient
 from loader.klaviyo.limits import IMPORT_MAX_PROFILE_BYTES
 from loader.klaviyo.payloads import IDENTIFIERS, import_job_body
-from loader.sync.plan import DESIRED, DIFF, DUPLICATES, SENT, job_bounds
+from loader.sync.plan import DESIRED, DIFF, SENT, job_bounds
 
 POINTER = re.compile(r"/data/attributes/profiles/data/(\d+)")
 POLL_FIRST_S = 0.25
@@ -92,6 +92,7 @@ class Job:
     campaign_id: str
     seq_from: int
     seq_to: int
+    delivery_id: str | None = None  # the delivery the job's rows count for
 
 
 class Applier:
@@ -106,9 +107,22 @@ class Applier:
         self.client = client
         self.run_id = run_id
         self.progress = progress or (lambda key, n: None)
+        self.delivery_id: str | None = None  # the delivery rows are being sent for
 
     def t(self, name: str) -> str:
         return f'"{self.schema}"."{name}"'
+
+    def tally(self, delivery_id: str | None = None, **counts: int) -> None:
+        """Add counts (added, updated, removed, rejected) to a delivery's row, inside the
+        caller's transaction: so a delivery completed by a rerun after a kill reports its
+        whole total, not the rerun's share."""
+        delivery_id = delivery_id or self.delivery_id
+        counts = {k: int(v) for k, v in counts.items() if v}
+        if delivery_id is None or not counts:
+            return
+        sets = ", ".join(f"{k} = coalesce({k}, 0) + ?" for k in counts)
+        self.con.execute(f"update {self.t('deliveries')} set {sets} where delivery_id = ?",
+                         [*counts.values(), delivery_id])
 
     # -- stale lists ------------------------------------------------------------------------
 
@@ -141,34 +155,18 @@ class Applier:
         self.con.execute(f"delete from {self.t('pending_rows')} where account_id = ? "
                          f"and list_id = ?", a)
         cols = ("account_id, list_id, seq, op, identifier, amperity_id, fingerprint, payload, "
-                f"nbytes, profile_id, is_new, {SENT}")
+                f"nbytes, profile_id, is_new, {SENT}, fields")
         self.con.execute(f"""
             insert into {self.t('pending_rows')} ({cols})
             select ?, ?, seq, 'upsert', identifier, amperity_id, fingerprint, null, nbytes,
-                profile_id, kind = 'add', {SENT}
+                profile_id, kind = 'add', {SENT}, fields
             from {DIFF} where seq is not null""", a)
         if removals_sql:
             self.con.execute(f"""
                 insert into {self.t('pending_rows')} ({cols})
                 select ?, ?, -row_number() over (order by identifier), 'remove', identifier,
-                    amperity_id, fingerprint, null, 0, profile_id, false, {SENT}
+                    amperity_id, fingerprint, null, 0, profile_id, false, {SENT}, null
                 from ({removals_sql})""", a)
-        # customers sharing an identifier with a smaller amperity_id: not sent, recorded once
-        self.con.execute(f"""
-            insert into {self.t('rejected_rows')}
-            with reasons as (
-                select identifier, amperity_id, 'duplicate_identifier: shares its '
-                    || identifier_kind || ' with ' || collides_with
-                    || ' (Klaviyo would merge them into one profile); not sent' as reason
-                from {DUPLICATES} where collides_with is not null
-            )
-            select ?, ?, ?, ?, r.identifier, r.amperity_id, r.reason, ?
-            from reasons as r
-            anti join {self.t('rejected_rows')} as x on x.account_id = ?
-                and x.campaign_id = ? and x.list_name = ? and x.amperity_id = r.amperity_id
-                and x.reason = r.reason""",
-            [self.run_id, self.account_id, campaign_id, list_name, now_utc(), self.account_id,
-             campaign_id, list_name])
         oversize = self.con.execute(
             f"select identifier, amperity_id, fingerprint, nbytes from {DIFF} "
             f"where kind = 'oversize'").fetchall()
@@ -179,6 +177,7 @@ class Applier:
                          reason)
             stats.rejected += 1
             stats.rejections.append((identifier, amperity_id, reason))
+        self.tally(rejected=stats.rejected)
         self.con.execute("commit")
         return stats
 
@@ -186,9 +185,11 @@ class Applier:
                 amperity_id: str | None, fingerprint: str | None, reason: str) -> None:
         ts = now_utc()
         self.con.execute(
-            f"insert into {self.t('rejected_rows')} values (?, ?, ?, ?, ?, ?, ?, ?)",
+            f"insert into {self.t('rejected_rows')} (run_id, account_id, campaign_id, "
+            f"list_name, identifier, amperity_id, reason, rejected_at, delivery_id) "
+            f"values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [self.run_id, self.account_id, campaign_id, list_name, identifier, amperity_id,
-             reason, ts])
+             reason, ts, self.delivery_id])
         self.con.execute(
             f"delete from {self.t('rejected_members')} where account_id = ? and list_id = ? "
             f"and identifier = ?", [self.account_id, list_id, identifier])
@@ -250,17 +251,20 @@ class Applier:
             self.con.execute(f"delete from {self.t('pending_rows')} where account_id = ? "
                              f"and list_id = ? and op = 'upsert' and seq = ?",
                              [self.account_id, list_id, seq_from])
+            self.tally(rejected=1)
             self.con.execute("commit")
             stats.rejected += 1
             stats.rejections.append((identifier, amperity_id, reason))
             self.progress(list_id, 1)
             return
-        j = Job(str(job["id"]), list_id, list_name, campaign_id, seq_from, seq_to)
+        j = Job(str(job["id"]), list_id, list_name, campaign_id, seq_from, seq_to,
+                self.delivery_id)
         self.con.execute(
-            f"insert into {self.t('import_jobs')} values (?, ?, ?, ?, ?, ?, ?, ?, ?, "
-            f"'submitted', null)",
+            f"insert into {self.t('import_jobs')} (account_id, list_id, list_name, campaign_id, "
+            f"run_id, job_id, seq_from, seq_to, submitted_at, status, confirmed_at, "
+            f"delivery_id) values (?, ?, ?, ?, ?, ?, ?, ?, ?, 'submitted', null, ?)",
             [self.account_id, list_id, list_name, campaign_id, self.run_id, j.job_id,
-             j.seq_from, j.seq_to, now_utc()])
+             j.seq_from, j.seq_to, now_utc(), self.delivery_id])
         jobs.append(j)
         stats.jobs += 1
         n = self._count(seq_from, seq_to)
@@ -269,10 +273,16 @@ class Applier:
 
     def submitted_jobs(self) -> list[Job]:
         """Jobs a previous (killed) run submitted and never confirmed."""
+        # a job recorded before jobs carried their delivery counts for the campaign's
+        # running delivery
         return [Job(*r) for r in self.con.execute(
-            f"select job_id, list_id, list_name, campaign_id, seq_from, seq_to "
-            f"from {self.t('import_jobs')} where account_id = ? and status = 'submitted' "
-            f"order by submitted_at", [self.account_id]).fetchall()]
+            f"select j.job_id, j.list_id, j.list_name, j.campaign_id, j.seq_from, j.seq_to, "
+            f"coalesce(j.delivery_id, (select d.delivery_id from {self.t('deliveries')} as d "
+            f"where d.account_id = j.account_id and d.campaign_id = j.campaign_id "
+            f"and d.status = 'running' order by d.started_at desc limit 1)) "
+            f"from {self.t('import_jobs')} as j where j.account_id = ? "
+            f"and j.status = 'submitted' order by j.submitted_at", [self.account_id]
+        ).fetchall()]
 
     def wait_and_confirm(self, jobs: list[Job], identifier_field: str | None = None
                          ) -> dict[str, ListStats]:
@@ -374,7 +384,10 @@ class Applier:
             select p.identifier, p.amperity_id, p.fingerprint, p.is_new,
                 coalesce(p.profile_id, m.profile_id) as profile_id,
                 p.sent_email, p.sent_phone_number, p.sent_external_id,
-                coalesce(m.first_sent_at, ?::timestamp) as first_sent_at
+                coalesce(m.first_sent_at, ?::timestamp) as first_sent_at,
+                -- a field sent before stays in the mask until it is cleared (clear.py)
+                case when p.fields is null and m.sent_fields is null then null
+                    else coalesce(p.fields, 0) | coalesce(m.sent_fields, 0) end as sent_fields
             from {self.t('pending_rows')} as p
             left join {self.t('list_members')} as m on m.account_id = p.account_id
                 and m.list_id = p.list_id and m.identifier = p.identifier
@@ -390,9 +403,10 @@ class Applier:
             and identifier in (select identifier from _confirm)""", a)
         self.con.execute(f"""
             insert into {self.t('list_members')} (account_id, list_id, list_name, identifier,
-                profile_id, fingerprint, amperity_id, first_sent_at, last_sent_at, {SENT})
+                profile_id, fingerprint, amperity_id, first_sent_at, last_sent_at, {SENT},
+                sent_fields)
             select ?, ?, ?, identifier, profile_id, fingerprint, amperity_id, first_sent_at, ?,
-                {SENT}
+                {SENT}, sent_fields
             from _confirm""", [*a, first.list_name, ts])
         self.con.execute(f"""
             delete from {self.t('rejected_members')} where account_id = ? and list_id = ?
@@ -403,6 +417,8 @@ class Applier:
         self.con.execute(f"update {self.t('import_jobs')} set status = 'confirmed', "
                          f"confirmed_at = ? where account_id = ? and list_contains(?, job_id)",
                          [ts, self.account_id, [j.job_id for j, _ in finished]])
+        self.tally(first.delivery_id, added=stats.added, updated=stats.updated,
+                   rejected=stats.rejected)
         self.con.execute("commit")
         self.con.execute("drop table if exists _confirm")
         return stats
@@ -524,6 +540,7 @@ class Applier:
         self.con.execute(f"delete from {self.t('pending_rows')} where account_id = ? "
                          f"and list_id = ? and op = 'remove' and list_contains(?, identifier)",
                          a)
+        self.tally(removed=len(identifiers))
         self.con.execute("commit")
 
     def _scan_and_remove(self, list_id: str, identifier_field: str, scan_max: int) -> bool:

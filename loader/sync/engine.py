@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import Callable
@@ -16,23 +17,30 @@ from loader.errors import (
     EXIT_FAILED,
     EXIT_OK,
     EXIT_REJECTED,
+    AuthenticationError,
     ConfigError,
     LoaderError,
+    PermissionDeniedError,
+    RetriesExhaustedError,
     WarehouseError,
 )
 from loader.klaviyo.client import KlaviyoClient
 from loader.klaviyo.limits import estimate_seconds
 from loader.klaviyo.payloads import ident, sql_str
 from loader.state import PushLock, connect, ensure_schema, table_exists
+from loader.sync import clear, identity
 from loader.sync.apply import LIST_SCAN_MAX, Applier, ListStats, now_utc
-from loader.sync.plan import DESIRED, ListPlan, Planner
+from loader.sync.plan import DESIRED, NOTES, ListPlan, Planner
 from loader.warehouse import (
     Campaign,
     attribute_columns,
     delivery_summary,
-    read_campaigns,
-    select_campaigns,
+    read_registry,
 )
+
+# Errors about the account or Klaviyo itself: the run stops (the next campaign would fail the
+# same way). Any other LoaderError fails its campaign only; the others are still sent.
+ACCOUNT_ERRORS = (AuthenticationError, PermissionDeniedError, RetriesExhaustedError)
 
 
 class Progress(Protocol):
@@ -60,6 +68,7 @@ class PushOptions:
     sample: int | None = None
     lock_wait_s: float = 30.0
     list_scan_max: int = LIST_SCAN_MAX  # members a list may hold for removals to read it
+    all_campaigns: bool = False  # every registry campaign, due or not
 
 
 @dataclass
@@ -73,6 +82,8 @@ class ListResult:
     shrink: int | None = None
     expansion: int | None = None
     duplicates: int = 0
+    withheld: int = 0
+    cleared: int = 0  # profiles whose fields went from a value to NULL, cleared in Klaviyo
     added: int = 0
     updated: int = 0
     removed: int = 0
@@ -103,6 +114,15 @@ class PushResult:
     error: str | None = None
     hint: str | None = None
     status: str = "running"
+    # campaign id -> {"error", "hint"}: campaigns that failed while the others were sent
+    failures: dict[str, dict[str, str | None]] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    # campaigns pushed again with nothing to send: their last delivery stands, no new one
+    resynced: list[str] = field(default_factory=list)
+    # campaign id -> the delivery's totals (a rerun completing a killed run's delivery
+    # reports all of it; the lists above show this run's share)
+    delivery_totals: dict[str, dict[str, int]] = field(default_factory=dict)
+    control_duplicates: dict[str, int] = field(default_factory=dict)
 
     @property
     def rejected(self) -> int:
@@ -110,13 +130,17 @@ class PushResult:
 
     @property
     def exit_code(self) -> int:
-        if self.error:
+        if self.error or self.failures:
             return EXIT_FAILED
         return EXIT_REJECTED if self.rejected else EXIT_OK
 
+    def fail(self, campaign_id: str, exc: LoaderError) -> None:
+        self.failures[campaign_id] = {"error": exc.message, "hint": exc.hint}
+
     def as_dict(self) -> dict[str, Any]:
         totals = {k: sum(getattr(r, k) for r in self.lists)
-                  for k in ("added", "updated", "removed", "rejected", "unchanged")}
+                  for k in ("added", "updated", "removed", "rejected", "unchanged", "withheld",
+                            "duplicates", "cleared")}
         return {
             "run_id": self.run_id, "account_id": self.account_id, "status": self.status,
             "exit_code": self.exit_code, "dry_run": self.dry_run, "sample": self.sample,
@@ -124,22 +148,32 @@ class PushResult:
             "lists": [r.as_dict() for r in self.lists], "totals": totals,
             "requests": dict(sorted(self.requests.items())),
             "estimated_seconds": self.estimated_seconds,
-            "error": self.error, "hint": self.hint,
+            "error": self.error, "hint": self.hint, "failures": self.failures,
+            "warnings": self.warnings, "resynced": self.resynced,
+            "delivery_totals": self.delivery_totals,
+            "control_duplicates": self.control_duplicates,
         }
 
 
-def check_list_names(campaigns: list[Campaign]) -> None:
-    """A list belongs to one campaign: two campaigns syncing one list would undo each other."""
-    owner: dict[str, str] = {}
+def list_conflicts(campaigns: list[Campaign]) -> dict[str, ConfigError]:
+    """A list belongs to one campaign: two campaigns syncing one list would undo each other.
+    Each campaign sending to a list another campaign sends to gets an error."""
+    owners: dict[str, list[str]] = {}
     for c in campaigns:
         for name in c.list_names:
-            if name in owner and owner[name] != c.campaign_id:
-                raise ConfigError(
-                    f"Campaigns {owner[name]!r} and {c.campaign_id!r} both send to the Klaviyo "
-                    f"list {name!r}; each would remove the other's members.",
-                    hint="Give each campaign's treatments their own list names.",
-                )
-            owner[name] = c.campaign_id
+            if c.campaign_id not in owners.setdefault(name, []):
+                owners[name].append(c.campaign_id)
+    out: dict[str, ConfigError] = {}
+    for name, ids in owners.items():
+        if len(ids) > 1:
+            for cid in ids:
+                out.setdefault(cid, ConfigError(
+                    f"Campaigns {' and '.join(repr(i) for i in ids)} all send to the Klaviyo "
+                    f"list {name!r}; each would remove the others' members. Not pushed.",
+                    hint="Give each campaign's treatments their own list names, then "
+                    "`dbt build`.",
+                ))
+    return out
 
 
 def _deliveries(con: duckdb.DuckDBPyConnection, schema: str, account_id: str
@@ -152,9 +186,9 @@ def _deliveries(con: duckdb.DuckDBPyConnection, schema: str, account_id: str
     return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
 
 
-def pending_removals(result: PushResult) -> None:
-    """Members left in a list because no Klaviyo profile matched them end the run failed."""
-    pending = [r for r in result.lists if r.pending_removals]
+def pending_removals(results: list[ListResult]) -> None:
+    """Members left in a list because no Klaviyo profile matched them fail the campaign."""
+    pending = [r for r in results if r.pending_removals]
     if pending:
         what = "; ".join(f"{r.pending_removals:,} from {r.list_name!r} ({r.campaign_id})"
                          for r in pending)
@@ -172,15 +206,27 @@ class IncompleteRemovalError(LoaderError):
 
 
 def due(campaigns: list[Campaign], deliveries: list[dict[str, Any]], at: datetime
-        ) -> list[Campaign]:
+        ) -> tuple[list[Campaign], dict[str, LoaderError]]:
+    """The campaigns due at ``at``, and an error for each whose timing is invalid."""
+    from loader.schedule import due_each
+
+    ids, problems = due_each([c.row for c in campaigns], deliveries, at)
+    return [c for c in campaigns if c.campaign_id in ids], dict(problems)
+
+
+def delivered_and_not_due(campaign: Campaign, deliveries: list[dict[str, Any]], at: datetime
+                          ) -> bool:
+    """A campaign already delivered for its current schedule tick: pushing it again is a
+    resync, which makes a delivery only if something is sent."""
+    from loader.schedule import ScheduleError, deliveries_of, is_due
+
+    mine = [d for d in deliveries if d.get("campaign_id") == campaign.campaign_id]
+    if not deliveries_of(mine).get(campaign.campaign_id):
+        return False
     try:
-        from loader.schedule import due_campaigns
-    except ImportError:
-        raise ConfigError(
-            "Name the campaigns to push (scheduling is not available in this build).",
-        ) from None
-    ids = due_campaigns([c.row for c in campaigns], deliveries, at)
-    return [c for c in campaigns if c.campaign_id in ids]
+        return not is_due(campaign.row, mine, at)
+    except ScheduleError:
+        return False
 
 
 def scheduled_for(campaign: Campaign, at: datetime) -> datetime:
@@ -202,6 +248,7 @@ class Pusher:
         self.schema = settings.state_schema
         self.run_id = uuid.uuid4().hex[:12]
         self.at = options.at or now_utc()
+        self._con: duckdb.DuckDBPyConnection | None = None
 
     def t(self, name: str) -> str:
         return f'"{self.schema}"."{name}"'
@@ -232,23 +279,42 @@ class Pusher:
         return result
 
     def _run(self, con: duckdb.DuckDBPyConnection, result: PushResult) -> None:
-        registry = read_campaigns(con)
-        check_list_names(registry)
+        self._con = con
+        registry, invalid = read_registry(con)
+        failed: dict[str, LoaderError] = {**invalid, **list_conflicts(registry)}
         account_id = self.client.get_account_id()
         result.account_id = account_id
-        if self.options.campaigns:
-            campaigns = select_campaigns(registry, self.options.campaigns)
+        deliveries = _deliveries(con, self.schema, account_id)
+        if self.options.all_campaigns:
+            campaigns = list(registry)
+        elif self.options.campaigns:
+            campaigns = self._named(registry, invalid, result)
         else:
-            campaigns = due(registry, _deliveries(con, self.schema, account_id), self.at)
+            campaigns, problems = due(registry, deliveries, self.at)
+            failed.update(problems)
+            campaigns += [c for c in registry if c.campaign_id in problems]
+        for cid in invalid:  # a registry row that is not a campaign is reported either way
+            if cid not in result.failures:
+                result.fail(cid, invalid[cid])
         result.campaigns = [c.campaign_id for c in campaigns]
+        todo = []
+        for c in campaigns:
+            if c.campaign_id in failed:
+                result.fail(c.campaign_id, failed[c.campaign_id])
+            else:
+                todo.append(c)
         planner = Planner(con, self.schema, account_id)
+        identity.build(con, self.schema, account_id, registry, todo, planner.has_state)
+        result.warnings += self._orphans(con, registry, account_id, planner.has_state)
         if self.options.dry_run:
-            for c in campaigns:
-                self._dry_run_campaign(con, planner, c, result)
+            for c in todo:
+                self._each(result, c, lambda c=c: self._dry_run_campaign(con, planner, c,
+                                                                          result))
             result.requests = self._request_totals(result)
             result.estimated_seconds = round(sum(
                 estimate_seconds(op, n) for op, n in result.requests.items()), 1)
             result.status = "planned"
+            self._summarise_failures(result)
             return
         ensure_schema(con, self.schema)
         planner.has_state = True
@@ -260,19 +326,86 @@ class Pusher:
                           progress=lambda key, n: self.progress.advance(key, n))
         try:
             recovered = applier.wait_and_confirm(applier.submitted_jobs())
-            for c in campaigns:
-                self._push_campaign(con, planner, applier, c, result, recovered)
-            pending_removals(result)
-        except LoaderError as exc:
+            for c in todo:
+                self._each(result, c, lambda c=c: self._push_campaign(
+                    con, planner, applier, c, result, recovered, deliveries))
+        except LoaderError as exc:  # an account-wide error: the run stops
             result.error, result.hint = exc.message, exc.hint
             result.status = "failed"
         except Exception as exc:  # record the failure, then let it surface
             self._finish_run(con, result, "failed", f"{type(exc).__name__}: {exc}")
             raise
         else:
-            result.status = "completed_with_rejections" if result.rejected else "completed"
+            self._summarise_failures(result)
+            result.status = ("failed" if result.failures else
+                             "completed_with_rejections" if result.rejected else "completed")
         result.requests = dict(self.client.requests)
         self._finish_run(con, result, result.status, result.error)
+
+    def _named(self, registry: list[Campaign], invalid: dict[str, LoaderError],
+               result: PushResult) -> list[Campaign]:
+        """The campaigns named on the command line (by id or name); unknown ones fail."""
+        out: list[Campaign] = []
+        for name in self.options.campaigns:
+            match = [c for c in registry if name in (c.campaign_id, c.campaign_name)]
+            if match:
+                if match[0] not in out:
+                    out.append(match[0])
+            elif name not in invalid:
+                known = ", ".join(c.campaign_id for c in registry) or "none"
+                result.fail(name, WarehouseError(
+                    f"No campaign {name!r} in the registry (known: {known}).",
+                    hint="Check the name, or run `dbt build` so the registry lists it."))
+        return out
+
+    def _each(self, result: PushResult, c: Campaign, work: Callable[[], None]) -> None:
+        """Run one campaign's work: its own error fails it alone; an account-wide one (or a
+        bug) stops the run."""
+        try:
+            work()
+        except ACCOUNT_ERRORS:
+            raise
+        except LoaderError as exc:
+            self._rollback()
+            result.fail(c.campaign_id, exc)
+        except duckdb.Error as exc:  # e.g. its audience relation cannot be read
+            self._rollback()
+            result.fail(c.campaign_id, WarehouseError(
+                f"campaign {c.campaign_id!r}: {str(exc).splitlines()[0]}",
+                hint="Check the campaign's audience relation (`dbt build`)."))
+
+    def _rollback(self) -> None:
+        """Leave no transaction of a failed campaign open for the next one."""
+        if self._con is not None:
+            with contextlib.suppress(duckdb.Error):
+                self._con.execute("rollback")
+
+    @staticmethod
+    def _summarise_failures(result: PushResult) -> None:
+        if not result.failures or result.error:
+            return
+        n = len(result.failures)
+        total = len(set(result.campaigns) | set(result.failures))
+        what = "; ".join(f"{cid}: {f['error']}" for cid, f in result.failures.items())
+        result.error = f"{n} of {total} campaign(s) failed: {what}"
+        result.hint = ("The other campaigns were sent. Fix the failed ones and push again "
+                       "(state is kept; nothing is sent twice).")
+        if n == 1:
+            result.hint = next(iter(result.failures.values()))["hint"] or result.hint
+
+    def _orphans(self, con: duckdb.DuckDBPyConnection, registry: list[Campaign],
+                 account_id: str, has_state: bool) -> list[str]:
+        """Lists the state filled that no campaign targets any more (e.g. a renamed list)."""
+        if not has_state:
+            return []
+        targeted = {n for c in registry for n in c.list_names}
+        rows = con.execute(
+            f"select list_name, list_id, count(*) from {self.t('list_members')} "
+            f"where account_id = ? group by all order by 1", [account_id]).fetchall()
+        return [f"the Klaviyo list {name!r} (id {lid}) still holds {n:,} member(s) a push "
+                f"sent, but no campaign sends to it any more (renamed?); `loader lists` shows "
+                f"it and `loader prune` empties or deletes it"
+                for name, lid, n in rows if name not in targeted]
 
     def _finish_run(self, con: duckdb.DuckDBPyConnection, result: PushResult, status: str,
                     error: str | None) -> None:
@@ -300,6 +433,7 @@ class Pusher:
                           result: PushResult) -> None:
         columns = attribute_columns(con, c)
         summary = delivery_summary(con, c.campaign_id)
+        control = planner.start_campaign(c)
         for name in c.list_names:
             ids = self.client.find_lists(name)
             if len(ids) > 1:
@@ -311,7 +445,11 @@ class Pusher:
             r.plan = plan
             r.added, r.updated, r.unchanged = plan.adds, plan.changes, plan.unchanged
             r.removed, r.rejected, r.duplicates = plan.removals, plan.oversize, plan.duplicates
+            r.withheld = plan.withheld
+            r.cleared = plan.clears
             result.lists.append(r)
+            self._warn_empty(result, c, name, plan)
+        result.control_duplicates[c.campaign_id] = control
 
     @staticmethod
     def _list_result(c: Campaign, name: str, list_id: str | None,
@@ -325,34 +463,57 @@ class Pusher:
 
     # -- real push -------------------------------------------------------------------------
 
-    def _delivery(self, con: duckdb.DuckDBPyConnection, account_id: str, c: Campaign) -> str:
-        is_sample = self.options.sample is not None
+    @staticmethod
+    def _warn_empty(result: PushResult, c: Campaign, name: str, plan: ListPlan) -> None:
+        if plan.desired == 0:
+            result.warnings.append(
+                f"campaign {c.campaign_id!r}: the list {name!r} gets nobody (its audience has "
+                f"no sendable row); check the campaign's segments and conditions")
+
+    def _running_delivery(self, con: duckdb.DuckDBPyConnection, account_id: str,
+                          c: Campaign) -> str | None:
+        """A delivery a killed (or failed) run left running: this run resumes it."""
         row = con.execute(
             f"select delivery_id from {self.t('deliveries')} where account_id = ? "
             f"and campaign_id = ? and status = 'running' and is_sample = ? "
-            f"order by started_at desc limit 1", [account_id, c.campaign_id, is_sample]
-        ).fetchone()
+            f"order by started_at desc limit 1",
+            [account_id, c.campaign_id, self.options.sample is not None]).fetchone()
         if row:
             con.execute(f"update {self.t('deliveries')} set run_id = ? where delivery_id = ?",
                         [self.run_id, row[0]])
             return str(row[0])
+        return None
+
+    def _new_delivery(self, con: duckdb.DuckDBPyConnection, account_id: str, c: Campaign
+                      ) -> str:
         delivery_id = uuid.uuid4().hex[:16]
         con.execute(
-            f"insert into {self.t('deliveries')} values (?, ?, ?, ?, ?, ?, null, 'running', ?, "
-            f"0, 0, 0, 0, 0)",
+            f"insert into {self.t('deliveries')} (delivery_id, run_id, account_id, campaign_id, "
+            f"scheduled_for, started_at, completed_at, status, is_sample, added, updated, "
+            f"removed, rejected, unchanged, withheld, duplicates) values (?, ?, ?, ?, ?, ?, "
+            f"null, 'running', ?, 0, 0, 0, 0, 0, 0, 0)",
             [delivery_id, self.run_id, account_id, c.campaign_id, scheduled_for(c, self.at),
-             now_utc(), is_sample])
+             now_utc(), self.options.sample is not None])
         return delivery_id
 
     def _push_campaign(self, con: duckdb.DuckDBPyConnection, planner: Planner,
                        applier: Applier, c: Campaign, result: PushResult,
-                       recovered: dict[str, ListStats]) -> None:
+                       recovered: dict[str, ListStats],
+                       deliveries: list[dict[str, Any]]) -> None:
+        """Push one campaign's lists. A campaign due (or never delivered) makes a delivery;
+        one already delivered for its current tick (a named push again) makes one only when
+        something is sent: otherwise its last delivery stands (``result.resynced``)."""
         account_id = planner.account_id
         columns = attribute_columns(con, c)
+        scheduled_for(c, self.at)  # an invalid timing fails the campaign before anything
         summary = delivery_summary(con, c.campaign_id)
-        delivery_id = self._delivery(con, account_id, c)
-        result.deliveries[c.campaign_id] = delivery_id
         sample = self.options.sample
+        resync = sample is None and delivered_and_not_due(c, deliveries, self.at)
+        delivery_id = self._running_delivery(con, account_id, c)
+        if delivery_id is None and not resync:
+            delivery_id = self._new_delivery(con, account_id, c)
+        applier.delivery_id = delivery_id
+        result.control_duplicates[c.campaign_id] = planner.start_campaign(c)
         lists: list[tuple[str, str]] = []
         con.execute("create or replace temp table _sample (list_id varchar, identifier varchar)")
         campaign_results: list[ListResult] = []
@@ -368,7 +529,14 @@ class Pusher:
                 con.execute(f"insert into _sample select ?, identifier from {DESIRED}",
                             [list_id])
             plan = planner.plan(c, name, list_id, True, sample)
-            r.unchanged, r.duplicates = plan.unchanged, plan.duplicates
+            planner.note_list(name)
+            self._warn_empty(result, c, name, plan)
+            r.unchanged, r.duplicates, r.withheld = plan.unchanged, plan.duplicates, plan.withheld
+            sends = (plan.adds + plan.changes + plan.oversize + plan.clears + created
+                     + (plan.removals if sample is None else 0) + (list_id in recovered))
+            if delivery_id is None and sends:
+                delivery_id = self._new_delivery(con, account_id, c)
+                applier.delivery_id = delivery_id
             stats = applier.write_intent(
                 planner.removals_sql(list_id) if sample is None else None,
                 list_id, name, c.campaign_id)
@@ -381,6 +549,7 @@ class Pusher:
             for st in (confirmed.get(list_id), recovered.pop(list_id, None)):
                 if st is not None:
                     stats.merge(st)
+            r.cleared = clear.clear_fields(applier, list_id, c.identifier, planner.clear_mask)
             if sample is None:
                 stats.merge(applier.remove_all(list_id, c.identifier,
                                                self.options.list_scan_max))
@@ -390,11 +559,17 @@ class Pusher:
             r.pending_removals = stats.pending
             result.lists.append(r)
             campaign_results.append(r)
-        self._complete_delivery(con, account_id, c, delivery_id, lists, campaign_results)
+        pending_removals(campaign_results)
+        if delivery_id is None:
+            result.resynced.append(c.campaign_id)
+            return
+        result.deliveries[c.campaign_id] = delivery_id
+        result.delivery_totals[c.campaign_id] = self._complete_delivery(
+            con, account_id, c, delivery_id, lists, campaign_results)
 
     def _complete_delivery(self, con: duckdb.DuckDBPyConnection, account_id: str, c: Campaign,
                            delivery_id: str, lists: list[tuple[str, str]],
-                           results: list[ListResult]) -> None:
+                           results: list[ListResult]) -> dict[str, int]:
         """Record recipients and close the delivery, in one transaction (once per delivery)."""
         is_sample = self.options.sample is not None
         idc = ident(c.identifier)
@@ -454,15 +629,31 @@ class Pusher:
                 [account_id, c.campaign_id, c.campaign_name, c.campaign_type,
                  c.destination_id, c.destination_name, ts, c.launch_at, c.dbt_invocation_id,
                  account_id, delivery_id, is_sample])
-            tot = {k: sum(getattr(r, k) for r in results)
-                   for k in ("added", "updated", "removed", "rejected", "unchanged")}
+            # duplicates and withheld identifiers: recorded once per delivery
+            con.execute(f"""
+                insert into {self.t('rejected_rows')} (run_id, account_id, campaign_id,
+                    list_name, identifier, amperity_id, reason, rejected_at, delivery_id)
+                select distinct ?, ?, ?, n.list_name, n.identifier, n.amperity_id, n.reason,
+                    ?::timestamp, ?
+                from {NOTES} as n""",
+                [self.run_id, account_id, c.campaign_id, ts, delivery_id])
+            notes = con.execute(
+                f"select count(*) filter (where starts_with(reason, 'withheld_')), "
+                f"count(distinct (amperity_id, list_name)) filter "
+                f"(where starts_with(reason, 'duplicate_')) from {NOTES}").fetchone()
+            # added/updated/removed/rejected were tallied as they happened (apply.py)
             con.execute(
                 f"update {self.t('deliveries')} set status = 'completed', completed_at = ?, "
-                f"run_id = ?, added = ?, updated = ?, removed = ?, rejected = ?, unchanged = ? "
+                f"run_id = ?, unchanged = ?, withheld = ?, duplicates = ? "
                 f"where delivery_id = ?",
-                [ts, self.run_id, tot["added"], tot["updated"], tot["removed"], tot["rejected"],
-                 tot["unchanged"], delivery_id])
+                [ts, self.run_id, sum(r.unchanged for r in results),
+                 notes[0] if notes else 0, notes[1] if notes else 0, delivery_id])
         con.execute("commit")
+        row = con.execute(
+            f"select added, updated, removed, rejected, unchanged, withheld, duplicates "
+            f"from {self.t('deliveries')} where delivery_id = ?", [delivery_id]).fetchone()
+        keys = ("added", "updated", "removed", "rejected", "unchanged", "withheld", "duplicates")
+        return {k: int(v or 0) for k, v in zip(keys, row or (), strict=False)}
 
 
 def push(settings: Settings, options: PushOptions, progress: Progress | None = None,

@@ -19,13 +19,19 @@ from loader.klaviyo.limits import (
     estimate_seconds,
     limit,
 )
-from loader.klaviyo.payloads import IMPORT_BODY_OVERHEAD, sql_str
+from loader.klaviyo.payloads import IMPORT_BODY_OVERHEAD, ident, sql_str
 from loader.state import table_exists
-from loader.warehouse import Campaign, desired_sql, duplicates_sql
+from loader.sync import identity
+from loader.warehouse import Campaign, desired_sql, duplicates_sql, fields_mask
 
 DESIRED = "_klaviyo_desired"
-# customers sharing a sent identifier with another customer of the list (duplicates_sql)
+# customers sharing the campaign identifier with another customer of the list (duplicates_sql)
 DUPLICATES = "_klaviyo_duplicates"
+# the list's customers and the identifiers withheld from them (identity.withheld_rows_sql)
+WITHHELD_ROWS = "_klaviyo_withheld_rows"
+# what a campaign's delivery records in rejected_rows once: customers left out as duplicates
+# (the campaign's SQL, contract C1, and duplicates_sql) and identifiers withheld (C2)
+NOTES = "_klaviyo_notes"
 SENT = "sent_email, sent_phone_number, sent_external_id"
 DIFF = "_klaviyo_diff"  # desired rows that are not unchanged, with `seq` on those to send
 
@@ -41,7 +47,9 @@ class ListPlan:
     changes: int = 0
     removals: int = 0
     unchanged: int = 0
-    duplicates: int = 0
+    duplicates: int = 0  # customers not sent: they share the campaign identifier with another
+    withheld: int = 0  # identifiers withheld from the list's profiles (shared or invalid)
+    clears: int = 0  # profiles whose fields went from a value to NULL: one PATCH each
     oversize: int = 0
     held_rejected: int = 0  # rows refused before with the same content: not re-sent
     import_jobs: int = 0
@@ -122,6 +130,11 @@ class Planner:
         self.account_id = account_id
         self.has_state = table_exists(con, schema, "list_members")
         self.bounds: list[tuple[int, int]] | None = None  # import jobs of the last plan
+        self.clear_mask = 0  # the fields the last planned campaign may clear
+        identity.empty(con)  # nothing withheld until identity.build says otherwise
+        con.execute(f"create or replace temp table {NOTES} (list_name varchar, "
+                    f"identifier varchar, amperity_id varchar, reason varchar, "
+                    f"is_control boolean, origin varchar)")
 
     def _sent_columns(self) -> str:
         """SENT, or nulls in their place for state written before they existed (a dry run
@@ -137,22 +150,88 @@ class Planner:
     def t(self, name: str) -> str:
         return f'"{self.schema}"."{name}"'
 
+    def _has_sent_fields(self) -> bool:
+        """State knows the fields sent (a dry run does not migrate older state)."""
+        if not self.has_state:
+            return False
+        row = self.con.execute(
+            "select count(*) from information_schema.columns where table_schema = ? "
+            "and table_name = 'list_members' and column_name = 'sent_fields'",
+            [self.schema]).fetchone()
+        return bool(row and row[0])
+
     def build_desired(self, campaign: Campaign, list_name: str, columns: list[str],
                       sample: int | None) -> None:
         """(Re)create the temp table of profiles the list should hold (or its sample).
 
-        First the list's customers sharing a sent identifier (``DUPLICATES``): those that
-        collide with a smaller amperity_id are left out of ``DESIRED``.
+        The list's rows as they are sent (``identity.source_sql``: withheld identifiers set to
+        null); customers sharing the campaign identifier with a smaller amperity_id of the
+        list (``DUPLICATES``) are left out of ``DESIRED``; ``WITHHELD_ROWS`` says what was
+        withheld from whom.
         """
+        self.clear_mask = fields_mask(campaign, columns)
+        source = identity.source_sql(campaign, list_name, columns)
         self.con.execute(f"create or replace temp table {DUPLICATES} as "
-                         f"{duplicates_sql(campaign, list_name, columns)}")
+                         f"{duplicates_sql(campaign, list_name, source)}")
         row = self.con.execute(f"select count(*) from {DUPLICATES} "
                                f"where collides_with is not null").fetchone()
         sql = desired_sql(campaign, list_name, columns,
-                          DUPLICATES if row and row[0] else None)
+                          DUPLICATES if row and row[0] else None, source)
         if sample is not None:
             sql = f"select * from ({sql}) order by md5(identifier), identifier limit {int(sample)}"
         self.con.execute(f"create or replace temp table {DESIRED} as {sql}")
+        # what is withheld from the customers sent (and the rows not sent for an invalid
+        # phone number, when that is the campaign's identifier)
+        withheld = (f"select w.* from ({identity.withheld_rows_sql(campaign, list_name, columns)})"
+                    f" as w where w.kind = {sql_str(campaign.identifier)} or exists (select 1 "
+                    f"from {DESIRED} as d where d.identifier = w.identifier "
+                    f"and d.amperity_id = w.amperity_id)")
+        self.con.execute(f"create or replace temp table {WITHHELD_ROWS} as {withheld}")
+
+    def start_campaign(self, campaign: Campaign) -> int:
+        """(Re)create ``NOTES`` with the campaign's rows its SQL marked as duplicates
+        (``shrink_reason = 'duplicate_<identifier>'``, contract C1), each naming the customer
+        sent in its place (the smallest amperity_id holding the identifier). Returns how many
+        control-group customers are among them."""
+        idc = ident(campaign.identifier)
+        rel = campaign.audience_relation
+        self.con.execute(f"""
+            create or replace temp table {NOTES} as
+            with dups as (
+                select distinct list_name, cast({idc} as varchar) as identifier, amperity_id,
+                    shrink_reason, coalesce(is_control, false) as is_control
+                from {rel} where starts_with(shrink_reason, 'duplicate_')
+            ),
+            winners as (
+                select cast({idc} as varchar) as identifier, min(amperity_id) as winner
+                from {rel} where {idc} is not null
+                    and cast({idc} as varchar) in (select identifier from dups)
+                group by 1
+            )
+            select d.list_name, d.identifier, d.amperity_id, d.shrink_reason || ': shares its '
+                || {sql_str(campaign.identifier)} || ' with ' || case
+                    when w.winner is not null and w.winner <> d.amperity_id
+                    then w.winner || ' (the customer with the smallest amperity_id holding it, '
+                        || 'who is the one sent)'
+                    else 'another customer of the campaign' end || '; not sent' as reason,
+                d.is_control, 'sql' as origin
+            from dups as d left join winners as w on w.identifier = d.identifier""")
+        row = self.con.execute(f"select count(distinct amperity_id) from {NOTES} "
+                               f"where is_control").fetchone()
+        return int(row[0]) if row else 0
+
+    def note_list(self, list_name: str) -> None:
+        """Add the list's duplicates and withheld identifiers (of the last plan) to ``NOTES``."""
+        self.con.execute(f"""
+            insert into {NOTES}
+            select {sql_str(list_name)}, identifier, amperity_id, 'duplicate_'
+                || identifier_kind || ': shares its ' || identifier_kind || ' with '
+                || collides_with || ' in this list (Klaviyo would merge them into one '
+                || 'profile); not sent', false, 'loader'
+            from {DUPLICATES} where collides_with is not null
+            union all
+            select {sql_str(list_name)}, identifier, amperity_id, reason, false, 'loader'
+            from {WITHHELD_ROWS}""")
 
     def _members(self, list_id: str | None) -> str:
         if not self.has_state or list_id is None:
@@ -192,7 +271,7 @@ classified as (
             else 'change'
         end as kind,
         d.identifier, d.amperity_id, d.fingerprint, d.payload, d.nbytes, m.profile_id,
-        d.customers, d.sent_email, d.sent_phone_number, d.sent_external_id,
+        d.customers, d.sent_email, d.sent_phone_number, d.sent_external_id, d.fields,
         d.rowid + 1 as seq
     from {DESIRED} as d
     left join members as m on m.identifier = d.identifier
@@ -206,7 +285,7 @@ select * from classified
 with members as ({self._members(list_id)})
 select 'remove' as kind, m.identifier, m.amperity_id, m.fingerprint, null::varchar as payload,
     0::bigint as nbytes, m.profile_id, 1::bigint as customers, m.sent_email,
-    m.sent_phone_number, m.sent_external_id
+    m.sent_phone_number, m.sent_external_id, null::bigint as fields
 from members as m anti join {DESIRED} as d on d.identifier = m.identifier
 """
 
@@ -228,8 +307,13 @@ from members as m anti join {DESIRED} as d on d.identifier = m.identifier
             f"select kind, count(*) from {DIFF} group by kind").fetchall())
         total = self.con.execute(
             f"select (select count(*) from {DESIRED}), "
-            f"(select count(*) from {DUPLICATES})").fetchone()
-        p.desired, p.duplicates = (int(total[0]), int(total[1])) if total else (0, 0)
+            f"(select count(*) from {DUPLICATES} where collides_with is not null), "
+            f"(select count(*) from {WITHHELD_ROWS}), "
+            f"(select count(distinct amperity_id) from {NOTES} "
+            f"where list_name = {sql_str(list_name)} and origin = 'sql')").fetchone()
+        if total:
+            p.desired, p.withheld = int(total[0]), int(total[2])
+            p.duplicates = int(total[1]) + int(total[3])
         p.adds = counts.get("add", 0)
         p.changes = counts.get("change", 0)
         p.oversize = counts.get("oversize", 0)
@@ -244,7 +328,13 @@ from members as m anti join {DESIRED} as d on d.identifier = m.identifier
             missing_ids = 0
         self.bounds = job_bounds(self.con)  # the apply step sends these jobs
         p.import_jobs = len(self.bounds)
-        p.lookups = math.ceil(missing_ids / limit("get_profiles").page_max) if missing_ids else 0
+        page = limit("get_profiles").page_max or 100
+        p.lookups = math.ceil(missing_ids / page) if missing_ids else 0
+        from loader.sync import clear  # (clear builds on this module)
+
+        p.clears, unknown = clear.count(self.con, self.schema, self.account_id, list_id,
+                                        self.clear_mask, self._has_sent_fields())
+        p.lookups += math.ceil(unknown / page) if unknown else 0
         req: dict[str, int] = {"get_lists": 1}
         if not list_exists:
             req["create_list"] = 1
@@ -255,6 +345,8 @@ from members as m anti join {DESIRED} as d on d.identifier = m.identifier
             req["get_profiles"] = p.lookups
         if p.removals:
             req["remove_profiles_from_list"] = math.ceil(p.removals / 1000)
+        if p.clears:
+            req["update_profile"] = p.clears
         p.requests = req
         p.estimated_seconds = round(sum(estimate_seconds(op, n) for op, n in req.items()), 1)
         return p

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from rich import box
 from rich.console import Console
 from rich.measure import Measurement
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -19,6 +20,7 @@ SHORT = {
     "get_lists": "find",
     "get_profiles": "lookup",
     "remove_profiles_from_list": "remove",
+    "update_profile": "clear",
 }
 
 
@@ -50,36 +52,56 @@ class RichProgress:
         self.progress.stop()
 
 
-def summary_table(result: PushResult) -> Table:
+def _cell(v: Any) -> str:
+    return f"{v:,}" if isinstance(v, int) else "-" if v is None else str(v)
+
+
+def summary_table(result: PushResult, wide: bool = False) -> Table:
+    """One row per campaign (its id), then one per list. Default columns fit 100 terminal
+    columns; ``wide`` adds the rest (audience counts, duplicates, withheld, requests…)."""
     title = "Plan (dry run: nothing sent)" if result.dry_run else "Delivery summary"
     if result.sample is not None:
         title += f" — sample of {result.sample} a list"
-    table = Table(title=title)
-    cols = ["campaign", "list", "customers", "rows", "shrink", "expansion", "duplicates"]
+    table = Table(title=title, box=box.SIMPLE_HEAD, padding=(0, 1), title_justify="left")
     if result.dry_run:
-        cols += ["adds", "changes", "removals", "unchanged", "requests", "est. s"]
+        cols = ["adds", "changes", "removals", "unchanged", "clears", "requests", "est. s"]
     else:
-        cols += ["added", "updated", "removed", "rejected", "unchanged"]
-    for i, c in enumerate(cols):
-        table.add_column(c, justify="left" if i < 2 else "right")
+        cols = ["added", "updated", "removed", "unchanged", "rejected", "withheld"]
+    if wide:
+        cols = ["customers", "rows", "shrink", "expansion", "duplicates", "withheld",
+                *[c for c in cols if c != "withheld"]]
+        cols += ["cleared", "jobs"] if not result.dry_run else []
+    table.add_column("campaign / list", overflow="fold")
+    for c in cols:
+        table.add_column(c, justify="right", overflow="fold")
+    campaign = None
     for r in result.lists:
-        base = [r.campaign_id, r.list_name + (" (new)" if r.created else ""), r.customers,
-                r.rows, r.shrink, r.expansion, r.duplicates]
+        if r.campaign_id != campaign:
+            campaign = r.campaign_id
+            table.add_row(f"[bold]{campaign}[/bold]", *[""] * len(cols))
+        values: dict[str, Any] = {
+            "customers": r.customers, "rows": r.rows, "shrink": r.shrink,
+            "expansion": r.expansion, "duplicates": r.duplicates, "withheld": r.withheld,
+            "added": r.added, "updated": r.updated, "removed": r.removed,
+            "unchanged": r.unchanged, "rejected": r.rejected, "cleared": r.cleared,
+            "jobs": r.import_jobs}
         if result.dry_run and r.plan is not None:
             p = r.plan
-            reqs = ", ".join(f"{SHORT.get(op, op)} {n}" for op, n in sorted(p.requests.items()))
-            extra: list[Any] = [p.adds, p.changes, p.removals, p.unchanged, reqs,
-                                p.estimated_seconds]
-        else:
-            extra = [r.added, r.updated, r.removed, r.rejected, r.unchanged]
-        table.add_row(*[f"{v:,}" if isinstance(v, int) else "-" if v is None else str(v)
-                        for v in base + extra])
+            values.update({
+                "adds": p.adds, "changes": p.changes, "removals": p.removals,
+                "unchanged": p.unchanged, "clears": p.clears,
+                "requests": (", ".join(f"{SHORT.get(op, op)} {n}"
+                                       for op, n in sorted(p.requests.items()))
+                             if wide else sum(p.requests.values())),
+                "est. s": p.estimated_seconds})
+        table.add_row("  " + r.list_name + (" (new)" if r.created and wide else ""),
+                      *[_cell(values.get(c)) for c in cols])
     return table
 
 
-# Width of tables written to a file or pipe (cron, CI, `make demo` logs): wide enough that
-# values are never cut; a table wider still is printed at its own width.
-PIPE_WIDTH = 200
+# Width of tables written to a file or pipe (cron, CI, `make demo` logs): a terminal's 100
+# columns; a table wider still (`--wide`, long names) is printed at its own width, never cut.
+PIPE_WIDTH = 100
 
 
 def output_console(**kwargs: Any) -> Console:
@@ -105,15 +127,54 @@ def print_table(console: Console, table: Table) -> None:
     console.print(table)
 
 
-def print_summary(result: PushResult, console: Console) -> None:
-    if not result.campaigns:
-        console.print("No campaign is due; nothing to push.")
+def summary_notes(result: PushResult) -> list[str]:
+    """The lines under the table: what was left out, what a resync and a rerun mean."""
+    lines: list[str] = []
+    created = [r.list_name for r in result.lists if r.created]
+    if created and not result.dry_run:
+        lines.append(f"Created {len(created)} Klaviyo list(s): "
+                     + ", ".join(repr(n) for n in created) + ".")
+    for cid in result.resynced:
+        lines.append(f"{cid}: already delivered and nothing new to send, so no new delivery.")
+    for cid, totals in result.delivery_totals.items():
+        mine = [r for r in result.lists if r.campaign_id == cid]
+        share = {k: sum(getattr(r, k) for r in mine) for k in ("added", "updated", "removed")}
+        if any(totals.get(k, 0) != share[k] for k in share):
+            lines.append(
+                f"{cid}: delivery {result.deliveries.get(cid)} completed by this run, with "
+                + ", ".join(f"{totals.get(k, 0):,} {k}" for k in share)
+                + " in all (this run: " + ", ".join(f"{share[k]:,} {k}" for k in share) + ").")
+    withheld = sum(r.withheld for r in result.lists)
+    duplicates = sum(r.duplicates for r in result.lists) + sum(
+        result.control_duplicates.values())
+    if withheld or duplicates:
+        where = ("" if result.dry_run else
+                 f" (klaviyo_loader.rejected_rows where run_id = '{result.run_id}')")
+        parts = []
+        if withheld:
+            parts.append(f"{withheld:,} identifier(s) withheld: shared by several customers or "
+                         "an invalid phone number (the customers are sent without them)")
+        if duplicates:
+            parts.append(f"{duplicates:,} customer(s) not sent: they share the campaign's "
+                         "identifier with the customer sent")
+        lines.append("; ".join(parts) + where + ".")
+    if result.rejected and not result.dry_run:
+        lines.append(f"{result.rejected:,} row(s) rejected; see klaviyo_loader.rejected_rows "
+                     f"where run_id = '{result.run_id}'.")
+    return lines
+
+
+def print_summary(result: PushResult, console: Console, wide: bool = False) -> None:
+    if not result.campaigns and not result.failures:
+        console.print("No campaign is due; nothing to push. (`loader status` shows when each "
+                      "is next due; `loader push --all` re-checks every campaign now.)")
         return
-    print_table(console, summary_table(result))
+    if result.lists:
+        print_table(console, summary_table(result, wide))
     if result.dry_run:
         reqs = ", ".join(f"{op} {n}" for op, n in sorted(result.requests.items()))
-        console.print(f"Requests: {reqs}. Estimated duration from Klaviyo's published limits: "
+        console.print(f"Requests: {reqs}.")
+        console.print(f"Estimated duration from Klaviyo's published limits: "
                       f"{result.estimated_seconds} s (plus Klaviyo's job processing time).")
-    elif result.rejected:
-        console.print(f"{result.rejected:,} row(s) rejected; see "
-                      f"klaviyo_loader.rejected_rows where run_id = '{result.run_id}'.")
+    for line in summary_notes(result):
+        console.print(line, highlight=False)

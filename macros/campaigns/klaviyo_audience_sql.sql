@@ -1,5 +1,5 @@
 {#-
-    The audience relation of a normalised campaign declaration (docs/architecture.md §2):
+    The audience relation of a normalized campaign declaration (docs/architecture.md §2):
     included minus excluded customers -> sub-audiences (first match or every match) -> sticky
     treatment bucket -> Klaviyo-mapped attributes with a shrink reason -> campaign-wide identity
     (one customer per identifier value across every list and the control group: the smallest
@@ -121,7 +121,7 @@ condition_matches as (
     select
         amperity_id,
         {%- for sub_audience in sub_audiences if sub_audience.condition %}
-        case when ({{ sub_audience.condition }}) then 1 else 0 end as matches_{{ sub_audience.sub_audience_id }}{{ ',' if not loop.last }}
+        case when ({{ sub_audience.condition }}) then 1 else 0 end as matches_{{ sub_audience.sub_audience_order }}{{ ',' if not loop.last }}
         {%- endfor %}
     from condition_source
 ),

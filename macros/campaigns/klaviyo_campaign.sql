@@ -12,10 +12,11 @@
                 {'name': 'Holdout', 'percent': 10, 'control': true}]}],
         ) }}
 
-    At parse time: refs every relation it reads and stores the normalised declaration in
-    config.meta.klaviyo_campaign. At compile time: raises every invalid declaration (naming the
-    campaign and the field), checks attribute columns and cross-campaign uniqueness, then
-    renders the audience relation (docs/architecture.md §2).
+    At parse time: refs every relation it reads, stores the normalized declaration in
+    config.meta.klaviyo_campaign and adds the post-hook warning of empty sub-audiences. At
+    compile time: raises every invalid declaration (naming the campaign and the field: the
+    declaration itself, then the checks against the graph and the warehouse), prints its
+    warnings, then renders the audience relation (docs/architecture.md).
 -#}
 {% macro klaviyo_campaign(
     name=none,
@@ -32,16 +33,16 @@
     identifier='email',
     timing=none
 ) -%}
-    {%- set normalised = klaviyo_normalise_campaign({
+    {%- set normalized = klaviyo_normalize_campaign({
         'name': name, 'campaign_id': campaign_id, 'include': include, 'exclude': exclude,
         'sub_audiences': sub_audiences, 'treatments': treatments, 'first_match_only': first_match_only,
         'attributes': attributes, 'attribute_source': attribute_source,
         'condition_source': condition_source, 'update_contacts': update_contacts,
         'identifier': identifier, 'timing': timing,
     }, kwargs.keys() | list) -%}
-    {%- set declaration = normalised.declaration -%}
+    {%- set declaration = normalized.declaration -%}
     {%- do declaration.update({'model_name': model.name}) -%}
-    {{ config(meta={'klaviyo_campaign': declaration}) }}
+    {{ config(meta={'klaviyo_campaign': declaration}, post_hook=['{{ klaviyo_warn_empty_sub_audiences() }}']) }}
 
     {#- Every relation read, referenced at parse time so dbt orders the build. -#}
     {%- set relations = {} -%}
@@ -58,9 +59,12 @@
         {%- set label = "Campaign '" ~ declaration.name ~ "' (model " ~ declaration.model_name ~ ")" -%}
         {#- A unit test compiles the model with fixtures for inputs and no graph: only the
             declaration itself is checked there. -#}
-        {%- set errors = normalised.errors -%}
+        {%- set errors = normalized.errors -%}
+        {%- set warnings = normalized.warnings -%}
         {%- if model.resource_type != 'unit_test' -%}
-            {%- set errors = errors + klaviyo_campaign_execute_errors(declaration, relations) -%}
+            {%- set checked = klaviyo_campaign_execute_errors(declaration, relations) -%}
+            {%- set errors = errors + checked.errors -%}
+            {%- set warnings = warnings + checked.warnings -%}
         {%- endif -%}
         {%- if errors | length > 0 -%}
             {%- set lines = [] -%}
@@ -68,6 +72,11 @@
                 {%- do lines.append('  - field ' ~ field ~ ': ' ~ message) -%}
             {%- endfor -%}
             {%- do exceptions.raise_compiler_error(label ~ ' is invalid:\n' ~ lines | join('\n')) -%}
+        {%- endif -%}
+        {%- if model.resource_type != 'unit_test' -%}
+            {%- for warning in warnings -%}
+                {%- do exceptions.warn(label ~ ': ' ~ warning) -%}
+            {%- endfor -%}
         {%- endif -%}
     {%- endif -%}
     {{ klaviyo_audience_sql(declaration, relations) }}

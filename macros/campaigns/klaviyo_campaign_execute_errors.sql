@@ -1,48 +1,117 @@
 {#-
-    The checks that need the graph or the warehouse, run when the campaign model compiles:
-    listed in var('klaviyo_campaigns'); campaign id and name unique across campaigns; every
-    attribute column present in its source relation (from the warehouse, else the columns the
-    source model documents). Returns [[field, message], ...].
+    The checks that need the graph or the warehouse, run when the campaign model compiles.
+    Returns {'errors': [[field, message], ...], 'warnings': [message, ...]}:
+    - the model is listed in var('klaviyo_campaigns');
+    - campaign id, name and Klaviyo lists are not another campaign's (list names differing
+      only in case or spacing from another campaign's are a warning: Klaviyo matches list
+      names exactly, so they are different lists);
+    - every attribute column is in its source (klaviyo_relation_columns);
+    - sub-audience conditions parse and name only the condition source's columns
+      (klaviyo_condition_errors);
+    - no included or excluded segment has a row with a null amperity_id.
 -#}
 {% macro klaviyo_campaign_execute_errors(declaration, relations) -%}
     {%- set errors = [] -%}
+    {%- set warnings = [] -%}
     {%- if model.name not in var('klaviyo_campaigns') -%}
         {%- do errors.append(['model', "campaign model '" ~ model.name ~ "' is not listed in var klaviyo_campaigns in dbt_project.yml: add it there"]) -%}
     {%- endif -%}
+    {%- set own_lists = {} -%}
+    {%- for sub_audience in declaration.sub_audiences -%}
+        {%- for treatment in sub_audience.treatments if treatment.list_name and treatment.list_name not in own_lists -%}
+            {%- do own_lists.update({treatment.list_name: treatment.field ~ '.list_name'}) -%}
+        {%- endfor -%}
+    {%- endfor -%}
     {%- for node in graph.nodes.values() if node.resource_type == 'model' and node.unique_id != model.unique_id -%}
         {%- set other = node.config.meta.get('klaviyo_campaign') -%}
         {%- if other is mapping -%}
+            {%- set other_label = "campaign '" ~ other.name ~ "' (model " ~ node.name ~ ")" -%}
             {%- if other.campaign_id == declaration.campaign_id -%}
                 {%- do errors.append(['campaign_id', "duplicate campaign id '" ~ declaration.campaign_id ~ "': also used by model " ~ node.name]) -%}
             {%- endif -%}
             {%- if other.name == declaration.name -%}
                 {%- do errors.append(['name', "duplicate campaign name '" ~ declaration.name ~ "': also used by model " ~ node.name]) -%}
             {%- endif -%}
+            {%- set other_lists = {} -%}
+            {%- for other_sub_audience in other.sub_audiences -%}
+                {%- for treatment in other_sub_audience.treatments if treatment.list_name -%}
+                    {%- set spellings = other_lists.setdefault(modules.re.sub('\\s+', ' ', treatment.list_name.strip().lower()), []) -%}
+                    {%- if treatment.list_name not in spellings -%}
+                        {%- do spellings.append(treatment.list_name) -%}
+                    {%- endif -%}
+                {%- endfor -%}
+            {%- endfor -%}
+            {%- for own, own_field in own_lists.items() -%}
+                {%- set spellings = other_lists.get(modules.re.sub('\\s+', ' ', own.strip().lower()), []) -%}
+                {%- if own in spellings -%}
+                    {%- do errors.append([own_field, "list '" ~ own ~ "' is also a list of " ~ other_label ~ ": a Klaviyo list belongs to one campaign (each push would remove the other's members)"]) -%}
+                {%- elif spellings | length > 0 -%}
+                    {%- do warnings.append("list name '" ~ own ~ "' differs only in case or spacing from list '" ~ spellings | join("', '") ~ "' of " ~ other_label ~ ": Klaviyo matches list names exactly, so they are different lists") -%}
+                {%- endif -%}
+            {%- endfor -%}
         {%- endif -%}
     {%- endfor -%}
-    {%- set columns_by_source = {} -%}
-    {%- for attribute in declaration.attributes if attribute.source in relations -%}
-        {%- if attribute.source not in columns_by_source -%}
-            {%- set found = [] -%}
-            {%- set relation = load_relation(relations[attribute.source]) -%}
-            {%- if relation is not none -%}
-                {%- for column in adapter.get_columns_in_relation(relation) -%}
-                    {%- do found.append(column.name | lower) -%}
-                {%- endfor -%}
-            {%- endif -%}
-            {%- if found | length == 0 -%}
-                {%- for node in graph.nodes.values() if node.resource_type in ['model', 'seed', 'snapshot'] and node.name == attribute.source -%}
-                    {%- for column_name in node.columns -%}
-                        {%- do found.append(column_name | lower) -%}
-                    {%- endfor -%}
-                {%- endfor -%}
-            {%- endif -%}
-            {%- do columns_by_source.update({attribute.source: found}) -%}
-        {%- endif -%}
-        {%- set known = columns_by_source[attribute.source] -%}
+
+    {%- set columns_cache = {} -%}
+    {%- for attribute in declaration.attributes if attribute.source in relations
+            and modules.re.fullmatch('[A-Za-z_][A-Za-z0-9_]*', attribute.column | string) -%}
+        {%- set known = klaviyo_relation_columns(attribute.source, relations, columns_cache) -%}
         {%- if known | length > 0 and (attribute.column | lower) not in known -%}
             {%- do errors.append(['attributes', "unknown attribute column '" ~ attribute.column ~ "' (for Klaviyo attribute '" ~ attribute.name ~ "') in " ~ attribute.source ~ "; its columns are: " ~ known | join(', ')]) -%}
         {%- endif -%}
     {%- endfor -%}
+    {%- do errors.extend(klaviyo_condition_errors(declaration, relations, columns_cache)) -%}
+    {%- do errors.extend(klaviyo_segment_errors(declaration, relations)) -%}
+    {{ return({'errors': errors, 'warnings': warnings}) }}
+{%- endmacro %}
+
+{#- Lower-cased column names of a model the campaign reads: from the warehouse when it is
+    built, else the columns its YAML documents; [] when neither is known. Memoized in `cache`. -#}
+{% macro klaviyo_relation_columns(model_name, relations, cache) -%}
+    {%- if model_name not in cache -%}
+        {%- set found = [] -%}
+        {%- set relation = load_relation(relations[model_name]) -%}
+        {%- if relation is not none -%}
+            {%- for column in adapter.get_columns_in_relation(relation) -%}
+                {%- do found.append(column.name | lower) -%}
+            {%- endfor -%}
+        {%- endif -%}
+        {%- if found | length == 0 -%}
+            {%- for node in graph.nodes.values() if node.resource_type in ['model', 'seed', 'snapshot'] and node.name == model_name -%}
+                {%- for column_name in node.columns -%}
+                    {%- do found.append(column_name | lower) -%}
+                {%- endfor -%}
+            {%- endfor -%}
+        {%- endif -%}
+        {%- do cache.update({model_name: found}) -%}
+    {%- endif -%}
+    {{ return(cache[model_name]) }}
+{%- endmacro %}
+
+{#- Segments the campaign reads that hold a row with a null amperity_id (a segment returns one
+    row per customer): each is an error naming the segment. Segments not built yet (a `dbt
+    compile` on an empty warehouse) are not checked. -#}
+{% macro klaviyo_segment_errors(declaration, relations) -%}
+    {%- set errors = [] -%}
+    {%- set probes = [] -%}
+    {%- for field in ['include', 'exclude'] -%}
+        {%- for segment in declaration[field] if segment in relations and load_relation(relations[segment]) is not none -%}
+            {%- do probes.append((field, segment)) -%}
+        {%- endfor -%}
+    {%- endfor -%}
+    {%- if probes | length > 0 -%}
+        {%- set query -%}
+            {%- for field, segment in probes %}
+            select {{ loop.index }} as probe, count(*) as null_ids
+            from {{ relations[segment] }}
+            where amperity_id is null
+            {%- if not loop.last %} union all{% endif %}
+            {%- endfor %}
+        {%- endset -%}
+        {%- for row in run_query(query).rows if row[1] > 0 -%}
+            {%- set field, segment = probes[row[0] - 1] -%}
+            {%- do errors.append([field, "segment '" ~ segment ~ "' has " ~ row[1] ~ " row(s) with a null amperity_id: a segment returns one row per customer (filter out nulls in the segment)"]) -%}
+        {%- endfor -%}
+    {%- endif -%}
     {{ return(errors) }}
 {%- endmacro %}

@@ -1,5 +1,5 @@
 {#-
-    The normalised declarations of the campaigns listed in var('klaviyo_campaigns'), in that
+    The normalized declarations of the campaigns listed in var('klaviyo_campaigns'), in that
     order, read from the graph (config.meta.klaviyo_campaign). Execute time only. Fails the
     calling model when a listed model is not a campaign, or a campaign model is not listed.
 -#}

@@ -1,28 +1,31 @@
 {#-
-    'YYYY-MM-DD HH:MM[:SS]' (a 'T' separator and a trailing 'Z' or '+00:00' are accepted; the
-    value is UTC) -> 'YYYY-MM-DD HH:MM:SS'; none when the value is not such a datetime.
+    A declared datetime as UTC 'YYYY-MM-DD HH:MM:SS', or none when it is not one. Accepted:
+    'YYYY-MM-DD', optionally followed by ' HH:MM' or ' HH:MM:SS' (or 'T' instead of the space),
+    optionally followed by 'Z' or a UTC offset '+HH:MM' / '-HH:MM' / '+HHMM' (converted to
+    UTC); without an offset the value is UTC. The loader reads these instants with Python's
+    datetime.fromisoformat; tests/schedule/test_cron_datetime_parity.py holds the two to the
+    same cases.
 -#}
 {% macro klaviyo_parse_datetime(value) -%}
     {%- if value is not string -%}{{ return(none) }}{%- endif -%}
-    {%- set text = value.strip().replace('T', ' ') -%}
-    {%- if text.endswith('Z') -%}{%- set text = text[:-1] -%}{%- endif -%}
-    {%- if text.endswith('+00:00') -%}{%- set text = text[:-6] -%}{%- endif -%}
-    {%- for pattern in ['%Y-%m-%d %H:%M:%S', '%Y-%m-%d %H:%M', '%Y-%m-%d'] -%}
-        {%- set parsed = none -%}
-        {%- if modules.re.fullmatch(
-                {'%Y-%m-%d %H:%M:%S': '[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}',
-                 '%Y-%m-%d %H:%M': '[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}',
-                 '%Y-%m-%d': '[0-9]{4}-[0-9]{2}-[0-9]{2}'}[pattern], text) -%}
-            {%- set parts = modules.re.split('[- :]', text) | map('int') | list -%}
-            {%- set month_days = [31, 29 if (parts[0] % 4 == 0 and (parts[0] % 100 != 0 or parts[0] % 400 == 0)) else 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31] -%}
-            {%- set hour = parts[3] if parts | length > 3 else 0 -%}
-            {%- set minute = parts[4] if parts | length > 4 else 0 -%}
-            {%- set second = parts[5] if parts | length > 5 else 0 -%}
-            {%- if 1 <= parts[1] <= 12 and 1 <= parts[2] <= month_days[parts[1] - 1]
-                    and hour <= 23 and minute <= 59 and second <= 59 -%}
-                {{ return('%04d-%02d-%02d %02d:%02d:%02d' | format(parts[0], parts[1], parts[2], hour, minute, second)) }}
-            {%- endif -%}
-        {%- endif -%}
-    {%- endfor -%}
-    {{ return(none) }}
+    {%- set match = modules.re.fullmatch(
+        '([0-9]{4})-([0-9]{2})-([0-9]{2})([ Tt]([0-9]{2}):([0-9]{2})(:([0-9]{2}))?([Zz]|([+-])([0-9]{2}):?([0-9]{2}))?)?',
+        value.strip()) -%}
+    {%- if not match -%}{{ return(none) }}{%- endif -%}
+    {%- set year, month, day = match.group(1) | int, match.group(2) | int, match.group(3) | int -%}
+    {%- set hour, minute, second = (match.group(5) or 0) | int, (match.group(6) or 0) | int, (match.group(8) or 0) | int -%}
+    {%- set month_days = [31, 29 if (year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)) else 28,
+        31, 30, 31, 30, 31, 31, 30, 31, 30, 31] -%}
+    {%- if not (1 <= year <= 9999 and 1 <= month <= 12 and 1 <= day <= month_days[month - 1]
+            and hour <= 23 and minute <= 59 and second <= 59) -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set instant = modules.datetime.datetime(year, month, day, hour, minute, second) -%}
+    {%- if match.group(10) -%}
+        {%- set offset_hours, offset_minutes = match.group(11) | int, match.group(12) | int -%}
+        {%- if offset_hours > 23 or offset_minutes > 59 or year in [1, 9999] -%}{{ return(none) }}{%- endif -%}
+        {%- set offset = modules.datetime.timedelta(hours=offset_hours, minutes=offset_minutes) -%}
+        {%- set instant = instant - offset if match.group(10) == '+' else instant + offset -%}
+    {%- endif -%}
+    {{ return(instant.strftime('%Y-%m-%d %H:%M:%S')) }}
 {%- endmacro %}

@@ -87,6 +87,8 @@ class CampaignProject:
         shutil.copy(REPO / "dbt_project.yml", root / "dbt_project.yml")
         shutil.copy(REPO / "profiles.yml", root / "profiles.yml")
         shutil.copytree(REPO / "macros", root / "macros")
+        generic_tests = Path("tests", "dbt", "generic")
+        shutil.copytree(REPO / generic_tests, root / generic_tests)
         # Reference data the campaign SQL reads (phone numbering plans); loaded before the
         # first `dbt run` (see `dbt`), or by any `dbt build` that selects it.
         shutil.copytree(REPO / "seeds", root / "seeds")

@@ -26,11 +26,11 @@ SUB_AUDIENCES = """\
     attributes={{'add': {{'interest': {{'from': 'test_interests', 'column': 'interest'}}}}}},
     sub_audiences=[
         {{'name': 'High score', 'condition': 'score >= 50',
-          'treatments': [{{'name': 'Send', 'percent': 100, 'list_name': 'High'}}]}},
+          'treatments': [{{'name': 'Send', 'percent': 100, 'list_name': 'High {first_match}'}}]}},
         {{'name': 'Even score', 'condition': 'score % 2 = 0',
-          'treatments': [{{'name': 'Send', 'percent': 100, 'list_name': 'Even'}}]}},
+          'treatments': [{{'name': 'Send', 'percent': 100, 'list_name': 'Even {first_match}'}}]}},
         {{'name': 'Everyone else',
-          'treatments': [{{'name': 'Send', 'percent': 90, 'list_name': 'Rest'}},
+          'treatments': [{{'name': 'Send', 'percent': 90, 'list_name': 'Rest {first_match}'}},
                          {{'name': 'Holdout', 'percent': 10, 'control': true}}]}},
     ]"""
 

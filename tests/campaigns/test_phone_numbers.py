@@ -164,7 +164,7 @@ def _seed_project(tmp_path_factory: pytest.TempPathFactory, name: str) -> Campai
     project = CampaignProject(Path(tmp_path_factory.mktemp(name)))
     project.write_model("test_inputs/test_phone_cases", CASES_SQL)
     tests = project.root / "tests" / "dbt"
-    tests.mkdir(parents=True)
+    tests.mkdir(parents=True, exist_ok=True)
     shutil.copy(REPO / "tests" / "dbt" / "klaviyo_phone_plans_are_sane.sql", tests)
     return project
 

@@ -32,7 +32,7 @@ BROKEN_BUCKETS = """\
 def _build(root: Path, broken: bool) -> tuple[str, dict[str, int]]:
     project = CampaignProject(root)
     tests = project.root / "tests" / "dbt"
-    tests.mkdir(parents=True)
+    tests.mkdir(parents=True, exist_ok=True)
     shutil.copy(REPO / "tests" / "dbt" / "delivery_summary_split_matches_percents.sql", tests)
     if broken:
         (project.root / "macros" / "broken_buckets.sql").write_text(BROKEN_BUCKETS)

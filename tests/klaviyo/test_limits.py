@@ -10,7 +10,7 @@ import pytest
 
 from loader.klaviyo.limits import LIMITS, estimate_seconds
 
-# $KLAVIYO_OPENAPI_DIR, else <repo>/../shared/klaviyo-openapi (as tests/klaviyo_emulator/contract.py)
+# $KLAVIYO_OPENAPI_DIR, else <repo>/../shared/klaviyo-openapi (as the emulator contract check)
 OPENAPI = Path(os.environ.get("KLAVIYO_OPENAPI_DIR")
                or Path(__file__).resolve().parents[3] / "shared" / "klaviyo-openapi")
 

@@ -123,13 +123,24 @@ def test_profiles_merge_by_email_phone_and_external_id(api: Api) -> None:
     merged = emu.find_profile(phone_number="+4790000000")
     assert merged is not None and merged["id"] == ann["id"]
     assert emu.lists()["SMS"]["members"] == [ann["id"]]
-    # an external id alone finds her; a different email with her phone does not take it over
+    # an external id alone finds her
     api.import_and_wait([{"external_id": "C1", "title": "Dr"}])
     assert emu.find_profile(email="ann@example.com")["title"] == "Dr"
-    api.import_and_wait([{"email": "bob@example.com", "phone_number": "+4790000000"}])
+    # a new email with her phone is matched by the phone, as Klaviyo matches it: her profile
+    # (and its list memberships) now carries that email, and no second profile is made
+    other = api.create_list("Other")
+    api.import_and_wait([{"email": "bob@example.com", "phone_number": "+4790000000",
+                          "first_name": "Bob"}], [other])
+    assert len(emu.profiles()) == 1
     bob = emu.find_profile(email="bob@example.com")
-    assert bob is not None and bob["phone_number"] is None
-    assert emu.find_profile(phone_number="+4790000000")["id"] == ann["id"]
+    assert bob is not None and bob["id"] == ann["id"] and bob["first_name"] == "Bob"
+    assert emu.find_profile(email="ann@example.com") is None
+    assert emu.lists()["SMS"]["emails"] == {"bob@example.com"}
+    assert emu.lists()["Other"]["members"] == [ann["id"]]
+    # and so does a new email with her external id
+    api.import_and_wait([{"email": "cy@example.com", "external_id": "C1"}])
+    assert emu.find_profile(external_id="C1")["email"] == "cy@example.com"
+    assert len(emu.profiles()) == 1
 
 
 def test_create_or_update_profile_and_patch_properties_unset(api: Api) -> None:

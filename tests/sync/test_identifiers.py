@@ -167,8 +167,10 @@ def test_unresolvable_removal_stays_pending_and_fails_clearly(klaviyo_emulator, 
     assert list_phones(klaviyo_emulator, "SMS Promo") == {"+12065550101", "+12065550202"}
 
 
-def test_shared_secondary_identifier_is_not_silently_merged(klaviyo_emulator, path) -> None:
-    """Two customers with different phones sharing an email: one sent, one reported."""
+def test_shared_identifiers_are_not_silently_merged(klaviyo_emulator, path) -> None:
+    """m-2 shares m-1's email, m-5 shares m-4's phone. Keyed on that identifier, the smaller
+    amperity_id is sent and the other recorded as a duplicate; as another identifier, it is
+    withheld from both customers, who are still sent by their campaign identifier."""
     c = customers()
     c["m-2"].email = "ann@example.com"  # shares m-1's email, has its own phone
     c["m-5"].phone_number = "+12065550404"  # shares m-4's phone, has its own email
@@ -177,25 +179,36 @@ def test_shared_secondary_identifier_is_not_silently_merged(klaviyo_emulator, pa
     assert result.exit_code == EXIT_OK, result.error
     by_list = {r.list_name: r for r in result.lists}
     sms, news = by_list["SMS Promo"], by_list["Newsletter"]
-    # sms: m-2 shares m-1's email and m-5 shares m-4's phone → 4 customers involved, 3 sent
-    assert (sms.added, sms.duplicates) == (3, 4)
-    assert (news.added, news.duplicates) == (3, 4)
+    # sms: m-5 duplicates m-4's phone (not sent); ann@ is withheld from m-1 and m-2
+    assert (sms.added, sms.duplicates, sms.withheld) == (4, 1, 2)
+    # newsletter: m-2 duplicates m-1's email; m-4's phone is withheld from m-4 and m-5
+    assert (news.added, news.duplicates, news.withheld) == (4, 1, 2)
     assert list_phones(klaviyo_emulator, "SMS Promo") == {
-        "+12065550101", "+12065550303", "+12065550404"}
+        "+12065550101", "+12065550202", "+12065550303", "+12065550404"}
+    assert list_emails(klaviyo_emulator, "Newsletter") == {
+        "ann@example.com", "cat@example.com", "dan@example.com", "eve@example.com"}
+    # one profile per customer: m-2's (by its phone) is not m-1's (by ann@)
+    m2 = klaviyo_emulator.find_profile(phone_number="+12065550202")
+    assert m2["email"] is None
+    assert klaviyo_emulator.find_profile(email="ann@example.com")["phone_number"] == (
+        "+12065550101")
     reasons = query(path, "select list_name, amperity_id, reason from klaviyo_loader.rejected_rows "
                          "order by all")
-    assert [(n, a) for n, a, _ in reasons] == [
-        ("Newsletter", "m-2"), ("Newsletter", "m-5"), ("SMS Promo", "m-2"), ("SMS Promo", "m-5")]
+    assert [(n, a, r.split(":")[0]) for n, a, r in reasons] == [
+        ("Newsletter", "m-2", "duplicate_email"),
+        ("Newsletter", "m-4", "withheld_phone_number"),
+        ("Newsletter", "m-5", "withheld_phone_number"),
+        ("SMS Promo", "m-1", "withheld_email"),
+        ("SMS Promo", "m-2", "withheld_email"),
+        ("SMS Promo", "m-5", "duplicate_phone_number")]
     sms_reasons = {a: r for n, a, r in reasons if n == "SMS Promo"}
-    assert "email" in sms_reasons["m-2"] and "m-1" in sms_reasons["m-2"]
-    assert "phone_number" in sms_reasons["m-5"] and "m-4" in sms_reasons["m-5"]
+    assert "m-4" in sms_reasons["m-5"] and "m-2" in sms_reasons["m-1"]
     recipients = {r[0] for r in query(path, "select amperity_id from "
                                            "klaviyo_loader.campaign_recipients")}
-    assert recipients == {"m-1", "m-3", "m-4"}
-    # a second push neither re-sends nor records the duplicates again
+    assert recipients == {"m-1", "m-2", "m-3", "m-4", "m-5"}
+    # a second push re-sends nothing
     again = run(klaviyo_emulator, path, "sms_promo", "newsletter")
     assert sum(r.added + r.updated + r.removed for r in again.lists) == 0
-    assert len(query(path, "select * from klaviyo_loader.rejected_rows")) == 4
 
 
 def test_state_from_before_identifiers_were_kept_still_loses_no_removal(klaviyo_emulator, path

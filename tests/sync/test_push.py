@@ -140,7 +140,17 @@ def test_sample_then_full_push(klaviyo_emulator, spec, warehouse, run_push) -> N
 def test_recipients_once_per_delivery_and_columns(klaviyo_emulator, spec, warehouse,
                                                   run_push) -> None:
     run_push()
-    run_push()  # a one-time campaign named again: a new delivery
+    again = run_push()  # a delivered one-time campaign named again, nothing to send
+    assert again.resynced == ["spring_sale"] and again.deliveries == {}
+    assert again.exit_code == EXIT_OK
+    recipients = query(warehouse, "select count(*) from klaviyo_loader.campaign_recipients")
+    spec.members.append(Member("amp-late", "late@example.com", "Late", None, None))
+    write_warehouse(warehouse, [spec])
+    later = run_push()  # named again with a new member: that is a delivery
+    assert later.resynced == [] and list(later.deliveries) == ["spring_sale"]
+    assert later.delivery_totals["spring_sale"]["added"] == 1
+    assert query(warehouse, "select count(*) from klaviyo_loader.campaign_recipients") == [
+        (2 * recipients[0][0] + 1,)]
     con = duckdb.connect(warehouse, read_only=True)
     cols = [r[0] for r in con.execute("describe klaviyo_loader.campaign_recipients").fetchall()]
     dup = con.execute("""select count(*) from (select delivery_id, amperity_id, sub_audience_id,
@@ -237,7 +247,7 @@ def test_shared_identifier_is_sent_once_and_reported(klaviyo_emulator, spec, war
     result = run_push()
     assert result.exit_code == EXIT_OK
     list_a = next(r for r in result.lists if r.list_name == spec.list_a)
-    assert list_a.duplicates == 2  # every customer involved, as klaviyo_delivery_summary
+    assert list_a.duplicates == 1  # the customer not sent
     p = klaviyo_emulator.find_profile(email="shared@example.com")
     assert p["first_name"] == "First"  # the smallest amperity_id is the one sent
     rows = query(warehouse, "select amperity_id from klaviyo_loader.campaign_recipients "
@@ -245,7 +255,7 @@ def test_shared_identifier_is_sent_once_and_reported(klaviyo_emulator, spec, war
     assert rows == [("amp-zz-1",)]
     reasons = query(warehouse, "select amperity_id, reason from klaviyo_loader.rejected_rows")
     assert [a for a, _ in reasons] == ["amp-zz-2"]
-    assert "email" in reasons[0][1] and "amp-zz-1" in reasons[0][1]
+    assert reasons[0][1].startswith("duplicate_email:") and "amp-zz-1" in reasons[0][1]
 
 
 def test_oauth_push_and_missing_scope(klaviyo_emulator, spec, warehouse) -> None:

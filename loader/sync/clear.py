@@ -1,0 +1,130 @@
+"""NULL means NULL in Klaviyo: profile and location fields that went from a value to NULL.
+
+A bulk import never clears a field (Klaviyo documents that only non-null values are written),
+so a field the warehouse set to NULL would keep its old value in Klaviyo forever. Klaviyo's way
+to clear one is Update Profile (``PATCH /api/profiles/{id}``) with the field set to null.
+
+State knows what each member was sent: ``list_members.sent_fields`` is a mask over
+``loader.warehouse.CLEARABLE_FIELDS`` of the fields sent with a value. A confirmed import adds
+the fields it carried to the mask (it never removes one: the value is still in Klaviyo); a
+profile is patched when its mask holds a field that the campaign maps and the desired profile
+no longer carries, and only then is the field dropped from the mask. So a kill between the
+PATCH and its state write repeats the (idempotent) PATCH, and an unchanged push sends none.
+Custom properties are not concerned: the import clears them (``patch_properties.unset``).
+
+Cost: one ``PATCH`` a profile (Klaviyo: 75/s burst, 750/min steady), plus one
+``GET /api/profiles`` per 100 profiles whose id state does not know yet.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import duckdb
+
+from loader.errors import KlaviyoError
+from loader.klaviyo.payloads import LOCATION_FIELDS, sql_str
+from loader.sync.apply import Applier, insert_rows
+from loader.sync.plan import DESIRED
+from loader.warehouse import CLEARABLE_FIELDS
+
+LOOKUP_PAGE = 100
+STATE_BATCH = 100  # PATCHes between two state writes
+
+
+def clears_sql(schema: str, account_id: str, list_id: str, mask: int) -> str:
+    """The desired profiles of the list with fields to clear: identifier, profile_id,
+    clear (mask of the fields to set to null), fields (the desired mask)."""
+    return f"""
+select d.identifier, m.profile_id, m.sent_fields & ~d.fields & {int(mask)} as clear, d.fields
+from {DESIRED} as d
+inner join "{schema}"."list_members" as m on m.account_id = {sql_str(account_id)}
+    and m.list_id = {sql_str(list_id)} and m.identifier = d.identifier
+where d.fields is not null and m.sent_fields is not null
+    and m.sent_fields & ~d.fields & {int(mask)} <> 0
+"""
+
+
+def count(con: duckdb.DuckDBPyConnection, schema: str, account_id: str, list_id: str | None,
+          mask: int, has_columns: bool) -> tuple[int, int]:
+    """(profiles to patch, of which without a known profile id) — for plans and dry runs."""
+    if list_id is None or not mask or not has_columns:
+        return 0, 0
+    row = con.execute(f"select count(*), count(*) filter (where profile_id is null) from "
+                      f"({clears_sql(schema, account_id, list_id, mask)})").fetchone()
+    return (int(row[0]), int(row[1])) if row else (0, 0)
+
+
+def body(profile_id: str, clear: int) -> dict[str, Any]:
+    """The Update Profile document setting the fields of ``clear`` to null."""
+    attributes: dict[str, Any] = {}
+    location: dict[str, None] = {}
+    for i, name in enumerate(CLEARABLE_FIELDS):
+        if clear & (1 << i):
+            if name in LOCATION_FIELDS:
+                location[name] = None
+            else:
+                attributes[name] = None
+    if location:
+        attributes["location"] = location
+    return {"data": {"type": "profile", "id": profile_id, "attributes": attributes}}
+
+
+def clear_fields(applier: Applier, list_id: str, identifier_field: str, mask: int) -> int:
+    """PATCH every profile of the list whose field went from a value to NULL; the number of
+    profiles patched."""
+    con, t = applier.con, applier.t
+    rows = con.execute(clears_sql(applier.schema, applier.account_id, list_id, mask)
+                       ).fetchall()
+    if not rows:
+        return 0
+    ids = {r[0]: r[1] for r in rows}
+    unknown = sorted(i for i, pid in ids.items() if pid is None)
+    for start in range(0, len(unknown), LOOKUP_PAGE):
+        chunk = unknown[start:start + LOOKUP_PAGE]
+        wanted = {(v.lower() if identifier_field == "email" else v): v for v in chunk}
+        for p in applier.client.find_profiles(identifier_field, chunk):
+            value = p.get(identifier_field) or ""
+            key = value.lower() if identifier_field == "email" else value
+            if key in wanted:
+                ids[wanted[key]] = p["id"]
+    done: list[tuple[str, str | None, int]] = []
+    patched = 0
+    for identifier, _, clear, fields in rows:
+        pid = ids.get(identifier)
+        if pid is not None:
+            try:
+                applier.client.request("update_profile", "PATCH", f"/api/profiles/{pid}",
+                                       body=body(pid, int(clear)))
+                patched += 1
+            except KlaviyoError as exc:
+                if getattr(exc, "status", None) != 404:
+                    _record(con, t, applier.account_id, list_id, done)
+                    raise
+                pid = None  # the profile is gone: nothing left to clear
+        done.append((identifier, pid, int(fields)))
+        if len(done) >= STATE_BATCH:
+            _record(con, t, applier.account_id, list_id, done)
+            done = []
+    _record(con, t, applier.account_id, list_id, done)
+    return patched
+
+
+def _record(con: duckdb.DuckDBPyConnection, t: Any, account_id: str, list_id: str,
+            done: list[tuple[str, str | None, int]]) -> None:
+    """The patched members' masks become the desired ones (their ids cached), in one
+    transaction."""
+    if not done:
+        return
+    con.execute("create or replace temp table _klaviyo_cleared (identifier varchar, "
+                "profile_id varchar, fields bigint)")
+    insert_rows(con, "_klaviyo_cleared", done, 3)
+    con.execute("begin")
+    con.execute(f"""
+        update {t('list_members')} as m set sent_fields = c.fields,
+            profile_id = coalesce(m.profile_id, c.profile_id)
+        from _klaviyo_cleared as c
+        where m.account_id = ? and m.list_id = ? and m.identifier = c.identifier""",
+                [account_id, list_id])
+    con.execute("commit")
+    done.clear()

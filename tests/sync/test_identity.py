@@ -1,0 +1,214 @@
+"""Identifiers shared across lists, and phone numbers Klaviyo would refuse (contracts C1, C2).
+
+End to end over HTTP against the emulator, which matches an incoming profile by email, then
+phone number, then external id, as Klaviyo does: a new email with a known phone updates the
+profile that holds the phone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+import requests
+
+from loader.errors import EXIT_OK
+from loader.sync import PushOptions, PushResult, push
+from tests.sync.conftest import settings_for
+from tests.sync.helpers import FIXED, REGISTRY_COLUMNS, query
+
+PHONE = "+442079460123"  # a valid London number
+
+
+@dataclass
+class Row:
+    amperity_id: str
+    email: str | None
+    phone_number: str | None
+    external_id: str | None = None
+    list_name: str | None = None  # None: control
+    shrink_reason: str | None = None
+    first_name: str | None = None
+
+
+def write(path: str, campaigns: dict[str, tuple[str, list[str], list[Row]]]) -> None:
+    """campaign id -> (identifier, list names, rows); every campaign maps email,
+    phone_number, external_id and first_name."""
+    con = duckdb.connect(path)
+    con.execute(f"create or replace table main.klaviyo_campaigns ({REGISTRY_COLUMNS})")
+    for cid, (identifier, lists, rows) in campaigns.items():
+        con.execute(
+            "insert into main.klaviyo_campaigns values (?, ?, 'one_time', ?, ?, true, 'asap', "
+            "null, null, null, null, ?, ?, 'klaviyo', 'Klaviyo', now(), 'inv-1')",
+            [cid, cid, f'"main"."aud_{cid}"', identifier,
+             "email,phone_number,external_id,first_name", ",".join(lists)])
+        con.execute(f"create or replace table main.aud_{cid} ({FIXED}, email varchar, "
+                    f"phone_number varchar, external_id varchar, first_name varchar)")
+        if rows:
+            con.executemany(
+                f"insert into main.aud_{cid} values ({', '.join('?' * 16)})",
+                [(cid, cid, "all", "All", "t" if r.list_name else "control",
+                  "T" if r.list_name else "Control", r.list_name is None, r.list_name, "seg",
+                  "Seg", r.amperity_id, r.shrink_reason, r.email, r.phone_number,
+                  r.external_id, r.first_name) for r in rows])
+    con.close()
+
+
+def run(emulator: Any, path: str, *campaigns: str, **options: Any) -> PushResult:
+    return push(settings_for(emulator, path), PushOptions(campaigns=list(campaigns), **options))
+
+
+def emails(emulator: Any, name: str) -> set[str]:
+    return set(emulator.lists()[name]["emails"])
+
+
+@pytest.fixture
+def path(tmp_path: Path) -> str:
+    return str(tmp_path / "identity.duckdb")
+
+
+def test_the_emulator_merges_a_shared_phone_as_klaviyo_does(klaviyo_emulator) -> None:
+    """Why the loader must withhold: A and B imported with one phone into two lists leave
+    list A holding B's email (the demo's own check sees it)."""
+    base, key = klaviyo_emulator.base_url, klaviyo_emulator.api_key
+    headers = {"Authorization": f"Klaviyo-API-Key {key}", "revision": "2026-07-15",
+               "Content-Type": "application/vnd.api+json", "Accept": "application/vnd.api+json"}
+    ids = {}
+    for name in ("List A", "List B"):
+        r = requests.post(f"{base}/api/lists", headers=headers, timeout=10, json={
+            "data": {"type": "list", "attributes": {"name": name}}})
+        ids[name] = r.json()["data"]["id"]
+    for name, email in (("List A", "a@example.com"), ("List B", "b@example.com")):
+        r = requests.post(f"{base}/api/profile-bulk-import-jobs", headers=headers, timeout=10,
+                          json={"data": {"type": "profile-bulk-import-job", "attributes": {
+                              "profiles": {"data": [{"type": "profile", "attributes": {
+                                  "email": email, "phone_number": PHONE}}]}},
+                              "relationships": {"lists": {"data": [
+                                  {"type": "list", "id": ids[name]}]}}}})
+        assert r.status_code == 202
+        klaviyo_emulator.wait_for_jobs()
+    assert emails(klaviyo_emulator, "List A") == {"b@example.com"}  # A's list lost A
+    assert len(klaviyo_emulator.profiles()) == 1
+
+
+def test_a_phone_shared_across_lists_is_withheld_and_lists_are_exact(klaviyo_emulator, path
+                                                                     ) -> None:
+    """The issue's reproduction: customer A in one list, B with the same phone in another."""
+    write(path, {
+        "spring": ("email", ["Spring"], [
+            Row("a-1", "a@example.com", PHONE, list_name="Spring", first_name="Ann"),
+            Row("a-3", "c@example.com", "+442079460999", list_name="Spring")]),
+        "autumn": ("email", ["Autumn"], [
+            Row("a-2", "b@example.com", PHONE, list_name="Autumn", first_name="Bob")]),
+    })
+    result = run(klaviyo_emulator, path, "spring", "autumn")
+    assert result.exit_code == EXIT_OK, result.error
+    assert emails(klaviyo_emulator, "Spring") == {"a@example.com", "c@example.com"}
+    assert emails(klaviyo_emulator, "Autumn") == {"b@example.com"}
+    a = klaviyo_emulator.find_profile(email="a@example.com")
+    b = klaviyo_emulator.find_profile(email="b@example.com")
+    assert a["id"] != b["id"] and a["phone_number"] is None and b["phone_number"] is None
+    assert (a["first_name"], b["first_name"]) == ("Ann", "Bob")
+    # c's own phone is not shared: sent
+    assert klaviyo_emulator.find_profile(email="c@example.com")["phone_number"] == "+442079460999"
+    by_list = {r.list_name: r for r in result.lists}
+    assert (by_list["Spring"].withheld, by_list["Autumn"].withheld) == (1, 1)
+    rows = query(path, "select campaign_id, amperity_id, reason, delivery_id "
+                       "from klaviyo_loader.rejected_rows order by 1")
+    assert [(c, a) for c, a, _, _ in rows] == [("autumn", "a-2"), ("spring", "a-1")]
+    assert rows[0][2].startswith(f"withheld_phone_number: {PHONE} is also held by a-1")
+    assert rows[0][3] == result.deliveries["autumn"]
+    assert query(path, "select campaign_id, withheld from klaviyo_loader.deliveries "
+                       "order by 1") == [("autumn", 1), ("spring", 1)]
+    # pushed again: nothing sent, and the lists stay exact
+    again = run(klaviyo_emulator, path, "spring", "autumn")
+    assert sum(r.added + r.updated + r.removed for r in again.lists) == 0
+    assert emails(klaviyo_emulator, "Spring") == {"a@example.com", "c@example.com"}
+    assert emails(klaviyo_emulator, "Autumn") == {"b@example.com"}
+
+
+def test_a_phone_the_state_sent_for_another_customer_is_withheld(klaviyo_emulator, path
+                                                                 ) -> None:
+    """A was sent with the phone; A's phone changes and B (another campaign, pushed alone)
+    now has A's old phone: only the state knows it is A's profile's."""
+    a = Row("a-1", "a@example.com", PHONE, list_name="Spring")
+    b = Row("a-2", "b@example.com", None, list_name="Autumn")
+    write(path, {"spring": ("email", ["Spring"], [a]), "autumn": ("email", ["Autumn"], [b])})
+    assert run(klaviyo_emulator, path, "spring", "autumn").exit_code == EXIT_OK
+    a.phone_number, b.phone_number = "+442079460555", PHONE
+    write(path, {"spring": ("email", ["Spring"], [a]), "autumn": ("email", ["Autumn"], [b])})
+    result = run(klaviyo_emulator, path, "autumn")
+    assert result.exit_code == EXIT_OK, result.error
+    assert result.lists[0].withheld == 1
+    assert emails(klaviyo_emulator, "Spring") == {"a@example.com"}
+    assert emails(klaviyo_emulator, "Autumn") == {"b@example.com"}
+    assert klaviyo_emulator.find_profile(email="b@example.com")["phone_number"] is None
+    # once A's new phone is sent, the old one is B's alone: B gets it
+    assert run(klaviyo_emulator, path, "spring").exit_code == EXIT_OK
+    assert run(klaviyo_emulator, path, "autumn").exit_code == EXIT_OK
+    assert klaviyo_emulator.find_profile(email="b@example.com")["phone_number"] == PHONE
+    assert klaviyo_emulator.find_profile(email="a@example.com")["phone_number"] == (
+        "+442079460555")
+
+
+def test_invalid_phone_numbers_are_withheld(klaviyo_emulator, path) -> None:
+    """+1 212 … is a real plan; +44 20 … needs 10 digits; +1 199 … has no such area code."""
+    write(path, {
+        "mail": ("email", ["Mail"], [
+            Row("m-1", "a@example.com", "+12125550143", list_name="Mail"),
+            Row("m-2", "b@example.com", "+44207946012", list_name="Mail"),
+            Row("m-3", "c@example.com", "+11995550143", list_name="Mail")]),
+        "sms": ("phone_number", ["SMS"], [
+            Row("s-1", None, "+12125550144", list_name="SMS"),
+            Row("s-2", None, "+44207946013", list_name="SMS")]),
+    })
+    result = run(klaviyo_emulator, path, "mail", "sms")
+    assert result.exit_code == EXIT_OK, result.error
+    assert emails(klaviyo_emulator, "Mail") == {"a@example.com", "b@example.com",
+                                                "c@example.com"}
+    phones = {p["email"]: p["phone_number"] for p in klaviyo_emulator.profiles()}
+    assert phones["a@example.com"] == "+12125550143"
+    assert phones["b@example.com"] is None and phones["c@example.com"] is None
+    assert set(klaviyo_emulator.lists()["SMS"]["phone_numbers"]) == {"+12125550144"}
+    reasons = dict(query(path, "select amperity_id, reason from klaviyo_loader.rejected_rows"))
+    assert set(reasons) == {"m-2", "m-3", "s-2"}
+    assert reasons["m-2"].startswith("withheld_phone_number: invalid number +44207946012 "
+                                     "(not a valid number in the numbering plan of GB)")
+    assert reasons["m-2"].endswith("the customer is sent without it")
+    assert reasons["s-2"].endswith("not sent (it is the campaign's identifier)")
+    by_list = {r.list_name: r for r in result.lists}
+    assert (by_list["Mail"].withheld, by_list["SMS"].withheld) == (2, 1)
+    assert {r[0] for r in query(path, "select amperity_id from "
+                                      "klaviyo_loader.campaign_recipients")} == {
+        "m-1", "m-2", "m-3", "s-1"}
+
+
+def test_sql_duplicates_are_recorded_once_per_delivery(klaviyo_emulator, path) -> None:
+    """Contract C1: rows the campaign's SQL marked duplicate_<identifier> are recorded in
+    rejected_rows once per delivery, naming the customer sent, and counted."""
+    rows = [
+        Row("c-1", "home@example.com", None, list_name="Offer A"),
+        Row("c-2", "home@example.com", None, list_name="Offer B",
+            shrink_reason="duplicate_email"),
+        Row("c-3", "home@example.com", None, list_name=None, shrink_reason="duplicate_email"),
+        Row("c-4", "solo@example.com", None, list_name="Offer B"),
+    ]
+    write(path, {"house": ("email", ["Offer A", "Offer B"], rows)})
+    result = run(klaviyo_emulator, path, "house")
+    assert result.exit_code == EXIT_OK, result.error
+    by_list = {r.list_name: r for r in result.lists}
+    assert (by_list["Offer A"].duplicates, by_list["Offer B"].duplicates) == (0, 1)
+    assert emails(klaviyo_emulator, "Offer A") == {"home@example.com"}
+    assert emails(klaviyo_emulator, "Offer B") == {"solo@example.com"}
+    recorded = query(path, "select list_name, amperity_id, reason, delivery_id "
+                           "from klaviyo_loader.rejected_rows order by 2")
+    assert [(n, a) for n, a, _, _ in recorded] == [("Offer B", "c-2"), (None, "c-3")]
+    assert all(r.startswith("duplicate_email: shares its email with c-1") for _, _, r, _ in
+               recorded)
+    assert {d for *_, d in recorded} == {result.deliveries["house"]}
+    assert query(path, "select duplicates from klaviyo_loader.deliveries") == [(2,)]
+    assert {r[0] for r in query(path, "select amperity_id from "
+                                      "klaviyo_loader.campaign_recipients")} == {"c-1", "c-4"}
