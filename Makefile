@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 export DUCKDB_PATH ?= warehouse.duckdb
 DEMO_CUSTOMERS ?= 5000
 
-.PHONY: demo test lint bench data build clean venv
+.PHONY: demo test lint bench data build clean venv browser
 
 venv: $(STAMP)
 
@@ -30,8 +30,19 @@ build: $(STAMP)
 demo: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" bash scripts/demo.sh
 
+## browser: Debian's chromium, for the report's browser test (installed when missing, as root)
+browser:
+	@if [ -x /usr/bin/chromium ] || command -v chromium >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ]; then \
+		echo "installing chromium (Debian package) for tests/results/test_report_browser.py"; \
+		apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; \
+	else \
+		echo "chromium is missing and this is not root: the report's browser test is skipped"; \
+		echo "(install it with: sudo apt-get install -y chromium)"; \
+	fi
+
 ## test: the whole test suite (pytest's "no tests collected" counts as success)
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/python -m pytest; rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; rc=0; fi; exit $$rc
 
 lint: $(STAMP)
