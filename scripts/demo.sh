@@ -16,6 +16,14 @@ step() { printf '\n== %s\n' "$*"; }
 
 step "Demo data: $customers customers into $DUCKDB_PATH"
 loader demo-data --customers "$customers"
+# The emulator below starts empty, like a new Klaviyo account: so does the loader's state (a
+# second demo in this folder would otherwise find every campaign delivered already).
+python - <<'PY'
+import os, duckdb
+con = duckdb.connect(os.environ["DUCKDB_PATH"])
+con.execute("drop schema if exists klaviyo_loader cascade")
+con.close()
+PY
 
 step "dbt build"
 dbt build --profiles-dir . --project-dir .
