@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 export DUCKDB_PATH ?= warehouse.duckdb
 DEMO_CUSTOMERS ?= 5000
 
-.PHONY: demo test lint bench data build clean venv reliability
+.PHONY: demo test lint bench data build clean venv browser reliability
 
 venv: $(STAMP)
 
@@ -30,8 +30,19 @@ build: $(STAMP)
 demo: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" bash scripts/demo.sh
 
+## browser: Debian's chromium, for the report's browser test (installed when missing, as root)
+browser:
+	@if [ -x /usr/bin/chromium ] || command -v chromium >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ]; then \
+		echo "installing chromium (Debian package) for tests/results/test_report_browser.py"; \
+		apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; \
+	else \
+		echo "chromium is missing and this is not root: the report's browser test is skipped"; \
+		echo "(install it with: sudo apt-get install -y chromium)"; \
+	fi
+
 ## test: the whole test suite (pytest's "no tests collected" counts as success)
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/python -m pytest; rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; rc=0; fi; exit $$rc
 
 ## reliability: the whole kill suite (every crash point of six scenarios, random-instant kills),
@@ -51,5 +62,40 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
+# --- Engines: PostgreSQL and Spark (docs/scale.md) ---------------------------------------------
+# Engine-only packages (dbt-postgres, dbt-spark, pyspark, psycopg2) come from
+# requirements-engines.lock, installed on top of the venv only by these targets.
+ENGINES_STAMP := $(VENV)/.engines-installed
+ENGINES ?= postgres,spark
+
+.PHONY: engines-venv test-engines postgres-start postgres-stop spark-start spark-stop
+
+engines-venv: $(ENGINES_STAMP)
+
+$(ENGINES_STAMP): $(STAMP) requirements-engines.lock
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-engines.lock
+	touch $(ENGINES_STAMP)
+
+## test-engines: install and start PostgreSQL and Spark, build the project on each, compare with
+## DuckDB, test the loader's reader there, stop them (ENGINES=postgres or spark for one)
+test-engines: $(ENGINES_STAMP)
+	ENGINES=$(ENGINES) PATH="$(CURDIR)/$(BIN):$$PATH" bash scripts/engines/test.sh
+
+## postgres-start / postgres-stop: a throwaway local cluster; `scripts/engines/postgres.sh env`
+## prints its connection for DBT_TARGET=postgres
+postgres-start:
+	bash scripts/engines/postgres.sh start
+
+postgres-stop:
+	bash scripts/engines/postgres.sh stop
+
+## spark-start / spark-stop: Java 17 and the local Spark state folder (.engines/spark)
+spark-start: $(ENGINES_STAMP)
+	bash scripts/engines/spark.sh start
+
+spark-stop:
+	bash scripts/engines/spark.sh stop
+
 clean:
-	rm -rf $(VENV) target logs .demo bench/out *.duckdb *.duckdb.wal *.duckdb.push.lock *.duckdb.tmp
+	-bash scripts/engines/postgres.sh stop
+	rm -rf $(VENV) target logs .demo .engines bench/out *.duckdb *.duckdb.wal *.duckdb.push.lock *.duckdb.tmp

@@ -251,11 +251,19 @@ def _people_sql() -> str:
     return f"""
 create or replace temp table _demo_people as
 with numbered as (
-    select i, {country} as country from _demo_ids
+    -- hh: the household whose behaviour the customer shares. A customer reusing customer
+    -- i - 1's address (a household) also shops like them, so both tend to be in the same
+    -- segments and campaigns (and, by their own sticky buckets, in different treatments).
+    select
+        i,
+        {country} as country,
+        case when _is_sharer(i) then i - 1 else i end as hh
+    from _demo_ids
 ),
 base as (
     select
         i,
+        hh,
         country,
         _given(i) as given_name,
         _surname(i) as surname,
@@ -269,15 +277,15 @@ base as (
         1 + floor(_u(i, 'house') * 250)::int as house_number,
         -- behaviour: order count (25 % never ordered, a loyal 5 % with 8-20 orders)
         case
-            when _u(i, 'orders') < 0.25 then 0
-            when _u(i, 'orders') < 0.95
-                then least(20, 1 + floor(-ln(1 - _u(i, 'orders_n')) * 2.5))::int
-            else 8 + floor(_u(i, 'orders_n') * 13)::int
+            when _u(hh, 'orders') < 0.25 then 0
+            when _u(hh, 'orders') < 0.95
+                then least(20, 1 + floor(-ln(1 - _u(hh, 'orders_n')) * 2.5))::int
+            else 8 + floor(_u(hh, 'orders_n') * 13)::int
         end as n_orders,
-        least(3000, floor(-ln(1 - _u(i, 'recency')) * 400))::int as recency_days,
-        floor(_u(i, 'span') * 1500)::int as span_days,
-        exp(3.9 + 0.55 * _z(i, 'aov')) as aov,
-        case when _u(i, 'channel') < 0.5 then 'online' when _u(i, 'channel') < 0.85 then 'store'
+        least(3000, floor(-ln(1 - _u(hh, 'recency')) * 400))::int as recency_days,
+        floor(_u(hh, 'span') * 1500)::int as span_days,
+        exp(3.9 + 0.55 * _z(hh, 'aov')) as aov,
+        case when _u(hh, 'channel') < 0.5 then 'online' when _u(hh, 'channel') < 0.85 then 'store'
             else 'app' end as preferred_channel,
         'S' || lpad((1 + floor(_u(i, 'store') * 60)::int)::varchar, 3, '0') as home_store_id
     from numbered
@@ -311,6 +319,7 @@ profiled as (
 )
 select
     i,
+    hh,
     lower(
         substr(h, 1, 8) || '-' || substr(h, 9, 4) || '-' || substr(h, 13, 4) || '-'
         || substr(h, 17, 4) || '-' || substr(h, 21, 12)
@@ -588,11 +597,11 @@ create or replace table {s}.customer_interests as
 with counts as (
     select
         p.i, p.amperity_id, p.create_dt,
-        case when _u(p.i, 'interests') < 0.30 then 0 when _u(p.i, 'interests') < 0.60 then 1
-            when _u(p.i, 'interests') < 0.80 then 2 when _u(p.i, 'interests') < 0.92 then 3
+        case when _u(p.hh, 'interests') < 0.30 then 0 when _u(p.hh, 'interests') < 0.60 then 1
+            when _u(p.hh, 'interests') < 0.80 then 2 when _u(p.hh, 'interests') < 0.92 then 3
             else 4 end as n_interests,
-        floor(_u(p.i, 'interest_start') * {len(INTERESTS)})::int as start_at,
-        [1, 5, 7, 11][1 + floor(_u(p.i, 'interest_step') * 4)::bigint] as step
+        floor(_u(p.hh, 'interest_start') * {len(INTERESTS)})::int as start_at,
+        [1, 5, 7, 11][1 + floor(_u(p.hh, 'interest_step') * 4)::bigint] as step
     from _demo_people as p
 ),
 slots as (

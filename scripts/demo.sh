@@ -16,6 +16,14 @@ step() { printf '\n== %s\n' "$*"; }
 
 step "Demo data: $customers customers into $DUCKDB_PATH"
 loader demo-data --customers "$customers"
+# The emulator below starts empty, like a new Klaviyo account: so does the loader's state (a
+# second demo in this folder would otherwise find every campaign delivered already).
+python - <<'PY'
+import os, duckdb
+con = duckdb.connect(os.environ["DUCKDB_PATH"])
+con.execute("drop schema if exists klaviyo_loader cascade")
+con.close()
+PY
 
 step "dbt build"
 dbt build --profiles-dir . --project-dir .
@@ -41,6 +49,16 @@ step "loader push --all again: an unchanged audience sends nothing (and is no ne
 loader push --all
 python scripts/verify_demo.py --expect-no-new-imports
 
+step "Demo orders: what the recipients bought over the next weeks (planted effects, docs/results.md)"
+loader demo-orders
+
+step "dbt build --select results: lift against each control group"
+dbt build --profiles-dir . --project-dir . --select path:models/results --quiet
+
+step "loader report: one self-contained HTML page per campaign"
+loader report --output "$workdir/report"
+echo "Open $workdir/report/index.html in a browser (it needs no network)."
+
 step "loader status"
 loader status
 
@@ -59,4 +77,6 @@ cat <<NEXT
 4. Then try: change a segment and push again (only the changes are sent; \`loader push
    --sample 100\` first), \`loader export CAMPAIGN --list LIST\` for a CSV, \`loader lists\`,
    and docs/sync.md, docs/scheduling.md for what a push does and how to schedule it.
+5. Did it work? Open $workdir/report/index.html: each campaign's lift against its control
+   group, with confidence intervals (docs/results.md; \`loader report --output DIR\`).
 NEXT

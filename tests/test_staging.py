@@ -8,10 +8,12 @@ recomputed here independently from the source tables.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 
 from loader import demo_data
+from tests.campaigns._project import CampaignProject
 from tests.fixtures.warehouse import BuiltWarehouse, DbtFailed, build_warehouse
 
 AS_OF = "2026-06-30 00:00:00"
@@ -197,3 +199,121 @@ def test_built_warehouse_fixture_builds_the_whole_project(built_warehouse: Built
     }
     assert {f"stg_amperity__{t}" for t in demo_data.TABLES} | set(SEGMENTS) <= built
     assert (built_warehouse.root / "target" / "run_results.json").exists()
+
+
+@pytest.fixture()
+def own_tables(tmp_path_factory: pytest.TempPathFactory) -> BuiltWarehouse:
+    """Demo tables in a schema of their own, nothing built: a brand's tables to edit."""
+    return build_warehouse(
+        tmp_path_factory.mktemp("own_tables"), customers=200, source_schema="brand", build=False
+    )
+
+
+def _alter(warehouse: BuiltWarehouse, *statements: str) -> None:
+    con = warehouse.connect(read_only=False)
+    try:
+        for statement in statements:
+            con.execute(statement)
+    finally:
+        con.close()
+
+
+def test_missing_optional_columns_are_typed_nulls_named_in_the_build_log(
+    own_tables: BuiltWarehouse,
+) -> None:
+    _alter(
+        own_tables,
+        "alter table brand.merged_customers drop column birthdate",
+        "alter table brand.merged_customers drop column gender",
+        "alter table brand.customer_360 drop column churn_propensity",
+        'alter table brand.merged_customers rename column given_name to "Given_Name"',
+    )
+    run = own_tables.dbt(
+        "run", "--select", "stg_amperity__merged_customers", "stg_amperity__customer_360"
+    )
+    assert (
+        "stg_amperity__merged_customers: source table amperity.merged_customers has no "
+        "column(s) birthdate, gender; staged as typed nulls" in run.output
+    ), run.output
+    assert (
+        "stg_amperity__customer_360: source table amperity.customer_360 has no column(s) "
+        "churn_propensity;" in run.output
+    ), run.output
+    types = dict(
+        own_tables.query(
+            "select column_name, data_type from information_schema.columns "
+            "where table_schema = 'main' and table_name = 'stg_amperity__merged_customers'"
+        )
+    )
+    assert types["birthdate"] == "DATE" and types["gender"] == "VARCHAR"
+    assert list(types) == list(demo_data.PROFILE_COLUMNS)  # every column, in order
+    # a column spelt in another case is still read
+    given_names = own_tables.query('select count("Given_Name") from brand.merged_customers')
+    assert given_names[0][0] > 150
+    assert own_tables.query(
+        "select count(*), count(birthdate), count(gender), count(given_name) "
+        "from main.stg_amperity__merged_customers"
+    ) == [(200, 0, 0, given_names[0][0])]
+    assert own_tables.query(
+        "select data_type from information_schema.columns where table_schema = 'main' "
+        "and table_name = 'stg_amperity__customer_360' and column_name = 'churn_propensity'"
+    ) == [("DOUBLE",)]
+
+
+def test_missing_required_columns_and_tables_fail_naming_them(
+    own_tables: BuiltWarehouse,
+) -> None:
+    _alter(
+        own_tables,
+        "alter table brand.merged_customers rename column amperity_id to customer_key",
+        "alter table brand.merged_customers drop column email",
+        "alter table brand.merged_customers drop column title",
+        "drop table brand.customer_interests",
+    )
+    run = own_tables.dbt(
+        "run",
+        "--select",
+        "stg_amperity__merged_customers",
+        "stg_amperity__customer_interests",
+        "stg_amperity__customer_360",
+        check=False,
+    )
+    assert not run.ok
+    assert (
+        'Source table amperity.merged_customers ("warehouse"."brand"."merged_customers") lacks '
+        "required column(s): amperity_id, email." in run.output
+    ), run.output
+    # an optional column missing as well is not an error
+    assert "title" not in run.output.split("lacks required column(s)")[1].splitlines()[0]
+    assert "Source table amperity.customer_interests" in run.output
+    assert "was not found" in run.output and "amperity_source_schema" in run.output
+    # the other staging views still build
+    assert own_tables.query("select count(*) from main.stg_amperity__customer_360") == [(200,)]
+
+
+def test_a_column_of_another_name_is_read_with_from(tmp_path: Path) -> None:
+    # A brand's table keyed on `customer_key`, with `Email` in another case: the column list
+    # names them with 'from'; a missing optional column is a typed null.
+    project = CampaignProject(tmp_path)
+    project.write_model(
+        "brand_customers",
+        "{{ config(materialized='table') }}\n"
+        "select * from (values ('k1', 'A@x.com'), ('k2', null)) as t(customer_key, \"Email\")\n",
+    )
+    project.write_model(
+        "stg_brand_customers",
+        "{%- set columns = [\n"
+        "    {'name': 'amperity_id', 'type': 'varchar', 'required': true,\n"
+        "     'from': 'customer_key'},\n"
+        "    {'name': 'email', 'type': 'varchar', 'required': true, 'from': 'email'},\n"
+        "    {'name': 'gender', 'type': 'varchar'},\n"
+        "] %}\n"
+        "select {{ klaviyo_stage_columns(ref('brand_customers'), columns, 'brand_customers') }}\n"
+        "from {{ ref('brand_customers') }}\n",
+    )
+    run = project.dbt("build", "--select", "+stg_brand_customers", campaigns=[])
+    assert run.returncode == 0, run.output
+    assert "has no column(s) gender; staged as typed nulls" in run.output
+    assert project.query(
+        "select amperity_id, email, gender from stg_brand_customers order by 1"
+    ) == [("k1", "A@x.com", None), ("k2", None, None)]

@@ -36,6 +36,8 @@ def __getattr__(name: str) -> Callable[..., str]:
         return lambda datepart, interval, from_date_or_timestamp: (
             f"({from_date_or_timestamp} + interval '{interval} {datepart}')"
         )
+    if name == "generate_series":
+        return lambda upper_bound: "select 1 as generated_number"
     if name == "datediff":
         return lambda first, second, datepart: f"date_diff('{datepart}', {first}, {second})"
 

@@ -1,8 +1,11 @@
 {#-
     The audience relation of a normalized campaign declaration (docs/architecture.md §2):
     included minus excluded customers -> sub-audiences (first match or every match) -> sticky
-    treatment bucket -> Klaviyo-mapped attributes with a shrink reason.
-    `relations` maps every model name the declaration reads to its ref().
+    treatment bucket -> Klaviyo-mapped attributes with a shrink reason -> campaign-wide identity
+    (one customer per identifier value across every list and the control group: the smallest
+    amperity_id; the others are shrunk as duplicate_<identifier>).
+    `relations` maps every model name the declaration reads to its ref(); the phone numbering
+    plans (seeds) are referenced here when the campaign sends a phone number.
 -#}
 {% macro klaviyo_audience_sql(declaration, relations) -%}
 {%- set d = declaration -%}
@@ -14,6 +17,8 @@
     {%- do sources.append(attribute.source) -%}
 {%- endfor -%}
 {%- set identifier_attribute = (d.attributes | selectattr('name', 'equalto', d.identifier) | list | first) or none -%}
+{%- set phone_attribute = (d.attributes | selectattr('name', 'equalto', 'phone_number') | list | first) or none -%}
+{%- set string = dbt.type_string() -%}
 {%- set treatment_rows = [] -%}
 {%- for sub_audience in sub_audiences -%}
     {%- set sub_audience_order = loop.index -%}
@@ -50,6 +55,29 @@ attribute_source_{{ loop.index }} as (
 ),
 
 {% endfor -%}
+{%- if phone_attribute is not none -%}
+phone_country_aliases as (
+    select * from {{ ref('klaviyo_phone_country_aliases') }}
+),
+
+phone_plans_by_country as (
+    select * from {{ ref('klaviyo_phone_plans') }}
+),
+
+phone_plans as (
+    select
+        phone_country_aliases.country_alias,
+        phone_plans_by_country.calling_code,
+        nullif(phone_plans_by_country.trunk_prefix, '') as trunk_prefix,
+        phone_plans_by_country.nsn_min,
+        phone_plans_by_country.nsn_max,
+        phone_plans_by_country.nsn_first
+    from phone_country_aliases
+    inner join phone_plans_by_country
+        on phone_country_aliases.country_code = phone_plans_by_country.country_code
+),
+
+{% endif -%}
 included_customers as (
     {%- for segment in d.include %}
     select
@@ -168,10 +196,14 @@ joined_attributes as (
         assigned_treatments.segment_order,
         assigned_treatments.sub_audience_order,
         assigned_treatments.treatment_order,
-        {%- for attribute in d.attributes if attribute.name == 'phone_number' %}
-        attribute_source_1.{{ var('klaviyo_phone_country_column') }} as phone_country__,
-        {{ klaviyo_digits_only('attribute_source_' ~ (sources.index(attribute.source) + 1) ~ '.' ~ attribute.column) }} as phone_digits__,
-        {%- endfor %}
+        {%- if phone_attribute is not none %}
+        {{ klaviyo_phone_without_extension('attribute_source_' ~ (sources.index(phone_attribute.source) + 1) ~ '.' ~ phone_attribute.column) }} as phone_text__,
+        phone_plans.calling_code as phone_plan__calling_code,
+        phone_plans.trunk_prefix as phone_plan__trunk_prefix,
+        phone_plans.nsn_min as phone_plan__nsn_min,
+        phone_plans.nsn_max as phone_plan__nsn_max,
+        phone_plans.nsn_first as phone_plan__nsn_first,
+        {%- endif %}
         {%- for attribute in d.attributes %}
         attribute_source_{{ sources.index(attribute.source) + 1 }}.{{ attribute.column }} as {{ attribute.name }}{{ ',' if not loop.last }}
         {%- endfor %}
@@ -180,8 +212,21 @@ joined_attributes as (
     left join attribute_source_{{ loop.index }}
         on assigned_treatments.amperity_id = attribute_source_{{ loop.index }}.amperity_id
     {%- endfor %}
+    {%- if phone_attribute is not none %}
+    left join phone_plans
+        on upper(trim(attribute_source_1.{{ var('klaviyo_phone_country_column') }})) = phone_plans.country_alias
+    {%- endif %}
 ),
 
+{% if phone_attribute is not none -%}
+phone_digits as (
+    select
+        *,
+        {{ klaviyo_digits_only('phone_text__') }} as phone_digits__
+    from joined_attributes
+),
+
+{% endif -%}
 mapped_attributes as (
     select
         amperity_id,
@@ -189,20 +234,39 @@ mapped_attributes as (
         sub_audience_order,
         treatment_order,
         {%- if identifier_attribute is not none %}
-        nullif(trim(cast({{ d.identifier }} as {{ dbt.type_string() }})), '') as identifier_raw__,
+        nullif({{ klaviyo_trim_whitespace('cast(' ~ d.identifier ~ ' as ' ~ string ~ ')') }}, '') as identifier_raw__,
         {%- else %}
-        cast(null as {{ dbt.type_string() }}) as identifier_raw__,
+        cast(null as {{ string }}) as identifier_raw__,
         {%- endif %}
         {%- for attribute in d.attributes %}
         {%- if attribute.name == 'email' %}
         {{ klaviyo_normalize_email('email') }} as email{{ ',' if not loop.last }}
         {%- elif attribute.name == 'phone_number' %}
-        {{ klaviyo_normalize_phone('phone_number', 'phone_digits__', 'phone_country__') }} as phone_number{{ ',' if not loop.last }}
+        {{ klaviyo_normalize_phone('phone_text__', 'phone_digits__', 'phone_plan__') }} as phone_number{{ ',' if not loop.last }}
         {%- else %}
         {{ attribute.name }}{{ ',' if not loop.last }}
         {%- endif %}
         {%- endfor %}
-    from joined_attributes
+    from {{ 'phone_digits' if phone_attribute is not none else 'joined_attributes' }}
+),
+
+{#- C1, campaign-wide identity: customers sharing the (normalised) identifier anywhere in the
+    campaign - any sub-audience, treatment or the control group - resolve to one: the smallest
+    amperity_id (byte order) among the rows that are otherwise sendable. Every row of the
+    others is shrunk as duplicate_<identifier> and keeps its attributes. -#}
+shrunk_rows as (
+    select
+        *,
+        {{ klaviyo_shrink_reason(d.identifier, 'identifier_raw__') }} as base_shrink_reason__
+    from mapped_attributes
+),
+
+resolved_identities as (
+    select
+        *,
+        min(case when base_shrink_reason__ is null then {{ klaviyo_collate_binary('cast(amperity_id as ' ~ string ~ ')') }} end)
+            over (partition by {{ d.identifier if identifier_attribute is not none else 'identifier_raw__' }}) as identity_winner__
+    from shrunk_rows
 ),
 
 final as (
@@ -254,11 +318,14 @@ final as (
             {%- endfor %}
         end as {{ dbt.type_string() }}) as segment_name,
         cast(amperity_id as {{ dbt.type_string() }}) as amperity_id,
-        cast({{ klaviyo_shrink_reason(d.identifier, 'identifier_raw__') }} as {{ dbt.type_string() }}) as shrink_reason,
+        cast(coalesce(
+            base_shrink_reason__,
+            case when {{ klaviyo_collate_binary('cast(amperity_id as ' ~ string ~ ')') }} <> identity_winner__ then 'duplicate_{{ d.identifier }}' end
+        ) as {{ string }}) as shrink_reason,
         {%- for attribute in d.attributes %}
         {{ attribute.name }}{{ ',' if not loop.last }}
         {%- endfor %}
-    from mapped_attributes
+    from resolved_identities
 )
 
 select * from final

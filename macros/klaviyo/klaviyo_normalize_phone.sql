@@ -1,25 +1,29 @@
 {#-
-    E.164 ('+' then 8-15 digits) or null when the number is not unambiguous:
+    E.164 ('+' then 8-15 digits) or null when the number is not unambiguous (docs/campaigns.md,
+    "Phone number"):
       - already international ('+...' or '00...'): its digits, when 8-15 of them (not starting
         with 0);
-      - a national number, when the customer's country is one of klaviyo_phone_countries()
-        (ISO-2, ISO-3 or English name, any case, trimmed): drop the trunk prefix when the digits
-        start with it; the rest (the national significant number) must have an allowed length
-        and first digit -> '+' || calling code || national significant number;
-      - anything else (no country, a country not in the list, wrong length, text) -> null.
-    `digits_expression` is the number with non-digits removed (klaviyo_digits_only), computed
-    once upstream. The CASE is generated from the mapping (no join): one branch per distinct
-    numbering rule, the countries sharing it (US and Canada) in one IN list.
+      - a national number, when the customer's country has a numbering plan (the seeds
+        klaviyo_phone_plans and klaviyo_phone_country_aliases, joined upstream): drop the trunk
+        prefix when the digits start with it; the rest (the national significant number) must
+        have an allowed length and first digit -> '+' || calling code || NSN;
+      - anything else (no country, a country without a plan, wrong length, text) -> null.
+
+    `phone_expression` is the number without its extension (klaviyo_phone_without_extension) and
+    `digits_expression` its digits (klaviyo_digits_only), both computed once upstream.
+    `plan` prefixes the plan's columns as joined upstream (`plan ~ 'calling_code'`,
+    'trunk_prefix', 'nsn_min', 'nsn_max', 'nsn_first'; all null when the country has no plan;
+    trunk_prefix null when the country has none).
 -#}
-{% macro klaviyo_normalize_phone(phone_expression, digits_expression, country_expression) -%}
+{% macro klaviyo_normalize_phone(phone_expression, digits_expression, plan) -%}
     {{ return(adapter.dispatch('klaviyo_normalize_phone', 'klaviyo_audiences')(
-        phone_expression, digits_expression, country_expression)) }}
+        phone_expression, digits_expression, plan)) }}
 {%- endmacro %}
 
-{% macro default__klaviyo_normalize_phone(phone_expression, digits_expression, country_expression) -%}
+{% macro default__klaviyo_normalize_phone(phone_expression, digits_expression, plan) -%}
     {%- set d = digits_expression -%}
-    {#- dbt.concat rendered once, filled in per branch (a macro call per branch costs compile time). -#}
-    {%- set concat_template = dbt.concat(['__left__', '__right__']) | string -%}
+    {%- set trunk = plan ~ 'trunk_prefix' -%}
+    {%- set trunk_length = 'length(' ~ trunk ~ ')' -%}
     case
         when nullif(trim({{ phone_expression }}), '') is null then null
         when trim({{ phone_expression }}) like '+%'
@@ -34,24 +38,15 @@
                     and substr({{ d }}, 3, 1) <> '0'
                     then {{ dbt.concat(["'+'", "substr(" ~ d ~ ", 3)"]) }}
             end
-        {%- for rule in klaviyo_phone_rules() %}
-        {%- set code = "'+" ~ rule.calling_code ~ "'" %}
-        {%- set first = "between '" ~ rule.nsn_first ~ "' and '9'" %}
-        when upper(trim({{ country_expression }})) in ('{{ rule.names | join("', '") }}')
+        when {{ plan }}calling_code is null then null
+        when {{ trunk }} is not null and substr({{ d }}, 1, {{ trunk_length }}) = {{ trunk }}
             then case
-                {%- if rule.trunk_prefix %}
-                {%- set k = rule.trunk_prefix | length %}
-                when substr({{ d }}, 1, {{ k }}) = '{{ rule.trunk_prefix }}'
-                    then case
-                        when length({{ d }}) between {{ rule.nsn_min + k }} and {{ rule.nsn_max + k }}
-                            and substr({{ d }}, {{ k + 1 }}, 1) {{ first }}
-                            then {{ concat_template.replace('__left__', code).replace('__right__', 'substr(' ~ d ~ ', ' ~ (k + 1) ~ ')') }}
-                    end
-                {%- endif %}
-                when length({{ d }}) between {{ rule.nsn_min }} and {{ rule.nsn_max }}
-                    and substr({{ d }}, 1, 1) {{ first }}
-                    then {{ concat_template.replace('__left__', code).replace('__right__', d) }}
+                when length({{ d }}) - {{ trunk_length }} between {{ plan }}nsn_min and {{ plan }}nsn_max
+                    and substr({{ d }}, {{ trunk_length }} + 1, 1) between {{ plan }}nsn_first and '9'
+                    then {{ dbt.concat(["'+'", plan ~ 'calling_code', 'substr(' ~ d ~ ', ' ~ trunk_length ~ ' + 1)']) }}
             end
-        {%- endfor %}
+        when length({{ d }}) between {{ plan }}nsn_min and {{ plan }}nsn_max
+            and substr({{ d }}, 1, 1) between {{ plan }}nsn_first and '9'
+            then {{ dbt.concat(["'+'", plan ~ 'calling_code', d]) }}
     end
 {%- endmacro %}

@@ -65,9 +65,13 @@ PLANS: dict[tuple[str, ...], Plan] = {
 PLAN_BY_SPELLING = {name: plan for names, plan in PLANS.items() for name in names}
 
 
+# An extension starts at the first of these (case-insensitive) and is dropped.
+EXTENSION = re.compile(r"(ext|x|#|;|,).*$", re.IGNORECASE | re.DOTALL)
+
+
 def e164(raw: str | None, country: str | None) -> str | None:
     """E.164 for a captured phone and the customer's country, or None when not unambiguous."""
-    text = (raw or "").strip()
+    text = EXTENSION.sub("", raw or "").strip()
     if not text:
         return None
     digits = re.sub(r"[^0-9]", "", text)

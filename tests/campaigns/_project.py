@@ -89,6 +89,10 @@ class CampaignProject:
         shutil.copytree(REPO / "macros", root / "macros")
         generic_tests = Path("tests", "dbt", "generic")
         shutil.copytree(REPO / generic_tests, root / generic_tests)
+        # Reference data the campaign SQL reads (phone numbering plans); loaded before the
+        # first `dbt run` (see `dbt`), or by any `dbt build` that selects it.
+        shutil.copytree(REPO / "seeds", root / "seeds")
+        self.seeded = False
         # Only the cross-campaign models: the test writes its own inputs and campaigns.
         shutil.copytree(REPO / "models" / "klaviyo", root / "models" / "klaviyo")
         self.write_model("test_inputs/test_people", PEOPLE_SQL)
@@ -104,7 +108,15 @@ class CampaignProject:
         self.write_model(f"campaigns/{model}", "{{ klaviyo_campaign(\n" + body + "\n) }}\n")
 
     def dbt(self, *args: str, campaigns: list[str], **variables: Any) -> DbtResult:
-        """Run one dbt command; `campaigns` is var klaviyo_campaigns."""
+        """Run one dbt command; `campaigns` is var klaviyo_campaigns.
+
+        The seeds are loaded once, before the first `dbt run` (`dbt build` loads what it
+        selects itself)."""
+        if args and args[0] == "run" and not self.seeded:
+            seed = self.dbt("seed", campaigns=campaigns, **variables)
+            if seed.returncode != 0:
+                return seed
+            self.seeded = True
         all_vars = {**DEFAULT_VARS, "klaviyo_campaigns": campaigns, **variables}
         target = self.root / "target"
         env = {**os.environ, "DUCKDB_PATH": str(self.duckdb_path), "DBT_TARGET": "duckdb"}

@@ -168,34 +168,96 @@ def test_first_match_off_assigns_every_matching_sub_audience(built: CampaignProj
     assert rows[3] == "everyone_else"
 
 
+def shared_email_winner() -> int:
+    """The customer keeping the shared address: the smallest amperity_id in string order among
+    everyone holding it (every 97th person with a valid email; the whole population is in
+    every campaign)."""
+    holders = [i for i in range(POPULATION) if i % 97 == 0 and i % 50 not in (0, 1)]
+    return min(holders, key=lambda i: f"c{i}")
+
+
 def test_delivery_summary_counts_shrink_expansion_and_duplicates(built: CampaignProject) -> None:
     # Independent counts over the people, for sub-audience 'Even score' with first match on:
     # scores 0-48 even -> ids i with i % 100 in {0, 2, ..., 48}.
     people = [i for i in range(POPULATION) if i % 100 < 50 and i % 2 == 0]
     missing = sum(1 for i in people if i % 50 == 0)
     invalid = sum(1 for i in people if i % 50 == 1)
-    sendable = [i for i in people if i % 50 not in (0, 1)]
-    # Klaviyo keys profiles on each identifier sent: the shared email (every 97th person) and
-    # phone numbers, which repeat every 10,000 ids ('(415) 555-' || i % 10000, every 3rd person
-    # not a multiple of 7). Control rows and shrunk rows go to no list.
-    owners: dict[tuple[str, int], set[int]] = {}
+    # The shared email (every 97th person) is one person campaign-wide: everyone holding it
+    # but the winner, whatever their sub-audience, is shrunk as duplicate_email.
+    winner = shared_email_winner()
+    duplicates = [i for i in people if i % 50 not in (0, 1) and i % 97 == 0 and i != winner]
+    sendable = [i for i in people if i % 50 not in (0, 1) and i not in duplicates]
+    # Klaviyo keys profiles on each identifier sent: the campaign's email is now unique, but
+    # phone numbers repeat every 10,000 ids ('(415) 555-' || i % 10000, every 3rd person not a
+    # multiple of 7) and are sent too. Control rows and shrunk rows go to no list.
+    owners: dict[int, set[int]] = {}
     for i in sendable:
-        if i % 97 == 0:
-            owners.setdefault(("email", 0), set()).add(i)
         if i % 7 != 0 and i % 3 == 0:
-            owners.setdefault(("phone", i % 10000), set()).add(i)
+            owners.setdefault(i % 10000, set()).add(i)
     shared = set().union(*(ids for ids in owners.values() if len(ids) > 1))
     expansion = sum(max(i % 3 - 1, 0) for i in people)
     rows_to_send = sum(max(i % 3, 1) for i in sendable)
     summary = built.query(
         "select customers, rows_to_send, shrink_customers, shrink_missing_identifier, "
-        "shrink_invalid_identifier, expansion_rows, duplicate_identifier_customers "
+        "shrink_invalid_identifier, shrink_duplicate_identifier, expansion_rows, "
+        "duplicate_identifier_customers "
         "from klaviyo_delivery_summary where campaign_id = 'first_match_on' "
         "and sub_audience_id = 'even_score'"
     )
+    assert duplicates and shared
     assert summary == [
-        (len(people), rows_to_send, missing + invalid, missing, invalid, expansion, len(shared))
+        (
+            len(people),
+            rows_to_send,
+            missing + invalid + len(duplicates),
+            missing,
+            invalid,
+            len(duplicates),
+            expansion,
+            len(shared),
+        )
     ]
+
+
+def test_identity_is_resolved_across_treatments_and_the_control_group(
+    built: CampaignProject,
+) -> None:
+    # Every 97th person shares one address; they are spread over both offers and the holdout.
+    rows = built.query(
+        "select amperity_id, treatment_id, is_control, list_name, email, shrink_reason "
+        "from split_test where email = 'shared@example.com'"
+    )
+    assert {treatment for _, treatment, _, _, _, _ in rows} == {"offer_a", "offer_b", "holdout"}
+    winner = f"c{shared_email_winner()}"
+    kept = [row for row in rows if row[5] is None]
+    assert [row[0] for row in kept] == [winner]
+    # the others keep their attributes, marked as duplicates of the winner
+    assert {row[5] for row in rows if row[0] != winner} == {"duplicate_email"}
+    # Campaign-wide: each address on exactly one list, and the control group holds no address
+    # that a treated customer who is sent also holds.
+    assert built.query(
+        "select count(*) from (select email from split_test where shrink_reason is null "
+        "and not is_control group by email having count(distinct list_name) > 1 "
+        "or count(distinct amperity_id) > 1)"
+    ) == [(0,)]
+    assert built.query(
+        "select count(*) from split_test as control inner join split_test as treated "
+        "on control.email = treated.email where control.is_control and not treated.is_control "
+        "and control.shrink_reason is null and treated.shrink_reason is null"
+    ) == [(0,)]
+    summary = dict(
+        built.query(
+            "select treatment_id, shrink_duplicate_identifier from klaviyo_delivery_summary "
+            "where campaign_id = 'split_test'"
+        )
+    )
+    counted = dict(
+        built.query(
+            "select treatment_id, count(distinct amperity_id) filter "
+            "(where shrink_reason = 'duplicate_email') from split_test group by 1"
+        )
+    )
+    assert summary == counted and sum(summary.values()) == len(rows) - 1
 
 
 def test_control_groups_report_no_duplicates(built: CampaignProject) -> None:
@@ -229,11 +291,14 @@ def test_shrink_follows_the_identifier(built: CampaignProject) -> None:
 
     people = range(POPULATION)
     invalid_phone = sum(1 for i in people if i % 7 == 0)
-    valid_phone = sum(1 for i in people if i % 7 != 0 and i % 3 == 0)
+    valid_phone = [i for i in people if i % 7 != 0 and i % 3 == 0]
+    # Phone numbers repeat every 10,000 ids: one customer per number keeps it campaign-wide.
+    numbers = {i % 10000 for i in valid_phone}
     assert reasons("by_phone") == {
         "invalid_phone_number": invalid_phone,
-        None: valid_phone,
-        "missing_phone_number": POPULATION - invalid_phone - valid_phone,
+        None: len(numbers),
+        "duplicate_phone_number": len(valid_phone) - len(numbers),
+        "missing_phone_number": POPULATION - invalid_phone - len(valid_phone),
     }
     missing_external = sum(1 for i in people if i % 11 == 0)
     assert reasons("by_external_id") == {

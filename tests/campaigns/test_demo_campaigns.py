@@ -1,19 +1,20 @@
 """The demo campaigns, built by the real `dbt build` over the demo data (with its missing,
 invalid and shared emails and assorted phone formats), match an independent Python
-computation of membership, segment, treatment, email/phone mapping and shrink; the registry
-and the delivery summary agree with the audience relation."""
+computation of membership, segment, treatment, email/phone mapping and shrink; each address is
+one person campaign-wide (households sharing an address land in different treatments and the
+control group); the registry and the delivery summary agree with the audience relation."""
 
 from __future__ import annotations
 
 import hashlib
-import re
 from typing import Any
 
 import pytest
 
+from tests.campaigns._email import is_missing, normal_email
 from tests.campaigns._phone import e164
 
-EMAIL = re.compile(r"^[a-z0-9_%+-]+(\.[a-z0-9_%+-]+)*@[a-z0-9-]+(\.[a-z0-9-]+)*\.[a-z]{2,}$")
+CAMPAIGNS = ("spring_sale", "winback_weekly", "outdoor_launch")
 SPRING_TREATMENTS = [
     ("offer_a", 4500, "Spring sale - offer A"),
     ("offer_b", 9000, "Spring sale - offer B"),
@@ -24,11 +25,6 @@ SPRING_TREATMENTS = [
 def bucket(campaign_id: str, sub_audience_id: str, amperity_id: str) -> int:
     key = f"{campaign_id}:{sub_audience_id}:{amperity_id}".encode()
     return int(hashlib.md5(key).hexdigest()[:8], 16) % 10000
-
-
-def normal_email(raw: str | None) -> str | None:
-    value = (raw or "").strip().lower()
-    return value if EMAIL.match(value) else None
 
 
 def ids(warehouse: Any, segment: str) -> set[str]:
@@ -84,14 +80,22 @@ def test_spring_sale_mapping_and_shrink(built_warehouse: Any, spring_sale: dict)
             "from stg_amperity__merged_customers"
         )
     }
+    # one customer per address campaign-wide: the smallest amperity_id holding it
+    winners: dict[str, str] = {}
+    for amperity_id in spring_sale:
+        address = normal_email(source[amperity_id][0])
+        if address is not None:
+            winners[address] = min(winners.get(address, amperity_id), amperity_id)
     reasons: dict[str | None, int] = {}
     for amperity_id, row in spring_sale.items():
         email, phone, country, given_name, state = source[amperity_id]
         expected_email = normal_email(email)
-        if not (email or "").strip():
+        if is_missing(email):
             reason = "missing_email"
         elif expected_email is None:
             reason = "invalid_email"
+        elif winners[expected_email] != amperity_id:
+            reason = "duplicate_email"
         else:
             reason = None
         reasons[reason] = reasons.get(reason, 0) + 1
@@ -99,7 +103,53 @@ def test_spring_sale_mapping_and_shrink(built_warehouse: Any, spring_sale: dict)
         assert row["email"] == expected_email, (amperity_id, email)
         assert row["phone_number"] == e164(phone, country), (amperity_id, phone, country)
         assert (row["first_name"], row["region"]) == (given_name, state)
-    assert set(reasons) == {None, "missing_email", "invalid_email"}, reasons
+    assert set(reasons) == {None, "missing_email", "invalid_email", "duplicate_email"}, reasons
+
+
+@pytest.mark.parametrize("campaign", CAMPAIGNS)
+def test_each_address_is_one_person_campaign_wide(built_warehouse: Any, campaign: str) -> None:
+    rows = built_warehouse.query(
+        f"select amperity_id, list_name, is_control, email, shrink_reason from {campaign}"
+    )
+    holders: dict[str, set[str]] = {}
+    for amperity_id, _, _, email, reason in rows:
+        if email is not None and reason in (None, "duplicate_email"):
+            holders.setdefault(email, set()).add(amperity_id)
+    for amperity_id, _, _, email, reason in rows:
+        if email is None:
+            continue
+        winner = min(holders[email])
+        assert reason == (None if amperity_id == winner else "duplicate_email"), (campaign, email)
+    # Each address kept by one customer, across every list and the control group (so no
+    # control member shares an address with a treated customer); with first match only (one
+    # sub-audience per customer) that is exactly one list or the control group. The same
+    # customer in several sub-audiences (outdoor_launch) is one person, not a conflict.
+    customers: dict[str, set[str]] = {}
+    groups: dict[str, set[str | None]] = {}
+    for amperity_id, list_name, _, email, reason in rows:
+        if reason is None:
+            customers.setdefault(email, set()).add(amperity_id)
+            groups.setdefault(email, set()).add(list_name)
+    assert all(len(ids) == 1 for ids in customers.values()), campaign
+    if campaign != "outdoor_launch":
+        assert all(len(lists) == 1 for lists in groups.values()), campaign
+
+
+def test_demo_households_land_in_different_treatments(built_warehouse: Any) -> None:
+    # The demo data's households (two customers, one address) put both members in different
+    # treatments of one campaign, and one of them in a control group: the cases campaign-wide
+    # identity exists for.
+    spans = {"treatments": 0, "control": 0}
+    for campaign in CAMPAIGNS:
+        for treatments, with_control in built_warehouse.query(
+            f"select count(distinct sub_audience_id || ':' || treatment_id), "
+            f"bool_or(is_control) and bool_or(not is_control) from {campaign} "
+            f"where shrink_reason is null or shrink_reason = 'duplicate_email' "
+            f"group by email having count(distinct amperity_id) > 1"
+        ):
+            spans["treatments"] += treatments > 1
+            spans["control"] += with_control
+    assert spans["treatments"] >= 1 and spans["control"] >= 1, spans
 
 
 def test_registry_and_summary_agree_with_the_audience(built_warehouse: Any) -> None:

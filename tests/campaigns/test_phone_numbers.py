@@ -6,12 +6,13 @@ not normalise is shrink with its reason."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
 
 from tests.campaigns._phone import e164
-from tests.campaigns._project import CampaignProject
+from tests.campaigns._project import REPO, CampaignProject
 
 # (raw phone, customer's country, expected E.164 or None)
 CASES: list[tuple[str | None, str | None, str | None]] = [
@@ -60,6 +61,17 @@ CASES: list[tuple[str | None, str | None, str | None]] = [
     ("03-1234-5678", "JP", "+81312345678"),
     ("098765 43210", "IN", "+919876543210"),
     ("087 123 4567", "IE", "+353871234567"),
+    # extensions are dropped, never folded into the digits
+    ("+1 (212) 305-0943 ext. 5", "US", "+12123050943"),
+    ("+1 (212) 305-0943 Ext 5", None, "+12123050943"),
+    ("212-305-0943 x12", "US", "+12123050943"),
+    ("(212) 305-0943 extension 77", "USA", "+12123050943"),
+    ("212.305.0943 EXTN. 4", "US", "+12123050943"),
+    ("+44 20 7946 0958 #123", None, "+442079460958"),
+    ("020 7946 0958 ext 12", "GB", "+442079460958"),
+    ("tel:+1-212-305-0943;ext=5", "US", "+12123050943"),
+    ("(212) 305-0943, 5", "US", "+12123050943"),
+    ("ext. 5", "US", None),
     # unknown, missing country; text
     ("020 7946 0958", "ZZ", None),
     ("020 7946 0958", "Atlantis", None),
@@ -134,7 +146,12 @@ def test_dbt_normalises_like_the_documented_rule(
 ) -> None:
     phone_number, shrink_reason = phone_rows[f"p{index}"]
     assert phone_number == expected == e164(raw, country), (raw, country)
-    if expected is not None:
+    # Cases normalising to the same number are one person on this phone campaign: the
+    # smallest id (string order) is sent, the others are duplicate_phone_number.
+    holders = [f"p{i}" for i, case in enumerate(CASES) if case[2] == expected]
+    if expected is not None and min(holders) != f"p{index}":
+        assert shrink_reason == "duplicate_phone_number", (raw, country)
+    elif expected is not None:
         assert shrink_reason is None
     elif (raw or "").strip():
         assert shrink_reason == "invalid_phone_number", (raw, country)
@@ -142,28 +159,73 @@ def test_dbt_normalises_like_the_documented_rule(
         assert shrink_reason == "missing_phone_number", (raw, country)
 
 
-BAD_COUNTRIES = """\
-{% macro duckdb__klaviyo_phone_countries() -%}
-    {{ return([
-        {'iso2': 'GB', 'iso3': 'GBR', 'names': ['United Kingdom'], 'calling_code': '44',
-         'trunk_prefix': '0', 'nsn_min': 9, 'nsn_max': 10, 'nsn_first': '0'},
-    ]) }}
-{%- endmacro %}
-"""
+def _seed_project(tmp_path_factory: pytest.TempPathFactory, name: str) -> CampaignProject:
+    """A project copy with the seeds and their data tests (the singular one included)."""
+    project = CampaignProject(Path(tmp_path_factory.mktemp(name)))
+    project.write_model("test_inputs/test_phone_cases", CASES_SQL)
+    tests = project.root / "tests" / "dbt"
+    tests.mkdir(parents=True, exist_ok=True)
+    shutil.copy(REPO / "tests" / "dbt" / "klaviyo_phone_plans_are_sane.sql", tests)
+    return project
 
 
-def test_a_malformed_country_entry_is_a_compile_error(
+def test_a_malformed_numbering_plan_fails_the_build_before_any_campaign(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
-    # An adapter-specific override of the mapping whose national numbers could start with the
-    # trunk prefix: the number would be ambiguous, so compiling any phone mapping fails.
-    project = CampaignProject(Path(tmp_path_factory.mktemp("phone_bad_mapping")))
-    (project.root / "macros" / "duckdb__klaviyo_phone_countries.sql").write_text(BAD_COUNTRIES)
+    # A plan whose national numbers could start with its trunk prefix (nsn_first 0 with trunk
+    # 0): a leading 0 would be ambiguous, so the seed's test fails and no campaign is built.
+    project = _seed_project(tmp_path_factory, "phone_bad_plan")
+    plans = project.root / "seeds" / "klaviyo_phone_plans.csv"
+    plans.write_text(
+        plans.read_text().replace("GB,United Kingdom,44,0,9,10,1", "GB,United Kingdom,44,0,9,10,0")
+    )
+    project.write_model(
+        "test_inputs/test_phone_everyone", "select amperity_id from {{ ref('test_phone_cases') }}\n"
+    )
+    project.write_campaign(
+        "by_phone",
+        "    name='By phone',\n    campaign_id='by_phone',\n    include=['test_phone_everyone'],\n"
+        "    identifier='phone_number',\n"
+        "    treatments=[{'name': 'Send', 'percent': 100, 'list_name': 'By phone'}]",
+    )
     run = project.dbt(
-        "compile", "--inline", "select {{ klaviyo_normalize_phone('p', 'd', 'c') }}", campaigns=[]
+        "build",
+        "--store-failures",
+        "--select",
+        "+by_phone",
+        campaigns=["by_phone"],
+        klaviyo_attribute_source="test_phone_cases",
+        klaviyo_condition_source="test_phone_cases",
+        klaviyo_default_attributes={"phone_number": "phone", "country": "country"},
     )
     assert run.returncode != 0
-    assert (
-        "klaviyo_phone_countries: GB: nsn_first (0) must be above the trunk prefix digit (0)"
-        in run.output
-    ), run.output
+    assert run.status("klaviyo_phone_plans_are_sane") == "fail", run.output
+    assert run.status("by_phone") == "skipped", run.output
+    # the failing rows name the seed row and the problem
+    rows = project.query(
+        "select seed_row, problem from main_dbt_test__audit.klaviyo_phone_plans_are_sane"
+    )
+    assert rows == [
+        (
+            "GB",
+            "nsn_first must be above the trunk prefix digit, "
+            "or a leading trunk prefix is ambiguous",
+        )
+    ]
+
+
+def test_a_spelling_claimed_by_two_countries_fails_the_seed_tests(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    project = _seed_project(tmp_path_factory, "phone_bad_alias")
+    aliases = project.root / "seeds" / "klaviyo_phone_country_aliases.csv"
+    aliases.write_text(aliases.read_text() + "UK,IE\nPortugal,PT\n")
+    run = project.dbt(
+        "build", "--select", "klaviyo_phone_country_aliases", "klaviyo_phone_plans", campaigns=[]
+    )
+    assert run.returncode != 0
+    failed = {r["unique_id"].split(".")[2] for r in run.results.values() if r["status"] == "fail"}
+    assert failed == {
+        "unique_klaviyo_phone_country_aliases_country_alias",
+        "klaviyo_phone_plans_are_sane",  # 'Portugal' is not stored upper-case
+    }, run.output

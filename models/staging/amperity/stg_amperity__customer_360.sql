@@ -1,6 +1,40 @@
 -- One row per customer: profile plus behaviour. Rename and cast only (docs/architecture.md §1).
+-- Columns marked required must exist in the source table; a missing optional one is a typed
+-- null, named in the build log (docs/data.md, "Pointing the project at your own tables").
 -- Postgres spells the 8-byte float `double precision`; DuckDB and Spark `double`.
-{%- set double_type = 'double precision' if target.type == 'postgres' else 'double' %}
+{%- set string = dbt.type_string() %}
+{%- set timestamp = dbt.type_timestamp() %}
+{%- set int = dbt.type_int() %}
+{%- set double = 'double precision' if target.type == 'postgres' else 'double' %}
+{%- set columns = [
+    {'name': 'amperity_id', 'type': string, 'required': true},
+    {'name': 'given_name', 'type': string},
+    {'name': 'surname', 'type': string},
+    {'name': 'full_name', 'type': string},
+    {'name': 'email', 'type': string},
+    {'name': 'phone', 'type': string},
+    {'name': 'address', 'type': string},
+    {'name': 'address2', 'type': string},
+    {'name': 'city', 'type': string},
+    {'name': 'state', 'type': string},
+    {'name': 'postal', 'type': string},
+    {'name': 'country', 'type': string},
+    {'name': 'birthdate', 'type': 'date'},
+    {'name': 'gender', 'type': string},
+    {'name': 'company', 'type': string},
+    {'name': 'title', 'type': string},
+    {'name': 'loyalty_id', 'type': string},
+    {'name': 'create_dt', 'type': timestamp},
+    {'name': 'update_dt', 'type': timestamp},
+    {'name': 'lifetime_revenue', 'type': 'decimal(18, 2)', 'required': true},
+    {'name': 'lifetime_order_count', 'type': int},
+    {'name': 'first_order_datetime', 'type': timestamp},
+    {'name': 'latest_order_datetime', 'type': timestamp},
+    {'name': 'predicted_clv', 'type': 'decimal(18, 2)'},
+    {'name': 'churn_propensity', 'type': double},
+    {'name': 'preferred_channel', 'type': string},
+    {'name': 'preferred_store_id', 'type': string}
+] %}
 
 with
 
@@ -13,33 +47,7 @@ source as (
 renamed as (
 
     select
-        cast(amperity_id as {{ dbt.type_string() }}) as amperity_id,
-        cast(given_name as {{ dbt.type_string() }}) as given_name,
-        cast(surname as {{ dbt.type_string() }}) as surname,
-        cast(full_name as {{ dbt.type_string() }}) as full_name,
-        cast(email as {{ dbt.type_string() }}) as email,
-        cast(phone as {{ dbt.type_string() }}) as phone,
-        cast(address as {{ dbt.type_string() }}) as address,
-        cast(address2 as {{ dbt.type_string() }}) as address2,
-        cast(city as {{ dbt.type_string() }}) as city,
-        cast(state as {{ dbt.type_string() }}) as state,
-        cast(postal as {{ dbt.type_string() }}) as postal,
-        cast(country as {{ dbt.type_string() }}) as country,
-        cast(birthdate as date) as birthdate,
-        cast(gender as {{ dbt.type_string() }}) as gender,
-        cast(company as {{ dbt.type_string() }}) as company,
-        cast(title as {{ dbt.type_string() }}) as title,
-        cast(loyalty_id as {{ dbt.type_string() }}) as loyalty_id,
-        cast(create_dt as {{ dbt.type_timestamp() }}) as create_dt,
-        cast(update_dt as {{ dbt.type_timestamp() }}) as update_dt,
-        cast(lifetime_revenue as decimal(18, 2)) as lifetime_revenue,
-        cast(lifetime_order_count as {{ dbt.type_int() }}) as lifetime_order_count,
-        cast(first_order_datetime as {{ dbt.type_timestamp() }}) as first_order_datetime,
-        cast(latest_order_datetime as {{ dbt.type_timestamp() }}) as latest_order_datetime,
-        cast(predicted_clv as decimal(18, 2)) as predicted_clv,
-        cast(churn_propensity as {{ double_type }}) as churn_propensity,
-        cast(preferred_channel as {{ dbt.type_string() }}) as preferred_channel,
-        cast(preferred_store_id as {{ dbt.type_string() }}) as preferred_store_id
+        {{- klaviyo_stage_columns(source('amperity', 'customer_360'), columns, 'amperity.customer_360') }}
 
     from source
 

@@ -1,4 +1,16 @@
 -- One row per email address: marketing email consent. Rename and cast only (docs/architecture.md §1).
+-- Columns marked required must exist in the source table; a missing optional one is a typed
+-- null, named in the build log (docs/data.md, "Pointing the project at your own tables").
+{%- set string = dbt.type_string() %}
+{%- set timestamp = dbt.type_timestamp() %}
+{%- set boolean = dbt.type_boolean() %}
+{%- set columns = [
+    {'name': 'email', 'type': string, 'required': true},
+    {'name': 'amperity_id', 'type': string},
+    {'name': 'is_email_opted_in', 'type': boolean, 'required': true},
+    {'name': 'updated_at', 'type': timestamp}
+] %}
+
 with
 
 source as (
@@ -10,10 +22,7 @@ source as (
 renamed as (
 
     select
-        cast(email as {{ dbt.type_string() }}) as email,
-        cast(amperity_id as {{ dbt.type_string() }}) as amperity_id,
-        cast(is_email_opted_in as {{ dbt.type_boolean() }}) as is_email_opted_in,
-        cast(updated_at as {{ dbt.type_timestamp() }}) as updated_at
+        {{- klaviyo_stage_columns(source('amperity', 'email_opt_status'), columns, 'amperity.email_opt_status') }}
 
     from source
 

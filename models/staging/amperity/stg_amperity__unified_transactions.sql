@@ -1,4 +1,19 @@
 -- One row per order. Rename and cast only (docs/architecture.md §1).
+-- Columns marked required must exist in the source table; a missing optional one is a typed
+-- null, named in the build log (docs/data.md, "Pointing the project at your own tables").
+{%- set string = dbt.type_string() %}
+{%- set timestamp = dbt.type_timestamp() %}
+{%- set int = dbt.type_int() %}
+{%- set columns = [
+    {'name': 'order_id', 'type': string, 'required': true},
+    {'name': 'amperity_id', 'type': string, 'required': true},
+    {'name': 'order_datetime', 'type': timestamp, 'required': true},
+    {'name': 'store_id', 'type': string},
+    {'name': 'channel', 'type': string},
+    {'name': 'order_revenue', 'type': 'decimal(18, 2)'},
+    {'name': 'order_quantity', 'type': int}
+] %}
+
 with
 
 source as (
@@ -10,13 +25,7 @@ source as (
 renamed as (
 
     select
-        cast(order_id as {{ dbt.type_string() }}) as order_id,
-        cast(amperity_id as {{ dbt.type_string() }}) as amperity_id,
-        cast(order_datetime as {{ dbt.type_timestamp() }}) as order_datetime,
-        cast(store_id as {{ dbt.type_string() }}) as store_id,
-        cast(channel as {{ dbt.type_string() }}) as channel,
-        cast(order_revenue as decimal(18, 2)) as order_revenue,
-        cast(order_quantity as {{ dbt.type_int() }}) as order_quantity
+        {{- klaviyo_stage_columns(source('amperity', 'unified_transactions'), columns, 'amperity.unified_transactions') }}
 
     from source
 

@@ -7,6 +7,7 @@
     regexp_replace({{ expression }}, '[^0-9]', '', 'g')
 {%- endmacro %}
 
+{#- Spark's regexp_replace replaces every match and takes no flags. -#}
 {% macro spark__klaviyo_digits_only(expression) -%}
     regexp_replace({{ expression }}, '[^0-9]', '')
 {%- endmacro %}

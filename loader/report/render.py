@@ -1,0 +1,297 @@
+"""HTML for a campaign report: one self-contained file (styles, Plotly's script and every figure
+inline; nothing is fetched when it is viewed). Numbers are the models' values, formatted."""
+
+from __future__ import annotations
+
+import html
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import plotly.io as pio
+from jinja2 import Environment
+from plotly.offline import get_plotlyjs
+
+from loader.report import figures
+from loader.report.data import CampaignReportData, Row
+from loader.report.template import INDEX, TEMPLATE
+
+PLOT_CONFIG = {"displaylogo": False, "responsive": True, "displayModeBar": False}
+
+
+# ---------------------------------------------------------------------------------------------
+# formatting (display only: the values are the models')
+
+def count(value: Any) -> str:
+    return "–" if value is None else f"{int(value):,}"
+
+
+def percent(value: Any, digits: int = 1) -> str:
+    return "–" if value is None else f"{float(value) * 100:.{digits}f} %"
+
+
+def points(value: Any) -> str:
+    return "–" if value is None else f"{float(value) * 100:+.1f} pts"
+
+
+def signed_percent(value: Any) -> str:
+    return "–" if value is None else f"{float(value) * 100:+.1f} %"
+
+
+def money(value: Any) -> str:
+    return "–" if value is None else f"{float(value):,.2f}"
+
+
+def signed_money(value: Any) -> str:
+    return "–" if value is None else f"{float(value):+,.2f}"
+
+
+def p_value(value: Any) -> str:
+    if value is None:
+        return "–"
+    return "< 0.001" if Decimal(value) < Decimal("0.001") else f"{float(value):.3f}"
+
+
+def instant(value: datetime | None) -> str:
+    return "–" if value is None else value.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def interval(low: Any, high: Any, fmt: Any) -> str:
+    """'low to high' in the unit of ``fmt`` (the unit written once, at the end)."""
+    if low is None or high is None:
+        return ""
+    low_text, high_text = fmt(low), fmt(high)
+    for unit in (" pts", " %"):
+        if low_text.endswith(unit) and high_text.endswith(unit):
+            return f"{low_text[:-len(unit)]} to {high_text}"
+    return f"{low_text} to {high_text}"
+
+
+def significant(low: Any, high: Any) -> str:
+    """'up' / 'down' when the interval excludes 0, else ''. A reading of the model's bounds."""
+    if low is None or high is None:
+        return ""
+    if Decimal(low) > 0:
+        return "up"
+    if Decimal(high) < 0:
+        return "down"
+    return ""
+
+
+# ---------------------------------------------------------------------------------------------
+
+def _plot(fig: Any, div_id: str, empty: str) -> str:
+    if fig is None:
+        return f'<p class="empty" data-empty="{div_id}">{html.escape(empty)}</p>'
+    return ('<div class="plot" data-plot="' + div_id + '">'
+            + pio.to_html(fig, full_html=False, include_plotlyjs=False, div_id=div_id,
+                          config=PLOT_CONFIG)
+            + "</div>")
+
+
+def _key(row: Row) -> str:
+    return f"{row['delivery_id']}|{row['sub_audience_id']}|{row['treatment_id']}"
+
+
+RESULT_COLUMNS = (
+    ("recipients", "Recipients", count),
+    ("purchasers", "Purchasers", count),
+    ("conversion_rate", "Conversion", percent),
+    ("average_order_value", "Avg order value", money),
+    ("revenue_per_recipient", "Revenue / recipient", money),
+)
+
+
+def results_table(data: CampaignReportData, rows: list[Row], caption: str) -> str:
+    several = figures.several_sub_audiences(data)
+    accounts = len({r["account_id"] for r in data.results}) > 1
+    out = [f'<h3>{html.escape(caption)}</h3><div class="scroll"><table class="results">', "<tr>"]
+    if accounts:
+        out.append('<th class="label">Account</th>')
+    out.append('<th class="label">Group</th>')
+    out += [f"<th>{title}</th>" for _, title, _ in RESULT_COLUMNS]
+    out += ["<th>Conversion lift</th>", "<th>Revenue / recipient lift</th>",
+            "<th>Incremental revenue</th>", "</tr>"]
+    for r in rows:
+        cls = ' class="control"' if r["is_control"] else ""
+        out.append(f'<tr{cls} data-row="{html.escape(_key(r))}">')
+        if accounts:
+            out.append(f'<td class="label">{html.escape(str(r["account_id"]))}</td>')
+        badge = ' <span class="badge control">control</span>' if r["is_control"] else ""
+        partial = (' <span class="badge partial" data-field="is_partial">partial</span>'
+                   if r["is_partial"] else "")
+        out.append(f'<td class="label">{html.escape(figures.group_label(r, several))}'
+                   f"{badge}{partial}</td>")
+        for field, _, fmt in RESULT_COLUMNS:
+            out.append(f'<td data-field="{field}">{fmt(r[field])}</td>')
+        if r["comparison"] == "compared":
+            for field, fmt, pfield in (("conversion_lift", points, "conversion_p_value"),
+                                       ("revenue_per_recipient_lift", signed_money,
+                                        "revenue_per_recipient_p_value")):
+                direction = significant(r[f"{field}_low"], r[f"{field}_high"])
+                out.append(f'<td class="{direction}"><span data-field="{field}">{fmt(r[field])}'
+                           f'</span><span class="ci" data-field="{field}_interval">'
+                           f'{interval(r[f"{field}_low"], r[f"{field}_high"], fmt)}</span>'
+                           f'<span class="ci">p {"" if p_value(r[pfield])[0] == "<" else "= "}'
+                           f'<span data-field="{pfield}">{p_value(r[pfield])}</span></span></td>')
+            bounds = interval(r["incremental_revenue_low"], r["incremental_revenue_high"],
+                              signed_money)
+            out.append(f'<td><span data-field="incremental_revenue">'
+                       f'{signed_money(r["incremental_revenue"])}</span>'
+                       f'<span class="ci" data-field="incremental_revenue_interval">{bounds}'
+                       "</span></td>")
+        else:
+            note = r["comparison_note"] or ""
+            out.append(f'<td class="label note" colspan="3" data-field="comparison_note">'
+                       f"{html.escape(note)}</td>")
+        out.append("</tr>")
+    out.append("</table></div>")
+    return "".join(out)
+
+
+def funnel_table(data: CampaignReportData) -> str:
+    steps = [r for r in data.funnel if r["step"] == "treatment"]
+    if not steps:
+        return ""
+    by = {(r["step"], r["item_id"]): r for r in data.funnel}
+    several = figures.several_sub_audiences(data)
+    out = ['<div class="scroll"><table class="funnel"><tr><th class="label">Treatment</th>',
+           "<th>Declared %</th><th>Actual share</th><th>Assigned</th><th>Shrink</th>",
+           "<th>Sendable</th><th>Recipients (latest delivery)</th></tr>"]
+    for t in steps:
+        item = t["item_id"]
+        badge = ' <span class="badge control">control</span>' if t["is_control"] else ""
+        out.append(f'<tr data-item="{html.escape(str(item))}"><td class="label">'
+                   f"{html.escape(figures.group_label(t, several))}{badge}</td>")
+        out.append(f'<td data-field="declared_percent">{float(t["declared_percent"]):.2f} %</td>')
+        share = t["share_percent"]
+        out.append(f'<td data-field="share_percent">'
+                   f'{"–" if share is None else f"{float(share):.2f} %"}</td>')
+        for step in ("treatment", "shrink", "sendable", "recipients"):
+            row = by.get((step, item))
+            out.append(f'<td data-field="{step}">{count(row["customers"] if row else None)}</td>')
+        out.append("</tr>")
+    out.append("</table></div>")
+    return "".join(out)
+
+
+def deliveries_table(data: CampaignReportData) -> str:
+    ids = data.delivery_ids()
+    if not ids:
+        return ""
+    out = ['<div class="scroll"><table class="deliveries"><tr><th class="label">#</th>'
+           '<th class="label">Delivery</th>',
+           "<th>Completed</th><th>Window</th><th>Recipients</th><th>Status</th></tr>"]
+    for number, delivery_id in enumerate(ids, start=1):
+        rows = [r for r in data.deliveries if r["delivery_id"] == delivery_id]
+        first = rows[0]
+        sizes = ", ".join(f"{figures.group_label(r, figures.several_sub_audiences(data))} "
+                          f"{count(r['recipients'])}" for r in rows)
+        status = ('<span class="badge partial">partial</span>' if first["is_partial"]
+                  else '<span class="badge complete">complete</span>')
+        out.append(f'<tr data-delivery="{html.escape(str(delivery_id))}">'
+                   f'<td class="label">#{number}</td>'
+                   f'<td class="label"><code>{html.escape(str(delivery_id))}</code></td>'
+                   f"<td>{instant(first['delivery_datetime'])}</td>"
+                   f"<td>{instant(first['window_start'])} → {instant(first['window_end'])}</td>"
+                   f'<td class="label">{html.escape(sizes)}</td><td>{status}</td></tr>')
+    out.append("</table></div>")
+    return "".join(out)
+
+
+def _schedule(campaign: Row) -> str:
+    if campaign.get("schedule_cron"):
+        return f"cron {campaign['schedule_cron']} (UTC)"
+    if campaign.get("schedule_interval_minutes"):
+        return f"every {campaign['schedule_interval_minutes']} minutes"
+    if campaign.get("send_at"):
+        return f"sent at {instant(campaign['send_at'])}"
+    return "sent as soon as possible"
+
+
+def render_campaign(data: CampaignReportData, generated: datetime) -> str:
+    campaign = data.campaign
+    is_recurring = campaign.get("campaign_type") == "recurring"
+    summary_rows = data.all_deliveries
+    level = (f"{float(summary_rows[0]['confidence_level']):.0%}" if summary_rows else "95%")
+    several = figures.several_sub_audiences(data)
+    headlines = [{
+        "key": _key(r), "name": figures.group_label(r, several),
+        "lift": points(r["conversion_lift"]),
+        "direction": significant(r["conversion_lift_low"], r["conversion_lift_high"]),
+        "interval": interval(r["conversion_lift_low"], r["conversion_lift_high"], points),
+        "rpr": signed_money(r["revenue_per_recipient_lift"]),
+        "rpr_interval": interval(r["revenue_per_recipient_lift_low"],
+                                 r["revenue_per_recipient_lift_high"], signed_money),
+    } for r in summary_rows if r["comparison"] == "compared"]
+    if summary_rows:
+        tables = results_table(
+            data, summary_rows,
+            "All deliveries" if is_recurring
+            else f"The delivery of {summary_rows[0]['delivery_datetime']:%Y-%m-%d %H:%M} UTC")
+        if is_recurring:
+            for delivery_id in reversed(data.delivery_ids()):
+                rows = [r for r in data.deliveries if r["delivery_id"] == delivery_id]
+                tables += results_table(
+                    data, rows, f"Delivery {rows[0]['delivery_datetime']:%Y-%m-%d %H:%M} UTC")
+        partial = any(r["is_partial"] for r in summary_rows)
+        status = ('<span class="badge partial">partial: window not over</span>' if partial
+                  else '<span class="badge complete">windows complete</span>')
+        windows = sorted({int(r["window_days"]) for r in summary_rows})
+        window = " / ".join(str(w) for w in windows) + " days from delivery or launch"
+        as_of = instant(summary_rows[0]["as_of"])
+        deliveries_measured = count(summary_rows[0]["campaign_deliveries"])
+    else:
+        tables = ('<p class="empty">No delivery measured yet: run <code>loader push</code>, then '
+                  "<code>dbt build --select results</code>.</p>")
+        status, window, as_of, deliveries_measured = "no deliveries", "–", "–", "0"
+    daily_id = data.daily_delivery_id()
+    daily_rows = [r for r in data.daily if r["delivery_id"] == daily_id]
+    daily_caption = (f"of the delivery of {daily_rows[0]['delivery_datetime']:%Y-%m-%d %H:%M} UTC"
+                     if daily_rows else "")
+    env = Environment(autoescape=True)
+    return env.from_string(TEMPLATE).render(
+        campaign=campaign,
+        schedule=_schedule(campaign),
+        launch=instant(campaign.get("launch_at")),
+        deliveries_measured=deliveries_measured,
+        window=window,
+        as_of=as_of,
+        status=status,
+        is_recurring=is_recurring,
+        level=level,
+        headlines=headlines,
+        results_tables=tables,
+        lift_plot=_plot(figures.lifts(data), "plot-lifts",
+                        "No treatment has a control group to compare with."),
+        daily_caption=daily_caption,
+        daily_conversion=_plot(figures.daily(data, "conversion_lift"), "plot-daily-conversion",
+                               "No day series yet (no compared treatment with a whole day "
+                               "of data)."),
+        daily_revenue=_plot(figures.daily(data, "revenue_per_recipient_lift"), "plot-daily-revenue",
+                            ""),
+        funnel_plot=_plot(figures.funnel(data), "plot-funnel", "The campaign has no audience yet."),
+        treatment_plot=_plot(figures.treatment_funnel(data), "plot-treatments", ""),
+        funnel_table=funnel_table(data),
+        shares_plot=_plot(figures.shares(data), "plot-shares", ""),
+        deliveries_plot=_plot(figures.deliveries(data), "plot-deliveries",
+                              "No delivery recorded yet."),
+        deliveries_table=deliveries_table(data),
+        plotly_js=_plotly_js(),
+        generated=instant(generated),
+    )
+
+
+def _plotly_js() -> Any:
+    from markupsafe import Markup
+
+    # inside <script>: only "</script" could end it early; plotly.min.js has none
+    source = get_plotlyjs()
+    if "</script" in source.lower():
+        raise RuntimeError("plotly.js contains '</script': cannot inline it")
+    return Markup(source)
+
+
+def render_index(entries: list[dict[str, str]], generated: datetime) -> str:
+    return Environment(autoescape=True).from_string(INDEX).render(
+        campaigns=entries, generated=instant(generated))
