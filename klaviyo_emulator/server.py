@@ -127,20 +127,23 @@ class Emulator:
     ``api_key``: when set, only this key (and keys from ``create_key``) is accepted; otherwise
     any ``pk_…`` key is. ``gc_freeze``: for a process of its own (the CLI), freeze the garbage
     collector's view of the store after each job (halves job processing time at scale).
+    ``id_seed``: fixes the list, profile and job ids; by default each start draws its own, so
+    a list created after a restart never gets the id of one the previous run had.
     """
 
     def __init__(self, *, host: str = "127.0.0.1", port: int = 0, api_key: str | None = None,
                  rate_limits: str | float | bool | None = "off", faults: float = 0.0,
                  fault_seed: int = 0, job_delay: float = 0.0, clock: Clock | None = None,
                  account_id: str | None = None, token_ttl: float = 3600.0,
-                 record: bool = True, gc_freeze: bool = False) -> None:
+                 record: bool = True, gc_freeze: bool = False,
+                 id_seed: int | None = None) -> None:
         if host not in ("127.0.0.1", "localhost", "::1"):
             raise ValueError("the emulator serves on loopback only")
         self.clock: Clock = clock or system_clock
         self._strict_key = api_key
         self.api_key = api_key or "pk_emulator_" + secrets.token_hex(8)
         self.account_id = account_id or "Emu" + secrets.token_hex(3).upper()
-        self.store = Store(self.clock, self.account_id)
+        self.store = Store(self.clock, self.account_id, seed=id_seed)
         self.limiter = RateLimiter(self.clock, parse_rate_limits(rate_limits))
         self.faults = FaultInjector(faults, fault_seed)
         self.job_delay = job_delay

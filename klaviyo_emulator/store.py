@@ -89,11 +89,13 @@ class Job:
 
 
 class Store:
-    def __init__(self, clock: Clock, account_id: str, seed: int = 0) -> None:
+    def __init__(self, clock: Clock, account_id: str, seed: int | None = None) -> None:
+        """``seed`` fixes the ids the store draws (lists, profiles, jobs); without it every
+        store draws its own, as Klaviyo never hands a new list the id of one it had before."""
         self.clock = clock
         self.account_id = account_id
         self.lock = threading.RLock()
-        self._rng = random.Random(seed)
+        self._rng = random.Random(seed)  # None: seeded from os.urandom, unique per start
         self._salt = self._rng.getrandbits(52) << 44
         self._seq = itertools.count(1)
         self.daily_list_limit = DAILY_LIST_CREATIONS

@@ -144,6 +144,15 @@ class Applier:
             crashpoint("stale.forgotten")
         return len(stale)
 
+    def forget_list(self, list_id: str) -> None:
+        """Drop every row state holds for ``list_id``: the list was created this run, so it is
+        empty whatever state says (an emulator restarted, or an id Klaviyo handed out again)."""
+        self.con.execute("begin")
+        for table in ("list_members", "pending_rows", "rejected_members", "import_jobs"):
+            self.con.execute(f"delete from {self.t(table)} where account_id = ? "
+                             f"and list_id = ?", [self.account_id, list_id])
+        self.con.execute("commit")
+
     # -- intent -----------------------------------------------------------------------------
 
     def write_intent(self, removals_sql: str | None, list_id: str, list_name: str,

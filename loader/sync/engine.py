@@ -544,6 +544,9 @@ class Pusher:
             assert list_id is not None
             lists.append((name, list_id))
             applier.forget_other_lists(name, list_id)
+            if created:  # a new list is empty: never trust state for its id
+                applier.forget_list(list_id)
+                recovered.pop(list_id, None)
             crashpoint("list.resolved")
             r = self._list_result(c, name, list_id, summary)
             r.created = created
