@@ -6,6 +6,7 @@ rendered by DuckDB, so Python only ever handles the rows that changed, as ready 
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -62,6 +63,23 @@ class Campaign:
         def split(value: Any) -> list[str]:
             return [v.strip() for v in str(value or "").split(",") if v.strip()]
 
+        def names(value: Any) -> list[str]:
+            """``list_names``: a JSON array of strings (a name may hold a comma); a registry
+            built before it was one holds a comma-separated string."""
+            text = str(value or "").strip()
+            if not text.startswith("["):
+                return split(text)
+            try:
+                parsed = json.loads(text)
+            except ValueError:
+                parsed = None
+            if not isinstance(parsed, list) or not all(isinstance(n, str) for n in parsed):
+                raise WarehouseError(
+                    f"campaign {row.get('campaign_id')!r}: list_names {text!r} is not a JSON "
+                    "array of list names.", hint="Rebuild the registry: dbt build -s "
+                    "klaviyo_campaigns.")
+            return [n for n in parsed if n.strip()]
+
         identifier = str(row.get("identifier") or "email")
         if identifier not in IDENTIFIERS:
             raise WarehouseError(
@@ -76,7 +94,7 @@ class Campaign:
             identifier=identifier,
             update_contacts=bool(row.get("update_contacts", True)),
             attribute_columns=split(row.get("attribute_columns")),
-            list_names=split(row.get("list_names")),
+            list_names=names(row.get("list_names")),
             destination_id=row.get("destination_id"),
             destination_name=row.get("destination_name"),
             launch_at=row.get("launch_at"),

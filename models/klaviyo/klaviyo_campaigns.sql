@@ -35,7 +35,7 @@ campaigns as (
         cast({{ d.timing.interval_minutes if d.timing.interval_minutes is not none else 'null' }} as {{ dbt.type_int() }}) as schedule_interval_minutes,
         cast({{ lit(d.timing.launch_at) }} as {{ dbt.type_timestamp() }}) as launch_at,
         cast({{ lit(d.attributes | map(attribute='name') | join(',')) }} as {{ string }}) as attribute_columns,
-        cast({{ lit(non_control | join(',')) }} as {{ string }}) as list_names,
+        cast({{ lit(klaviyo_json_array(non_control)) }} as {{ string }}) as list_names,
         cast({{ lit(var('klaviyo_destination_id')) }} as {{ string }}) as destination_id,
         cast({{ lit(var('klaviyo_destination_name')) }} as {{ string }}) as destination_name
     {%- if not loop.last %}

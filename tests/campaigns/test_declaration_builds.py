@@ -78,6 +78,16 @@ CASE_LISTS_OTHER = """\
     include=['test_everyone'],
     treatments=[{'name': 'Offer', 'percent': 100, 'list_name': 'SPRING OFFER '}]"""
 
+# list names a registry must keep whole: a comma, both quotes, accents
+PUNCTUATED_NAMES = ["RV phone, B", "Offre \"d'été\", Noël"]
+PUNCTUATED = f"""\
+    name='Punctuated lists',
+    campaign_id='punctuated_lists',
+    include=['test_everyone'],
+    treatments=[
+        {{'name': 'Phone', 'percent': 50, 'list_name': {json.dumps(PUNCTUATED_NAMES[0])}}},
+        {{'name': 'Quoted', 'percent': 50, 'list_name': {json.dumps(PUNCTUATED_NAMES[1])}}}]"""
+
 # Conditions a demanding analyst writes on DuckDB: none of them may be refused.
 VALID_CONDITIONS = [
     "condition_source.score > 5",
@@ -127,6 +137,7 @@ CAMPAIGNS = {
     "case_lists": CASE_LISTS,
     "case_lists_other": CASE_LISTS_OTHER,
     "valid_conditions": campaign_with_conditions(),
+    "punctuated_lists": PUNCTUATED,
 }
 
 
@@ -179,8 +190,8 @@ def test_names_in_any_script_keep_unicode_ids(built: tuple[CampaignProject, DbtR
     registry = project.query(
         "select campaign_name, list_names from klaviyo_campaigns "
         "where campaign_id = 'haru_no_sale'")
-    assert registry == [("春のセール", "Été - offre,忠実な顧客 - 特典,Clients fidèles - remise,"
-                                       "Clients fidèles - cadeau")]
+    assert registry == [("春のセール", '["Été - offre","忠実な顧客 - 特典",'
+                                       '"Clients fidèles - remise","Clients fidèles - cadeau"]')]
     summary = project.query("""select sub_audience_id, treatment_id
         from klaviyo_delivery_summary where campaign_id = 'haru_no_sale'""")
     assert set(summary) == set(counts)
@@ -205,6 +216,30 @@ def test_unicode_ids_are_list_and_history_keys(
         from unicode_names order by all""")
     assert [r[:2] for r in recipients] == expected
     assert all(n > 0 for *_, n in recipients)
+
+
+def test_list_names_with_commas_and_quotes_stay_whole_to_klaviyo(
+    built: tuple[CampaignProject, DbtResult], klaviyo_emulator: Any
+) -> None:
+    """The registry keeps each list name whole (a JSON array), and the push fills exactly
+    those lists with exactly their audience: no list is cut at a comma."""
+    project, _ = built
+    (names,) = project.query("select list_names from klaviyo_campaigns "
+                             "where campaign_id = 'punctuated_lists'")[0]
+    assert json.loads(names) == PUNCTUATED_NAMES
+    result = push(settings_for(klaviyo_emulator, str(project.duckdb_path)),
+                  PushOptions(campaigns=["punctuated_lists"]))
+    assert result.error is None and result.exit_code == 0, result.error
+    assert sorted(r.list_name for r in result.lists) == sorted(PUNCTUATED_NAMES)
+    lists = klaviyo_emulator.lists()
+    assert sorted(lists) == sorted(PUNCTUATED_NAMES)
+    for name in PUNCTUATED_NAMES:
+        literal = "'" + name.replace("'", "''") + "'"
+        audience = {r[0] for r in project.query(
+            f"select lower(email) from punctuated_lists where list_name = {literal} "
+            "and shrink_reason is null")}
+        assert audience, name
+        assert {e.lower() for e in lists[name]["emails"]} == audience, name
 
 
 def test_empty_sub_audience_and_empty_audience_are_warned_naming_them(
@@ -243,7 +278,7 @@ def test_one_list_may_serve_treatments_of_several_sub_audiences(
         where list_name = 'Offer list' group by 1 order by 1""")
     assert rows == [("even", 500), ("high", 500)]
     assert project.query("select list_names from klaviyo_campaigns "
-                         "where campaign_id = 'one_list_per_offer'") == [("Offer list",)]
+                         "where campaign_id = 'one_list_per_offer'") == [('["Offer list"]',)]
 
 
 def test_valid_conditions_build_and_match(built: tuple[CampaignProject, DbtResult]) -> None:

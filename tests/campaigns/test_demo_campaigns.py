@@ -164,7 +164,7 @@ def test_registry_and_summary_agree_with_the_audience(built_warehouse: Any) -> N
             "email",
             "scheduled",
             None,
-            "Outdoor launch - store event,Outdoor launch - early preview",
+            '["Outdoor launch - store event","Outdoor launch - early preview"]',
         ),
         (
             "spring_sale",
@@ -172,7 +172,7 @@ def test_registry_and_summary_agree_with_the_audience(built_warehouse: Any) -> N
             "email",
             "asap",
             None,
-            "Spring sale - offer A,Spring sale - offer B",
+            '["Spring sale - offer A","Spring sale - offer B"]',
         ),
         (
             "winback_weekly",
@@ -180,7 +180,8 @@ def test_registry_and_summary_agree_with_the_audience(built_warehouse: Any) -> N
             "email",
             "asap",
             "0 8 * * MON",
-            "Win-back - VIP concierge,Win-back - app offer,Win-back - 15 off,Win-back - 20 off",
+            '["Win-back - VIP concierge","Win-back - app offer","Win-back - 15 off",'
+            '"Win-back - 20 off"]',
         ),
     ]
     relation = built_warehouse.query(

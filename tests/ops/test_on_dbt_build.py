@@ -54,7 +54,7 @@ def test_export_equals_the_profiles_push_would_send(built_warehouse, tmp_path: P
         "select campaign_id, audience_relation, identifier, attribute_columns, list_names "
         "from klaviyo_campaigns order by campaign_id limit 1"
     )[0]
-    list_name = lists.split(",")[0]
+    list_name = json.loads(lists)[0]
     out = tmp_path / "export.csv"
     code, stdout, stderr = cli(built_warehouse, "export", campaign_id, "--format", "klaviyo-csv",
                                "--list", list_name, "--output", str(out))
