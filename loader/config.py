@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from loader.errors import ConfigError
 
@@ -65,8 +65,15 @@ def secrets_in_env(env: dict[str, str] | None = None) -> list[str]:
     except ValueError:
         netloc = ""
     if "@" in netloc:
+        # the user info whole, and the parts of it that are secrets: the password, and the
+        # user name when it is the only part or looks like a key (a user name such as "user"
+        # is masked within the user info only, not wherever the word appears)
         userinfo = netloc.rpartition("@")[0]
-        values += [userinfo, *[v for v in userinfo.split(":") if len(v) >= 4]]
+        user, colon, password = userinfo.partition(":")
+        parts = [password] if colon else [user]
+        if colon and user.lower().startswith("pk_"):
+            parts.append(user)
+        values += [userinfo, *parts, *[unquote(p) for p in parts]]
     values += [quote(v, safe="") for v in list(values)]
     # longest first, so a secret is replaced whole before any part of it
     return sorted({v for v in values if v}, key=len, reverse=True)

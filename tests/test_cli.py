@@ -149,6 +149,17 @@ def test_a_key_in_the_base_urls_user_info_is_never_printed(warehouse_file: str) 
             assert "http://***@127.0.0.1:8765" in output
 
 
+def test_only_secrets_are_masked_not_the_words_they_share(warehouse_file: str) -> None:
+    """A user name in the base URL's user info is masked there, not wherever the word appears
+    (the message says "user name", the key never shows)."""
+    env = loader_env(KLAVIYO_API_KEY="pk_0123456789abcdef", DUCKDB_PATH=warehouse_file,
+                     KLAVIYO_BASE_URL="http://user:pk_x0123@127.0.0.1:8765")
+    result = run_with(env, "check")
+    output = result.stdout + result.stderr
+    assert "must not hold a user name or password (http://***@127.0.0.1:8765)" in output
+    assert "pk_x0123" not in output and "user:" not in output
+
+
 def test_a_server_that_is_down_is_named_at_once(warehouse_file: str) -> None:
     import socket
 
