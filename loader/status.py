@@ -310,6 +310,11 @@ def _last_cell(last: LastDelivery | None, wide: bool = False) -> str:
     return when
 
 
+def problem_lines(statuses: list[CampaignStatus]) -> list[str]:
+    """The lines under the narrow table: each campaign whose timing is invalid, with why."""
+    return [f"{s.campaign_id}: invalid: {s.problem}" for s in statuses if s.problem]
+
+
 def render_table(statuses: list[CampaignStatus], at: datetime, wide: bool = False) -> Any:
     """A rich Table of the statuses (imported lazily: the library stays usable without rich).
     Default columns fit 100 terminal columns; ``wide`` adds type, every count and account."""
@@ -331,8 +336,8 @@ def render_table(statuses: list[CampaignStatus], at: datetime, wide: bool = Fals
         table.add_column("account")
     for s in statuses:
         last = s.last_delivery
-        if s.problem:
-            next_due = f"[red]invalid: {s.problem}[/red]"
+        if s.problem:  # the narrow table says where the reason is: under it
+            next_due = f"[red]invalid: {s.problem}[/red]" if wide else "[red]invalid (below)[/red]"
         elif s.is_due:
             next_due = "[bold]due now[/bold]"
         else:

@@ -9,7 +9,7 @@ import typer
 from loader.cli._app import app, guarded
 from loader.config import Settings
 from loader.schedule import iso, parse_at
-from loader.status import load_status, render_table
+from loader.status import load_status, problem_lines, render_table
 
 
 @app.command("status")
@@ -43,6 +43,9 @@ def status(
 
     console = output_console()
     print_table(console, render_table(statuses, when, wide))
+    if not wide:
+        for line in problem_lines(statuses):
+            console.print(line, style="red", highlight=False, soft_wrap=True)
     if others:
         console.print(f"State also holds {len(others)} other Klaviyo account(s) "
                       f"({', '.join(others[:3])}{', …' if len(others) > 3 else ''}): "

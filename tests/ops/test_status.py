@@ -161,6 +161,13 @@ def test_status_lists_a_campaign_with_invalid_timing(tmp_path: Path) -> None:
     assert code == 0
     digest = next(c for c in json.loads(out)["campaigns"] if c["campaign_id"] == "daily_digest")
     assert "schedule_cron" in digest["problem"] and "'0 99 * * *'" in digest["problem"]
+    # the table stays within 100 columns; the whole reason is on a line under it
+    code, out = run_status(db)
+    assert code == 0, out
+    table, _, under = out.partition("daily_digest: invalid: ")
+    assert max(len(line) for line in table.splitlines()) <= 100, table
+    assert "invalid (below)" in table
+    assert " ".join(under.split()).startswith(" ".join(digest["problem"].split())), out
 
 
 @pytest.mark.parametrize("bad", ["tomorrow", "2026-13-01"])
