@@ -507,6 +507,20 @@ class Pusher:
         crashpoint("delivery.opened")
         return delivery_id
 
+    def _sent_earlier(self, con: duckdb.DuckDBPyConnection, account_id: str, list_id: str,
+                      delivery_id: str | None) -> tuple[int, int]:
+        """(added, updated): members of the list a resumed delivery sent before this run."""
+        if delivery_id is None:
+            return 0, 0
+        row = con.execute(
+            f"select count(*) filter (where m.first_sent_at >= d.started_at), "
+            f"count(*) filter (where m.first_sent_at < d.started_at) "
+            f"from {self.t('list_members')} as m, {self.t('deliveries')} as d "
+            f"where d.delivery_id = ? and m.account_id = ? and m.list_id = ? "
+            f"and m.last_sent_at >= d.started_at", [delivery_id, account_id, list_id]
+        ).fetchone()
+        return (int(row[0]), int(row[1])) if row else (0, 0)
+
     def _known_list_ids(self, con: duckdb.DuckDBPyConnection, account_id: str, name: str
                         ) -> tuple[str, ...]:
         """Ids state holds for a list name: checked by id before a list is ever created."""
@@ -531,6 +545,7 @@ class Pusher:
         sample = self.options.sample
         resync = sample is None and delivered_and_not_due(c, deliveries, self.at)
         delivery_id = self._running_delivery(con, account_id, c)
+        resumed = delivery_id  # a killed run's delivery: members it sent count once
         if delivery_id is None and not resync:
             delivery_id = self._new_delivery(con, account_id, c)
         applier.delivery_id = delivery_id
@@ -550,6 +565,7 @@ class Pusher:
             crashpoint("list.resolved")
             r = self._list_result(c, name, list_id, summary)
             r.created = created
+            earlier = self._sent_earlier(con, account_id, list_id, resumed)
             planner.build_desired(c, name, columns, sample)
             if sample is not None:
                 con.execute(f"insert into _sample select ?, identifier from {DESIRED}",
@@ -573,9 +589,15 @@ class Pusher:
             jobs, sub = applier.submit_all(list_id, name, c.campaign_id, planner.bounds)
             stats.merge(sub)
             confirmed = applier.confirm_or_resend(jobs, c.identifier)
-            for st in (confirmed.get(list_id), recovered.pop(list_id, None)):
+            rec = recovered.pop(list_id, None)
+            for st in (confirmed.get(list_id), rec):
                 if st is not None:
                     stats.merge(st)
+            # members the resumed delivery sent before this run (confirmed then, or recovered
+            # now) count as its adds/updates, not again as unchanged
+            stats.added += max(0, earlier[0] - (rec.added if rec else 0))
+            stats.updated += max(0, earlier[1] - (rec.updated if rec else 0))
+            r.unchanged = max(0, r.unchanged - earlier[0] - earlier[1])
             r.cleared = clear.clear_fields(applier, list_id, c.identifier, planner.clear_mask)
             if sample is None:
                 stats.merge(applier.remove_all(list_id, c.identifier,
