@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 
 from klaviyo_emulator import Emulator
-from tests.reliability.harness import Campaign, people, push_in_process, run_loader, \
-    write_warehouse
+from tests.reliability.harness import Campaign, people, push_in_process, run_loader, write_warehouse
 
 
 @pytest.mark.parametrize("point", ["job.recorded:1", "jobs.confirmed:1"],
