@@ -454,7 +454,8 @@ class Pusher:
             r = self._list_result(c, name, list_id, summary)
             r.plan = plan
             r.added, r.updated, r.unchanged = plan.adds, plan.changes, plan.unchanged
-            r.removed, r.rejected, r.duplicates = plan.removals, plan.oversize, plan.duplicates
+            r.removed, r.duplicates = plan.removals, plan.duplicates
+            r.rejected = plan.oversize + plan.invalid
             r.withheld = plan.withheld
             r.cleared = plan.clears
             result.lists.append(r)
@@ -605,7 +606,7 @@ class Pusher:
             crashpoint("list.applied")
             self.progress.finish(key)
             r.added, r.updated, r.removed = stats.added, stats.updated, stats.removed
-            r.rejected, r.import_jobs = stats.rejected, stats.jobs
+            r.rejected, r.import_jobs = stats.rejected + plan.invalid, stats.jobs
             r.pending_removals = stats.pending
             result.lists.append(r)
             campaign_results.append(r)
@@ -689,15 +690,17 @@ class Pusher:
                 [self.run_id, account_id, c.campaign_id, ts, delivery_id])
             notes = con.execute(
                 f"select count(*) filter (where starts_with(reason, 'withheld_')), "
+                f"count(*) filter (where starts_with(reason, 'invalid_')), "
                 f"count(distinct (amperity_id, list_name)) filter "
                 f"(where starts_with(reason, 'duplicate_')) from {NOTES}").fetchone()
             # added/updated/removed/rejected were tallied as they happened (apply.py)
             con.execute(
                 f"update {self.t('deliveries')} set status = 'completed', completed_at = ?, "
-                f"run_id = ?, unchanged = ?, withheld = ?, duplicates = ? "
-                f"where delivery_id = ?",
+                f"run_id = ?, unchanged = ?, withheld = ?, duplicates = ?, "
+                f"rejected = coalesce(rejected, 0) + ? where delivery_id = ?",
                 [ts, self.run_id, sum(r.unchanged for r in results),
-                 notes[0] if notes else 0, notes[1] if notes else 0, delivery_id])
+                 notes[0] if notes else 0, notes[2] if notes else 0, notes[1] if notes else 0,
+                 delivery_id])
             crashpoint("recipients.written")  # inside the transaction: a kill rolls it back
         con.execute("commit")
         crashpoint("delivery.completed")

@@ -188,8 +188,9 @@ def source_sql(campaign: Campaign, list_name: str, columns: list[str]) -> str:
 
 def withheld_rows_sql(campaign: Campaign, list_name: str, columns: list[str]) -> str:
     """One row per customer of the list and identifier withheld from it: identifier (the
-    campaign's), amperity_id, kind, value, reason (``withheld_<kind>: …``). Needs
-    ``WITHHELD``."""
+    campaign's), amperity_id, kind, value, reason (``withheld_<kind>: …``); and one per row
+    not sent because the campaign's identifier is an invalid phone number (a rejected row:
+    ``invalid_phone_number: …``). Needs ``WITHHELD``."""
     sendable = sendable_sql(campaign, list_name)
     idc = ident(campaign.identifier)
     kinds = secondary_kinds(campaign, columns)
@@ -213,7 +214,7 @@ matched as (
     where w.why = 'invalid' or c.kind <> {primary}
 )
 select identifier, amperity_id, kind, value,
-    'withheld_' || kind || ': ' || case
+    case when kind = {primary} then 'invalid_' else 'withheld_' end || kind || ': ' || case
         when why = 'invalid' then 'invalid number ' || value || coalesce(
             ' (not a valid number in the numbering plan of ' || region || ')',
             ' (no such country calling code)')
@@ -221,7 +222,8 @@ select identifier, amperity_id, kind, value,
             || case when len(others) > 3 then ' and ' || (len(others) - 3)::varchar
                 || ' more' else '' end
             || ' (Klaviyo would merge their profiles)'
-    end || case when kind = {primary} then '; not sent (it is the campaign''s identifier)'
+    end || case when kind = {primary} then '; the row is rejected, not sent (the phone '
+            || 'number is the campaign''s identifier)'
         else '; the customer is sent without it' end as reason
 from matched
 """

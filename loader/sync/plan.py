@@ -49,6 +49,7 @@ class ListPlan:
     unchanged: int = 0
     duplicates: int = 0  # customers not sent: they share the campaign identifier with another
     withheld: int = 0  # identifiers withheld from the list's profiles (shared or invalid)
+    invalid: int = 0  # rows not sent: the campaign's identifier is an invalid phone number
     clears: int = 0  # profiles whose fields went from a value to NULL: one PATCH each
     oversize: int = 0
     held_rejected: int = 0  # rows refused before with the same content: not re-sent
@@ -308,12 +309,15 @@ from members as m anti join {DESIRED} as d on d.identifier = m.identifier
         total = self.con.execute(
             f"select (select count(*) from {DESIRED}), "
             f"(select count(*) from {DUPLICATES} where collides_with is not null), "
-            f"(select count(*) from {WITHHELD_ROWS}), "
+            f"(select count(*) filter (where starts_with(reason, 'withheld_')) "
+            f"from {WITHHELD_ROWS}), "
+            f"(select count(*) filter (where starts_with(reason, 'invalid_')) "
+            f"from {WITHHELD_ROWS}), "
             f"(select count(distinct amperity_id) from {NOTES} "
             f"where list_name = {sql_str(list_name)} and origin = 'sql')").fetchone()
         if total:
-            p.desired, p.withheld = int(total[0]), int(total[2])
-            p.duplicates = int(total[1]) + int(total[3])
+            p.desired, p.withheld, p.invalid = int(total[0]), int(total[2]), int(total[3])
+            p.duplicates = int(total[1]) + int(total[4])
         p.adds = counts.get("add", 0)
         p.changes = counts.get("change", 0)
         p.oversize = counts.get("oversize", 0)

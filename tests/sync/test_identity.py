@@ -8,6 +8,7 @@ profile that holds the phone.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +16,10 @@ import duckdb
 import pytest
 import requests
 
-from loader.errors import EXIT_OK
+from loader.errors import EXIT_OK, EXIT_REJECTED
+from loader.status import load_status
 from loader.sync import PushOptions, PushResult, push
+from loader.sync.report import summary_notes
 from tests.sync.conftest import settings_for
 from tests.sync.helpers import FIXED, REGISTRY_COLUMNS, query
 
@@ -166,7 +169,8 @@ def test_invalid_phone_numbers_are_withheld(klaviyo_emulator, path) -> None:
             Row("s-2", None, "+44207946013", list_name="SMS")]),
     })
     result = run(klaviyo_emulator, path, "mail", "sms")
-    assert result.exit_code == EXIT_OK, result.error
+    # s-2 is not sent at all: a rejected row (exit 1), not an identifier withheld
+    assert result.error is None and result.exit_code == EXIT_REJECTED, result.error
     assert emails(klaviyo_emulator, "Mail") == {"a@example.com", "b@example.com",
                                                 "c@example.com"}
     phones = {p["email"]: p["phone_number"] for p in klaviyo_emulator.profiles()}
@@ -178,9 +182,22 @@ def test_invalid_phone_numbers_are_withheld(klaviyo_emulator, path) -> None:
     assert reasons["m-2"].startswith("withheld_phone_number: invalid number +44207946012 "
                                      "(not a valid number in the numbering plan of GB)")
     assert reasons["m-2"].endswith("the customer is sent without it")
-    assert reasons["s-2"].endswith("not sent (it is the campaign's identifier)")
+    assert reasons["s-2"] == (
+        "invalid_phone_number: invalid number +44207946013 (not a valid number in the "
+        "numbering plan of GB); the row is rejected, not sent (the phone number is the "
+        "campaign's identifier)")
     by_list = {r.list_name: r for r in result.lists}
-    assert (by_list["Mail"].withheld, by_list["SMS"].withheld) == (2, 1)
+    assert (by_list["Mail"].withheld, by_list["SMS"].withheld) == (2, 0)
+    assert (by_list["Mail"].rejected, by_list["SMS"].rejected) == (0, 1)
+    notes = summary_notes(result)
+    assert any(n.startswith("2 identifier(s) withheld") and "sent without them" in n
+               for n in notes), notes
+    assert any(n.startswith("1 row(s) rejected") for n in notes), notes
+    totals = {cid: (t["rejected"], t["withheld"]) for cid, t in result.delivery_totals.items()}
+    assert totals == {"mail": (0, 2), "sms": (1, 0)}
+    statuses = {s.campaign_id: s for s in load_status(path, "klaviyo_loader",
+                                                      datetime.now(UTC), None, False)[0]}
+    assert (statuses["sms"].rejected_rows, statuses["mail"].rejected_rows) == (1, 0)
     assert {r[0] for r in query(path, "select amperity_id from "
                                       "klaviyo_loader.campaign_recipients")} == {
         "m-1", "m-2", "m-3", "s-1"}
