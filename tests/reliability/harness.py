@@ -176,8 +176,7 @@ def snapshot(emu: Emulator) -> dict[str, Any]:
 
 
 def restore(emu: Emulator, snap: dict[str, Any]) -> None:
-    with emu._jobs_cv:
-        emu._queue = [j for j in emu._queue if j is emu._current]
+    emu.jobs.drop()
     emu.wait_for_jobs()
     with emu.store.lock:
         vars(emu.store).update(copy.deepcopy(snap))
