@@ -1,5 +1,9 @@
-"""The HTTP side: routing, auth (private keys, OAuth), revision, content type, limits, faults,
-the inspection surface under ``/_emulator/``, and the ``Emulator`` object tests drive."""
+"""The HTTP side: routing, authentication (auth.py), revision, content type, rate limits, faults,
+the inspection surface under ``/_emulator/``, and the ``Emulator`` object tests drive.
+
+Over 400 lines because the request pipeline (one request's checks in Klaviyo's order: auth,
+scope, revision, limits, media type, body) reads top to bottom in one place; the parts that
+stand alone are modules of their own (auth, jobs, views, limits, faults, validation)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,8 @@
 """The emulated account: lists, profiles and bulk-import jobs, in memory, behind one lock.
 
+Over 400 lines because the lock's invariants (identifier indexes, merges, list membership,
+job progress) are kept in one class that only this file touches.
+
 Profiles are keyed by email (trimmed, lower-cased), phone number (E.164) and external id, and
 merged the way Klaviyo merges them (docs/emulator.md, "Profiles and merges").
 """

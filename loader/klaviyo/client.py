@@ -1,5 +1,8 @@
 """The Klaviyo HTTP client: one session, auth, pinned revision, pacing, retries, clear errors.
 
+Over 400 lines because every Klaviyo operation the loader calls is a method here, next to the
+one retry and error-mapping path they share (pacing and limits are pacing.py and limits.py).
+
 Every call names its Klaviyo operation id; pacing, request counts and error hints are per
 operation. Nothing here prints or raises a secret.
 """
