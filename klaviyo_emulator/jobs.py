@@ -44,9 +44,14 @@ class JobQueue:
         return job
 
     # ---- the worker thread --------------------------------------------------------------
-    def run(self) -> None:
-        """Import due jobs until ``stop()`` (the body of the worker thread)."""
+    def start(self, name: str) -> threading.Thread:
+        """Start the worker thread (a daemon); ``stop()`` ends it."""
         self._stop.clear()
+        thread = threading.Thread(target=self._run, name=name, daemon=True)
+        thread.start()
+        return thread
+
+    def _run(self) -> None:
         while not self._stop.is_set():
             with self._cv:
                 job = None

@@ -162,11 +162,8 @@ class Emulator:
         self._stop.clear()
         t1 = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.1},
                               name=f"klaviyo-emulator-{self._port}", daemon=True)
-        t2 = threading.Thread(target=self.jobs.run, name=f"klaviyo-emulator-jobs-{self._port}",
-                              daemon=True)
-        self._threads = [t1, t2]
-        for t in self._threads:
-            t.start()
+        t1.start()
+        self._threads = [t1, self.jobs.start(name=f"klaviyo-emulator-jobs-{self._port}")]
         return self
 
     def stop(self) -> None:

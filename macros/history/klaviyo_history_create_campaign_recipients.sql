@@ -9,20 +9,22 @@
 {% endmacro %}
 
 {% macro default__klaviyo_history_create_campaign_recipients() %}
-    {% if execute %}
-        {% set relation = klaviyo_history_campaign_recipients_relation() %}
+    {% set relation = klaviyo_history_campaign_recipients_relation() %}
+    {% set ddl = klaviyo_history_campaign_recipients_ddl(relation) if execute else none %}
+    {% if ddl %}
         {% do adapter.create_schema(relation) %}
-        {% do run_query(klaviyo_history_campaign_recipients_ddl(relation)) %}
+        {% do run_query(ddl) %}
     {% endif %}
     {{ return('select 1 as created') }}
 {% endmacro %}
 
 {#- Spark: a Parquet table (Delta is not assumed; the loader appends to it). -#}
 {% macro spark__klaviyo_history_create_campaign_recipients() %}
-    {% if execute %}
-        {% set relation = klaviyo_history_campaign_recipients_relation() %}
+    {% set relation = klaviyo_history_campaign_recipients_relation() %}
+    {% set ddl = klaviyo_history_campaign_recipients_ddl(relation) if execute else none %}
+    {% if ddl %}
         {% do adapter.create_schema(relation) %}
-        {% do run_query(klaviyo_history_campaign_recipients_ddl(relation) ~ ' using parquet') %}
+        {% do run_query(ddl ~ ' using parquet') %}
     {% endif %}
     {{ return('select 1 as created') }}
 {% endmacro %}
@@ -39,7 +41,8 @@
 {#-
     The columns and their types come from the source's declaration
     (models/history/_history__sources.yml), the one owner of this contract: varchar, boolean and
-    timestamp become the engine's string, boolean and timestamp types.
+    timestamp become the engine's string, boolean and timestamp types. None when the project
+    does not declare the source (nothing in it reads the history; `loader push` creates it).
 -#}
 {% macro klaviyo_history_campaign_recipients_ddl(relation) %}
     {% set engine_types = {
@@ -47,11 +50,14 @@
         'boolean': dbt.type_boolean(),
         'timestamp': dbt.type_timestamp(),
     } %}
-    {% set source_node = graph.sources.values()
+    {% set declared = graph.sources.values()
         | selectattr('source_name', 'equalto', 'klaviyo_loader')
-        | selectattr('name', 'equalto', 'campaign_recipients') | first %}
+        | selectattr('name', 'equalto', 'campaign_recipients') | list %}
+    {% if declared | length == 0 %}
+        {{ return(none) }}
+    {% endif %}
     {% set columns = [] %}
-    {% for column in source_node.columns.values() %}
+    {% for column in declared[0].columns.values() %}
         {% if column.data_type not in engine_types %}
             {% do exceptions.raise_compiler_error(
                 "source klaviyo_loader.campaign_recipients: column " ~ column.name
