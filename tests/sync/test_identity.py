@@ -16,10 +16,10 @@ import duckdb
 import pytest
 import requests
 
+from loader.cli._console import summary_notes
 from loader.errors import EXIT_OK, EXIT_REJECTED
 from loader.status import load_status
 from loader.sync import PushOptions, PushResult, push
-from loader.sync.report import summary_notes
 from tests.sync.conftest import settings_for
 from tests.sync.helpers import FIXED, REGISTRY_COLUMNS, query
 
