@@ -554,6 +554,7 @@ class Pusher:
         lists: list[tuple[str, str]] = []
         con.execute("create or replace temp table _sample (list_id varchar, identifier varchar)")
         campaign_results: list[ListResult] = []
+        sent_before = 0  # members the resumed delivery sent before this run, still in its lists
         for name in c.list_names:
             list_id, created = self.client.resolve_list(
                 name, known_ids=self._known_list_ids(con, account_id, name))
@@ -594,11 +595,12 @@ class Pusher:
             for st in (confirmed.get(list_id), rec):
                 if st is not None:
                     stats.merge(st)
-            # members the resumed delivery sent before this run (confirmed then, or recovered
-            # now) count as its adds/updates, not again as unchanged
-            stats.added += max(0, earlier[0] - (rec.added if rec else 0))
-            stats.updated += max(0, earlier[1] - (rec.updated if rec else 0))
-            r.unchanged = max(0, r.unchanged - earlier[0] - earlier[1])
+            # each member counts once: a recovered job's rows are this run's adds/updates, not
+            # also unchanged; rows the resumed delivery sent before the kill stay unchanged
+            # for this run but not for the delivery (its tally already counts them)
+            recovered_rows = (rec.added + rec.updated) if rec else 0
+            r.unchanged = max(0, r.unchanged - recovered_rows)
+            sent_before += max(0, min(r.unchanged, earlier[0] + earlier[1] - recovered_rows))
             r.cleared = clear.clear_fields(applier, list_id, c.identifier, planner.clear_mask)
             if sample is None:
                 stats.merge(applier.remove_all(list_id, c.identifier,
@@ -616,11 +618,11 @@ class Pusher:
             return
         result.deliveries[c.campaign_id] = delivery_id
         result.delivery_totals[c.campaign_id] = self._complete_delivery(
-            con, account_id, c, delivery_id, lists, campaign_results)
+            con, account_id, c, delivery_id, lists, campaign_results, sent_before)
 
     def _complete_delivery(self, con: duckdb.DuckDBPyConnection, account_id: str, c: Campaign,
                            delivery_id: str, lists: list[tuple[str, str]],
-                           results: list[ListResult]) -> dict[str, int]:
+                           results: list[ListResult], sent_before: int = 0) -> dict[str, int]:
         """Record recipients and close the delivery, in one transaction (once per delivery)."""
         is_sample = self.options.sample is not None
         idc = ident(c.identifier)
@@ -698,7 +700,7 @@ class Pusher:
                 f"update {self.t('deliveries')} set status = 'completed', completed_at = ?, "
                 f"run_id = ?, unchanged = ?, withheld = ?, duplicates = ?, "
                 f"rejected = coalesce(rejected, 0) + ? where delivery_id = ?",
-                [ts, self.run_id, sum(r.unchanged for r in results),
+                [ts, self.run_id, max(0, sum(r.unchanged for r in results) - sent_before),
                  notes[0] if notes else 0, notes[2] if notes else 0, notes[1] if notes else 0,
                  delivery_id])
             crashpoint("recipients.written")  # inside the transaction: a kill rolls it back

@@ -1,6 +1,7 @@
 """A push killed after Klaviyo accepted a job, then rerun: every member counts once. The
-resumed delivery reports each member as added (by it, in either run) and none as unchanged;
-the figures of each list add up to its size."""
+rerun's figures of each list add up to its size (a recovered job's rows are added, not also
+unchanged), and the resumed delivery counts each member as added (by it, in either run), none
+as unchanged."""
 
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ def test_rerun_of_a_killed_push_counts_each_member_once(tmp_path: Path, point: s
         rerun = push_in_process(emu, path, [campaign.campaign_id])
         assert rerun.error is None and rerun.exit_code == 0, rerun.error
         for r in rerun.lists:
-            assert (r.added, r.updated, r.unchanged) == (sizes[r.list_name], 0, 0), (
+            assert r.added + r.updated + r.unchanged == sizes[r.list_name], (
                 point, r.list_name, r.added, r.updated, r.unchanged)
         totals = rerun.delivery_totals[campaign.campaign_id]
         assert (totals["added"], totals["updated"], totals["unchanged"]) == (
