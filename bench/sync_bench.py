@@ -139,6 +139,17 @@ def push_worker(code: str, path: str, url: str, rate_scale: float) -> None:
 
         sink = SinkAdapter()
         client.session.mount(base, sink)
+    posts: list[float] = []  # when each import POST started and was answered
+    submit = client.submit_import
+
+    def timed_submit(body: bytes) -> dict[str, Any]:
+        posts.append(time.perf_counter())
+        try:
+            return submit(body)
+        finally:
+            posts.append(time.perf_counter())
+
+    client.submit_import = timed_submit  # type: ignore[method-assign]
     wall0, cpu0 = time.perf_counter(), time.process_time()
     result = push(settings, PushOptions(campaigns=["bench"]), client=client)
     wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
@@ -153,6 +164,8 @@ def push_worker(code: str, path: str, url: str, rate_scale: float) -> None:
         "added": r.added, "updated": r.updated, "removed": r.removed, "rejected": r.rejected,
         "unchanged": r.unchanged, "import_jobs": r.import_jobs,
         "body_mb": round(sink.body_bytes / 1e6) if sink else None,
+        # first import POST sent to last one accepted: what the rate limits bound
+        "posts_s": round(posts[-1] - posts[0], 2) if posts else 0.0,
     }))
 
 
@@ -221,10 +234,13 @@ def measure_burst(code: Path, rows: int, tmp: str, label: str) -> dict[str, Any]
     floor = floor_seconds(jobs)
     stats["floor_s"] = round(floor, 2)
     stats["of_floor"] = floor / stats["wall_s"]
+    stats["posts_of_floor"] = floor / max(stats["posts_s"], 1e-9)
     print(f"   burst at published limits, {rows:,} profiles, {jobs} jobs: wall "
           f"{stats['wall_s']} s (push start to last job confirmed), loader CPU "
           f"{stats['cpu_s']} s; the limits allow {floor:.1f} s → {stats['of_floor']:.0%} of "
-          f"that floor; throttled {stats['throttled']}, pacing waits {stats['paced_s']} s")
+          f"that floor; first POST to last accept {stats['posts_s']} s → "
+          f"{stats['posts_of_floor']:.0%}; throttled {stats['throttled']}, pacing waits "
+          f"{stats['paced_s']} s")
     return stats
 
 
@@ -276,6 +292,8 @@ def table(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> None:
     row(f"burst at published limits, {args.limited_rows:,} profiles, wall",
         lambda r: f"{r['burst']['wall_s']} s, {r['burst']['of_floor']:.0%} of the "
         f"{r['burst']['floor_s']} s floor (CPU {r['burst']['cpu_s']} s)")
+    row("burst: first import POST to last accepted",
+        lambda r: f"{r['burst']['posts_s']} s, {r['burst']['posts_of_floor']:.0%} of the floor")
     row(f"peak memory, initial push of {args.memory_rows:,}",
         lambda r: f"{r['memory']['peak_rss_mb']:.0f} MB (CPU {r['memory']['cpu_s']} s)")
     row(f"campaign build vs hand-written SQL at {args.campaign_customers:,}",
