@@ -2,8 +2,9 @@
 own peak memory on audiences the emulator could not hold (10M profiles would need ~20 GB in
 the emulator). It answers the few calls an initial push makes, at the ``requests`` transport
 level, so the loader runs unchanged (its ``KlaviyoClient`` over a ``requests.Session``): every
-import job is accepted and reported complete with nothing refused. Bench only; tests use the
-emulator.
+import job is accepted and reported complete with nothing refused. It lives as long as one
+push process, so it serves initial pushes only (a second push would find no list and create
+it again). Bench only; tests use the emulator.
 """
 
 from __future__ import annotations
