@@ -12,7 +12,7 @@ from typing import Any, Protocol
 
 import duckdb
 
-from loader.config import Settings
+from loader.config import Settings, redact
 from loader.errors import (
     EXIT_FAILED,
     EXIT_OK,
@@ -421,8 +421,8 @@ class Pusher:
                     error: str | None) -> None:
         tot = {k: sum(getattr(r, k) for r in result.lists)
                for k in ("added", "updated", "removed", "rejected")}
-        for secret in self.settings.credentials.secrets() if error else []:
-            error = error.replace(secret, "***")  # state never holds a secret
+        if error:  # state never holds a secret
+            error = redact(error, self.settings.credentials.secrets())
         con.execute(f"update {self.t('sync_runs')} set finished_at = ?, status = ?, added = ?, "
                     f"updated = ?, removed = ?, rejected = ?, error = ? where run_id = ?",
                     [now_utc(), status, tot["added"], tot["updated"], tot["removed"],
