@@ -17,14 +17,12 @@ import duckdb
 from loader.errors import WarehouseError
 from loader.klaviyo.payloads import (
     IDENTIFIERS,
-    JSON_PREFIX,
     LOCATION_FIELDS,
     PROFILE_FIELDS,
     aggregate_json,
-    fingerprint_sql,
     ident,
     placement,
-    sent_columns,
+    profile_sql,
     sql_str,
     value_json,
 )
@@ -286,10 +284,8 @@ def desired_sql(campaign: Campaign, list_name: str, columns: list[str],
     sent_external_id (the other identifiers the profile carries; null when not sent, and for
     the campaign's own identifier, which is ``identifier``), fields (the mask of the
     clearable fields sent with a value, ``CLEARABLE_FIELDS``; null for membership only),
-    ``j__<column>`` (each mapped column's JSON text, ``JSON_PREFIX``; the payload is rendered
-    from them by ``profile_sql(..., prefix=JSON_PREFIX)`` only for the rows that will be sent),
-    fingerprint (``fingerprint_sql``: a 64-bit hash then the exact content the payload is
-    rendered from).
+    payload (the JSON:API profile), fingerprint (md5 of the payload), nbytes (payload size
+    in bytes).
 
     ``duplicates``: a relation shaped as ``duplicates_sql``; its customers with a
     ``collides_with`` are left out (they share the identifier with a customer that is sent).
@@ -312,10 +308,7 @@ def desired_sql(campaign: Campaign, list_name: str, columns: list[str],
         f", cast(min(s.{ident(k)}) as varchar)" if k in others_sent else ", null::varchar"
         for k in IDENTIFIERS)
     sent_cols = "".join(f", sent_{k}" for k in IDENTIFIERS)
-    fingerprint = fingerprint_sql(columns, campaign.identifier, campaign.update_contacts)
-    json_cols = "".join(f", {ident(c)} as {ident(JSON_PREFIX + c)}"
-                        for c in sent_columns(columns, campaign.identifier,
-                                              campaign.update_contacts))
+    payload = profile_sql(columns, campaign.identifier, campaign.update_contacts)
     clearable = clearable_columns(campaign, columns)
     fields = (" + ".join(f"(case when {ident(c)} is not null then {field_bit(c)} else 0 end)"
                          for c in clearable) or "0") if campaign.update_contacts else "null"
@@ -347,11 +340,12 @@ rendered as (
     group by s.{idc}, s.amperity_id
 ),
 profiles as (
-    select identifier, amperity_id, customers{sent_cols}, ({fields})::bigint as fields
-        {json_cols}
+    select identifier, amperity_id, customers{sent_cols}, ({fields})::bigint as fields,
+        {payload} as payload
     from rendered
 )
-select *, {fingerprint} as fingerprint
+select identifier, amperity_id, customers{sent_cols}, fields, payload,
+    md5(payload) as fingerprint, strlen(payload) as nbytes
 from profiles
 """
 

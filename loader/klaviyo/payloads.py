@@ -27,9 +27,6 @@ def ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-_ident = ident
-
-
 def sql_str(text: str) -> str:
     """A SQL string literal."""
     return "'" + text.replace("'", "''") + "'"
@@ -72,28 +69,13 @@ def aggregate_json(column: str) -> str:
     return f"to_json(cast(min({col}) as varchar))"
 
 
-JSON_PREFIX = "j__"  # the columns of the desired relation holding one mapped column's JSON text
-FINGERPRINT_VERSION = "h1"  # fingerprints of older versions (md5 hex) never equal one of these
-
-
-def sent_columns(columns: list[str], identifier: str, update_contacts: bool) -> list[str]:
-    """The mapped columns a profile is rendered from (only the identifier for membership)."""
-    return columns if update_contacts else [identifier]
-
-
-def profile_sql(columns: list[str], identifier: str, update_contacts: bool,
-                prefix: str = "") -> str:
+def profile_sql(columns: list[str], identifier: str, update_contacts: bool) -> str:
     """SQL for the profile JSON text over a relation whose columns hold JSON texts.
 
-    ``columns`` are the mapped Klaviyo columns (each a column of JSON text or NULL, named
-    ``prefix`` + the column's name). With ``update_contacts`` off only the identifier is sent
-    (membership only).
+    ``columns`` are the mapped Klaviyo columns (each a column of JSON text or NULL).
+    With ``update_contacts`` off only the identifier is sent (membership only).
     """
-    cols = sent_columns(columns, identifier, update_contacts)
-
-    def ident(name: str) -> str:
-        return _ident(prefix + name)
-
+    cols = columns if update_contacts else [identifier]
     profile = [c for c in cols if placement(c) == "profile"]
     location = [c for c in cols if placement(c) == "location"]
     props = [c for c in cols if placement(c) == "property"]
@@ -122,28 +104,6 @@ def profile_sql(columns: list[str], identifier: str, update_contacts: bool,
             f"""nullif(concat_ws(',', {unset}), '') || ']}}}}', '')"""
         )
     return f"""'{{"type":"profile","attributes":{{' || {attributes} || '}}' || {meta} || '}}'"""
-
-
-def fingerprint_sql(columns: list[str], identifier: str, update_contacts: bool,
-                    prefix: str = JSON_PREFIX) -> str:
-    """SQL for a profile's fingerprint over the JSON texts its payload is rendered from.
-
-    ``h1:`` + a 64-bit hash the engine computes over the columns' JSON texts (16 hex digits)
-    + ``:`` + the exact content: the sent column names (JSON strings, so the payload's keys)
-    then each column's JSON text (empty for NULL), separated by U+001F. JSON text never holds
-    a raw control character (it is escaped), and never is empty, so the content determines the
-    payload and two fingerprints are equal only when the payloads are. The hash in front makes
-    a changed row's fingerprint differ within its first 20 characters; a hash collision leaves
-    the content to tell them apart, so it can never hide a change (docs/sync.md).
-    """
-    cols = sent_columns(columns, identifier, update_contacts)
-    names = "\x1f".join(json.dumps(c) for c in cols)
-    values = ", chr(31), ".join(f"coalesce(cast({_ident(prefix + c)} as varchar), '')"
-                                for c in cols)
-    hashed = ", ".join(f"cast({_ident(prefix + c)} as varchar)" for c in cols)
-    return (f"{sql_str(FINGERPRINT_VERSION + ':')} || lpad(printf('%x', "
-            f"hash({sql_str(names)}, {hashed})), 16, '0') || ':' || "
-            f"{sql_str(names + chr(30))} || concat({values})")
 
 
 def import_job_body(profiles: list[str], list_id: str | None) -> str:

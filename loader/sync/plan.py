@@ -19,13 +19,7 @@ from loader.klaviyo.limits import (
     estimate_seconds,
     limit,
 )
-from loader.klaviyo.payloads import (
-    IMPORT_BODY_OVERHEAD,
-    JSON_PREFIX,
-    ident,
-    profile_sql,
-    sql_str,
-)
+from loader.klaviyo.payloads import IMPORT_BODY_OVERHEAD, ident, sql_str
 from loader.state import table_exists
 from loader.sync import identity
 from loader.warehouse import Campaign, desired_sql, duplicates_sql, fields_mask
@@ -137,7 +131,6 @@ class Planner:
         self.has_state = table_exists(con, schema, "list_members")
         self.bounds: list[tuple[int, int]] | None = None  # import jobs of the last plan
         self.clear_mask = 0  # the fields the last planned campaign may clear
-        self.payload_sql = "null::varchar"  # the profile JSON over DESIRED (build_desired)
         identity.empty(con)  # nothing withheld until identity.build says otherwise
         con.execute(f"create or replace temp table {NOTES} (list_name varchar, "
                     f"identifier varchar, amperity_id varchar, reason varchar, "
@@ -177,8 +170,6 @@ class Planner:
         withheld from whom.
         """
         self.clear_mask = fields_mask(campaign, columns)
-        self.payload_sql = profile_sql(columns, campaign.identifier, campaign.update_contacts,
-                                       prefix=JSON_PREFIX)
         source = identity.source_sql(campaign, list_name, columns)
         self.con.execute(f"create or replace temp table {DUPLICATES} as "
                          f"{duplicates_sql(campaign, list_name, source)}")
@@ -261,15 +252,11 @@ class Planner:
                 f"and list_id = {sql_str(list_id)}")
 
     def diff_sql(self, list_id: str | None) -> str:
-        """Every desired row that is not unchanged, with its diff class, rendered.
+        """Every desired row with its diff class, plus state rows to remove.
 
-        Columns: kind ('add'|'change'|'held'|'oversize'), identifier, amperity_id,
-        fingerprint, payload, nbytes, profile_id, customers, sent_email, sent_phone_number,
-        sent_external_id, fields, seq.
-
-        Unchanged rows are found by joining state on the identifier and comparing
-        fingerprints (``fingerprint_sql``: equal only when the payloads are); only the other
-        rows are rendered as JSON.
+        Columns: kind ('add'|'change'|'unchanged'|'held'|'oversize'|'remove'), identifier,
+        amperity_id, fingerprint, payload, nbytes, profile_id, customers, sent_email,
+        sent_phone_number, sent_external_id.
         """
         return f"""
 with members as ({self._members(list_id)}),
@@ -279,23 +266,18 @@ classified as (
         case
             when m.identifier is not null and m.fingerprint = d.fingerprint then 'unchanged'
             when h.identifier is not null then 'held'
+            when d.nbytes > {IMPORT_MAX_PROFILE_BYTES} then 'oversize'
             when m.identifier is null then 'add'
             else 'change'
         end as kind,
-        d.*, m.profile_id, d.rowid + 1 as seq
+        d.identifier, d.amperity_id, d.fingerprint, d.payload, d.nbytes, m.profile_id,
+        d.customers, d.sent_email, d.sent_phone_number, d.sent_external_id, d.fields,
+        d.rowid + 1 as seq
     from {DESIRED} as d
     left join members as m on m.identifier = d.identifier
     left join held as h on h.identifier = d.identifier and h.fingerprint = d.fingerprint
-),
-rendered as (
-    select *, {self.payload_sql} as payload from classified where kind <> 'unchanged'
 )
-select
-    case when kind in ('add', 'change') and strlen(payload) > {IMPORT_MAX_PROFILE_BYTES}
-        then 'oversize' else kind end as kind,
-    identifier, amperity_id, fingerprint, payload, strlen(payload) as nbytes, profile_id,
-    customers, sent_email, sent_phone_number, sent_external_id, fields, seq
-from rendered
+select * from classified
 """
 
     def removals_sql(self, list_id: str | None) -> str:
@@ -320,7 +302,7 @@ from members as m anti join {DESIRED} as d on d.identifier = m.identifier
         self.con.execute(f"""
             create or replace temp table {DIFF} as
             select case when kind in ('add', 'change') then seq end as seq, * exclude (seq)
-            from ({self.diff_sql(list_id)})""")
+            from ({self.diff_sql(list_id)}) where kind <> 'unchanged'""")
         counts = dict(self.con.execute(
             f"select kind, count(*) from {DIFF} group by kind").fetchall())
         total = self.con.execute(
