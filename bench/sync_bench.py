@@ -132,6 +132,7 @@ def memory_worker(path: str) -> None:
     """Everything the push does locally for an initial push, without HTTP: render and diff the
     audience, write the intent, assemble every job body (then drop it)."""
     from loader.state import connect, ensure_schema
+    from loader.store import Store
     from loader.sync.apply import Applier
     from loader.sync.plan import Planner, job_bounds
     from loader.warehouse import attribute_columns, read_campaigns
@@ -143,7 +144,8 @@ def memory_worker(path: str) -> None:
     planner = Planner(con, "klaviyo_loader", "bench-account")
     planner.build_desired(campaign, "Bench list", attribute_columns(con, campaign), None)
     plan = planner.plan(campaign, "Bench list", "L1", True, None)
-    applier = Applier(con, "klaviyo_loader", "bench-account", None, "bench")  # type: ignore[arg-type]
+    store = Store(con, "klaviyo_loader")
+    applier = Applier(store, "bench-account", None, "bench")  # type: ignore[arg-type]
     applier.write_intent(planner.removals_sql("L1"), "L1", "Bench list", "bench")
     body_bytes = 0
     for a, b in job_bounds(con):
