@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 
 from loader.cli._app import app, guarded, scrub
+from loader.engines.profiles import Target
 from loader.errors import EXIT_FAILED, ConfigError, LoaderError
 
 
@@ -44,16 +45,21 @@ def push(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
     duckdb_path: str | None = typer.Option(None, "--duckdb-path", envvar="DUCKDB_PATH",
                                            help="The warehouse file."),
+    target: str | None = typer.Option(
+        None, "--target", help="The dbt target whose warehouse to push from and keep state in "
+        "(default: DBT_TARGET, as dbt; a DuckDB target uses --duckdb-path)."),
 ) -> None:
     """Deliver audiences to Klaviyo lists: only changes are sent; state makes reruns exact."""
     if all_campaigns and campaigns:
         raise ConfigError("Name campaigns or use --all, not both.")
     if not as_json:
-        _push(campaigns, at, dry_run, sample, quiet, False, duckdb_path, all_campaigns, wide)
+        _push(campaigns, at, dry_run, sample, quiet, False, duckdb_path, all_campaigns, wide,
+              target)
         return
     # --json: one JSON document on stdout whatever happens, with the same exit code
     try:
-        _push(campaigns, at, dry_run, sample, quiet, True, duckdb_path, all_campaigns, wide)
+        _push(campaigns, at, dry_run, sample, quiet, True, duckdb_path, all_campaigns, wide,
+              target)
     except typer.Exit:
         raise
     except LoaderError as exc:
@@ -61,6 +67,29 @@ def push(
     except Exception as exc:  # unexpected: the document, and the traceback on stderr
         traceback.print_exc(file=sys.stderr)
         _json_failure(f"{type(exc).__name__}: {exc}", None, EXIT_FAILED)
+
+
+def warehouse_target(name: str | None) -> Target | None:
+    """The dbt target to push from: ``--target``, else ``DBT_TARGET`` (as dbt picks it).
+
+    None for the DuckDB file (``DBT_TARGET`` unset or ``duckdb``: no profile is read, as
+    before); otherwise the rendered profiles.yml output, which must be DuckDB or PostgreSQL.
+    """
+    import os
+
+    from loader.engines import read_target
+
+    if name is None and os.environ.get("DBT_TARGET", "duckdb") == "duckdb":
+        return None
+    found = read_target(name)
+    if found.type == "duckdb":
+        return None
+    if found.type != "postgres":
+        raise ConfigError(
+            f"`loader push` keeps its state in DuckDB or PostgreSQL; target "
+            f"{found.describe()} is {found.type}.",
+            hint="Push from the DuckDB or PostgreSQL target (docs/scale.md, 'Spark').")
+    return found
 
 
 def _json_failure(error: str, hint: str | None, exit_code: int) -> None:
@@ -74,7 +103,7 @@ def _json_failure(error: str, hint: str | None, exit_code: int) -> None:
 
 def _push(campaigns: list[str] | None, at: str | None, dry_run: bool, sample: int | None,
           quiet: bool, as_json: bool, duckdb_path: str | None, all_campaigns: bool = False,
-          wide: bool = False) -> None:
+          wide: bool = False, target: str | None = None) -> None:
     from loader.config import Settings
     from loader.sync import PushOptions
     from loader.sync import push as run_push
@@ -88,7 +117,8 @@ def _push(campaigns: list[str] | None, at: str | None, dry_run: bool, sample: in
     err = Console(stderr=True)
     progress = None if (quiet or as_json or dry_run) else RichProgress(err)
     try:
-        result = run_push(settings, options, progress=progress)
+        result = run_push(settings, options, progress=progress,
+                          target=warehouse_target(target))
     finally:
         if progress is not None:
             progress.stop()

@@ -13,6 +13,7 @@ from typing import Any, Protocol
 import duckdb
 
 from loader.config import Settings
+from loader.engines.profiles import Target
 from loader.errors import (
     EXIT_FAILED,
     EXIT_OK,
@@ -33,6 +34,8 @@ from loader.sync.apply import LIST_SCAN_MAX, Applier, ListStats, now_utc
 from loader.sync.crashpoints import crashpoint
 from loader.sync.plan import DESIRED, NOTES, ListPlan, Planner
 from loader.warehouse import (
+    DELIVERY_SUMMARY,
+    REGISTRY,
     Campaign,
     attribute_columns,
     delivery_summary,
@@ -234,8 +237,9 @@ def scheduled_for(campaign: Campaign, at: datetime) -> datetime:
 
 class Pusher:
     def __init__(self, settings: Settings, options: PushOptions, client: KlaviyoClient,
-                 progress: Progress | None = None) -> None:
+                 progress: Progress | None = None, target: Target | None = None) -> None:
         self.settings = settings
+        self.target = target
         self.options = options
         self.client = client
         self.progress = progress or NoProgress()
@@ -249,6 +253,9 @@ class Pusher:
 
     def run(self) -> PushResult:
         result = PushResult(self.run_id, None, self.options.dry_run, self.options.sample, [])
+        if self.target is not None and self.target.type == "postgres":
+            self._run_postgres(result)
+            return result
         if self.options.dry_run:
             con = connect(self.settings.duckdb_path, read_only=True)
             try:
@@ -270,13 +277,31 @@ class Pusher:
                 con.close()
         return result
 
+    def _run_postgres(self, result: PushResult) -> None:
+        """The push on a PostgreSQL warehouse: locked per (database, account), worked in a
+        local copy, every step written to PostgreSQL in one transaction (loader.store.postgres).
+        """
+        from loader.store.postgres import PostgresState
+
+        assert self.target is not None
+        dry = self.options.dry_run
+        with PostgresState(self.target, self.schema, self.run_id, read_only=dry) as pg:
+            account_id = self.client.get_account_id()
+            if not dry:
+                pg.lock(account_id, self.options.lock_wait_s)
+                pg.ensure_pg_schema()
+            pg.load_warehouse(REGISTRY, DELIVERY_SUMMARY)
+            pg.load_state(account_id)
+            self._run(pg.con, result, Store(pg.con, self.schema, None if dry else pg),
+                      account_id)
+
     def _run(self, con: duckdb.DuckDBPyConnection, result: PushResult,
-             store: Store | None = None) -> None:
+             store: Store | None = None, account_id: str | None = None) -> None:
         self._con = con
         self.store = store = store or Store(con, self.schema)
         registry, invalid = read_registry(con)
         failed: dict[str, LoaderError] = {**invalid, **list_conflicts(registry)}
-        account_id = self.client.get_account_id()
+        account_id = account_id or self.client.get_account_id()
         result.account_id = account_id
         deliveries = store.deliveries(account_id)
         if self.options.all_campaigns:
@@ -568,8 +593,12 @@ class Pusher:
 
 def push(settings: Settings, options: PushOptions, progress: Progress | None = None,
          client: KlaviyoClient | None = None,
-         client_factory: Callable[[Settings], KlaviyoClient] | None = None) -> PushResult:
-    """Run one push (or a dry run); errors that end the run are in ``result.error``."""
+         client_factory: Callable[[Settings], KlaviyoClient] | None = None,
+         target: Target | None = None) -> PushResult:
+    """Run one push (or a dry run); errors that end the run are in ``result.error``.
+
+    ``target``: the dbt target whose warehouse holds the audiences and the state (None or a
+    DuckDB target: the DuckDB file of ``settings``)."""
     if client is None:
         client = (client_factory or KlaviyoClient.from_settings)(settings)
-    return Pusher(settings, options, client, progress).run()
+    return Pusher(settings, options, client, progress, target).run()
