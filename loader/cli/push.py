@@ -12,7 +12,6 @@ import typer
 from rich.console import Console
 
 from loader.cli._app import app, guarded, scrub
-from loader.engines.profiles import Target
 from loader.errors import EXIT_FAILED, ConfigError, LoaderError
 
 
@@ -69,29 +68,6 @@ def push(
         _json_failure(f"{type(exc).__name__}: {exc}", None, EXIT_FAILED)
 
 
-def warehouse_target(name: str | None) -> Target | None:
-    """The dbt target to push from: ``--target``, else ``DBT_TARGET`` (as dbt picks it).
-
-    None for the DuckDB file (``DBT_TARGET`` unset or ``duckdb``: no profile is read, as
-    before); otherwise the rendered profiles.yml output, which must be DuckDB or PostgreSQL.
-    """
-    import os
-
-    from loader.engines import read_target
-
-    if name is None and os.environ.get("DBT_TARGET", "duckdb") == "duckdb":
-        return None
-    found = read_target(name)
-    if found.type == "duckdb":
-        return None
-    if found.type != "postgres":
-        raise ConfigError(
-            f"`loader push` keeps its state in DuckDB or PostgreSQL; target "
-            f"{found.describe()} is {found.type}.",
-            hint="Push from the DuckDB or PostgreSQL target (docs/scale.md, 'Spark').")
-    return found
-
-
 def _json_failure(error: str, hint: str | None, exit_code: int) -> None:
     doc = {"status": "failed", "exit_code": exit_code, "error": error, "hint": hint}
     print(scrub(json.dumps(doc, default=str, indent=2)))
@@ -105,6 +81,7 @@ def _push(campaigns: list[str] | None, at: str | None, dry_run: bool, sample: in
           quiet: bool, as_json: bool, duckdb_path: str | None, all_campaigns: bool = False,
           wide: bool = False, target: str | None = None) -> None:
     from loader.config import Settings
+    from loader.store.warehouse import state_target
     from loader.sync import PushOptions
     from loader.sync import push as run_push
     from loader.sync.report import RichProgress, output_console, print_summary
@@ -118,7 +95,7 @@ def _push(campaigns: list[str] | None, at: str | None, dry_run: bool, sample: in
     progress = None if (quiet or as_json or dry_run) else RichProgress(err)
     try:
         result = run_push(settings, options, progress=progress,
-                          target=warehouse_target(target))
+                          target=state_target(target))
     finally:
         if progress is not None:
             progress.stop()

@@ -26,7 +26,8 @@ import shutil
 import tempfile
 import time
 import zlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,7 @@ from loader.engines.profiles import Target
 from loader.errors import LockedError, WarehouseError
 from loader.store.lock import DEFAULT_MEMORY_LIMIT
 from loader.store.names import qualified, quote
-from loader.store.schema import ADDED_COLUMNS, TABLES, columns, ensure_schema, key
+from loader.store.schema import ADDED_COLUMNS, KEYS, TABLES, columns, ensure_schema, key
 
 SHADOW = "_klaviyo_shadow"  # the local copy's image of what PostgreSQL holds
 LOCK_CLASS = 0x4B4C  # advisory lock key 1 ("KL"); key 2 is the account's crc32
@@ -228,6 +229,10 @@ class PostgresState:
                 for col in added:
                     cur.execute(f"alter table {qualified(self.schema, name)} "
                                 f"add column if not exists {col}")
+            for name, keycols in KEYS.items():  # a step deletes its changed keys by index
+                cur.execute(f"create index if not exists {quote(name + '_key')} on "
+                            f"{qualified(self.schema, name)} "
+                            f"({', '.join(quote(k) for k in keycols)})")
         self.pg.commit()
 
     def load_state(self, account_id: str | None) -> None:
@@ -263,75 +268,97 @@ class PostgresState:
         transaction (committed here: the caller commits locally next)."""
         if self.read_only:
             raise WarehouseError("This command reads state only; it wrote to it.")
-        changes = list(self._changes(con, tables))
+        changes = [c for c in (self._changes(con, t) for t in dict.fromkeys(tables)) if c]
         if not changes:
             return
         try:
             with self.pg.cursor() as cur:
-                for table, keys_csv, rows_csv, cols, keycols in changes:
-                    self._apply(cur, table, keys_csv, rows_csv, cols, keycols)
+                for change in changes:
+                    self._apply(cur, change)
             self.pg.commit()
         except BaseException:
             with contextlib.suppress(Exception):
                 self.pg.rollback()
             raise
         finally:
-            for _, keys_csv, rows_csv, _, _ in changes:
-                keys_csv.unlink(missing_ok=True)
-                rows_csv.unlink(missing_ok=True)
-        for table, _, _, _, keycols in changes:  # the shadow follows PostgreSQL
-            cur_t, shadow = qualified(self.schema, table), qualified(SHADOW, table)
-            match = " and ".join(f"s.{quote(k)} is not distinct from k.{quote(k)}"
-                                 for k in keycols)
-            con.execute(f"delete from {shadow} as s where exists (select 1 from _klaviyo_keys_"
-                        f"{table} as k where {match})")
-            con.execute(f"insert into {shadow} select * from {cur_t} as s where exists "
-                        f"(select 1 from _klaviyo_keys_{table} as k where {match})")
-            con.execute(f"drop table _klaviyo_keys_{table}")
+            for change in changes:
+                for path in (change.keys_csv, change.rows_csv):
+                    if path is not None:
+                        path.unlink(missing_ok=True)
+        for change in changes:  # the shadow is again what PostgreSQL holds
+            shadow = qualified(SHADOW, change.table)
+            con.execute(f"delete from {shadow}")
+            con.execute(f"insert into {shadow} select * from "
+                        f"{qualified(self.schema, change.table)}")
 
-    def _changes(self, con: duckdb.DuckDBPyConnection, tables: Sequence[str]
-                 ) -> Iterator[tuple[str, Path, Path, list[str], tuple[str, ...]]]:
+    def _changes(self, con: duckdb.DuckDBPyConnection, table: str) -> _Change | None:
+        """The step's change to one table, as CSV files for PostgreSQL's COPY.
+
+        Keyed tables: the keys whose rows changed (deleted in PostgreSQL) and those keys'
+        rows now (inserted). Tables without a key (append-mostly: ``rejected_rows``,
+        ``campaign_recipients``): the distinct rows that went (deleted, every copy), then
+        every row now equal to one of them plus the rows added.
+        """
+        cur_t, shadow = qualified(self.schema, table), qualified(SHADOW, table)
         con.execute(f"create schema if not exists {quote(SHADOW)}")
-        for table in dict.fromkeys(tables):
-            cur_t, shadow = qualified(self.schema, table), qualified(SHADOW, table)
-            con.execute(f"create table if not exists {shadow} as select * from {cur_t} "
-                        f"where false")
-            cols = [c for c, _ in columns(table)]
-            keycols = key(table)
-            klist = ", ".join(quote(k) for k in keycols)
-            con.execute(f"""
-                create or replace temp table _klaviyo_keys_{table} as
-                select distinct {klist} from (
-                    (select * from {cur_t} except all select * from {shadow})
-                    union all
-                    (select * from {shadow} except all select * from {cur_t}))""")
-            n = con.execute(f"select count(*) from _klaviyo_keys_{table}").fetchone()
-            if not n or not n[0]:
-                con.execute(f"drop table _klaviyo_keys_{table}")
-                continue
-            match = " and ".join(f"s.{quote(k)} is not distinct from k.{quote(k)}"
-                                 for k in keycols)
-            keys_csv = self.folder / f"keys-{table}.csv"
-            rows_csv = self.folder / f"rows-{table}.csv"
-            con.execute(f"copy _klaviyo_keys_{table} to '{keys_csv}' (format csv, header false)")
-            con.execute(f"copy (select {', '.join(quote(c) for c in cols)} from {cur_t} as s "
-                        f"where exists (select 1 from _klaviyo_keys_{table} as k "
-                        f"where {match})) to '{rows_csv}' (format csv, header false)")
-            yield table, keys_csv, rows_csv, cols, keycols
+        con.execute(f"create table if not exists {shadow} as select * from {cur_t} where false")
+        cols = [c for c, _ in columns(table)]
+        collist = ", ".join(quote(c) for c in cols)
+        keyed = table in KEYS
+        keycols = key(table)
+        klist = ", ".join(quote(k) for k in keycols)
+        eq = "=" if keyed else "is not distinct from"
+        match = " and ".join(f"s.{quote(k)} {eq} k.{quote(k)}" for k in keycols)
+        gone = f"select {collist} from {shadow} except all select {collist} from {cur_t}"
+        added = f"select {collist} from {cur_t} except all select {collist} from {shadow}"
+        con.execute("create or replace temp table _klaviyo_keys as " + (
+            f"select distinct {klist} from (({added}) union all ({gone}))" if keyed
+            else f"select distinct * from ({gone})"))
+        con.execute("create or replace temp table _klaviyo_rows as " + (
+            f"select {collist} from {cur_t} as s semi join _klaviyo_keys as k on {match}"
+            if keyed else
+            f"select {collist} from {cur_t} as s semi join _klaviyo_keys as k on {match} "
+            f"union all select * from ({added}) as s "
+            f"anti join _klaviyo_keys as k on {match}"))
+        counts = con.execute("select (select count(*) from _klaviyo_keys), "
+                             "(select count(*) from _klaviyo_rows)").fetchone()
+        n_keys, n_rows = (int(counts[0]), int(counts[1])) if counts else (0, 0)
+        if not n_keys and not n_rows:
+            return None
+        change = _Change(table, cols, keycols, keyed, None, None)
+        if n_keys:
+            change.keys_csv = self.folder / f"keys-{table}.csv"
+            con.execute(f"copy _klaviyo_keys to '{change.keys_csv}' (format csv, header false)")
+        if n_rows:
+            change.rows_csv = self.folder / f"rows-{table}.csv"
+            con.execute(f"copy _klaviyo_rows to '{change.rows_csv}' (format csv, header false)")
+        return change
 
-    def _apply(self, cur: Any, table: str, keys_csv: Path, rows_csv: Path, cols: list[str],
-               keycols: tuple[str, ...]) -> None:
-        rel = qualified(self.schema, table)
-        kinds = dict(columns(table))
-        tmp = f"_klaviyo_keys_{table}"
-        cur.execute(f"create temp table {tmp} ("
-                    + ", ".join(f"{quote(k)} {kinds[k]}" for k in keycols)
-                    + ") on commit drop")
-        with keys_csv.open("r", encoding="utf-8") as fh:
-            cur.copy_expert(f"copy {tmp} from stdin with (format csv)", fh)
-        match = " and ".join(f"t.{quote(k)} is not distinct from k.{quote(k)}"
-                             for k in keycols)
-        cur.execute(f"delete from {rel} as t using {tmp} as k where {match}")
-        with rows_csv.open("r", encoding="utf-8") as fh:
-            cur.copy_expert(f"copy {rel} ({', '.join(quote(c) for c in cols)}) from stdin "
-                            f"with (format csv)", fh)
+    def _apply(self, cur: Any, change: _Change) -> None:
+        rel = qualified(self.schema, change.table)
+        if change.keys_csv is not None:
+            kinds = dict(columns(change.table))
+            tmp = f"_klaviyo_keys_{change.table}"
+            cur.execute(f"create temp table {tmp} ("
+                        + ", ".join(f"{quote(k)} {kinds[k]}" for k in change.keycols)
+                        + ") on commit drop")
+            with change.keys_csv.open("r", encoding="utf-8") as fh:
+                cur.copy_expert(f"copy {tmp} from stdin with (format csv)", fh)
+            eq = "=" if change.keyed else "is not distinct from"
+            match = " and ".join(f"t.{quote(k)} {eq} k.{quote(k)}" for k in change.keycols)
+            cur.execute(f"analyze {tmp}")
+            cur.execute(f"delete from {rel} as t using {tmp} as k where {match}")
+        if change.rows_csv is not None:
+            with change.rows_csv.open("r", encoding="utf-8") as fh:
+                cur.copy_expert(f"copy {rel} ({', '.join(quote(c) for c in change.cols)}) "
+                                f"from stdin with (format csv)", fh)
+
+
+@dataclass
+class _Change:
+    table: str
+    cols: list[str]
+    keycols: tuple[str, ...]
+    keyed: bool
+    keys_csv: Path | None
+    rows_csv: Path | None

@@ -31,9 +31,11 @@ from klaviyo_emulator import Emulator
 from loader.config import Settings
 from loader.engines import connect, read_target
 from loader.errors import LockedError
+from loader.export import export_campaign
 from loader.klaviyo.client import KlaviyoClient
 from loader.store.postgres import APPLICATION, lock_keys
 from loader.sync import PushOptions, push
+from loader.warehouse import read_campaigns
 from tests.engines._build import EngineBuild, dbt_subprocess
 from tests.fixtures.warehouse import REPO, BuiltWarehouse
 
@@ -82,17 +84,21 @@ def writes(emu: Emulator) -> dict[str, int]:
     return {op: n for op, n in emu.stats()["requests"].items() if op in WRITES and n}
 
 
-def run_push(emu: Emulator, env: dict[str, str], crash_at: str | None = None
-             ) -> subprocess.CompletedProcess[str]:
-    """``loader push --all`` on the PostgreSQL target, as a user runs it (a subprocess)."""
+def run_loader(emu: Emulator, env: dict[str, str], *args: str, crash_at: str | None = None
+               ) -> subprocess.CompletedProcess[str]:
+    """``loader <args>`` on the PostgreSQL target, as a user runs it (a subprocess)."""
     run_env = {k: v for k, v in env.items() if k not in ("LOADER_CRASH_AT", "DUCKDB_PATH")}
     run_env.update({"KLAVIYO_BASE_URL": emu.base_url, "KLAVIYO_API_KEY": emu.api_key,
                     "DBT_TARGET": "postgres", "PATH": os.environ.get("PATH", "")})
     if crash_at:
         run_env["LOADER_CRASH_AT"] = crash_at
-    return subprocess.run([sys.executable, "-m", "loader", "push", "--all", "--at", AT,
-                           "--quiet"], cwd=REPO, env=run_env, capture_output=True, text=True,
-                          timeout=300)
+    return subprocess.run([sys.executable, "-m", "loader", *args], cwd=REPO, env=run_env,
+                          capture_output=True, text=True, timeout=300)
+
+
+def run_push(emu: Emulator, env: dict[str, str], crash_at: str | None = None
+             ) -> subprocess.CompletedProcess[str]:
+    return run_loader(emu, env, "push", "--all", "--at", AT, "--quiet", crash_at=crash_at)
 
 
 def duckdb_rows(path: str, sql: str) -> list[tuple[Any, ...]]:
@@ -157,6 +163,37 @@ def test_push_from_postgres_mirrors_the_audiences_and_a_second_push_sends_nothin
     assert view(klaviyo_emulator) == reference
 
 
+def test_status_and_export_read_postgres(pg_push: dict[str, str],
+                                         duckdb_push: tuple[Emulator, str],
+                                         klaviyo_emulator: Emulator, tmp_path: Path) -> None:
+    """After the push above: `loader status` shows each campaign's delivery from PostgreSQL's
+    state, and `loader export` writes the same CSV as from the DuckDB reference."""
+    status = run_loader(klaviyo_emulator, pg_push, "status", "--json", "--all-accounts")
+    assert status.returncode == 0, status.stderr
+    campaigns = json.loads(status.stdout)["campaigns"]
+    delivered = {c["campaign_id"] for c in campaigns if c["last_delivery"]}
+    expected = {r[0] for r in pg_rows(pg_push, "select campaign_id from "
+                                               "klaviyo_loader.deliveries "
+                                               "where status = 'completed'")}
+    assert expected and delivered == expected
+    con = duckdb.connect(duckdb_push[1], read_only=True)
+    try:
+        campaign = next(c for c in read_campaigns(con) if c.list_names)
+    finally:
+        con.close()
+    mine, theirs = tmp_path / "pg.csv", tmp_path / "duckdb.csv"
+    done = run_loader(klaviyo_emulator, pg_push, "export", campaign.campaign_id, "--list",
+                      campaign.list_names[0], "--output", str(mine))
+    assert done.returncode == 0, done.stderr
+    settings = Settings.from_env({"DUCKDB_PATH": duckdb_push[1]})
+    export_campaign(duckdb_push[1], campaign.campaign_id, output=str(theirs),
+                    list_name=campaign.list_names[0], state_schema=settings.state_schema)
+    lines = mine.read_text().splitlines()
+    assert len(lines) > 1
+    assert lines[0] == theirs.read_text().splitlines()[0]
+    assert sorted(lines) == sorted(theirs.read_text().splitlines())
+
+
 def test_killed_push_on_postgres_converges_on_rerun(
         pg_push: dict[str, str], duckdb_push: tuple[Emulator, str],
         tmp_path: Path) -> None:
@@ -184,7 +221,8 @@ def test_killed_push_on_postgres_converges_on_rerun(
         # each recipient once per delivery, though the killed run had started the delivery
         assert pg_rows(env, "select count(*) from (select delivery_id, amperity_id, "
                             "sub_audience_id, treatment_id, list_id "
-                            "from klaviyo_loader_kill.campaign_recipients group by 1, 2, 3, 4, 5 "
+                            "from klaviyo_loader_kill.campaign_recipients "
+                            "group by 1, 2, 3, 4, 5 "
                             "having count(*) > 1) as d") == [(0,)]
     finally:
         emu.stop()
