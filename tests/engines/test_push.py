@@ -264,7 +264,7 @@ def test_history_segment_builds_on_recipients_in_postgres(
     assert pg_rows(pg_push, "select count(*) from klaviyo_loader.campaign_recipients")[0][0] > 0
     results = dbt_subprocess(tmp_path, pg_push, "build", "--select",
                              "seg_history_recent_recipients")
-    assert {r["status"] for r in results["results"]} == {"success"}
+    assert {r["status"] for r in results["results"]} <= {"success", "pass"}
     schema = postgres_build.target.schema
     assert pg_rows(pg_push, f"select count(*) from {schema}.seg_history_recent_recipients"
                    )[0][0] > 0
