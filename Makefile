@@ -8,8 +8,15 @@ STAMP := $(VENV)/.installed
 export DUCKDB_PATH ?= warehouse.duckdb
 DEMO_CUSTOMERS ?= 5000
 
-.PHONY: demo test lint bench data build clean venv browser reliability
+.PHONY: help demo test lint bench data build clean venv browser reliability
 
+## help: list every target with what it does (this list)
+help:
+	@echo "make <target>, where <target> is one of:"
+	@awk '/^## [a-z][a-z /-]*:/ { sub(/^## /, ""); print "  " $$0; next } \
+	      /^## / { sub(/^## /, ""); print "      " $$0 }' $(MAKEFILE_LIST)
+
+## venv: the virtual environment .venv with the pinned installs of requirements.lock
 venv: $(STAMP)
 
 $(STAMP): requirements.lock pyproject.toml
@@ -54,6 +61,7 @@ reliability: $(STAMP)
 		$(BIN)/python -m pytest tests/reliability -q
 	$(BIN)/python -m tests.reliability.mutants
 
+## lint: ruff over the Python, sqlfluff over models and macros
 lint: $(STAMP)
 	$(BIN)/ruff check loader klaviyo_emulator tests bench scripts
 	$(BIN)/sqlfluff lint models macros --disable-progress-bar
@@ -70,6 +78,7 @@ ENGINES ?= postgres,spark
 
 .PHONY: engines-venv test-engines postgres-start postgres-stop spark-start spark-stop
 
+## engines-venv: the engine-only packages of requirements-engines.lock on top of .venv
 engines-venv: $(ENGINES_STAMP)
 
 $(ENGINES_STAMP): $(STAMP) requirements-engines.lock
@@ -96,6 +105,7 @@ spark-start: $(ENGINES_STAMP)
 spark-stop:
 	bash scripts/engines/spark.sh stop
 
+## clean: stop the engines and remove .venv, target, logs, benchmark output and DuckDB files
 clean:
 	-bash scripts/engines/postgres.sh stop
 	rm -rf $(VENV) target logs .demo .engines bench/out *.duckdb *.duckdb.wal *.duckdb.push.lock *.duckdb.tmp

@@ -49,46 +49,28 @@ class ApiError(Exception):
         self.meta = meta
 
     def document(self) -> dict[str, Any]:
-        return error_document(
-            self.status, self.code, self.detail, self.pointer, self.parameter, self.meta
-        )
+        """The JSON:API error document: ``{"errors": [one error object]}``."""
+        source: dict[str, str] = {}
+        if self.pointer is not None:
+            source["pointer"] = self.pointer
+        if self.parameter is not None:
+            source["parameter"] = self.parameter
+        obj: dict[str, Any] = {
+            "id": str(uuid.uuid4()),
+            "status": self.status,
+            "code": self.code,
+            "title": TITLES.get(self.code, "Error."),
+            "detail": self.detail,
+            "source": source,
+        }
+        if self.meta:
+            obj["meta"] = self.meta
+        return {"errors": [obj]}
 
 
-def error_object(
-    status: int,
-    code: str,
-    detail: str,
-    pointer: str | None = None,
-    parameter: str | None = None,
-    meta: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    source: dict[str, str] = {}
-    if pointer is not None:
-        source["pointer"] = pointer
-    if parameter is not None:
-        source["parameter"] = parameter
-    obj: dict[str, Any] = {
-        "id": str(uuid.uuid4()),
-        "status": status,
-        "code": code,
-        "title": TITLES.get(code, "Error."),
-        "detail": detail,
-        "source": source,
-    }
-    if meta:
-        obj["meta"] = meta
-    return obj
-
-
-def error_document(
-    status: int,
-    code: str,
-    detail: str,
-    pointer: str | None = None,
-    parameter: str | None = None,
-    meta: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    return {"errors": [error_object(status, code, detail, pointer, parameter, meta)]}
+def error_document(status: int, code: str, detail: str) -> dict[str, Any]:
+    """The document of an error that is not raised (faults, refusals before routing)."""
+    return ApiError(status, code, detail).document()
 
 
 def invalid(detail: str, *, pointer: str | None = None, parameter: str | None = None) -> ApiError:

@@ -1,7 +1,7 @@
 """The operations the emulator serves: method, path, scopes, rate limits, page sizes, filters.
 
-Written from Klaviyo's published contract (revision 2026-07-15); the emulator never reads
-``../shared`` at run time.
+Written from Klaviyo's published contract (revision 2026-07-15); the emulator reads no OpenAPI
+file at run time.
 """
 
 from __future__ import annotations

@@ -1,5 +1,8 @@
 """The emulated account: lists, profiles and bulk-import jobs, in memory, behind one lock.
 
+Over 400 lines because the lock's invariants (identifier indexes, merges, list membership,
+job progress) are kept in one class that only this file touches.
+
 Profiles are keyed by email (trimmed, lower-cased), phone number (E.164) and external id, and
 merged the way Klaviyo merges them (docs/emulator.md, "Profiles and merges").
 """
@@ -255,20 +258,12 @@ class Store:
                     target[key] = attrs[key]
             loc = attrs.get("location")
             if isinstance(loc, dict):
-                for key, value in loc.items():
-                    if value is not None:
-                        target["location"][key] = value
-                    elif clear_nulls:
-                        target["location"].pop(key, None)
+                _merge(target["location"], loc, clear_nulls)
             elif loc is None and "location" in attrs and clear_nulls:
                 target["location"] = {}
             props = attrs.get("properties")
             if isinstance(props, dict):
-                for key, value in props.items():
-                    if value is not None:
-                        target["properties"][key] = value
-                    elif clear_nulls:
-                        target["properties"].pop(key, None)
+                _merge(target["properties"], props, clear_nulls)
             _patch_properties(target["properties"], (meta or {}).get("patch_properties"))
             target["updated"] = now
             return target, created
@@ -493,6 +488,16 @@ def _import_error(index: int, exc: ImportFailure, attrs: dict[str, Any]) -> dict
         pointer += f"/{exc.attribute}"
     return {"code": "invalid", "title": "Invalid input.", "detail": exc.detail,
             "source": {"pointer": pointer}, "original_payload": attrs}
+
+
+def _merge(into: dict[str, Any], values: dict[str, Any], clear_nulls: bool) -> None:
+    """Set each non-null value; a null one removes the key when ``clear_nulls``, else is
+    ignored (Klaviyo's merge of location and properties)."""
+    for key, value in values.items():
+        if value is not None:
+            into[key] = value
+        elif clear_nulls:
+            into.pop(key, None)
 
 
 def _patch_properties(props: dict[str, Any], patch: dict[str, Any] | None) -> None:

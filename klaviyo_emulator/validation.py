@@ -1,4 +1,4 @@
-"""Request-body checks written from Klaviyo's operation schemas (no ``../shared`` at run time).
+"""Request-body checks written from Klaviyo's operation schemas (no OpenAPI file read at run time).
 
 A schema here is a small dict: ``{"type": "object"|"array"|"string"|"number"|"scalar"|"any",
 "props": {...}, "required": [...], "enum": [...], "items": {...}, "nullable": bool,

@@ -83,17 +83,13 @@ def run_check(client: KlaviyoClient) -> CheckReport:
         report.authenticated = True
         report.scopes.append(ScopeVerdict("accounts:read", MISSING, "GET /api/accounts: 403",
                                           "read the account id state is keyed by"))
-    except UnreachableError as exc:
+    except (UnreachableError, NotKlaviyoError) as exc:  # their messages say it all
         report.problem = exc.message
         report.hint = exc.hint
         return report
     except RetriesExhaustedError as exc:
         report.problem = f"Klaviyo at {client.display_url} could not be reached: {exc.message}"
         report.hint = exc.hint or "Check KLAVIYO_BASE_URL and the network."
-        return report
-    except NotKlaviyoError as exc:
-        report.problem = exc.message
-        report.hint = exc.hint
         return report
     except KlaviyoError as exc:
         report.problem = f"Klaviyo answered the first request with an error: {exc.message}"

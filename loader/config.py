@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from urllib.parse import quote, urlsplit
 
@@ -14,10 +16,23 @@ DEFAULT_DUCKDB_PATH = "warehouse.duckdb"
 STATE_SCHEMA = "klaviyo_loader"  # loader-owned relations live here, next to the audiences
 
 
-def _redact(value: str | None) -> str:
-    if not value:
-        return "<unset>"
-    return value[:3] + "…" + "*" * 4
+# scheme://user:password@ — the user info of a URL anywhere in a text (not an e-mail address:
+# one has no "://" before it, and one in a URL's path or query has a "/" before it)
+_URL_USER_INFO = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://)[^/\s@]+@")
+
+
+def redact(text: str, secrets: Iterable[str] | None = None) -> str:
+    """``text`` fit for a person, a log or the state: every secret replaced by ``***``, and the
+    user name and password of any URL in it (``https://user:pass@host``) by ``***@``.
+
+    ``secrets``: the values to remove; by default every secret configured in the environment
+    (``secrets_in_env``: the secret variables, their percent-encoded forms, user info in
+    KLAVIYO_BASE_URL). Longer secrets are replaced first, so no part of one is left behind.
+    """
+    values = secrets_in_env() if secrets is None else list(secrets)
+    for secret in sorted({s for s in values if s}, key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return _URL_USER_INFO.sub(r"\1***@", text)
 
 
 @dataclass(frozen=True)
@@ -35,7 +50,8 @@ class KlaviyoCredentials:
         return self.api_key is None and self.oauth_refresh_token is not None
 
     def __repr__(self) -> str:
-        return f"KlaviyoCredentials(api_key={_redact(self.api_key)}, oauth={self.is_oauth})"
+        shown = redact(self.api_key, self.secrets()) if self.api_key else "<unset>"
+        return f"KlaviyoCredentials(api_key={shown}, oauth={self.is_oauth})"
 
     def secrets(self) -> list[str]:
         """Every secret value (and its percent-encoded form), longest first, so output can be

@@ -1,5 +1,8 @@
 """Deterministic demo data in Amperity's standard shapes (docs/architecture.md §1, docs/data.md).
 
+Over 400 lines because it is one SQL generator per source table, each with its distributions
+written out; they share the hashing helpers at the top.
+
 Everything is generated inside DuckDB with SQL: ``range()`` supplies customer numbers and every
 "random" choice is ``hash(seed, customer number, salt)`` scaled to [0, 1). Consequences:
 

@@ -7,10 +7,10 @@ rendered by DuckDB, so Python only ever handles the rows that changed, as ready 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import duckdb
 
@@ -28,6 +28,7 @@ from loader.klaviyo.payloads import (
 )
 
 REGISTRY = "klaviyo_campaigns"
+C = TypeVar("C")
 # Profile and location fields a push may clear (docs/sync.md, "NULL means NULL"): bit i of a
 # ``fields`` mask is CLEARABLE_FIELDS[i], set when the profile was sent with a non-null value.
 CLEARABLE_FIELDS = PROFILE_FIELDS + LOCATION_FIELDS
@@ -159,11 +160,18 @@ def localise(con: duckdb.DuckDBPyConnection, relation: str) -> str:
 
 def select_campaigns(campaigns: list[Campaign], wanted: list[str]) -> list[Campaign]:
     """The named campaigns (by id or name), in the order given; unknown names fail clearly."""
-    out: list[Campaign] = []
+    return select_named(campaigns, wanted, lambda c: (c.campaign_id, c.campaign_name))
+
+
+def select_named(campaigns: list[C], wanted: list[str],
+                 names: Callable[[C], tuple[str, str]]) -> list[C]:
+    """The campaigns whose (id, name) — ``names(campaign)`` — holds each wanted name, in the
+    order given; an unknown name fails with the known ids."""
+    out: list[C] = []
     for name in wanted:
-        match = [c for c in campaigns if name in (c.campaign_id, c.campaign_name)]
+        match = [c for c in campaigns if name in names(c)]
         if not match:
-            known = ", ".join(c.campaign_id for c in campaigns) or "none"
+            known = ", ".join(str(names(c)[0]) for c in campaigns) or "none"
             raise WarehouseError(
                 f"No campaign {name!r} in the registry (known: {known}).",
                 hint="Check the name, or run `dbt build` so the registry lists it.",

@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 import typer
 
+from loader.config import redact
 from loader.errors import EXIT_FAILED, LoaderError
 
 app = typer.Typer(
@@ -23,15 +24,6 @@ app = typer.Typer(
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def scrub(text: str) -> str:
-    """Remove every configured secret from text meant for a person."""
-    from loader.config import secrets_in_env
-
-    for secret in secrets_in_env():
-        text = text.replace(secret, "***")
-    return text
-
-
 def guarded(fn: F) -> F:
     """Run a command body; a LoaderError prints one line (plus a hint) and exits with its code;
     any other exception prints its traceback with secrets scrubbed and exits 2."""
@@ -41,17 +33,17 @@ def guarded(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except LoaderError as exc:
-            print(f"error: {scrub(str(exc))}", file=sys.stderr)
+            print(f"error: {redact(str(exc))}", file=sys.stderr)
             if exc.hint:
-                print(f"hint: {scrub(exc.hint)}", file=sys.stderr)
+                print(f"hint: {redact(exc.hint)}", file=sys.stderr)
             raise typer.Exit(exc.exit_code) from None
         except Exception as exc:
             if type(exc).__module__.split(".")[0] in ("typer", "click"):
                 raise  # typer.Exit, typer.Abort and usage errors keep their meaning
             # A bug of ours: show where, but never a secret an exception message may quote.
-            print(scrub(traceback.format_exc()), file=sys.stderr, end="")
+            print(redact(traceback.format_exc()), file=sys.stderr, end="")
             print(
-                f"error: unexpected {type(exc).__name__}: {scrub(str(exc))}",
+                f"error: unexpected {type(exc).__name__}: {redact(str(exc))}",
                 file=sys.stderr,
             )
             print("hint: state is left so that the next run resumes; please report this.",

@@ -7,8 +7,8 @@ import json
 import typer
 
 from loader.check import GRANTED, MISSING, run_check
-from loader.cli._app import app, guarded, scrub
-from loader.config import Settings
+from loader.cli._app import app, guarded
+from loader.config import Settings, redact
 from loader.errors import EXIT_FAILED
 from loader.klaviyo.client import KlaviyoClient
 
@@ -24,7 +24,7 @@ def check(
                                         backoff_cap_s=0.5)
     report = run_check(client)
     if as_json:
-        typer.echo(scrub(json.dumps(report.to_json(), indent=2)))
+        typer.echo(redact(json.dumps(report.to_json(), indent=2)))
     else:
         typer.echo(f"Klaviyo:     {report.base_url} (revision {settings.revision})")
         typer.echo(f"Credentials: {report.credentials}")
@@ -41,8 +41,8 @@ def check(
                 if report.missing_scopes else
                 "Klaviyo did not answer the probe(s) of " + ", ".join(report.unknown_scopes)
             )
-            typer.echo(scrub(f"Verdict: NOT OK — {reason}"), err=True)
+            typer.echo(redact(f"Verdict: NOT OK — {reason}"), err=True)
             if report.hint:
-                typer.echo(scrub(f"hint: {report.hint}"), err=True)
+                typer.echo(redact(f"hint: {report.hint}"), err=True)
     if not report.ok:
         raise typer.Exit(EXIT_FAILED)

@@ -30,10 +30,10 @@ def lists(
     from rich import box
     from rich.table import Table
 
+    from loader.cli._console import output_console, print_table
     from loader.klaviyo.client import KlaviyoClient
     from loader.state import connect
     from loader.sync.prune import check_in_klaviyo, known_lists
-    from loader.sync.report import output_console, print_table
 
     settings = _settings(duckdb_path)
     client = KlaviyoClient.from_settings(settings)

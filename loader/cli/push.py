@@ -11,7 +11,8 @@ from datetime import UTC, datetime
 import typer
 from rich.console import Console
 
-from loader.cli._app import app, guarded, scrub
+from loader.cli._app import app, guarded
+from loader.config import redact
 from loader.errors import EXIT_FAILED, ConfigError, LoaderError
 
 
@@ -70,21 +71,21 @@ def push(
 
 def _json_failure(error: str, hint: str | None, exit_code: int) -> None:
     doc = {"status": "failed", "exit_code": exit_code, "error": error, "hint": hint}
-    print(scrub(json.dumps(doc, default=str, indent=2)))
-    print(f"error: {scrub(error)}", file=sys.stderr)
+    print(redact(json.dumps(doc, default=str, indent=2)))
+    print(f"error: {redact(error)}", file=sys.stderr)
     if hint:
-        print(f"hint: {scrub(hint)}", file=sys.stderr)
+        print(f"hint: {redact(hint)}", file=sys.stderr)
     raise typer.Exit(exit_code)
 
 
 def _push(campaigns: list[str] | None, at: str | None, dry_run: bool, sample: int | None,
           quiet: bool, as_json: bool, duckdb_path: str | None, all_campaigns: bool = False,
           wide: bool = False, target: str | None = None) -> None:
+    from loader.cli._console import RichProgress, output_console, print_summary
     from loader.config import Settings
     from loader.store.warehouse import state_target
     from loader.sync import PushOptions
     from loader.sync import push as run_push
-    from loader.sync.report import RichProgress, output_console, print_summary
 
     settings = Settings.from_env()
     if duckdb_path:
@@ -100,17 +101,17 @@ def _push(campaigns: list[str] | None, at: str | None, dry_run: bool, sample: in
         if progress is not None:
             progress.stop()
     if as_json:
-        print(scrub(json.dumps(result.as_dict(), default=str, indent=2)))
+        print(redact(json.dumps(result.as_dict(), default=str, indent=2)))
     elif not quiet:
         print_summary(result, output_console(), wide)
     for warning in result.warnings:
-        print(f"warning: {scrub(warning)}", file=sys.stderr)
+        print(f"warning: {redact(warning)}", file=sys.stderr)
     for cid, failure in result.failures.items():
-        print(f"failed: {cid}: {scrub(failure['error'] or '')}", file=sys.stderr)
+        print(f"failed: {cid}: {redact(failure['error'] or '')}", file=sys.stderr)
     for note in result.notes if not as_json else []:
-        print(f"note: {scrub(note)}", file=sys.stderr)
+        print(f"note: {redact(note)}", file=sys.stderr)
     if result.error:
-        print(f"error: {scrub(result.error)}", file=sys.stderr)
+        print(f"error: {redact(result.error)}", file=sys.stderr)
         if result.hint:
-            print(f"hint: {scrub(result.hint)}", file=sys.stderr)
+            print(f"hint: {redact(result.hint)}", file=sys.stderr)
     raise typer.Exit(result.exit_code)

@@ -43,7 +43,7 @@ def status(
                    "other_accounts": others}
         typer.echo(json.dumps(payload, indent=2))
         return
-    from loader.sync.report import output_console, print_table
+    from loader.cli._console import output_console, print_table
 
     console = output_console()
     print_table(console, render_table(statuses, when, wide))

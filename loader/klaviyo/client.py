@@ -1,5 +1,8 @@
 """The Klaviyo HTTP client: one session, auth, pinned revision, pacing, retries, clear errors.
 
+Over 400 lines because every Klaviyo operation the loader calls is a method here, next to the
+one retry and error-mapping path they share (pacing and limits are pacing.py and limits.py).
+
 Every call names its Klaviyo operation id; pacing, request counts and error hints are per
 operation. Nothing here prints or raises a secret.
 """
@@ -16,12 +19,12 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from http.client import RemoteDisconnected
 from typing import Any
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote
 
 import requests
 import urllib3
 
-from loader.config import KlaviyoCredentials, Settings
+from loader.config import KlaviyoCredentials, Settings, redact
 from loader.errors import (
     AmbiguousListError,
     AuthenticationError,
@@ -96,17 +99,6 @@ def filter_string(value: str) -> str:
     if '"' in value and "'" not in value:
         return f"'{body}'"
     return '"' + body.replace('"', '\\"') + '"'
-
-
-def redact_url(url: str) -> str:
-    """The URL without any user name or password (``http://***@host``)."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<an invalid URL>"
-    if "@" not in parts.netloc:
-        return url
-    return urlunsplit(parts._replace(netloc="***@" + parts.netloc.rpartition("@")[2]))
 
 
 def _crash(name: str) -> None:
@@ -231,7 +223,7 @@ class KlaviyoClient:
 
     @property
     def display_url(self) -> str:
-        return redact_url(self.base_url)
+        return self._scrub(self.base_url)
 
     # -- auth ------------------------------------------------------------------------------
 
@@ -273,7 +265,7 @@ class KlaviyoClient:
             )
         except requests.RequestException as exc:
             raise KlaviyoError(
-                f"OAuth token refresh at {redact_url(url)} failed: {_describe(exc)}.",
+                self._scrub(f"OAuth token refresh at {url} failed: {_describe(exc)}."),
                 hint="Check KLAVIYO_OAUTH_TOKEN_URL (default: KLAVIYO_BASE_URL/oauth/token) "
                 "and the network.",
             ) from None
@@ -290,7 +282,7 @@ class KlaviyoClient:
             expires_in = float(body.get("expires_in", 3600))
         except (ValueError, KeyError, TypeError, AttributeError):
             raise NotKlaviyoError(
-                f"The OAuth token endpoint {redact_url(url)} answered HTTP 200 without an "
+                f"The OAuth token endpoint {self._scrub(url)} answered HTTP 200 without an "
                 "access token.",
                 hint="Check KLAVIYO_OAUTH_TOKEN_URL (Klaviyo's is "
                 "https://a.klaviyo.com/oauth/token).",
@@ -539,10 +531,7 @@ class KlaviyoClient:
         return BadRequestError(f"{operation}: HTTP {status}: {detail}", status=status, code=code)
 
     def _scrub(self, text: str) -> str:
-        for secret in self.credentials.secrets() + ([self._access_token] if self._access_token
-                                                    else []):
-            text = text.replace(secret, "***")
-        return text
+        return redact(text, [*self.credentials.secrets(), self._access_token or ""])
 
     # -- operations ------------------------------------------------------------------------
 

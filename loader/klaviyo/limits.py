@@ -2,7 +2,7 @@
 
 Source: the ``x-klaviyo-ratelimit`` of each operation in Klaviyo's OpenAPI and its documented
 page and batch maxima. ``tests/klaviyo/test_limits.py`` checks this table against the OpenAPI
-files when ``../shared/klaviyo-openapi`` is present.
+files when they are present (``$KLAVIYO_OPENAPI_DIR``; docs/emulator.md, "The contract check").
 """
 
 from __future__ import annotations

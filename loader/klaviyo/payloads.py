@@ -1,8 +1,9 @@
 """Audience row → JSON:API profile object, built as SQL text so DuckDB renders the JSON.
 
-Placement by column name (PRODUCT §4): profile fields go to ``attributes``, location fields to
-``attributes.location``, anything else to ``attributes.properties``. A NULL profile or location
-field is not sent; a NULL custom property is cleared with ``meta.patch_properties.unset``.
+Placement by column name (docs/campaigns.md#attributes): profile fields go to ``attributes``,
+location fields to ``attributes.location``, anything else to ``attributes.properties``. A NULL
+profile or location field is not sent; a NULL custom property is cleared with
+``meta.patch_properties.unset``.
 """
 
 from __future__ import annotations

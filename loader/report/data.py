@@ -15,7 +15,7 @@ import duckdb
 
 from loader.errors import WarehouseError
 from loader.state import connect
-from loader.warehouse import REGISTRY, find_relation
+from loader.warehouse import REGISTRY, find_relation, select_named
 
 FUNNEL = "campaign_funnel"
 RESULTS = "campaign_results"
@@ -95,18 +95,7 @@ def select_campaigns(registry: list[Row], wanted: list[str]) -> list[Row]:
     """The registry rows named by id or name (all when none are named), in the order asked."""
     if not wanted:
         return registry
-    out: list[Row] = []
-    for name in wanted:
-        match = [c for c in registry if name in (c["campaign_id"], c["campaign_name"])]
-        if not match:
-            known = ", ".join(str(c["campaign_id"]) for c in registry) or "none"
-            raise WarehouseError(
-                f"No campaign {name!r} in the registry (known: {known}).",
-                hint="Check the name, or run `dbt build` so the registry lists it.",
-            )
-        if match[0] not in out:
-            out.append(match[0])
-    return out
+    return select_named(registry, wanted, lambda c: (c["campaign_id"], c["campaign_name"]))
 
 
 def load(duckdb_path: str, campaigns: list[str]) -> list[CampaignReportData]:

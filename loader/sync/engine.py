@@ -12,7 +12,7 @@ from typing import Any, Protocol
 
 import duckdb
 
-from loader.config import Settings
+from loader.config import Settings, redact
 from loader.engines.profiles import Target
 from loader.errors import (
     EXIT_FAILED,
@@ -429,8 +429,8 @@ class Pusher:
     def _finish_run(self, result: PushResult, status: str, error: str | None) -> None:
         tot = {k: sum(getattr(r, k) for r in result.lists)
                for k in ("added", "updated", "removed", "rejected")}
-        for secret in self.settings.credentials.secrets() if error else []:
-            error = error.replace(secret, "***")  # state never holds a secret
+        if error:  # state never holds a secret
+            error = redact(error, self.settings.credentials.secrets())
         assert self.store is not None
         self.store.finish_run(self.run_id, now_utc(), status, tot, error)
 

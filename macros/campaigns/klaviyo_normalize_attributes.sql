@@ -50,9 +50,7 @@
         {%- endif -%}
     {%- endfor -%}
 
-    {%- set fixed_columns = ['campaign_id', 'campaign_name', 'sub_audience_id', 'sub_audience_name',
-        'treatment_id', 'treatment_name', 'is_control', 'list_name', 'segment_id', 'segment_name',
-        'amperity_id', 'shrink_reason'] -%}
+    {%- set fixed_columns = klaviyo_audience_fixed_columns() -%}
     {%- set seen = [] -%}
     {%- for attribute in attributes -%}
         {%- if attribute.name is not string or not modules.re.fullmatch('[a-z_][a-z0-9_]*', attribute.name) -%}

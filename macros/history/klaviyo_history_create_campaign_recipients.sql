@@ -1,27 +1,30 @@
 {#-
     on-run-start: create the loader's history relation empty when it is missing, so models that
     read source('klaviyo_loader', 'campaign_recipients') build before the first `loader push`.
-    The columns match what `loader push` creates (loader/state.py) exactly.
+    The columns are the source's (models/history/_history__sources.yml); loader/state.py
+    creates the same (tests/contracts/ compares them).
 -#}
 {% macro klaviyo_history_create_campaign_recipients() %}
     {{ return(adapter.dispatch('klaviyo_history_create_campaign_recipients')()) }}
 {% endmacro %}
 
 {% macro default__klaviyo_history_create_campaign_recipients() %}
-    {% if execute %}
-        {% set relation = klaviyo_history_campaign_recipients_relation() %}
+    {% set relation = klaviyo_history_campaign_recipients_relation() %}
+    {% set ddl = klaviyo_history_campaign_recipients_ddl(relation) if execute else none %}
+    {% if ddl %}
         {% do adapter.create_schema(relation) %}
-        {% do run_query(klaviyo_history_campaign_recipients_ddl(relation)) %}
+        {% do run_query(ddl) %}
     {% endif %}
     {{ return('select 1 as created') }}
 {% endmacro %}
 
 {#- Spark: a Parquet table (Delta is not assumed; the loader appends to it). -#}
 {% macro spark__klaviyo_history_create_campaign_recipients() %}
-    {% if execute %}
-        {% set relation = klaviyo_history_campaign_recipients_relation() %}
+    {% set relation = klaviyo_history_campaign_recipients_relation() %}
+    {% set ddl = klaviyo_history_campaign_recipients_ddl(relation) if execute else none %}
+    {% if ddl %}
         {% do adapter.create_schema(relation) %}
-        {% do run_query(klaviyo_history_campaign_recipients_ddl(relation) ~ ' using parquet') %}
+        {% do run_query(ddl ~ ' using parquet') %}
     {% endif %}
     {{ return('select 1 as created') }}
 {% endmacro %}
@@ -35,32 +38,33 @@
     )) }}
 {% endmacro %}
 
+{#-
+    The columns and their types come from the source's declaration
+    (models/history/_history__sources.yml), the one owner of this contract: varchar, boolean and
+    timestamp become the engine's string, boolean and timestamp types. None when the project
+    does not declare the source (nothing in it reads the history; `loader push` creates it).
+-#}
 {% macro klaviyo_history_campaign_recipients_ddl(relation) %}
-    {% set string = dbt.type_string() %}
-    {% set flag = dbt.type_boolean() %}
-    {% set instant = dbt.type_timestamp() %}
-    {% set columns = [
-        ('amperity_id', string),
-        ('campaign_id', string),
-        ('campaign_name', string),
-        ('campaign_type', string),
-        ('sub_audience_id', string),
-        ('sub_audience_name', string),
-        ('treatment_id', string),
-        ('treatment_name', string),
-        ('is_control', flag),
-        ('destination_id', string),
-        ('destination_name', string),
-        ('list_id', string),
-        ('segment_id', string),
-        ('segment_name', string),
-        ('delivery_datetime', instant),
-        ('launch_datetime', instant),
-        ('dataset_version', string),
-        ('account_id', string),
-        ('delivery_id', string),
-        ('is_sample', flag),
-    ] %}
+    {% set engine_types = {
+        'varchar': dbt.type_string(),
+        'boolean': dbt.type_boolean(),
+        'timestamp': dbt.type_timestamp(),
+    } %}
+    {% set declared = graph.sources.values()
+        | selectattr('source_name', 'equalto', 'klaviyo_loader')
+        | selectattr('name', 'equalto', 'campaign_recipients') | list %}
+    {% if declared | length == 0 %}
+        {{ return(none) }}
+    {% endif %}
+    {% set columns = [] %}
+    {% for column in declared[0].columns.values() %}
+        {% if column.data_type not in engine_types %}
+            {% do exceptions.raise_compiler_error(
+                "source klaviyo_loader.campaign_recipients: column " ~ column.name
+                ~ " has data_type " ~ column.data_type ~ "; use varchar, boolean or timestamp") %}
+        {% endif %}
+        {% do columns.append((column.name, engine_types[column.data_type])) %}
+    {% endfor %}
     {% set ddl %}
         create table if not exists {{ relation }} (
         {%- for name, data_type in columns %}

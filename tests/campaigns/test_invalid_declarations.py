@@ -1,4 +1,7 @@
-"""Every invalid campaign declaration fails the build with a message naming the campaign and
+"""Over 400 lines because it is one table of cases (every documented declaration error) compiled
+by a single `dbt run`.
+
+Every invalid campaign declaration fails the build with a message naming the campaign and
 the field, listing every problem of the declaration and nothing else. One `dbt run` compiles
 every bad campaign (each with its own lists, so that they do not collide); each is checked on
 its own message. Every message documented in docs/campaigns.md ("Declaration errors") is

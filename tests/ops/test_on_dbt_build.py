@@ -6,10 +6,10 @@ import csv
 import json
 from pathlib import Path
 
-import phonenumbers
 from typer.testing import CliRunner
 
 from loader.cli import app
+from scripts.verify_demo import valid_phone
 
 # Klaviyo's CSV profile import headers (docs/scheduling.md, "Export to CSV"): identifiers by
 # their exact names, profile and location fields in PascalCase, anything else as it is.
@@ -35,15 +35,6 @@ def test_status_lists_every_built_campaign(built_warehouse) -> None:  # noqa: AN
     for c in campaigns.values():
         assert c["last_delivery"] is None and c["problem"] is None
         assert c["schedule"]
-
-
-def valid_phone(value: str | None) -> bool:
-    try:
-        number = phonenumbers.parse(value or "")
-    except phonenumbers.NumberParseException:
-        return False
-    return phonenumbers.is_valid_number(number) and phonenumbers.format_number(
-        number, phonenumbers.PhoneNumberFormat.E164) == value
 
 
 def test_export_equals_the_profiles_push_would_send(built_warehouse, tmp_path: Path) -> None:  # noqa: ANN001

@@ -13,15 +13,8 @@ import pytest
 from typer.testing import CliRunner
 
 from loader.cli import app
+from tests.ops._registry import REGISTRY_DDL
 
-REGISTRY = """
-create table main.klaviyo_campaigns (
-    campaign_id varchar, campaign_name varchar, campaign_type varchar,
-    audience_relation varchar, identifier varchar, update_contacts boolean, send_mode varchar,
-    send_at timestamp, schedule_cron varchar, schedule_interval_minutes integer,
-    launch_at timestamp, attribute_columns varchar, list_names varchar, destination_id varchar,
-    destination_name varchar, built_at timestamp, dbt_invocation_id varchar
-)"""
 AUDIENCE = """
 create table main.{name} (
     campaign_id varchar, campaign_name varchar, sub_audience_id varchar,
@@ -42,7 +35,7 @@ MEMBERS = 30  # per campaign: every 5th in control, every 7th shrunk
 
 def build(path: Path) -> None:
     with duckdb.connect(str(path)) as con:
-        con.execute(REGISTRY)
+        con.execute(REGISTRY_DDL)
         for cid, ctype, mode, send_at, cron, list_name in CAMPAIGNS:
             con.execute(AUDIENCE.format(name=f"aud_{cid}"))
             con.execute(

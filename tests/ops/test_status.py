@@ -10,16 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from loader.cli import app
-
-REGISTRY_DDL = """
-create table main.klaviyo_campaigns (
-    campaign_id varchar, campaign_name varchar, campaign_type varchar,
-    audience_relation varchar, identifier varchar, update_contacts boolean, send_mode varchar,
-    send_at timestamp, schedule_cron varchar, schedule_interval_minutes integer,
-    launch_at timestamp, attribute_columns varchar, list_names varchar, destination_id varchar,
-    destination_name varchar, built_at timestamp, dbt_invocation_id varchar
-)
-"""
+from tests.ops._registry import REGISTRY_DDL
 
 CAMPAIGNS = [
     # id, name, type, send_mode, send_at, cron, interval, launch_at

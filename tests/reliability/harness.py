@@ -1,5 +1,6 @@
 """The kill suite's machinery: scenarios, the loader as a subprocess killed at chosen points, and
-the checks every case must pass after its rerun.
+the checks every case must pass after its rerun. (Over 400 lines: the scenarios and the checks
+share their snapshots and warehouse copies, and the kill, fault and mutant suites all use them.)
 
 A *scenario* is a base state (a warehouse and an emulator account, built by real pushes) and a
 target audience. Its *trace run* pushes the target once without a kill, recording every crash
@@ -176,8 +177,7 @@ def snapshot(emu: Emulator) -> dict[str, Any]:
 
 
 def restore(emu: Emulator, snap: dict[str, Any]) -> None:
-    with emu._jobs_cv:
-        emu._queue = [j for j in emu._queue if j is emu._current]
+    emu.jobs.drop()
     emu.wait_for_jobs()
     with emu.store.lock:
         vars(emu.store).update(copy.deepcopy(snap))

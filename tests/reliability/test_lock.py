@@ -147,11 +147,7 @@ def _dbt(wh: BuiltWarehouse, *args: str) -> subprocess.Popen[str]:
 
 
 def _release_jobs(emu: Emulator) -> None:
-    emu.configure(job_delay=0.0)
-    with emu._jobs_cv:
-        for job in emu._queue:
-            job.due_at = emu.clock()
-        emu._jobs_cv.notify_all()
+    emu.jobs.release()
 
 
 def test_dbt_build_during_a_push_waits_for_it_then_builds(built_warehouse: BuiltWarehouse,

@@ -68,8 +68,7 @@ def _drop_jobs(emu: Emulator, how: str, times: int) -> Any:
             return
         job_id = info["response"]["data"]["id"]
         dropped.append(job_id)
-        with emu._jobs_cv:
-            emu._queue = [j for j in emu._queue if j.id != job_id]
+        emu.jobs.drop(lambda job: job.id == job_id)
         with emu.store.lock:
             if how == "lost":
                 del emu.store.jobs[job_id]

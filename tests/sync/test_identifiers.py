@@ -1,4 +1,5 @@
-"""Profiles keyed on several identifiers: no removal lost, no silent merge (PRODUCT §4, §7).
+"""Profiles keyed on several identifiers: no removal lost, no silent merge (docs/sync.md,
+"Other identifiers, withheld").
 
 End to end over HTTP against the emulator: a phone_number-keyed campaign that also sends
 `email`, and an email-keyed campaign that also sends `phone_number`, over the same customers.

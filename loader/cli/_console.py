@@ -1,4 +1,5 @@
-"""What a person sees: a progress bar per list while pushing, then the delivery summary."""
+"""What a person sees in a terminal: a progress bar per list while pushing, the delivery summary,
+and the console every command prints its tables on (widths for terminals, files and pipes)."""
 
 from __future__ import annotations
 

@@ -6,19 +6,45 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
+import typer.main
+
+from loader.cli import app
 
 LOADER = Path(sys.executable).with_name("loader")
 
+# Every command and its options: a command or option added without an entry here fails
+# test_the_list_is_every_registered_command (so its --help is checked too).
 COMMANDS = {
-    "push": ["--at", "--dry-run", "--sample", "--quiet", "--json", "--duckdb-path"],
-    "status": ["--at", "--json", "--duckdb-path"],
+    "push": ["--at", "--dry-run", "--sample", "--all", "--quiet", "--wide", "--json",
+             "--duckdb-path"],
+    "status": ["--at", "--json", "--wide", "--account", "--all-accounts", "--duckdb-path"],
     "check": ["--json"],
-    "export": ["--format", "--output", "--list"],
-    "emulator": ["--port", "--api-key", "--rate-limits", "--faults", "--job-delay"],
-    "demo-data": ["--customers", "--seed", "--schema", "--duckdb-path"],
+    "export": ["--format", "--output", "--list", "--duckdb-path"],
+    "lists": ["--json", "--duckdb-path"],
+    "prune": ["--empty", "--delete", "--apply", "--json", "--duckdb-path"],
+    "report": ["--output", "--duckdb-path"],
+    "emulator": ["--port", "--api-key", "--rate-limits", "--faults", "--fault-seed",
+                 "--fault-kinds", "--job-delay", "--stop-after", "--account-id"],
+    "demo-data": ["--customers", "--seed", "--schema", "--duckdb-path", "--memory-limit"],
+    "demo-orders": ["--seed", "--schema", "--duckdb-path"],
 }
+
+
+def registered_commands() -> dict[str, Any]:
+    """The commands the Typer app registers, as click commands."""
+    return dict(typer.main.get_command(app).commands)  # type: ignore[attr-defined]
+
+
+def test_the_list_is_every_registered_command() -> None:
+    registered = {
+        name: sorted(opt for param in command.params for opt in param.opts
+                     if opt.startswith("--"))
+        for name, command in registered_commands().items()
+    }
+    assert registered == {name: sorted(options) for name, options in COMMANDS.items()}
 
 
 def run_loader(*args: str) -> subprocess.CompletedProcess[str]:
@@ -41,6 +67,9 @@ def test_command_help_documents_its_options(command: str) -> None:
     assert result.returncode == 0, result.stderr
     missing = [option for option in COMMANDS[command] if option not in result.stdout]
     assert not missing, f"`loader {command} --help` does not document {missing}"
+    described = registered_commands()[command].help
+    assert described and described.split()[0] in result.stdout, \
+        f"`loader {command} --help` does not describe the command"
 
 
 def test_unknown_command_fails_with_usage() -> None:

@@ -1,0 +1,1 @@
+"""Tests of loader/cli/: the commands, their help, their errors and exit codes."""

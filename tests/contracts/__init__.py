@@ -1,0 +1,1 @@
+"""Contracts that cross languages: the copies that must remain are compared here."""
