@@ -463,8 +463,10 @@ def compiled_campaign_sql(project: Path, duckdb_path: Path) -> tuple[str, float]
     return compiled.read_text(), compile_seconds
 
 
-def compare(customers: int, repeats: int, other: Path) -> None:
-    """This checkout's campaign SQL against ``other``'s, alternately, on the same data."""
+def compare_results(customers: int, repeats: int, other: Path) -> dict[str, dict[str, float]]:
+    """This checkout's campaign SQL, ``other``'s and the hand-written query, run alternately
+    in fresh processes on the same data: best and median wall and CPU, peak MB, and each
+    checkout's dbt compile time for the model."""
     duckdb_path = demo_data(customers)
     sql = {}
     compile_seconds = {}
@@ -472,21 +474,36 @@ def compare(customers: int, repeats: int, other: Path) -> None:
         project = project_copy(OUT / f"campaign_project_{name}_{customers}", source)
         prepare(project, duckdb_path)
         sql[name], compile_seconds[name] = compiled_campaign_sql(project, duckdb_path)
-    runs: dict[str, list[dict[str, float]]] = {"other": [], "this": []}
+    runs: dict[str, list[dict[str, float]]] = {"other": [], "this": [], "hand": []}
     for _ in range(repeats):
         for name in ("other", "this"):
             statement = f"create or replace table bench_compare_{name} as {sql[name]}"
             runs[name].append(run_json(MEASURE_HAND, str(duckdb_path), statement,
                                        env_path=duckdb_path))
+        runs["hand"].append(run_json(MEASURE_HAND, str(duckdb_path), HAND_WRITTEN,
+                                     env_path=duckdb_path))
+    out: dict[str, dict[str, float]] = {}
+    for name, rs in runs.items():
+        walls = sorted(r["seconds"] for r in rs)
+        cpus = sorted(r["cpu_seconds"] for r in rs)
+        out[name] = {"wall": walls[0], "wall_median": walls[len(walls) // 2], "cpu": cpus[0],
+                     "cpu_median": cpus[len(cpus) // 2],
+                     "max_rss_mb": max(r["max_rss_mb"] for r in rs),
+                     "compile": compile_seconds.get(name, 0.0)}
+    return out
+
+
+def compare(customers: int, repeats: int, other: Path) -> None:
+    """This checkout's campaign SQL against ``other``'s, alternately, on the same data."""
+    res = compare_results(customers, repeats, other)
     print(f"{'checkout':>9} {'wall s best':>11} {'wall s median':>13} {'CPU s best':>10} "
           f"{'CPU s median':>12} {'peak MB':>8} {'compile s':>9}  ({customers:,} customers, "
           f"{repeats} alternating runs)")
-    for name, label in (("other", str(other)), ("this", str(REPO))):
-        walls = sorted(r["seconds"] for r in runs[name])
-        cpus = sorted(r["cpu_seconds"] for r in runs[name])
-        print(f"{name:>9} {walls[0]:>11.2f} {walls[len(walls) // 2]:>13.2f} {cpus[0]:>10.2f} "
-              f"{cpus[len(cpus) // 2]:>12.2f} {max(r['max_rss_mb'] for r in runs[name]):>8.0f} "
-              f"{compile_seconds[name]:>9.2f}  {label}", flush=True)
+    for name, label in (("other", str(other)), ("this", str(REPO)), ("hand", "hand-written")):
+        r = res[name]
+        print(f"{name:>9} {r['wall']:>11.2f} {r['wall_median']:>13.2f} {r['cpu']:>10.2f} "
+              f"{r['cpu_median']:>12.2f} {r['max_rss_mb']:>8.0f} {r['compile']:>9.2f}  {label}",
+              flush=True)
 
 
 def audience_rows(duckdb_path: Path) -> int:

@@ -1,23 +1,35 @@
-"""Benchmark of `loader push` against the emulator (docs/benchmarks.md, "Sync (loader push)").
+"""Benchmark of `loader push` (docs/benchmarks.md, "Sync (loader push)"): every row of the table.
 
-1. initial push of N profiles to one list (rate limits off, job delay 0);
-2. a second push after 1 % of members changed, 0.5 % left and 0.5 % joined;
-   for both: requests by endpoint beside the minimum, wall time, loader CPU per 1,000 profiles
-   (process CPU of the push, DuckDB threads included), peak RSS of the push process;
-3. with the emulator's rate limits on: achieved import throughput as a fraction of the ceiling
-   the published limits allow (--limited-rows, real scale; and --scaled-rows at 0.1× the
-   published rates, client paced to the same scale, to reach the steady-minute regime).
+1. initial push of N profiles to one list (rate limits off, job delay 0): loader CPU,
+   profiles/s of CPU, wall, requests beside the minimum;
+2. a second push after 1 % of members changed, 0.5 % left and 0.5 % joined: loader CPU, wall;
+3. a third push, nothing changed: wall (and CPU);
+4. a burst at the published rate limits (--limited-rows, 200,000 profiles = 20 jobs), the
+   emulator in its own process: wall and the share of the floor the limits allow;
+5. peak memory of an initial push of --memory-rows (10M by default) end to end, Klaviyo
+   replaced by an in-process sink that keeps nothing (bench/_sink.py; the emulator cannot
+   hold 10M profiles);
+6. the campaign build (dbt model) vs the hand-written SQL at --campaign-customers (1M), and
+   dbt's compile time for the model (bench/campaign_bench.py).
 
-The emulator runs in its own process; every push runs in a fresh process (``_push`` mode) so its
-CPU and peak memory are its own.
+The emulator runs in its own process; every push runs in a fresh process (``_push`` mode) so
+its CPU and peak memory are its own. "loader CPU" is process user + system time, DuckDB's
+threads included: what a shared machine's load does not inflate.
 
-    .venv/bin/python bench/sync_bench.py --quick          # 100k, ~1 minute
-    .venv/bin/python bench/sync_bench.py                  # 1M
+``--compare-with REF`` measures a second checkout (a temporary ``git worktree`` of REF, e.g.
+the commit before a change) the same way in the same run, alternating, and prints both
+side by side. The pushes of both run this checkout's emulator and this script; only the
+loader (``loader/``) and the dbt project differ.
+
+    .venv/bin/python bench/sync_bench.py --quick                    # 100k, no 10M, no dbt
+    .venv/bin/python bench/sync_bench.py                            # the whole table
+    .venv/bin/python bench/sync_bench.py --compare-with 5a891d5     # before / after
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import os
@@ -36,7 +48,8 @@ sys.path.insert(0, str(REPO))
 
 import _emulator  # noqa: E402  (bench/_emulator.py; scripts run with bench/ on sys.path)
 
-from loader.klaviyo.limits import IMPORT_MAX_PROFILES, limit  # noqa: E402
+IMPORT_MAX_PROFILES = 10_000  # Klaviyo's published limits (loader/klaviyo/limits.py)
+IMPORT_BURST_PER_S, IMPORT_STEADY_PER_MIN = 10, 150
 
 KEY = "pk_bench_sync"
 
@@ -92,26 +105,52 @@ def churn(path: str, rows: int) -> dict[str, int]:
 
 
 def start_emulator(rate_limits: str) -> tuple[subprocess.Popen[str], str]:
-    return _emulator.start_emulator("--rate-limits", rate_limits, "--api-key", KEY, stop_after=1800)
+    return _emulator.start_emulator("--rate-limits", rate_limits, "--api-key", KEY, stop_after=3600)
 
 
-def run_push(path: str, url: str, rate_scale: float = 1.0) -> dict[str, Any]:
-    out = subprocess.run(
-        [sys.executable, __file__, "_push", path, url, str(rate_scale)],
-        capture_output=True, text=True, cwd=REPO, check=False)
+def run_worker(mode: str, code: Path, *args: str) -> dict[str, Any]:
+    """Run this script's ``mode`` in a fresh process over the loader of checkout ``code``."""
+    out = subprocess.run([sys.executable, __file__, mode, str(code), *args],
+                         capture_output=True, text=True, cwd=code, check=False)
     if out.returncode != 0:
-        raise SystemExit(f"push failed: {out.stderr[-3000:]}")
+        raise SystemExit(f"{mode} at {code} failed: {out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def push_worker(path: str, url: str, rate_scale: float) -> None:
+def _use_code(code: str) -> None:
+    """Import ``loader`` from checkout ``code`` (this script's own checkout stays behind it)."""
+    sys.path.insert(0, code)
+    for name in [m for m in sys.modules if m == "loader" or m.startswith("loader.")]:
+        del sys.modules[name]
+
+
+def push_worker(code: str, path: str, url: str, rate_scale: float) -> None:
+    _use_code(code)
     from loader.config import Settings
     from loader.klaviyo.client import KlaviyoClient
     from loader.sync import PushOptions, push
 
-    settings = Settings.from_env({"KLAVIYO_BASE_URL": url, "KLAVIYO_API_KEY": KEY,
+    base = "http://sink.invalid" if url == "sink" else url
+    settings = Settings.from_env({"KLAVIYO_BASE_URL": base, "KLAVIYO_API_KEY": KEY,
                                   "DUCKDB_PATH": path})
     client = KlaviyoClient.from_settings(settings, rate_scale=rate_scale)
+    sink = None
+    if url == "sink":
+        from _sink import SinkAdapter
+
+        sink = SinkAdapter()
+        client.session.mount(base, sink)
+    posts: list[float] = []  # when each import POST started and was answered
+    submit = client.submit_import
+
+    def timed_submit(body: bytes) -> dict[str, Any]:
+        posts.append(time.perf_counter())
+        try:
+            return submit(body)
+        finally:
+            posts.append(time.perf_counter())
+
+    client.submit_import = timed_submit  # type: ignore[method-assign]
     wall0, cpu0 = time.perf_counter(), time.process_time()
     result = push(settings, PushOptions(campaigns=["bench"]), client=client)
     wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
@@ -125,36 +164,10 @@ def push_worker(path: str, url: str, rate_scale: float) -> None:
         "paced_s": round(client.pacer.waited_s, 2),
         "added": r.added, "updated": r.updated, "removed": r.removed, "rejected": r.rejected,
         "unchanged": r.unchanged, "import_jobs": r.import_jobs,
+        "body_mb": round(sink.body_bytes / 1e6) if sink else None,
+        # first import POST sent to last one accepted: what the rate limits bound
+        "posts_s": round(posts[-1] - posts[0], 2) if posts else 0.0,
     }))
-
-
-def memory_worker(path: str) -> None:
-    """Everything the push does locally for an initial push, without HTTP: render and diff the
-    audience, write the intent, assemble every job body (then drop it)."""
-    from loader.state import connect, ensure_schema
-    from loader.store import Store
-    from loader.sync.apply import Applier
-    from loader.sync.plan import Planner, job_bounds
-    from loader.warehouse import attribute_columns, read_campaigns
-
-    wall0, cpu0 = time.perf_counter(), time.process_time()
-    con = connect(path)
-    ensure_schema(con, "klaviyo_loader")
-    campaign = read_campaigns(con)[0]
-    planner = Planner(con, "klaviyo_loader", "bench-account")
-    planner.build_desired(campaign, "Bench list", attribute_columns(con, campaign), None)
-    plan = planner.plan(campaign, "Bench list", "L1", True, None)
-    store = Store(con, "klaviyo_loader")
-    applier = Applier(store, "bench-account", None, "bench")  # type: ignore[arg-type]
-    applier.write_intent(planner.removals_sql("L1"), "L1", "Bench list", "bench")
-    body_bytes = 0
-    for a, b in job_bounds(con):
-        body_bytes += len(applier._body(a, b, "L1"))
-    print(json.dumps({
-        "rows": plan.adds, "jobs": plan.import_jobs, "body_mb": round(body_bytes / 1e6),
-        "wall_s": round(time.perf_counter() - wall0, 1),
-        "cpu_s": round(time.process_time() - cpu0, 1),
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}))
 
 
 def minimum(sent: int, removed: int, first: bool) -> dict[str, int]:
@@ -169,99 +182,229 @@ def minimum(sent: int, removed: int, first: bool) -> dict[str, int]:
 
 def report(label: str, stats: dict[str, Any], sent: int, removed: int, first: bool) -> None:
     m = minimum(sent, removed, first)
-    print(f"\n== {label}")
-    print(f"   wall {stats['wall_s']} s, loader CPU {stats['cpu_s']} s "
-          f"({1e6 * stats['cpu_s'] / max(sent + removed, 1):.1f} ms per 1,000 profiles "
-          f"sent, {(sent + removed) / max(stats['cpu_s'], 1e-9):,.0f} profiles/s of CPU), "
-          f"peak RSS {stats['peak_rss_mb']} MB")
-    print(f"   added {stats['added']:,} updated {stats['updated']:,} removed "
-          f"{stats['removed']:,} unchanged {stats['unchanged']:,}")
+    print(f"   {label}: wall {stats['wall_s']} s, loader CPU {stats['cpu_s']} s "
+          f"({(sent + removed) / max(stats['cpu_s'], 1e-9):,.0f} profiles/s of CPU), "
+          f"peak RSS {stats['peak_rss_mb']} MB; added {stats['added']:,} updated "
+          f"{stats['updated']:,} removed {stats['removed']:,} unchanged {stats['unchanged']:,}")
     ops = sorted(set(stats["requests"]) | set(m))
-    for op in ops:
-        print(f"   {op:<34} {stats['requests'].get(op, 0):>6}   (minimum {m.get(op, 0)})")
+    print("      requests: " + ", ".join(
+        f"{op} {stats['requests'].get(op, 0)} (min {m.get(op, 0)})" for op in ops))
 
 
-def limited(rows: int, scale: float, tmp: str) -> None:
-    path = os.path.join(tmp, f"limited-{scale}.duckdb")
+def floor_seconds(jobs: int, scale: float = 1.0) -> float:
+    """The fastest the published (scaled) limits allow ``jobs`` imports to be accepted."""
+    burst = max(1, int(IMPORT_BURST_PER_S * scale))
+    steady_n = max(1, int(IMPORT_STEADY_PER_MIN * scale))
+    return 60.0 * ((jobs - 1) // steady_n) + ((jobs - 1) % steady_n) / burst
+
+
+def measure_pushes(code: Path, rows: int, tmp: str, label: str) -> dict[str, Any]:
+    """Initial, second (churned) and third push of ``rows`` profiles, rate limits off."""
+    path = os.path.join(tmp, f"bench-{label}.duckdb")
     build(path, rows)
-    proc, url = start_emulator("on" if scale == 1.0 else str(scale))
+    proc, url = start_emulator("off")
     try:
-        stats = run_push(path, url, rate_scale=scale)
+        first = run_worker("_push", code, path, url, "1.0")
+        report("initial", first, rows, 0, True)
+        ch = churn(path, rows)
+        second = run_worker("_push", code, path, url, "1.0")
+        report("second", second, ch["changed"] + ch["joined"], ch["left"], False)
+        third = run_worker("_push", code, path, url, "1.0")
+        print(f"   third, no change: wall {third['wall_s']} s, CPU {third['cpu_s']} s, "
+              f"requests {third['requests']}")
     finally:
         proc.terminate()
         proc.wait()
+        for suffix in ("", ".wal", ".tmp"):
+            if os.path.isfile(path + suffix):
+                os.remove(path + suffix)
+    return {"first": first, "second": second, "third": third, "churn": ch}
+
+
+def measure_burst(code: Path, rows: int, tmp: str, label: str, sink: bool = False
+                  ) -> dict[str, Any]:
+    """An initial push at the published limits (the client paces itself to them): to the
+    emulator with its rate limits on, or (``sink``) to a Klaviyo that answers at once
+    (bench/_sink.py), which shows the loader's own share of the time between POSTs."""
+    path = os.path.join(tmp, f"burst-{label}.duckdb")
+    build(path, rows)
+    proc, url = (None, "sink") if sink else start_emulator("on")
+    try:
+        stats = run_worker("_push", code, path, url, "1.0")
+    finally:
+        if proc is not None:
+            proc.terminate()
+            proc.wait()
+        for suffix in ("", ".wal", ".tmp"):
+            if os.path.isfile(path + suffix):
+                os.remove(path + suffix)
     jobs = stats["import_jobs"]
-    # the fastest the published (scaled) limits allow `jobs` imports to be accepted
-    lim = limit("bulk_import_profiles")
-    burst, steady_n = max(1, int(lim.burst_per_s * scale)), max(1, int(lim.steady_per_min * scale))
-    floor_s = 60.0 * ((jobs - 1) // steady_n) + ((jobs - 1) % steady_n) / burst
-    rate = rows / stats["wall_s"]
-    steady = 150 * scale * IMPORT_MAX_PROFILES / 60
-    print(f"\n== rate limits on (x{scale:g} of published), {rows:,} profiles, {jobs} jobs")
-    print(f"   wall {stats['wall_s']} s (push start to last job confirmed), "
-          f"throttled {stats['throttled']}, client pacing waits {stats['paced_s']} s")
-    print(f"   achieved {rate:,.0f} profiles/s; steady ceiling {steady:,.0f}/s "
-          f"→ {rate / steady:.0%} of the steady ceiling; the limits allow accepting {jobs} jobs "
-          f"in {floor_s:.1f} s → {floor_s / stats['wall_s']:.0%} of that floor")
-    print(f"   requests (HTTP sends, 429 retries included): {stats['requests']}")
+    floor = floor_seconds(jobs)
+    stats["floor_s"] = round(floor, 2)
+    stats["of_floor"] = floor / stats["wall_s"]
+    stats["posts_of_floor"] = floor / max(stats["posts_s"], 1e-9)
+    print(f"   burst at published limits{' to the sink' if sink else ''}, {rows:,} profiles, "
+          f"{jobs} jobs: wall "
+          f"{stats['wall_s']} s (push start to last job confirmed), loader CPU "
+          f"{stats['cpu_s']} s; the limits allow {floor:.1f} s → {stats['of_floor']:.0%} of "
+          f"that floor; first POST to last accept {stats['posts_s']} s → "
+          f"{stats['posts_of_floor']:.0%}; throttled {stats['throttled']}, pacing waits "
+          f"{stats['paced_s']} s")
+    return stats
+
+
+def measure_memory(code: Path, rows: int, tmp: str, label: str) -> dict[str, Any]:
+    path = os.path.join(tmp, f"memory-{label}.duckdb")
+    build(path, rows)
+    try:
+        stats = run_worker("_push", code, path, "sink", "1.0")
+    finally:
+        for suffix in ("", ".wal", ".tmp"):
+            if os.path.isfile(path + suffix):
+                os.remove(path + suffix)
+    print(f"   initial push of {rows:,} to a sink: peak RSS {stats['peak_rss_mb']} MB, "
+          f"loader CPU {stats['cpu_s']} s ({rows / max(stats['cpu_s'], 1e-9):,.0f} profiles/s), "
+          f"wall {stats['wall_s']} s, {stats['import_jobs']} jobs, {stats['body_mb']} MB sent")
+    return stats
+
+
+def load() -> str:
+    try:
+        return " ".join(f"{x:.1f}" for x in os.getloadavg())
+    except OSError:
+        return "?"
+
+
+def table(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> None:
+    """The issue's table, one column per checkout."""
+    names = list(results)
+    rows: list[tuple[str, list[str]]] = []
+
+    def row(label: str, fn: Any) -> None:
+        vals = []
+        for n in names:
+            try:
+                vals.append(fn(results[n]))
+            except (KeyError, TypeError):
+                vals.append("—")
+        rows.append((label, vals))
+
+    r1 = f"{args.rows:,}"
+    row(f"initial push of {r1}, loader CPU", lambda r: f"{r['pushes']['first']['cpu_s']} s "
+        f"({args.rows / r['pushes']['first']['cpu_s']:,.0f} profiles/s)")
+    row("initial push, wall", lambda r: f"{r['pushes']['first']['wall_s']} s")
+    row("second push (1 % changed, 0.5 % left, 0.5 % joined), loader CPU",
+        lambda r: f"{r['pushes']['second']['cpu_s']} s")
+    row("second push, wall", lambda r: f"{r['pushes']['second']['wall_s']} s")
+    row("third push, nothing changed, wall", lambda r: f"{r['pushes']['third']['wall_s']} s "
+        f"(CPU {r['pushes']['third']['cpu_s']} s)")
+    row(f"burst at published limits, {args.limited_rows:,} profiles, wall",
+        lambda r: f"{r['burst']['wall_s']} s, {r['burst']['of_floor']:.0%} of the "
+        f"{r['burst']['floor_s']} s floor (CPU {r['burst']['cpu_s']} s)")
+    row("burst: first import POST to last accepted",
+        lambda r: f"{r['burst']['posts_s']} s, {r['burst']['posts_of_floor']:.0%} of the floor")
+    row("the same burst to an instant Klaviyo (sink): first POST to last accepted",
+        lambda r: f"{r['burst_sink']['posts_s']} s, {r['burst_sink']['posts_of_floor']:.0%} "
+        f"of the floor")
+    row(f"peak memory, initial push of {args.memory_rows:,}",
+        lambda r: f"{r['memory']['peak_rss_mb']:.0f} MB (CPU {r['memory']['cpu_s']} s)")
+    row(f"campaign build vs hand-written SQL at {args.campaign_customers:,}",
+        lambda r: f"{r['campaign']['wall']:.2f} s vs {r['campaign']['hand']:.2f} s "
+        f"({r['campaign']['wall'] / r['campaign']['hand']:.2f}×)")
+    row("dbt compile of the campaign model",
+        lambda r: f"{r['campaign']['compile']:.2f} s")
+    width = max(len(label) for label, _ in rows)
+    cols = [max(len(n), *(len(v[i]) for _, v in rows)) for i, n in enumerate(names)]
+    print(f"\n| {'measure':<{width}} | " + " | ".join(
+        f"{n:<{c}}" for n, c in zip(names, cols, strict=True)) + " |")
+    print(f"|{'-' * (width + 2)}|" + "|".join("-" * (c + 2) for c in cols) + "|")
+    for label, vals in rows:
+        print(f"| {label:<{width}} | " + " | ".join(
+            f"{v:<{c}}" for v, c in zip(vals, cols, strict=True)) + " |")
 
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "_push":
-        push_worker(sys.argv[2], sys.argv[3], float(sys.argv[4]))
-        return
-    if len(sys.argv) > 1 and sys.argv[1] == "_memory":
-        memory_worker(sys.argv[2])
+        push_worker(sys.argv[2], sys.argv[3], sys.argv[4], float(sys.argv[5]))
         return
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="100k profiles, skip the 0.1× run")
-    ap.add_argument("--rows", type=int, default=None)
-    ap.add_argument("--limited-rows", type=int, default=None)
-    ap.add_argument("--scaled-rows", type=int, default=None)
+    ap.add_argument("--quick", action="store_true",
+                    help="100k profiles, 100k in the burst, no 10M memory run, no dbt")
+    ap.add_argument("--rows", type=int, default=None, help="pushes 1-3 (default 1,000,000)")
+    ap.add_argument("--limited-rows", type=int, default=None,
+                    help="the burst at published limits (default 200,000; 0 skips)")
     ap.add_argument("--memory-rows", type=int, default=None,
-                    help="only the local part of an initial push (no HTTP) at this size: "
-                    "peak memory and CPU, e.g. 10000000")
+                    help="the end-to-end memory run (default 10,000,000; 0 skips)")
+    ap.add_argument("--campaign-customers", type=int, default=None,
+                    help="campaign build vs hand-written SQL (default 1,000,000; 0 skips)")
+    ap.add_argument("--repeats", type=int, default=2, help="campaign build: best of N")
+    ap.add_argument("--only", nargs="+", choices=["pushes", "burst", "burst_sink", "memory",
+                                                  "campaign"],
+                    help="run only these measurements")
+    ap.add_argument("--compare-with", metavar="REF", default=None,
+                    help="also measure this git ref (a temporary worktree), alternating")
     args = ap.parse_args()
-    if args.memory_rows:
-        with tempfile.TemporaryDirectory() as tmp:
-            path = os.path.join(tmp, "memory.duckdb")
-            build(path, args.memory_rows)
-            out = subprocess.run([sys.executable, __file__, "_memory", path],
-                                 capture_output=True, text=True, cwd=REPO, check=False)
-            if out.returncode:
-                raise SystemExit(out.stderr[-3000:])
-            m = json.loads(out.stdout.strip().splitlines()[-1])
-            print(f"local part of an initial push, {args.memory_rows:,} rows: {m}")
-            print(f"   {m['rows'] / max(m['cpu_s'], 1e-9):,.0f} profiles/s of CPU")
-        return
-    rows = args.rows or (100_000 if args.quick else 1_000_000)
-    limited_rows = args.limited_rows or (100_000 if args.quick else 200_000)
-    scaled_rows = args.scaled_rows if args.scaled_rows is not None else (
-        0 if args.quick else 200_000)
-    print(f"sync benchmark: {rows:,} profiles; machine {os.cpu_count()} cores")
+    q = args.quick
+    args.rows = args.rows or (100_000 if q else 1_000_000)
+    args.limited_rows = args.limited_rows if args.limited_rows is not None else (
+        100_000 if q else 200_000)
+    args.memory_rows = args.memory_rows if args.memory_rows is not None else (
+        0 if q else 10_000_000)
+    args.campaign_customers = args.campaign_customers if args.campaign_customers is not None \
+        else (0 if q else 1_000_000)
+    from loader.klaviyo.limits import IMPORT_MAX_PROFILES as published
+    from loader.klaviyo.limits import limit
+
+    lim = limit("bulk_import_profiles")
+    assert (published, lim.burst_per_s, lim.steady_per_min) == (
+        IMPORT_MAX_PROFILES, IMPORT_BURST_PER_S, IMPORT_STEADY_PER_MIN)
+    head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
+                          capture_output=True, text=True, check=False).stdout.strip()
+    print(f"sync benchmark; machine {os.cpu_count()} cores, load average {load()}")
     with tempfile.TemporaryDirectory() as tmp:
-        path = os.path.join(tmp, "bench.duckdb")
-        t0 = time.perf_counter()
-        build(path, rows)
-        print(f"audience built in {time.perf_counter() - t0:.1f} s")
-        proc, url = start_emulator("off")
+        codes: dict[str, Path] = {}
+        if args.compare_with:
+            before = Path(tmp) / "before"
+            subprocess.run(["git", "-C", str(REPO), "worktree", "add", "--detach", str(before),
+                            args.compare_with], check=True, capture_output=True)
+            codes[f"before ({args.compare_with})"] = before
+        codes[f"this ({head})"] = REPO
+        results: dict[str, dict[str, Any]] = {n: {} for n in codes}
         try:
-            first = run_push(path, url)
-            report(f"initial push, {rows:,} profiles", first, rows, 0, True)
-            ch = churn(path, rows)
-            second = run_push(path, url)
-            report(f"second push: {ch['changed']:,} changed, {ch['left']:,} left, "
-                   f"{ch['joined']:,} joined", second, ch["changed"] + ch["joined"],
-                   ch["left"], False)
-            third = run_push(path, url)
-            print(f"\n== third push, no change: requests {third['requests']}, "
-                  f"wall {third['wall_s']} s")
+            steps = [("pushes", args.rows, measure_pushes),
+                     ("burst", args.limited_rows, measure_burst),
+                     ("burst_sink", args.limited_rows, functools.partial(measure_burst,
+                                                                         sink=True)),
+                     ("memory", args.memory_rows, measure_memory)]
+            for key, n, fn in steps:
+                if not n or (args.only and key not in args.only):
+                    continue
+                for name, code in codes.items():  # alternating, step by step
+                    print(f"\n== {key}, {name}, load average {load()}", flush=True)
+                    results[name][key] = fn(code, n, tmp, key + name.split()[0])
+            if args.campaign_customers and (not args.only or "campaign" in args.only):
+                sys.path.insert(0, str(REPO / "bench"))
+                import campaign_bench
+
+                other = codes[next(iter(codes))]
+                print(f"\n== campaign build, {args.campaign_customers:,} customers, "
+                      f"load average {load()}", flush=True)
+                res = campaign_bench.compare_results(args.campaign_customers, args.repeats,
+                                                     other)
+                for name, code in codes.items():
+                    r = res["this" if code == REPO else "other"]
+                    results[name]["campaign"] = {"wall": r["wall"] + r["compile"],
+                                                 "hand": res["hand"]["wall"],
+                                                 "compile": r["compile"], "cpu": r["cpu"]}
+                    print(f"   {name}: compile {r['compile']:.2f} s + build {r['wall']:.2f} s "
+                          f"(CPU {r['cpu']:.2f} s); hand-written {res['hand']['wall']:.2f} s "
+                          f"(CPU {res['hand']['cpu']:.2f} s)")
         finally:
-            proc.terminate()
-            proc.wait()
-        limited(limited_rows, 1.0, tmp)
-        if scaled_rows:
-            limited(scaled_rows, 0.1, tmp)
+            if args.compare_with:
+                subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force",
+                                str(Path(tmp) / "before")], check=False, capture_output=True)
+        print(f"\nload average at the end {load()}")
+        table(results, args)
 
 
 if __name__ == "__main__":
