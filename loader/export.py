@@ -26,9 +26,12 @@ from typing import IO
 import duckdb
 
 from loader.config import Settings
+from loader.engines.profiles import Target
 from loader.errors import ConfigError, WarehouseError
 from loader.klaviyo.payloads import ident, placement
-from loader.state import connect, table_exists
+from loader.store import qualified
+from loader.store.schema import table_exists
+from loader.store.warehouse import read_warehouse
 from loader.sync import identity
 from loader.warehouse import (
     Campaign,
@@ -142,7 +145,7 @@ select {select} from sent group by {idc}
 def _latest_account(con: duckdb.DuckDBPyConnection, schema: str) -> str | None:
     if not table_exists(con, schema, "sync_runs"):
         return None
-    row = con.execute(f'select account_id from "{schema}"."sync_runs" '
+    row = con.execute(f"select account_id from {qualified(schema, 'sync_runs')} "
                       "order by started_at desc limit 1").fetchone()
     return str(row[0]) if row and row[0] else None
 
@@ -155,6 +158,7 @@ def export_campaign(
     list_name: str | None = None,
     stdout: IO[str] | None = None,
     state_schema: str | None = None,
+    target: Target | None = None,
 ) -> ExportResult:
     """Write one campaign's list as a Klaviyo import CSV to ``output`` (None: standard output).
 
@@ -165,8 +169,7 @@ def export_campaign(
     if fmt not in FORMATS:
         raise ConfigError(f"unknown export format {fmt!r}; supported: {', '.join(FORMATS)}.")
     schema = state_schema or Settings.from_env().state_schema
-    con = connect(duckdb_path, read_only=True)
-    try:
+    with read_warehouse(duckdb_path, target, schema) as con:
         registry, _ = read_registry(con)
         (campaign,) = select_campaigns(registry, [campaign_name])
         columns = attribute_columns(con, campaign)
@@ -175,8 +178,6 @@ def export_campaign(
         identity.build(con, schema, account, registry, [campaign],
                        table_exists(con, schema, "list_members"))
         rows = _copy(con, rows_sql(campaign, columns, chosen, pairs), output, stdout)
-    finally:
-        con.close()
     return ExportResult(campaign.campaign_id, chosen, [h for _, h in pairs], rows, output or "-")
 
 

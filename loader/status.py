@@ -14,6 +14,7 @@ from typing import Any
 
 import duckdb
 
+from loader.engines.profiles import Target
 from loader.errors import WarehouseError
 from loader.schedule import (
     COMPLETED_STATUSES,
@@ -24,7 +25,8 @@ from loader.schedule import (
     timing_of,
     to_utc,
 )
-from loader.state import connect
+from loader.store import qualified
+from loader.store.warehouse import read_warehouse
 from loader.warehouse import REGISTRY, find_relation
 
 SUMMARY_COUNTS = ("added", "updated", "removed", "rejected", "withheld", "duplicates")
@@ -115,7 +117,7 @@ def read_state(con: duckdb.DuckDBPyConnection, schema: str) -> StateSnapshot:
         completed = ", ".join(f"'{s}'" for s in COMPLETED_STATUSES)
         cur = con.execute(f"""
             with deliveries as (
-                select {", ".join(exprs)} from "{schema}"."deliveries"
+                select {", ".join(exprs)} from {qualified(schema, "deliveries")}
             ),
             completed as (
                 select * from deliveries
@@ -139,14 +141,15 @@ def read_state(con: duckdb.DuckDBPyConnection, schema: str) -> StateSnapshot:
     rejected: dict[tuple[str, str, str], int] = {}
     if _columns(con, schema, "rejected_rows"):
         for account_id, campaign_id, run_id, count in con.execute(
-            f'select account_id, campaign_id, run_id, count(*) from "{schema}"."rejected_rows" '
+            f"select account_id, campaign_id, run_id, count(*) "
+            f'from {qualified(schema, "rejected_rows")} '
             "where not (starts_with(reason, 'duplicate_') or starts_with(reason, 'withheld_')) "
             "group by all"
         ).fetchall():
             rejected[(str(account_id), str(campaign_id), str(run_id))] = int(count)
     latest = None
     if "account_id" in set(_columns(con, schema, "sync_runs")):
-        row = con.execute(f'select account_id from "{schema}"."sync_runs" '
+        row = con.execute(f'select account_id from {qualified(schema, "sync_runs")} '
                           "order by started_at desc limit 1").fetchone()
         latest = str(row[0]) if row and row[0] else None
     return StateSnapshot(deliveries, rejected, latest)
@@ -261,17 +264,15 @@ def _one_status(
 
 
 def load_status(duckdb_path: str, state_schema: str, at: datetime,
-                account: str | None = None, all_accounts: bool = False
-                ) -> tuple[list[CampaignStatus], list[str]]:
+                account: str | None = None, all_accounts: bool = False,
+                target: Target | None = None) -> tuple[list[CampaignStatus], list[str]]:
     """Open the warehouse read-only and compute every campaign's status at ``at``: for
     ``account``, else the account of the most recent push (``all_accounts``: every account
-    state knows). Also returns the accounts left out."""
-    con = connect(duckdb_path, read_only=True)
-    try:
+    state knows). Also returns the accounts left out. ``target``: a PostgreSQL warehouse
+    (``loader.store.warehouse.state_target``) instead of the DuckDB file."""
+    with read_warehouse(duckdb_path, target, state_schema) as con:
         campaigns = read_campaigns(con)
         state = read_state(con, state_schema)
-    finally:
-        con.close()
     known = sorted({str(d["account_id"]) for d in state.deliveries if d.get("account_id")})
     chosen = None if all_accounts else (account or state.latest_account)
     if chosen is not None and chosen not in known and account is None:

@@ -7,6 +7,7 @@ import typer
 from loader.cli._app import app, guarded
 from loader.config import Settings
 from loader.export import export_campaign
+from loader.store.warehouse import state_target
 
 
 @app.command("export")
@@ -24,12 +25,14 @@ def export(
     duckdb_path: str | None = typer.Option(
         None, "--duckdb-path", envvar="DUCKDB_PATH", help="The warehouse file."
     ),
+    target: str | None = typer.Option(
+        None, "--target", help="The dbt target to read (default: DBT_TARGET, as dbt)."),
 ) -> None:
     """Export one list of a campaign: its sendable, non-control rows with Klaviyo headers."""
     settings = Settings.from_env()
     path = duckdb_path or settings.duckdb_path
     result = export_campaign(path, campaign, fmt, output, list_name,
-                             state_schema=settings.state_schema)
+                             state_schema=settings.state_schema, target=state_target(target))
     if output is not None:
         typer.echo(
             f"Wrote {result.rows:,} rows of {result.campaign_id} → list {result.list_name!r} "

@@ -45,16 +45,21 @@ def push(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
     duckdb_path: str | None = typer.Option(None, "--duckdb-path", envvar="DUCKDB_PATH",
                                            help="The warehouse file."),
+    target: str | None = typer.Option(
+        None, "--target", help="The dbt target whose warehouse to push from and keep state in "
+        "(default: DBT_TARGET, as dbt; a DuckDB target uses --duckdb-path)."),
 ) -> None:
     """Deliver audiences to Klaviyo lists: only changes are sent; state makes reruns exact."""
     if all_campaigns and campaigns:
         raise ConfigError("Name campaigns or use --all, not both.")
     if not as_json:
-        _push(campaigns, at, dry_run, sample, quiet, False, duckdb_path, all_campaigns, wide)
+        _push(campaigns, at, dry_run, sample, quiet, False, duckdb_path, all_campaigns, wide,
+              target)
         return
     # --json: one JSON document on stdout whatever happens, with the same exit code
     try:
-        _push(campaigns, at, dry_run, sample, quiet, True, duckdb_path, all_campaigns, wide)
+        _push(campaigns, at, dry_run, sample, quiet, True, duckdb_path, all_campaigns, wide,
+              target)
     except typer.Exit:
         raise
     except LoaderError as exc:
@@ -75,9 +80,10 @@ def _json_failure(error: str, hint: str | None, exit_code: int) -> None:
 
 def _push(campaigns: list[str] | None, at: str | None, dry_run: bool, sample: int | None,
           quiet: bool, as_json: bool, duckdb_path: str | None, all_campaigns: bool = False,
-          wide: bool = False) -> None:
+          wide: bool = False, target: str | None = None) -> None:
     from loader.cli._console import RichProgress, output_console, print_summary
     from loader.config import Settings
+    from loader.store.warehouse import state_target
     from loader.sync import PushOptions
     from loader.sync import push as run_push
 
@@ -89,7 +95,8 @@ def _push(campaigns: list[str] | None, at: str | None, dry_run: bool, sample: in
     err = Console(stderr=True)
     progress = None if (quiet or as_json or dry_run) else RichProgress(err)
     try:
-        result = run_push(settings, options, progress=progress)
+        result = run_push(settings, options, progress=progress,
+                          target=state_target(target))
     finally:
         if progress is not None:
             progress.stop()

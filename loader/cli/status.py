@@ -10,6 +10,7 @@ from loader.cli._app import app, guarded
 from loader.config import Settings
 from loader.schedule import iso, parse_at
 from loader.status import load_status, problem_lines, render_table
+from loader.store.warehouse import state_target
 
 
 @app.command("status")
@@ -28,12 +29,15 @@ def status(
     duckdb_path: str | None = typer.Option(
         None, "--duckdb-path", envvar="DUCKDB_PATH", help="The warehouse file."
     ),
+    target: str | None = typer.Option(
+        None, "--target", help="The dbt target to read (default: DBT_TARGET, as dbt)."),
 ) -> None:
     """Every campaign in the registry: type, schedule, last delivery, next due time, summary."""
     settings = Settings.from_env()
     path = duckdb_path or settings.duckdb_path
     when = parse_at(at)
-    statuses, others = load_status(path, settings.state_schema, when, account, all_accounts)
+    statuses, others = load_status(path, settings.state_schema, when, account, all_accounts,
+                                   state_target(target))
     if as_json:
         payload = {"at": iso(when), "campaigns": [s.to_json() for s in statuses],
                    "other_accounts": others}

@@ -16,7 +16,8 @@ _cursor_ids = itertools.count(1)
 class PostgresWarehouse(Warehouse):
     placeholder = "%s"
 
-    def __init__(self, target: Target) -> None:
+    def __init__(self, target: Target,
+                 application_name: str = "klaviyo-audiences loader") -> None:
         super().__init__(target)
         try:
             import psycopg2
@@ -34,7 +35,7 @@ class PostgresWarehouse(Warehouse):
                 password=s.get("password") or None,
                 dbname=s.get("dbname") or s.get("database"),
                 connect_timeout=int(s.get("connect_timeout") or 10),
-                application_name="klaviyo-audiences loader",
+                application_name=application_name,
             )
         except psycopg2.Error as exc:
             # libpq's message names host and port; it never contains the password.

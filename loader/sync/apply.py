@@ -29,6 +29,7 @@ from loader.errors import ImportJobLostError, KlaviyoError
 from loader.klaviyo.client import BadRequestError, KlaviyoClient
 from loader.klaviyo.limits import IMPORT_MAX_PROFILE_BYTES
 from loader.klaviyo.payloads import IDENTIFIERS, import_job_body
+from loader.store import Store
 from loader.sync.crashpoints import crashpoint
 from loader.sync.plan import DESIRED, DIFF, SENT, job_bounds
 
@@ -100,11 +101,11 @@ class Job:
 class Applier:
     """State writes and Klaviyo calls for one account."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, schema: str, account_id: str,
-                 client: KlaviyoClient, run_id: str,
+    def __init__(self, store: Store, account_id: str, client: KlaviyoClient, run_id: str,
                  progress: Callable[[str, int], None] | None = None) -> None:
-        self.con = con
-        self.schema = schema
+        self.store = store
+        self.con = store.con
+        self.schema = store.schema
         self.account_id = account_id
         self.client = client
         self.run_id = run_id
@@ -113,34 +114,18 @@ class Applier:
         self.abandoned: list[Job] = []  # jobs Klaviyo lost or cancelled, since the last reset
 
     def t(self, name: str) -> str:
-        return f'"{self.schema}"."{name}"'
+        return self.store.t(name)
 
     def tally(self, delivery_id: str | None = None, **counts: int) -> None:
-        """Add counts (added, updated, removed, rejected) to a delivery's row, inside the
-        caller's transaction: so a delivery completed by a rerun after a kill reports its
-        whole total, not the rerun's share."""
-        delivery_id = delivery_id or self.delivery_id
-        counts = {k: int(v) for k, v in counts.items() if v}
-        if delivery_id is None or not counts:
-            return
-        sets = ", ".join(f"{k} = coalesce({k}, 0) + ?" for k in counts)
-        self.con.execute(f"update {self.t('deliveries')} set {sets} where delivery_id = ?",
-                         [*counts.values(), delivery_id])
+        """Add counts to the delivery's row inside the caller's step (``Store.tally``)."""
+        self.store.tally(delivery_id or self.delivery_id, **counts)
 
     # -- stale lists ------------------------------------------------------------------------
 
     def forget_other_lists(self, list_name: str, list_id: str) -> int:
         """Drop state of lists with this name but another id (deleted in Klaviyo by hand)."""
-        args = [self.account_id, list_name, list_id]
-        stale = [r[0] for r in self.con.execute(
-            f"select distinct list_id from {self.t('list_members')} where account_id = ? "
-            f"and list_name = ? and list_id <> ?", args).fetchall()]
-        self.con.execute("begin")
-        for old in stale:
-            for table in ("list_members", "pending_rows", "rejected_members", "import_jobs"):
-                self.con.execute(f"delete from {self.t(table)} where account_id = ? "
-                                 f"and list_id = ?", [self.account_id, old])
-        self.con.execute("commit")
+        stale = self.store.other_list_ids(self.account_id, list_name, list_id)
+        self.store.forget_lists(self.account_id, stale)
         if stale:
             crashpoint("stale.forgotten")
         return len(stale)
@@ -148,11 +133,7 @@ class Applier:
     def forget_list(self, list_id: str) -> None:
         """Drop every row state holds for ``list_id``: the list was created this run, so it is
         empty whatever state says (an emulator restarted, or an id Klaviyo handed out again)."""
-        self.con.execute("begin")
-        for table in ("list_members", "pending_rows", "rejected_members", "import_jobs"):
-            self.con.execute(f"delete from {self.t(table)} where account_id = ? "
-                             f"and list_id = ?", [self.account_id, list_id])
-        self.con.execute("commit")
+        self.store.forget_lists(self.account_id, [list_id])
 
     # -- intent -----------------------------------------------------------------------------
 
@@ -164,8 +145,13 @@ class Applier:
         ``pending_rows`` carries no payload, so writing it is cheap (a rerun renders again).
         """
         stats = ListStats()
+        with self.store.step("pending_rows", "rejected_rows", "rejected_members", "deliveries"):
+            self._write_intent(removals_sql, list_id, list_name, campaign_id, stats)
+        return stats
+
+    def _write_intent(self, removals_sql: str | None, list_id: str, list_name: str,
+                      campaign_id: str, stats: ListStats) -> None:
         a = [self.account_id, list_id]
-        self.con.execute("begin")
         self.con.execute(f"delete from {self.t('pending_rows')} where account_id = ? "
                          f"and list_id = ?", a)
         crashpoint("intent.replacing")  # inside the transaction: a kill rolls it back
@@ -193,8 +179,6 @@ class Applier:
             stats.rejected += 1
             stats.rejections.append((identifier, amperity_id, reason))
         self.tally(rejected=stats.rejected)
-        self.con.execute("commit")
-        return stats
 
     def _reject(self, list_id: str, list_name: str, campaign_id: str, identifier: str,
                 amperity_id: str | None, fingerprint: str | None, reason: str) -> None:
@@ -281,19 +265,10 @@ class Applier:
                 self._submit(seqs[mid], seqs[-1], list_id, list_name, campaign_id, jobs, stats)
                 return
             reason = f"refused by Klaviyo: {exc.message}"
-            self.con.execute("begin")
-            info = self.con.execute(
-                f"select identifier, amperity_id, fingerprint from {self.t('pending_rows')} "
-                f"where account_id = ? and list_id = ? and op = 'upsert' and seq = ?",
-                [self.account_id, list_id, seq_from]).fetchone()
-            identifier, amperity_id, fingerprint = info if info else ("?", None, None)
-            self._reject(list_id, list_name, campaign_id, identifier, amperity_id, fingerprint,
-                         reason)
-            self.con.execute(f"delete from {self.t('pending_rows')} where account_id = ? "
-                             f"and list_id = ? and op = 'upsert' and seq = ?",
-                             [self.account_id, list_id, seq_from])
-            self.tally(rejected=1)
-            self.con.execute("commit")
+            with self.store.step("pending_rows", "rejected_rows", "rejected_members",
+                                 "deliveries"):
+                identifier, amperity_id = self._refuse(list_id, list_name, campaign_id,
+                                                       seq_from, reason)
             crashpoint("job.refused")
             stats.rejected += 1
             stats.rejections.append((identifier, amperity_id, reason))
@@ -302,18 +277,37 @@ class Applier:
         crashpoint("job.accepted")  # Klaviyo has the job; state does not know it yet
         j = Job(str(job["id"]), list_id, list_name, campaign_id, seq_from, seq_to,
                 self.delivery_id)
-        self.con.execute(
-            f"insert into {self.t('import_jobs')} (account_id, list_id, list_name, campaign_id, "
-            f"run_id, job_id, seq_from, seq_to, submitted_at, status, confirmed_at, "
-            f"delivery_id) values (?, ?, ?, ?, ?, ?, ?, ?, ?, 'submitted', null, ?)",
-            [self.account_id, list_id, list_name, campaign_id, self.run_id, j.job_id,
-             j.seq_from, j.seq_to, now_utc(), self.delivery_id])
+        with self.store.step("import_jobs"):
+            self.con.execute(
+                f"insert into {self.t('import_jobs')} (account_id, list_id, list_name, "
+                f"campaign_id, run_id, job_id, seq_from, seq_to, submitted_at, status, "
+                f"confirmed_at, delivery_id) values (?, ?, ?, ?, ?, ?, ?, ?, ?, 'submitted', "
+                f"null, ?)",
+                [self.account_id, list_id, list_name, campaign_id, self.run_id, j.job_id,
+                 j.seq_from, j.seq_to, now_utc(), self.delivery_id])
         crashpoint("job.recorded")
         jobs.append(j)
         stats.jobs += 1
         n = self._count(seq_from, seq_to)
         stats.submitted += n
         self.progress(list_id, n)
+
+    def _refuse(self, list_id: str, list_name: str, campaign_id: str, seq_from: int,
+                reason: str) -> tuple[str, str | None]:
+        """A row Klaviyo refused on its own: rejected, out of the intent (in the caller's
+        step)."""
+        info = self.con.execute(
+            f"select identifier, amperity_id, fingerprint from {self.t('pending_rows')} "
+            f"where account_id = ? and list_id = ? and op = 'upsert' and seq = ?",
+            [self.account_id, list_id, seq_from]).fetchone()
+        identifier, amperity_id, fingerprint = info if info else ("?", None, None)
+        self._reject(list_id, list_name, campaign_id, identifier, amperity_id, fingerprint,
+                     reason)
+        self.con.execute(f"delete from {self.t('pending_rows')} where account_id = ? "
+                         f"and list_id = ? and op = 'upsert' and seq = ?",
+                         [self.account_id, list_id, seq_from])
+        self.tally(rejected=1)
+        return identifier, amperity_id
 
     def submitted_jobs(self) -> list[Job]:
         """Jobs a previous (killed) run submitted and never confirmed."""
@@ -371,8 +365,10 @@ class Applier:
     def _abandon(self, job: Job) -> None:
         """A job Klaviyo lost (404) or cancelled: its rows stay pending and are sent again
         (``confirm_or_resend`` in this run; planned again by the next run otherwise)."""
-        self.con.execute(f"update {self.t('import_jobs')} set status = 'abandoned' "
-                         f"where account_id = ? and job_id = ?", [self.account_id, job.job_id])
+        with self.store.step("import_jobs"):
+            self.con.execute(f"update {self.t('import_jobs')} set status = 'abandoned' "
+                             f"where account_id = ? and job_id = ?",
+                             [self.account_id, job.job_id])
         self.abandoned.append(job)
         crashpoint("job.abandoned")
 
@@ -447,59 +443,62 @@ class Applier:
         a = [self.account_id, first.list_id]
         ts = now_utc()
         in_ranges = seq_ranges_sql("p.seq", [(j.seq_from, j.seq_to) for j, _ in finished])
-        self.con.execute("begin")
-        if bad:
-            rows = self.con.execute(
-                f"select seq, identifier, amperity_id, fingerprint from {self.t('pending_rows')} "
-                f"where account_id = ? and list_id = ? and op = 'upsert' "
-                f"and list_contains(?, seq)", [*a, list(bad)]).fetchall()
-            for seq, identifier, amperity_id, fingerprint in rows:
-                self._reject(first.list_id, first.list_name, first.campaign_id, identifier,
-                             amperity_id, fingerprint, bad[seq])
-                stats.rejected += 1
-                stats.rejections.append((identifier, amperity_id, bad[seq]))
-        self.con.execute(f"""
-            create or replace temp table _confirm as
-            select p.identifier, p.amperity_id, p.fingerprint, p.is_new,
-                coalesce(p.profile_id, m.profile_id) as profile_id,
-                p.sent_email, p.sent_phone_number, p.sent_external_id,
-                coalesce(m.first_sent_at, ?::timestamp) as first_sent_at,
-                -- a field sent before stays in the mask until it is cleared (clear.py)
-                case when p.fields is null and m.sent_fields is null then null
-                    else coalesce(p.fields, 0) | coalesce(m.sent_fields, 0) end as sent_fields
-            from {self.t('pending_rows')} as p
-            left join {self.t('list_members')} as m on m.account_id = p.account_id
-                and m.list_id = p.list_id and m.identifier = p.identifier
-            where p.account_id = ? and p.list_id = ? and p.op = 'upsert'
-                and {in_ranges} and not list_contains(?, p.seq)""",
-            [ts, *a, list(bad)])
-        counts = self.con.execute(
-            "select count(*) filter (where is_new), count(*) filter (where not is_new) "
-            "from _confirm").fetchone()
-        stats.added, stats.updated = (int(counts[0]), int(counts[1])) if counts else (0, 0)
-        self.con.execute(f"""
-            delete from {self.t('list_members')} where account_id = ? and list_id = ?
-            and identifier in (select identifier from _confirm)""", a)
-        self.con.execute(f"""
-            insert into {self.t('list_members')} (account_id, list_id, list_name, identifier,
-                profile_id, fingerprint, amperity_id, first_sent_at, last_sent_at, {SENT},
-                sent_fields)
-            select ?, ?, ?, identifier, profile_id, fingerprint, amperity_id, first_sent_at, ?,
-                {SENT}, sent_fields
-            from _confirm""", [*a, first.list_name, ts])
-        self.con.execute(f"""
-            delete from {self.t('rejected_members')} where account_id = ? and list_id = ?
-            and identifier in (select identifier from _confirm)""", a)
-        self.con.execute(f"""
-            delete from {self.t('pending_rows')} as p where account_id = ? and list_id = ?
-            and op = 'upsert' and {in_ranges}""", a)
-        self.con.execute(f"update {self.t('import_jobs')} set status = 'confirmed', "
-                         f"confirmed_at = ? where account_id = ? and list_contains(?, job_id)",
-                         [ts, self.account_id, [j.job_id for j, _ in finished]])
-        self.tally(first.delivery_id, added=stats.added, updated=stats.updated,
-                   rejected=stats.rejected)
-        crashpoint("jobs.confirming")  # inside the transaction: a kill rolls it back
-        self.con.execute("commit")
+        with self.store.step("pending_rows", "list_members", "rejected_members",
+                             "rejected_rows", "import_jobs", "deliveries"):
+            if bad:
+                rows = self.con.execute(
+                    f"select seq, identifier, amperity_id, fingerprint "
+                    f"from {self.t('pending_rows')} where account_id = ? and list_id = ? "
+                    f"and op = 'upsert' "
+                    f"and list_contains(?, seq)", [*a, list(bad)]).fetchall()
+                for seq, identifier, amperity_id, fingerprint in rows:
+                    self._reject(first.list_id, first.list_name, first.campaign_id, identifier,
+                                 amperity_id, fingerprint, bad[seq])
+                    stats.rejected += 1
+                    stats.rejections.append((identifier, amperity_id, bad[seq]))
+            self.con.execute(f"""
+                create or replace temp table _confirm as
+                select p.identifier, p.amperity_id, p.fingerprint, p.is_new,
+                    coalesce(p.profile_id, m.profile_id) as profile_id,
+                    p.sent_email, p.sent_phone_number, p.sent_external_id,
+                    coalesce(m.first_sent_at, ?::timestamp) as first_sent_at,
+                    -- a field sent before stays in the mask until it is cleared (clear.py)
+                    case when p.fields is null and m.sent_fields is null then null
+                        else coalesce(p.fields, 0) | coalesce(m.sent_fields, 0)
+                    end as sent_fields
+                from {self.t('pending_rows')} as p
+                left join {self.t('list_members')} as m on m.account_id = p.account_id
+                    and m.list_id = p.list_id and m.identifier = p.identifier
+                where p.account_id = ? and p.list_id = ? and p.op = 'upsert'
+                    and {in_ranges} and not list_contains(?, p.seq)""",
+                [ts, *a, list(bad)])
+            counts = self.con.execute(
+                "select count(*) filter (where is_new), count(*) filter (where not is_new) "
+                "from _confirm").fetchone()
+            stats.added, stats.updated = (int(counts[0]), int(counts[1])) if counts else (0, 0)
+            self.con.execute(f"""
+                delete from {self.t('list_members')} where account_id = ? and list_id = ?
+                and identifier in (select identifier from _confirm)""", a)
+            self.con.execute(f"""
+                insert into {self.t('list_members')} (account_id, list_id, list_name,
+                    identifier, profile_id, fingerprint, amperity_id, first_sent_at,
+                    last_sent_at, {SENT}, sent_fields)
+                select ?, ?, ?, identifier, profile_id, fingerprint, amperity_id,
+                    first_sent_at, ?, {SENT}, sent_fields
+                from _confirm""", [*a, first.list_name, ts])
+            self.con.execute(f"""
+                delete from {self.t('rejected_members')} where account_id = ? and list_id = ?
+                and identifier in (select identifier from _confirm)""", a)
+            self.con.execute(f"""
+                delete from {self.t('pending_rows')} as p where account_id = ? and list_id = ?
+                and op = 'upsert' and {in_ranges}""", a)
+            self.con.execute(f"update {self.t('import_jobs')} set status = 'confirmed', "
+                             f"confirmed_at = ? where account_id = ? "
+                             f"and list_contains(?, job_id)",
+                             [ts, self.account_id, [j.job_id for j, _ in finished]])
+            self.tally(first.delivery_id, added=stats.added, updated=stats.updated,
+                       rejected=stats.rejected)
+            crashpoint("jobs.confirming")  # inside the transaction: a kill rolls it back
         crashpoint("jobs.confirmed")
         self.con.execute("drop table if exists _confirm")
         return stats
@@ -612,23 +611,23 @@ class Applier:
             return
         self.con.execute("create or replace temp table _ids (value varchar, profile_id varchar)")
         insert_rows(self.con, "_ids", pairs, 2)
-        self.con.execute(
-            f"update {self.t('pending_rows')} as t set profile_id = i.profile_id from _ids as i "
-            f"where t.account_id = ? and t.list_id = ? and t.op = 'remove' "
-            f"and t.{col} = i.value and t.profile_id is null", a)
+        with self.store.step("pending_rows"):
+            self.con.execute(
+                f"update {self.t('pending_rows')} as t set profile_id = i.profile_id "
+                f"from _ids as i where t.account_id = ? and t.list_id = ? "
+                f"and t.op = 'remove' and t.{col} = i.value and t.profile_id is null", a)
         crashpoint("lookup.stored")
 
     def _forget(self, list_id: str, identifiers: list[str]) -> None:
         """Removed members leave state (and the plan), in one transaction."""
         a = [self.account_id, list_id, identifiers]
-        self.con.execute("begin")
-        self.con.execute(f"delete from {self.t('list_members')} where account_id = ? "
-                         f"and list_id = ? and list_contains(?, identifier)", a)
-        self.con.execute(f"delete from {self.t('pending_rows')} where account_id = ? "
-                         f"and list_id = ? and op = 'remove' and list_contains(?, identifier)",
-                         a)
-        self.tally(removed=len(identifiers))
-        self.con.execute("commit")
+        with self.store.step("list_members", "pending_rows", "deliveries"):
+            self.con.execute(f"delete from {self.t('list_members')} where account_id = ? "
+                             f"and list_id = ? and list_contains(?, identifier)", a)
+            self.con.execute(f"delete from {self.t('pending_rows')} where account_id = ? "
+                             f"and list_id = ? and op = 'remove' "
+                             f"and list_contains(?, identifier)", a)
+            self.tally(removed=len(identifiers))
 
     def _scan_and_remove(self, list_id: str, identifier_field: str, scan_max: int) -> bool:
         """Read the list's members; DELETE those that carry no desired identifier.
@@ -662,8 +661,9 @@ class Applier:
             crashpoint("scan.removed")
         key = "lower(s.email) = lower(m.identifier)" if identifier_field == "email" else (
             f"s.{identifier_field} = m.identifier")
-        self.con.execute(
-            f"update {self.t('list_members')} as m set profile_id = s.profile_id "
-            f"from _list_scan as s where m.account_id = ? and m.list_id = ? "
-            f"and m.profile_id is null and {key}", [self.account_id, list_id])
+        with self.store.step("list_members"):
+            self.con.execute(
+                f"update {self.t('list_members')} as m set profile_id = s.profile_id "
+                f"from _list_scan as s where m.account_id = ? and m.list_id = ? "
+                f"and m.profile_id is null and {key}", [self.account_id, list_id])
         return True

@@ -24,6 +24,7 @@ import duckdb
 
 from loader.errors import KlaviyoError
 from loader.klaviyo.payloads import LOCATION_FIELDS, sql_str
+from loader.store import Store, qualified
 from loader.sync.apply import Applier, insert_rows
 from loader.sync.crashpoints import crashpoint
 from loader.sync.plan import DESIRED
@@ -39,7 +40,7 @@ def clears_sql(schema: str, account_id: str, list_id: str, mask: int) -> str:
     return f"""
 select d.identifier, m.profile_id, m.sent_fields & ~d.fields & {int(mask)} as clear, d.fields
 from {DESIRED} as d
-inner join "{schema}"."list_members" as m on m.account_id = {sql_str(account_id)}
+inner join {qualified(schema, "list_members")} as m on m.account_id = {sql_str(account_id)}
     and m.list_id = {sql_str(list_id)} and m.identifier = d.identifier
 where d.fields is not null and m.sent_fields is not null
     and m.sent_fields & ~d.fields & {int(mask)} <> 0
@@ -74,7 +75,7 @@ def body(profile_id: str, clear: int) -> dict[str, Any]:
 def clear_fields(applier: Applier, list_id: str, identifier_field: str, mask: int) -> int:
     """PATCH every profile of the list whose field went from a value to NULL; the number of
     profiles patched."""
-    con, t = applier.con, applier.t
+    con, store = applier.con, applier.store
     rows = con.execute(clears_sql(applier.schema, applier.account_id, list_id, mask)
                        ).fetchall()
     if not rows:
@@ -101,33 +102,33 @@ def clear_fields(applier: Applier, list_id: str, identifier_field: str, mask: in
                 patched += 1
             except KlaviyoError as exc:
                 if getattr(exc, "status", None) != 404:
-                    _record(con, t, applier.account_id, list_id, done)
+                    _record(store, applier.account_id, list_id, done)
                     raise
                 pid = None  # the profile is gone: nothing left to clear
         done.append((identifier, pid, int(fields)))
         if len(done) >= STATE_BATCH:
-            _record(con, t, applier.account_id, list_id, done)
+            _record(store, applier.account_id, list_id, done)
             done = []
-    _record(con, t, applier.account_id, list_id, done)
+    _record(store, applier.account_id, list_id, done)
     return patched
 
 
-def _record(con: duckdb.DuckDBPyConnection, t: Any, account_id: str, list_id: str,
+def _record(store: Store, account_id: str, list_id: str,
             done: list[tuple[str, str | None, int]]) -> None:
     """The patched members' masks become the desired ones (their ids cached), in one
     transaction."""
     if not done:
         return
+    con, t = store.con, store.t
     con.execute("create or replace temp table _klaviyo_cleared (identifier varchar, "
                 "profile_id varchar, fields bigint)")
     insert_rows(con, "_klaviyo_cleared", done, 3)
-    con.execute("begin")
-    con.execute(f"""
-        update {t('list_members')} as m set sent_fields = c.fields,
-            profile_id = coalesce(m.profile_id, c.profile_id)
-        from _klaviyo_cleared as c
-        where m.account_id = ? and m.list_id = ? and m.identifier = c.identifier""",
-                [account_id, list_id])
-    con.execute("commit")
+    with store.step("list_members"):
+        con.execute(f"""
+            update {t('list_members')} as m set sent_fields = c.fields,
+                profile_id = coalesce(m.profile_id, c.profile_id)
+            from _klaviyo_cleared as c
+            where m.account_id = ? and m.list_id = ? and m.identifier = c.identifier""",
+                    [account_id, list_id])
     crashpoint("clear.recorded")
     done.clear()

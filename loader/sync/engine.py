@@ -13,6 +13,7 @@ from typing import Any, Protocol
 import duckdb
 
 from loader.config import Settings, redact
+from loader.engines.profiles import Target
 from loader.errors import (
     EXIT_FAILED,
     EXIT_OK,
@@ -26,13 +27,15 @@ from loader.errors import (
 )
 from loader.klaviyo.client import KlaviyoClient
 from loader.klaviyo.limits import estimate_seconds
-from loader.klaviyo.payloads import ident, sql_str
-from loader.state import PushLock, connect, ensure_schema, table_exists
+from loader.store import Store
+from loader.store.lock import PushLock, connect
 from loader.sync import clear, identity
 from loader.sync.apply import LIST_SCAN_MAX, Applier, ListStats, now_utc
 from loader.sync.crashpoints import crashpoint
 from loader.sync.plan import DESIRED, NOTES, ListPlan, Planner
 from loader.warehouse import (
+    DELIVERY_SUMMARY,
+    REGISTRY,
     Campaign,
     attribute_columns,
     delivery_summary,
@@ -182,16 +185,6 @@ def list_conflicts(campaigns: list[Campaign]) -> dict[str, ConfigError]:
     return out
 
 
-def _deliveries(con: duckdb.DuckDBPyConnection, schema: str, account_id: str
-                ) -> list[dict[str, Any]]:
-    if not table_exists(con, schema, "deliveries"):
-        return []
-    cur = con.execute(f'select * from "{schema}"."deliveries" where account_id = ?',
-                      [account_id])
-    names = [d[0] for d in cur.description]
-    return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
-
-
 def pending_removals(results: list[ListResult]) -> None:
     """Members left in a list because no Klaviyo profile matched them fail the campaign."""
     pending = [r for r in results if r.pending_removals]
@@ -236,18 +229,17 @@ def delivered_and_not_due(campaign: Campaign, deliveries: list[dict[str, Any]], 
 
 
 def scheduled_for(campaign: Campaign, at: datetime) -> datetime:
-    try:
-        from loader.schedule import scheduled_for as sched
-    except ImportError:
-        return at
+    from loader.schedule import scheduled_for as sched
+
     value = sched(campaign.row, at)
     return value.replace(tzinfo=None) if value.tzinfo else value
 
 
 class Pusher:
     def __init__(self, settings: Settings, options: PushOptions, client: KlaviyoClient,
-                 progress: Progress | None = None) -> None:
+                 progress: Progress | None = None, target: Target | None = None) -> None:
         self.settings = settings
+        self.target = target
         self.options = options
         self.client = client
         self.progress = progress or NoProgress()
@@ -255,14 +247,15 @@ class Pusher:
         self.run_id = uuid.uuid4().hex[:12]
         self.at = options.at or now_utc()
         self._con: duckdb.DuckDBPyConnection | None = None
-
-    def t(self, name: str) -> str:
-        return f'"{self.schema}"."{name}"'
+        self.store: Store | None = None
 
     # -- the run ---------------------------------------------------------------------------
 
     def run(self) -> PushResult:
         result = PushResult(self.run_id, None, self.options.dry_run, self.options.sample, [])
+        if self.target is not None and self.target.type == "postgres":
+            self._run_postgres(result)
+            return result
         if self.options.dry_run:
             con = connect(self.settings.duckdb_path, read_only=True)
             try:
@@ -284,13 +277,33 @@ class Pusher:
                 con.close()
         return result
 
-    def _run(self, con: duckdb.DuckDBPyConnection, result: PushResult) -> None:
+    def _run_postgres(self, result: PushResult) -> None:
+        """The push on a PostgreSQL warehouse: locked per (database, account), worked in a
+        local copy, every step written to PostgreSQL in one transaction (loader.store.postgres).
+        """
+        from loader.store.postgres import PostgresState
+
+        assert self.target is not None
+        dry = self.options.dry_run
+        with PostgresState(self.target, self.schema, self.run_id, read_only=dry) as pg:
+            account_id = self.client.get_account_id()
+            if not dry:
+                pg.lock(account_id, self.options.lock_wait_s)
+                pg.ensure_pg_schema()
+            pg.load_warehouse(REGISTRY, DELIVERY_SUMMARY)
+            pg.load_state(account_id)
+            self._run(pg.con, result, Store(pg.con, self.schema, None if dry else pg),
+                      account_id)
+
+    def _run(self, con: duckdb.DuckDBPyConnection, result: PushResult,
+             store: Store | None = None, account_id: str | None = None) -> None:
         self._con = con
+        self.store = store = store or Store(con, self.schema)
         registry, invalid = read_registry(con)
         failed: dict[str, LoaderError] = {**invalid, **list_conflicts(registry)}
-        account_id = self.client.get_account_id()
+        account_id = account_id or self.client.get_account_id()
         result.account_id = account_id
-        deliveries = _deliveries(con, self.schema, account_id)
+        deliveries = store.deliveries(account_id)
         if self.options.all_campaigns:
             campaigns = list(registry)
         elif self.options.campaigns:
@@ -311,7 +324,7 @@ class Pusher:
                 todo.append(c)
         planner = Planner(con, self.schema, account_id)
         identity.build(con, self.schema, account_id, registry, todo, planner.has_state)
-        result.warnings += self._orphans(con, registry, account_id, planner.has_state)
+        result.warnings += self._orphans(store, registry, account_id, planner.has_state)
         if self.options.dry_run:
             for c in todo:
                 self._each(result, c, lambda c=c: self._dry_run_campaign(con, planner, c,
@@ -322,14 +335,12 @@ class Pusher:
             result.status = "planned"
             self._summarise_failures(result)
             return
-        ensure_schema(con, self.schema)
+        store.ensure()
         planner.has_state = True
-        con.execute(f"insert into {self.t('sync_runs')} values (?, ?, ?, null, 'running', ?, ?, "
-                    f"0, 0, 0, 0, null)",
-                    [self.run_id, account_id, now_utc(), ",".join(result.campaigns),
-                     self.options.sample is not None])
+        store.start_run(self.run_id, account_id, now_utc(), ",".join(result.campaigns),
+                        self.options.sample is not None)
         crashpoint("run.started")
-        applier = Applier(con, self.schema, account_id, self.client, self.run_id,
+        applier = Applier(store, account_id, self.client, self.run_id,
                           progress=lambda key, n: self.progress.advance(key, n))
         try:
             recovered = applier.wait_and_confirm(applier.submitted_jobs())
@@ -341,7 +352,7 @@ class Pusher:
             result.error, result.hint = exc.message, exc.hint
             result.status = "failed"
         except Exception as exc:  # record the failure, then let it surface
-            self._finish_run(con, result, "failed", f"{type(exc).__name__}: {exc}")
+            self._finish_run(result, "failed", f"{type(exc).__name__}: {exc}")
             raise
         else:
             self._summarise_failures(result)
@@ -349,7 +360,7 @@ class Pusher:
                              "completed_with_rejections" if result.rejected else "completed")
         result.requests = dict(self.client.requests)
         result.notes, result.unanswered = list(self.client.notes), dict(self.client.unanswered)
-        self._finish_run(con, result, result.status, result.error)
+        self._finish_run(result, result.status, result.error)
         crashpoint("run.finished")
 
     def _named(self, registry: list[Campaign], invalid: dict[str, LoaderError],
@@ -403,30 +414,25 @@ class Pusher:
         if n == 1:
             result.hint = next(iter(result.failures.values()))["hint"] or result.hint
 
-    def _orphans(self, con: duckdb.DuckDBPyConnection, registry: list[Campaign],
-                 account_id: str, has_state: bool) -> list[str]:
+    @staticmethod
+    def _orphans(store: Store, registry: list[Campaign], account_id: str, has_state: bool
+                 ) -> list[str]:
         """Lists the state filled that no campaign targets any more (e.g. a renamed list)."""
         if not has_state:
             return []
         targeted = {n for c in registry for n in c.list_names}
-        rows = con.execute(
-            f"select list_name, list_id, count(*) from {self.t('list_members')} "
-            f"where account_id = ? group by all order by 1", [account_id]).fetchall()
         return [f"the Klaviyo list {name!r} (id {lid}) still holds {n:,} member(s) a push "
                 f"sent, but no campaign sends to it any more (renamed?); `loader lists` shows "
                 f"it and `loader prune` empties or deletes it"
-                for name, lid, n in rows if name not in targeted]
+                for name, lid, n in store.orphan_lists(account_id, targeted)]
 
-    def _finish_run(self, con: duckdb.DuckDBPyConnection, result: PushResult, status: str,
-                    error: str | None) -> None:
+    def _finish_run(self, result: PushResult, status: str, error: str | None) -> None:
         tot = {k: sum(getattr(r, k) for r in result.lists)
                for k in ("added", "updated", "removed", "rejected")}
         if error:  # state never holds a secret
             error = redact(error, self.settings.credentials.secrets())
-        con.execute(f"update {self.t('sync_runs')} set finished_at = ?, status = ?, added = ?, "
-                    f"updated = ?, removed = ?, rejected = ?, error = ? where run_id = ?",
-                    [now_utc(), status, tot["added"], tot["updated"], tot["removed"],
-                     tot["rejected"], error, self.run_id])
+        assert self.store is not None
+        self.store.finish_run(self.run_id, now_utc(), status, tot, error)
 
     @staticmethod
     def _request_totals(result: PushResult) -> dict[str, int]:
@@ -481,56 +487,20 @@ class Pusher:
                 f"campaign {c.campaign_id!r}: the list {name!r} gets nobody (its audience has "
                 f"no sendable row); check the campaign's segments and conditions")
 
-    def _running_delivery(self, con: duckdb.DuckDBPyConnection, account_id: str,
-                          c: Campaign) -> str | None:
+    def _running_delivery(self, account_id: str, c: Campaign) -> str | None:
         """A delivery a killed (or failed) run left running: this run resumes it."""
-        row = con.execute(
-            f"select delivery_id from {self.t('deliveries')} where account_id = ? "
-            f"and campaign_id = ? and status = 'running' and is_sample = ? "
-            f"order by started_at desc limit 1",
-            [account_id, c.campaign_id, self.options.sample is not None]).fetchone()
-        if row:
-            con.execute(f"update {self.t('deliveries')} set run_id = ? where delivery_id = ?",
-                        [self.run_id, row[0]])
-            return str(row[0])
-        return None
+        assert self.store is not None
+        return self.store.resume_delivery(account_id, c.campaign_id,
+                                          self.options.sample is not None, self.run_id)
 
-    def _new_delivery(self, con: duckdb.DuckDBPyConnection, account_id: str, c: Campaign
-                      ) -> str:
+    def _new_delivery(self, account_id: str, c: Campaign) -> str:
+        assert self.store is not None
         delivery_id = uuid.uuid4().hex[:16]
-        con.execute(
-            f"insert into {self.t('deliveries')} (delivery_id, run_id, account_id, campaign_id, "
-            f"scheduled_for, started_at, completed_at, status, is_sample, added, updated, "
-            f"removed, rejected, unchanged, withheld, duplicates) values (?, ?, ?, ?, ?, ?, "
-            f"null, 'running', ?, 0, 0, 0, 0, 0, 0, 0)",
-            [delivery_id, self.run_id, account_id, c.campaign_id, scheduled_for(c, self.at),
-             now_utc(), self.options.sample is not None])
+        self.store.open_delivery(delivery_id, self.run_id, account_id, c.campaign_id,
+                                 scheduled_for(c, self.at), now_utc(),
+                                 self.options.sample is not None)
         crashpoint("delivery.opened")
         return delivery_id
-
-    def _sent_earlier(self, con: duckdb.DuckDBPyConnection, account_id: str, list_id: str,
-                      delivery_id: str | None) -> tuple[int, int]:
-        """(added, updated): members of the list a resumed delivery sent before this run."""
-        if delivery_id is None:
-            return 0, 0
-        row = con.execute(
-            f"select count(*) filter (where m.first_sent_at >= d.started_at), "
-            f"count(*) filter (where m.first_sent_at < d.started_at) "
-            f"from {self.t('list_members')} as m, {self.t('deliveries')} as d "
-            f"where d.delivery_id = ? and m.account_id = ? and m.list_id = ? "
-            f"and m.last_sent_at >= d.started_at", [delivery_id, account_id, list_id]
-        ).fetchone()
-        return (int(row[0]), int(row[1])) if row else (0, 0)
-
-    def _known_list_ids(self, con: duckdb.DuckDBPyConnection, account_id: str, name: str
-                        ) -> tuple[str, ...]:
-        """Ids state holds for a list name: checked by id before a list is ever created."""
-        rows = con.execute(
-            f"select list_id from {self.t('list_members')} where account_id = ? "
-            f"and list_name = ? union select list_id from {self.t('import_jobs')} "
-            f"where account_id = ? and list_name = ? order by 1",
-            [account_id, name, account_id, name]).fetchall()
-        return tuple(str(r[0]) for r in rows)
 
     def _push_campaign(self, con: duckdb.DuckDBPyConnection, planner: Planner,
                        applier: Applier, c: Campaign, result: PushResult,
@@ -540,15 +510,16 @@ class Pusher:
         one already delivered for its current tick (a named push again) makes one only when
         something is sent: otherwise its last delivery stands (``result.resynced``)."""
         account_id = planner.account_id
+        store = applier.store
         columns = attribute_columns(con, c)
         scheduled_for(c, self.at)  # an invalid timing fails the campaign before anything
         summary = delivery_summary(con, c.campaign_id)
         sample = self.options.sample
         resync = sample is None and delivered_and_not_due(c, deliveries, self.at)
-        delivery_id = self._running_delivery(con, account_id, c)
+        delivery_id = self._running_delivery(account_id, c)
         resumed = delivery_id  # a killed run's delivery: members it sent count once
         if delivery_id is None and not resync:
-            delivery_id = self._new_delivery(con, account_id, c)
+            delivery_id = self._new_delivery(account_id, c)
         applier.delivery_id = delivery_id
         result.control_duplicates[c.campaign_id] = planner.start_campaign(c)
         lists: list[tuple[str, str]] = []
@@ -557,7 +528,7 @@ class Pusher:
         sent_before = 0  # members the resumed delivery sent before this run, still in its lists
         for name in c.list_names:
             list_id, created = self.client.resolve_list(
-                name, known_ids=self._known_list_ids(con, account_id, name))
+                name, known_ids=store.known_list_ids(account_id, name))
             assert list_id is not None
             lists.append((name, list_id))
             applier.forget_other_lists(name, list_id)
@@ -567,7 +538,7 @@ class Pusher:
             crashpoint("list.resolved")
             r = self._list_result(c, name, list_id, summary)
             r.created = created
-            earlier = self._sent_earlier(con, account_id, list_id, resumed)
+            earlier = store.sent_earlier(account_id, list_id, resumed)
             planner.build_desired(c, name, columns, sample)
             if sample is not None:
                 con.execute(f"insert into _sample select ?, identifier from {DESIRED}",
@@ -579,7 +550,7 @@ class Pusher:
             sends = (plan.adds + plan.changes + plan.oversize + plan.clears + created
                      + (plan.removals if sample is None else 0) + (list_id in recovered))
             if delivery_id is None and sends:
-                delivery_id = self._new_delivery(con, account_id, c)
+                delivery_id = self._new_delivery(account_id, c)
                 applier.delivery_id = delivery_id
             stats = applier.write_intent(
                 planner.removals_sql(list_id) if sample is None else None,
@@ -623,100 +594,25 @@ class Pusher:
     def _complete_delivery(self, con: duckdb.DuckDBPyConnection, account_id: str, c: Campaign,
                            delivery_id: str, lists: list[tuple[str, str]],
                            results: list[ListResult], sent_before: int = 0) -> dict[str, int]:
-        """Record recipients and close the delivery, in one transaction (once per delivery)."""
-        is_sample = self.options.sample is not None
-        idc = ident(c.identifier)
-        values = ", ".join(f"({sql_str(n)}, {sql_str(i)})" for n, i in lists) or "(null, null)"
-        sample_filter = ("and exists (select 1 from _sample as s where s.list_id = l.list_id "
-                         f"and s.identifier = a.{idc})") if is_sample else ""
-        control = "" if is_sample else f"""
-            union all
-            select a.amperity_id, a.sub_audience_id, any_value(a.sub_audience_name),
-                a.treatment_id, any_value(a.treatment_name), true, null::varchar,
-                min(a.segment_id), min(a.segment_name)
-            from {c.audience_relation} as a
-            where coalesce(a.is_control, false) and a.shrink_reason is null
-            group by a.amperity_id, a.sub_audience_id, a.treatment_id"""
-        last_full = f"""(select coalesce(max(completed_at), '1970-01-01'::timestamp)
-            from {self.t('deliveries')} where account_id = {sql_str(account_id)}
-            and campaign_id = {sql_str(c.campaign_id)} and status = 'completed'
-            and not is_sample)"""
-        # members already recorded by a sample delivery since the last full one: not again
-        earlier_samples = f"""
-            select cr.amperity_id, cr.sub_audience_id, cr.treatment_id
-            from {self.t('campaign_recipients')} as cr
-            where cr.account_id = {sql_str(account_id)}
-                and cr.campaign_id = {sql_str(c.campaign_id)} and cr.is_sample
-                and cr.delivery_datetime > {last_full}"""
-        ts = now_utc()
-        con.execute("begin")
-        done = con.execute(f"select status from {self.t('deliveries')} where delivery_id = ?",
-                           [delivery_id]).fetchone()
-        if done and done[0] != "completed":
-            con.execute(f"""
-                insert into {self.t('campaign_recipients')}
-                with lists(list_name, list_id) as (values {values}),
-                recipients as (
-                    select a.amperity_id, a.sub_audience_id,
-                        any_value(a.sub_audience_name) as sub_audience_name, a.treatment_id,
-                        any_value(a.treatment_name) as treatment_name, false as is_control,
-                        l.list_id, min(a.segment_id) as segment_id,
-                        min(a.segment_name) as segment_name
-                    from {c.audience_relation} as a
-                    inner join lists as l on l.list_name = a.list_name
-                    inner join {self.t('list_members')} as m on m.account_id = ?
-                        and m.list_id = l.list_id and m.identifier = a.{idc}
-                        and m.amperity_id = a.amperity_id
-                    where not coalesce(a.is_control, false) and a.shrink_reason is null
-                        {sample_filter}
-                    group by a.amperity_id, a.sub_audience_id, a.treatment_id, l.list_id
-                    {control}
-                )
-                select r.amperity_id, ?, ?, ?, r.sub_audience_id, r.sub_audience_name,
-                    r.treatment_id, r.treatment_name, r.is_control, ?, ?, r.list_id,
-                    r.segment_id, r.segment_name, ?::timestamp, ?::timestamp, ?, ?, ?, ?
-                from recipients as r
-                anti join ({earlier_samples}) as e on e.amperity_id = r.amperity_id
-                    and e.sub_audience_id is not distinct from r.sub_audience_id
-                    and e.treatment_id is not distinct from r.treatment_id""",
-                [account_id, c.campaign_id, c.campaign_name, c.campaign_type,
-                 c.destination_id, c.destination_name, ts, c.launch_at, c.dbt_invocation_id,
-                 account_id, delivery_id, is_sample])
-            # duplicates and withheld identifiers: recorded once per delivery
-            con.execute(f"""
-                insert into {self.t('rejected_rows')} (run_id, account_id, campaign_id,
-                    list_name, identifier, amperity_id, reason, rejected_at, delivery_id)
-                select distinct ?, ?, ?, n.list_name, n.identifier, n.amperity_id, n.reason,
-                    ?::timestamp, ?
-                from {NOTES} as n""",
-                [self.run_id, account_id, c.campaign_id, ts, delivery_id])
-            notes = con.execute(
-                f"select count(*) filter (where starts_with(reason, 'withheld_')), "
-                f"count(*) filter (where starts_with(reason, 'invalid_')), "
-                f"count(distinct (amperity_id, list_name)) filter "
-                f"(where starts_with(reason, 'duplicate_')) from {NOTES}").fetchone()
-            # added/updated/removed/rejected were tallied as they happened (apply.py)
-            con.execute(
-                f"update {self.t('deliveries')} set status = 'completed', completed_at = ?, "
-                f"run_id = ?, unchanged = ?, withheld = ?, duplicates = ?, "
-                f"rejected = coalesce(rejected, 0) + ? where delivery_id = ?",
-                [ts, self.run_id, max(0, sum(r.unchanged for r in results) - sent_before),
-                 notes[0] if notes else 0, notes[2] if notes else 0, notes[1] if notes else 0,
-                 delivery_id])
-            crashpoint("recipients.written")  # inside the transaction: a kill rolls it back
-        con.execute("commit")
+        """Record recipients and close the delivery, in one step (once per delivery)."""
+        assert self.store is not None
+        self.store.record_recipients(
+            account_id=account_id, run_id=self.run_id, delivery_id=delivery_id, campaign=c,
+            lists=lists, identifier=c.identifier, is_sample=self.options.sample is not None,
+            sample_table="_sample", notes_table=NOTES,
+            unchanged=max(0, sum(r.unchanged for r in results) - sent_before), at=now_utc())
         crashpoint("delivery.completed")
-        row = con.execute(
-            f"select added, updated, removed, rejected, unchanged, withheld, duplicates "
-            f"from {self.t('deliveries')} where delivery_id = ?", [delivery_id]).fetchone()
-        keys = ("added", "updated", "removed", "rejected", "unchanged", "withheld", "duplicates")
-        return {k: int(v or 0) for k, v in zip(keys, row or (), strict=False)}
+        return self.store.delivery_totals(delivery_id)
 
 
 def push(settings: Settings, options: PushOptions, progress: Progress | None = None,
          client: KlaviyoClient | None = None,
-         client_factory: Callable[[Settings], KlaviyoClient] | None = None) -> PushResult:
-    """Run one push (or a dry run); errors that end the run are in ``result.error``."""
+         client_factory: Callable[[Settings], KlaviyoClient] | None = None,
+         target: Target | None = None) -> PushResult:
+    """Run one push (or a dry run); errors that end the run are in ``result.error``.
+
+    ``target``: the dbt target whose warehouse holds the audiences and the state (None or a
+    DuckDB target: the DuckDB file of ``settings``)."""
     if client is None:
         client = (client_factory or KlaviyoClient.from_settings)(settings)
-    return Pusher(settings, options, client, progress).run()
+    return Pusher(settings, options, client, progress, target).run()

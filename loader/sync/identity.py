@@ -26,6 +26,7 @@ import duckdb
 from loader.errors import LoaderError
 from loader.klaviyo.payloads import IDENTIFIERS, ident, sql_str
 from loader.state import table_exists
+from loader.store import qualified
 from loader.sync import phones
 from loader.warehouse import Campaign, attribute_columns, sendable_sql, sent_identifiers
 
@@ -66,7 +67,7 @@ def _state_holders(con: duckdb.DuckDBPyConnection, schema: str, account_id: str,
     cols = {r[0] for r in con.execute(
         "select column_name from information_schema.columns where table_schema = ? "
         "and table_name = 'list_members'", [schema]).fetchall()}
-    members = (f'(select * from "{schema}"."list_members" '
+    members = (f'(select * from {qualified(schema, "list_members")} '
                f"where account_id = {sql_str(account_id)})")
     kind_of_list = {name: c.identifier for c in registry for name in c.list_names}
     cases = " ".join(f"when {sql_str(n)} then {sql_str(k)}" for n, k in kind_of_list.items())

@@ -20,7 +20,8 @@ from loader.klaviyo.limits import (
     limit,
 )
 from loader.klaviyo.payloads import IMPORT_BODY_OVERHEAD, ident, sql_str
-from loader.state import table_exists
+from loader.store import qualified
+from loader.store.schema import table_exists
 from loader.sync import identity
 from loader.warehouse import Campaign, desired_sql, duplicates_sql, fields_mask
 
@@ -149,7 +150,7 @@ class Planner:
         return ", ".join(f"null::varchar as {c.strip()}" for c in SENT.split(","))
 
     def t(self, name: str) -> str:
-        return f'"{self.schema}"."{name}"'
+        return qualified(self.schema, name)
 
     def _has_sent_fields(self) -> bool:
         """State knows the fields sent (a dry run does not migrate older state)."""

@@ -15,7 +15,9 @@ import duckdb
 from loader.config import Settings
 from loader.errors import ConfigError, KlaviyoError
 from loader.klaviyo.client import KlaviyoClient, NotFoundError
-from loader.state import PushLock, connect, table_exists
+from loader.store import Store, qualified
+from loader.store.lock import PushLock, connect
+from loader.store.schema import table_exists
 from loader.warehouse import read_registry
 
 STATE_TABLES = ("list_members", "pending_rows", "rejected_members", "import_jobs")
@@ -56,8 +58,9 @@ def known_lists(con: duckdb.DuckDBPyConnection, schema: str, account_id: str
     if not table_exists(con, schema, "list_members"):
         return []
     rows = con.execute(
-        f'select list_id, any_value(list_name), count(*) from "{schema}"."list_members" '
-        f"where account_id = ? group by list_id order by 2, 1", [account_id]).fetchall()
+        f"select list_id, any_value(list_name), count(*) "
+        f"from {qualified(schema, 'list_members')} where account_id = ? "
+        f"group by list_id order by 2, 1", [account_id]).fetchall()
     return [KnownList(str(lid), str(name), int(n),
                       [c.campaign_id for c in campaigns if name in c.list_names])
             for lid, name, n in rows]
@@ -155,10 +158,6 @@ def _prune_one(con: duckdb.DuckDBPyConnection, schema: str, account_id: str,
         out.note = "the list no longer exists in Klaviyo; only its state is forgotten"
     except KlaviyoError:
         raise
-    con.execute("begin")
-    for table in STATE_TABLES:
-        con.execute(f'delete from "{schema}"."{table}" where account_id = ? and list_id = ?',
-                    [account_id, lst.list_id])
-    con.execute("commit")
+    Store(con, schema).forget_lists(account_id, [lst.list_id], STATE_TABLES)
     out.done = True
     return out

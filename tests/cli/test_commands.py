@@ -19,10 +19,11 @@ LOADER = Path(sys.executable).with_name("loader")
 # test_the_list_is_every_registered_command (so its --help is checked too).
 COMMANDS = {
     "push": ["--at", "--dry-run", "--sample", "--all", "--quiet", "--wide", "--json",
-             "--duckdb-path"],
-    "status": ["--at", "--json", "--wide", "--account", "--all-accounts", "--duckdb-path"],
+             "--duckdb-path", "--target"],
+    "status": ["--at", "--json", "--wide", "--account", "--all-accounts", "--duckdb-path",
+               "--target"],
     "check": ["--json"],
-    "export": ["--format", "--output", "--list", "--duckdb-path"],
+    "export": ["--format", "--output", "--list", "--duckdb-path", "--target"],
     "lists": ["--json", "--duckdb-path"],
     "prune": ["--empty", "--delete", "--apply", "--json", "--duckdb-path"],
     "report": ["--output", "--duckdb-path"],

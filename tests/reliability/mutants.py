@@ -40,11 +40,11 @@ class Mutant:
 
 MUTANTS = [
     Mutant("control-harmless-statement", "loader/sync/apply.py",
-           "        self.con.execute(\"begin\")\n        if bad:",
-           "        self.con.execute(f\"delete from {self.t('pending_rows')} as p where "
+           "            if bad:\n",
+           "            self.con.execute(f\"delete from {self.t('pending_rows')} as p where "
            "account_id = ? and list_id = ? and op = 'upsert' and {in_ranges} and p.seq < 0\", "
-           "a)\n        self.con.execute(\"begin\")\n        if bad:",
-           "control: a statement that deletes nothing, before the confirm transaction",
+           "a)\n            if bad:\n",
+           "control: a statement that deletes nothing, inside the confirm step",
            survives="it changes nothing; it shows the runner does not call every change red"),
     Mutant("no-recovery", "loader/sync/engine.py",
            "recovered = applier.wait_and_confirm(applier.submitted_jobs())",
@@ -91,9 +91,9 @@ MUTANTS = [
            "            if self._scan_and_remove(list_id, identifier_field, scan_max):\n"
            "                pass",
            "unresolved members leave state before the list is read and they are removed"),
-    Mutant("history-two-transactions", "loader/sync/engine.py",
+    Mutant("history-two-transactions", "loader/store/__init__.py",
            "            # duplicates and withheld identifiers: recorded once per delivery\n",
-           "            con.execute(\"commit\")\n            con.execute(\"begin\")\n"
+           "            self.con.execute(\"commit\")\n            self.con.execute(\"begin\")\n"
            "            # duplicates and withheld identifiers: recorded once per delivery\n",
            "recipients are committed before the delivery is marked completed: a kill in "
            "between records them twice"),
@@ -111,7 +111,7 @@ MUTANTS = [
            "        for list_id in ():\n",
            "a list state knows is not checked by id before one is created",
            tests=("tests/klaviyo/test_client.py",)),
-    Mutant("lock-inherited", "loader/state.py",
+    Mutant("lock-inherited", "loader/store/lock.py",
            "        fh = open(self.path, \"a+\")  # noqa: SIM115 - held for the push's lifetime",
            "        fh = open(self.path, \"a+\")  # noqa: SIM115 - held for the push's lifetime\n"
            "        import subprocess as _sp; _sp.Popen(['sleep', '8'], pass_fds=[fh.fileno()])",

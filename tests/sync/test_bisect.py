@@ -9,6 +9,7 @@ from pathlib import Path
 from loader.config import KlaviyoCredentials
 from loader.klaviyo.client import KlaviyoClient
 from loader.state import connect, ensure_schema
+from loader.store import Store
 from loader.sync.apply import Applier
 from loader.sync.plan import Planner
 from loader.warehouse import attribute_columns, read_campaigns
@@ -35,7 +36,7 @@ def test_refused_body_is_halved_to_the_bad_profile(server, tmp_path: Path) -> No
     t = FakeTime()
     client = KlaviyoClient(url, KlaviyoCredentials(api_key="pk_x"), "2026-07-15",
                            clock=t.clock, sleep=t.sleep)
-    applier = Applier(con, "klaviyo_loader", "acc", client, "run-1")
+    applier = Applier(Store(con, "klaviyo_loader"), "acc", client, "run-1")
     applier.write_intent(None, "L1", "Spring Sale A", "spring_sale")
 
     # answers in order: [u0..u3] refused, [u0,u1] ok, [u2,u3] refused, [u2] refused, [u3] ok

@@ -1,0 +1,309 @@
+"""The loader's state, owned in one place: named operations over the ``klaviyo_loader`` tables.
+
+A push reads and writes state only through a :class:`Store`. Its SQL runs in DuckDB: the
+warehouse file itself, or, when the warehouse is PostgreSQL, a disposable local working copy
+whose every step is copied to the warehouse in one PostgreSQL transaction before it commits
+locally (``loader.store.postgres``). The protocol (docs/sync.md) is the same either way: each
+``step()`` is one transaction, and a kill between two steps leaves state a rerun finishes.
+
+Operations: ``start_run`` / ``finish_run``, ``deliveries``, ``resume_delivery`` /
+``open_delivery``, ``tally``, ``known_list_ids``, ``forget_lists``, ``record_recipients``
+(the delivery's recipients, notes and completion: one bulk ``insert … select`` and one step).
+The apply step's writes (intent, jobs, confirmation, removals) go through ``step()`` too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from typing import Any, Protocol
+
+import duckdb
+
+from loader.store.names import qualified, quote
+from loader.store.schema import TABLES, ensure_schema, table_exists
+
+__all__ = ["Mirror", "Store", "qualified", "quote"]
+
+
+class Mirror(Protocol):
+    """Copies a step's changes to the warehouse that holds the truth (PostgreSQL)."""
+
+    def flush(self, con: duckdb.DuckDBPyConnection, tables: Sequence[str]) -> None: ...
+
+
+class Store:
+    """State operations for one schema over one DuckDB connection."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, schema: str,
+                 mirror: Mirror | None = None) -> None:
+        self.con = con
+        self.schema = schema
+        self.mirror = mirror
+        self._depth = 0
+
+    def t(self, name: str) -> str:
+        """A state table's qualified name."""
+        return qualified(self.schema, name)
+
+    def exists(self, name: str = "list_members") -> bool:
+        return table_exists(self.con, self.schema, name)
+
+    def ensure(self) -> None:
+        ensure_schema(self.con, self.schema)
+
+    @contextlib.contextmanager
+    def step(self, *tables: str) -> Iterator[None]:
+        """One protocol step: one transaction (and, with a mirror, one warehouse transaction
+        holding the same changes, committed first). ``tables``: the tables it may change (all
+        when none are named). A step inside a step joins it."""
+        if self._depth:
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+            return
+        self.con.execute("begin")
+        self._depth = 1
+        try:
+            yield
+            if self.mirror is not None:
+                self.mirror.flush(self.con, tables or tuple(TABLES))
+        except BaseException:
+            self._depth = 0
+            with contextlib.suppress(duckdb.Error):
+                self.con.execute("rollback")
+            raise
+        self._depth = 0
+        self.con.execute("commit")
+
+    # -- runs -------------------------------------------------------------------------------
+
+    def start_run(self, run_id: str, account_id: str, started_at: datetime, campaigns: str,
+                  is_sample: bool) -> None:
+        with self.step("sync_runs"):
+            self.con.execute(
+                f"insert into {self.t('sync_runs')} values (?, ?, ?, null, 'running', ?, ?, "
+                f"0, 0, 0, 0, null)", [run_id, account_id, started_at, campaigns, is_sample])
+
+    def finish_run(self, run_id: str, finished_at: datetime, status: str,
+                   totals: dict[str, int], error: str | None) -> None:
+        with self.step("sync_runs"):
+            self.con.execute(
+                f"update {self.t('sync_runs')} set finished_at = ?, status = ?, added = ?, "
+                f"updated = ?, removed = ?, rejected = ?, error = ? where run_id = ?",
+                [finished_at, status, totals["added"], totals["updated"], totals["removed"],
+                 totals["rejected"], error, run_id])
+
+    # -- deliveries -------------------------------------------------------------------------
+
+    def deliveries(self, account_id: str) -> list[dict[str, Any]]:
+        """Every delivery of the account (the schedule decides from them what is due)."""
+        if not self.exists("deliveries"):
+            return []
+        cur = self.con.execute(f"select * from {self.t('deliveries')} where account_id = ?",
+                               [account_id])
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+
+    def resume_delivery(self, account_id: str, campaign_id: str, is_sample: bool,
+                        run_id: str) -> str | None:
+        """A delivery a killed (or failed) run left running, now this run's; or None."""
+        row = self.con.execute(
+            f"select delivery_id from {self.t('deliveries')} where account_id = ? "
+            f"and campaign_id = ? and status = 'running' and is_sample = ? "
+            f"order by started_at desc limit 1",
+            [account_id, campaign_id, is_sample]).fetchone()
+        if not row:
+            return None
+        with self.step("deliveries"):
+            self.con.execute(f"update {self.t('deliveries')} set run_id = ? "
+                             f"where delivery_id = ?", [run_id, row[0]])
+        return str(row[0])
+
+    def open_delivery(self, delivery_id: str, run_id: str, account_id: str, campaign_id: str,
+                      scheduled_for: datetime, started_at: datetime, is_sample: bool) -> None:
+        with self.step("deliveries"):
+            self.con.execute(
+                f"insert into {self.t('deliveries')} (delivery_id, run_id, account_id, "
+                f"campaign_id, scheduled_for, started_at, completed_at, status, is_sample, "
+                f"added, updated, removed, rejected, unchanged, withheld, duplicates) "
+                f"values (?, ?, ?, ?, ?, ?, null, 'running', ?, 0, 0, 0, 0, 0, 0, 0)",
+                [delivery_id, run_id, account_id, campaign_id, scheduled_for, started_at,
+                 is_sample])
+
+    def tally(self, delivery_id: str | None, **counts: int) -> None:
+        """Add counts (added, updated, removed, rejected) to a delivery, inside the caller's
+        step: a delivery a rerun completes after a kill reports its whole total."""
+        counts = {k: int(v) for k, v in counts.items() if v}
+        if delivery_id is None or not counts:
+            return
+        sets = ", ".join(f"{quote(k)} = coalesce({quote(k)}, 0) + ?" for k in counts)
+        with self.step("deliveries"):
+            self.con.execute(f"update {self.t('deliveries')} set {sets} where delivery_id = ?",
+                             [*counts.values(), delivery_id])
+
+    def delivery_totals(self, delivery_id: str) -> dict[str, int]:
+        keys = ("added", "updated", "removed", "rejected", "unchanged", "withheld", "duplicates")
+        row = self.con.execute(
+            f"select {', '.join(keys)} from {self.t('deliveries')} where delivery_id = ?",
+            [delivery_id]).fetchone()
+        return {k: int(v or 0) for k, v in zip(keys, row or (), strict=False)}
+
+    # -- lists ------------------------------------------------------------------------------
+
+    def known_list_ids(self, account_id: str, list_name: str) -> tuple[str, ...]:
+        """Ids state holds for a list name: checked by id before a list is ever created."""
+        rows = self.con.execute(
+            f"select list_id from {self.t('list_members')} where account_id = ? "
+            f"and list_name = ? union select list_id from {self.t('import_jobs')} "
+            f"where account_id = ? and list_name = ? order by 1",
+            [account_id, list_name, account_id, list_name]).fetchall()
+        return tuple(str(r[0]) for r in rows)
+
+    def sent_earlier(self, account_id: str, list_id: str, delivery_id: str | None
+                     ) -> tuple[int, int]:
+        """(added, updated): members of the list a resumed delivery sent before this run."""
+        if delivery_id is None:
+            return 0, 0
+        row = self.con.execute(
+            f"select count(*) filter (where m.first_sent_at >= d.started_at), "
+            f"count(*) filter (where m.first_sent_at < d.started_at) "
+            f"from {self.t('list_members')} as m, {self.t('deliveries')} as d "
+            f"where d.delivery_id = ? and m.account_id = ? and m.list_id = ? "
+            f"and m.last_sent_at >= d.started_at", [delivery_id, account_id, list_id]
+        ).fetchone()
+        return (int(row[0]), int(row[1])) if row else (0, 0)
+
+    def other_list_ids(self, account_id: str, list_name: str, list_id: str) -> list[str]:
+        """Lists state holds under this name with another id (deleted in Klaviyo by hand)."""
+        return [str(r[0]) for r in self.con.execute(
+            f"select distinct list_id from {self.t('list_members')} where account_id = ? "
+            f"and list_name = ? and list_id <> ?", [account_id, list_name, list_id]).fetchall()]
+
+    def forget_lists(self, account_id: str, list_ids: Sequence[str],
+                     tables: Sequence[str] = ("list_members", "pending_rows",
+                                              "rejected_members", "import_jobs")) -> None:
+        """Drop the state of these lists, in one step."""
+        if not list_ids:
+            return
+        with self.step(*tables):
+            for table in tables:
+                self.con.execute(f"delete from {self.t(table)} where account_id = ? "
+                                 f"and list_contains(?, list_id)", [account_id, list(list_ids)])
+
+    def orphan_lists(self, account_id: str, targeted: set[str]) -> list[tuple[str, str, int]]:
+        """(name, id, members) of lists state filled that no campaign sends to any more."""
+        rows = self.con.execute(
+            f"select list_name, list_id, count(*) from {self.t('list_members')} "
+            f"where account_id = ? group by all order by 1", [account_id]).fetchall()
+        return [(str(n), str(i), int(c)) for n, i, c in rows if n not in targeted]
+
+    # -- a delivery's end -------------------------------------------------------------------
+
+    def record_recipients(self, *, account_id: str, run_id: str, delivery_id: str,
+                          campaign: Any, lists: Sequence[tuple[str, str]], identifier: str,
+                          is_sample: bool, sample_table: str, notes_table: str,
+                          unchanged: int, at: datetime) -> bool:
+        """Record the delivery's recipients (one ``insert … select`` by the engine), its
+        duplicates and withheld identifiers, and complete it: one step, once per delivery.
+
+        A recipient is a member the list holds (``list_members``, confirmed by Klaviyo) that
+        the audience sends, or a control member. A sample delivery records only its sample
+        and never a member a sample since the last full delivery already recorded.
+        False when the delivery was already completed (nothing written).
+        """
+        from loader.sync.crashpoints import crashpoint
+
+        c = campaign
+        idc = quote(identifier)
+        lit = [f"({_lit(n)}, {_lit(i)})" for n, i in lists]
+        values = ", ".join(lit) or "(null, null)"
+        sample_filter = (f"and exists (select 1 from {sample_table} as s "
+                         f"where s.list_id = l.list_id and s.identifier = a.{idc})"
+                         if is_sample else "")
+        control = "" if is_sample else f"""
+            union all
+            select a.amperity_id, a.sub_audience_id, any_value(a.sub_audience_name),
+                a.treatment_id, any_value(a.treatment_name), true, null::varchar,
+                min(a.segment_id), min(a.segment_name)
+            from {c.audience_relation} as a
+            where coalesce(a.is_control, false) and a.shrink_reason is null
+            group by a.amperity_id, a.sub_audience_id, a.treatment_id"""
+        last_full = f"""(select coalesce(max(completed_at), '1970-01-01'::timestamp)
+            from {self.t('deliveries')} where account_id = {_lit(account_id)}
+            and campaign_id = {_lit(c.campaign_id)} and status = 'completed'
+            and not is_sample)"""
+        # members already recorded by a sample delivery since the last full one: not again
+        earlier_samples = f"""
+            select cr.amperity_id, cr.sub_audience_id, cr.treatment_id
+            from {self.t('campaign_recipients')} as cr
+            where cr.account_id = {_lit(account_id)}
+                and cr.campaign_id = {_lit(c.campaign_id)} and cr.is_sample
+                and cr.delivery_datetime > {last_full}"""
+        with self.step("campaign_recipients", "rejected_rows", "deliveries"):
+            done = self.con.execute(
+                f"select status from {self.t('deliveries')} where delivery_id = ?",
+                [delivery_id]).fetchone()
+            if not done or done[0] == "completed":
+                return False
+            self.con.execute(f"""
+                insert into {self.t('campaign_recipients')}
+                with lists(list_name, list_id) as (values {values}),
+                recipients as (
+                    select a.amperity_id, a.sub_audience_id,
+                        any_value(a.sub_audience_name) as sub_audience_name, a.treatment_id,
+                        any_value(a.treatment_name) as treatment_name, false as is_control,
+                        l.list_id, min(a.segment_id) as segment_id,
+                        min(a.segment_name) as segment_name
+                    from {c.audience_relation} as a
+                    inner join lists as l on l.list_name = a.list_name
+                    inner join {self.t('list_members')} as m on m.account_id = ?
+                        and m.list_id = l.list_id and m.identifier = a.{idc}
+                        and m.amperity_id = a.amperity_id
+                    where not coalesce(a.is_control, false) and a.shrink_reason is null
+                        {sample_filter}
+                    group by a.amperity_id, a.sub_audience_id, a.treatment_id, l.list_id
+                    {control}
+                )
+                select r.amperity_id, ?, ?, ?, r.sub_audience_id, r.sub_audience_name,
+                    r.treatment_id, r.treatment_name, r.is_control, ?, ?, r.list_id,
+                    r.segment_id, r.segment_name, ?::timestamp, ?::timestamp, ?, ?, ?, ?
+                from recipients as r
+                anti join ({earlier_samples}) as e on e.amperity_id = r.amperity_id
+                    and e.sub_audience_id is not distinct from r.sub_audience_id
+                    and e.treatment_id is not distinct from r.treatment_id""",
+                [account_id, c.campaign_id, c.campaign_name, c.campaign_type,
+                 c.destination_id, c.destination_name, at, c.launch_at, c.dbt_invocation_id,
+                 account_id, delivery_id, is_sample])
+            # duplicates and withheld identifiers: recorded once per delivery
+            self.con.execute(f"""
+                insert into {self.t('rejected_rows')} (run_id, account_id, campaign_id,
+                    list_name, identifier, amperity_id, reason, rejected_at, delivery_id)
+                select distinct ?, ?, ?, n.list_name, n.identifier, n.amperity_id, n.reason,
+                    ?::timestamp, ?
+                from {notes_table} as n""",
+                [run_id, account_id, c.campaign_id, at, delivery_id])
+            notes = self.con.execute(
+                f"select count(*) filter (where starts_with(reason, 'withheld_')), "
+                f"count(distinct (amperity_id, list_name)) filter "
+                f"(where starts_with(reason, 'duplicate_')), "
+                f"count(*) filter (where starts_with(reason, 'invalid_')) "
+                f"from {notes_table}").fetchone()
+            # added/updated/removed/rejected were tallied as they happened (apply.py); rows a
+            # phone-keyed campaign could not send (invalid numbers) are rejected rows too
+            self.con.execute(
+                f"update {self.t('deliveries')} set status = 'completed', completed_at = ?, "
+                f"run_id = ?, unchanged = ?, withheld = ?, duplicates = ?, "
+                f"rejected = coalesce(rejected, 0) + ? where delivery_id = ?",
+                [at, run_id, unchanged, notes[0] if notes else 0, notes[1] if notes else 0,
+                 notes[2] if notes else 0, delivery_id])
+            crashpoint("recipients.written")  # inside the transaction: a kill rolls it back
+        return True
+
+
+def _lit(value: str | None) -> str:
+    """A SQL string literal (or null)."""
+    return "null" if value is None else "'" + str(value).replace("'", "''") + "'"

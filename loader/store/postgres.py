@@ -1,0 +1,364 @@
+"""State in PostgreSQL: the warehouse holds the truth, a local DuckDB copy does the work.
+
+A push on a PostgreSQL target (docs/scale.md):
+
+1. takes a session advisory lock per (database, Klaviyo account) on the connection it keeps
+   for the whole run (a second push waits, then fails naming the holder; a killed push's
+   connection closes and PostgreSQL releases the lock);
+2. copies into a disposable DuckDB file (a temporary folder): the registry, the delivery
+   summary and each campaign's audience relation (streamed with ``COPY … TO STDOUT``, never
+   held in memory), and the account's rows of every state table in ``klaviyo_loader``;
+3. runs the same planning and protocol SQL as on a DuckDB warehouse; each ``Store.step()``
+   ends with :meth:`PostgresState.flush`: the rows the step changed (found by comparing each
+   table with a shadow of what PostgreSQL holds) are written to PostgreSQL in **one
+   transaction** (``COPY`` into a temporary table, then one ``delete … using`` and one
+   ``insert … select``), committed before the local step commits.
+
+A kill anywhere leaves PostgreSQL at a step boundary (an open transaction is rolled back by the
+server); the local copy is thrown away, and the rerun rebuilds it from PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+import time
+import zlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from loader.engines.profiles import Target
+from loader.errors import LockedError, WarehouseError
+from loader.store.lock import DEFAULT_MEMORY_LIMIT
+from loader.store.names import qualified, quote
+from loader.store.schema import ADDED_COLUMNS, KEYS, TABLES, columns, ensure_schema, key
+
+SHADOW = "_klaviyo_shadow"  # the local copy's image of what PostgreSQL holds
+LOCK_CLASS = 0x4B4C  # advisory lock key 1 ("KL"); key 2 is the account's crc32
+APPLICATION = "klaviyo-audiences loader run {run_id}"
+
+_DUCKDB_TYPES = {
+    "text": "varchar", "character varying": "varchar", "character": "varchar",
+    "bigint": "bigint", "integer": "integer", "smallint": "smallint", "boolean": "boolean",
+    "timestamp without time zone": "timestamp", "timestamp with time zone": "timestamptz",
+    "date": "date", "double precision": "double", "real": "float",
+}
+
+
+def duckdb_type(data_type: str, precision: int | None, scale: int | None) -> str:
+    """The DuckDB type of a PostgreSQL column (information_schema's ``data_type``)."""
+    if data_type == "numeric":
+        if precision is None:
+            return "double"
+        return f"decimal({min(int(precision), 38)},{int(scale or 0)})"
+    return _DUCKDB_TYPES.get(data_type, "varchar")
+
+
+def lock_keys(account_id: str) -> tuple[int, int]:
+    """The advisory lock's two int4 keys for one Klaviyo account (key 2 as a signed int4)."""
+    k2 = zlib.crc32(account_id.encode())
+    return LOCK_CLASS, k2 - (1 << 32) if k2 >= 1 << 31 else k2
+
+
+class PostgresState:
+    """One run's connection to PostgreSQL, its lock and its local working copy."""
+
+    def __init__(self, target: Target, schema: str, run_id: str, *,
+                 read_only: bool = False) -> None:
+        from loader.engines.postgres_engine import PostgresWarehouse
+
+        self.target = target
+        self.schema = schema
+        self.run_id = run_id
+        self.read_only = read_only
+        self.warehouse = PostgresWarehouse(
+            target, application_name=APPLICATION.format(run_id=run_id))
+        self.pg = self.warehouse.dbapi
+        self.folder = Path(tempfile.mkdtemp(prefix="klaviyo-loader-"))
+        config = {"memory_limit": os.environ.get("LOADER_DUCKDB_MEMORY_LIMIT",
+                                                 DEFAULT_MEMORY_LIMIT),
+                  "preserve_insertion_order": False}
+        self.con = duckdb.connect(str(self.folder / "working-copy.duckdb"), config=config)
+        self._locked: tuple[int, int] | None = None
+
+    # -- lifetime ---------------------------------------------------------------------------
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.con.close()
+        with contextlib.suppress(Exception):
+            self.warehouse.close()  # closing the session releases the advisory lock
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def __enter__(self) -> PostgresState:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- the lock ---------------------------------------------------------------------------
+
+    def lock(self, account_id: str, wait_s: float = 30.0,
+             sleep: Callable[[float], None] = time.sleep,
+             clock: Callable[[], float] = time.monotonic) -> None:
+        """One push at a time per (database, Klaviyo account): wait up to ``wait_s``, then fail
+        naming the holder (its run, pid, client and since when)."""
+        keys = lock_keys(account_id)
+        deadline = clock() + wait_s
+        while True:
+            with self.pg.cursor() as cur:
+                cur.execute("select pg_try_advisory_lock(%s, %s)", keys)
+                got = bool(cur.fetchone()[0])
+            self.pg.commit()
+            if got:
+                self._locked = keys
+                return
+            if clock() >= deadline:
+                holder = self.holder(account_id)
+                raise LockedError(
+                    f"Another `loader push` for Klaviyo account {account_id} holds the lock "
+                    f"on PostgreSQL database {self.target.settings.get('dbname')} "
+                    f"({holder}); waited {wait_s:.0f} s.",
+                    hint="Wait for it to finish; a killed push releases the lock by itself "
+                    "(PostgreSQL drops it with the connection).")
+            sleep(0.5)
+
+    def holder(self, account_id: str) -> str:
+        """Who holds the account's push lock: from ``pg_locks`` and ``pg_stat_activity``."""
+        k1, k2 = lock_keys(account_id)
+        with self.pg.cursor() as cur:
+            cur.execute(
+                "select a.application_name, a.pid, coalesce(host(a.client_addr), 'local'), "
+                "to_char(a.backend_start at time zone 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
+                "from pg_locks as l join pg_stat_activity as a on a.pid = l.pid "
+                "where l.locktype = 'advisory' and l.granted and l.objsubid = 2 "
+                "and l.classid::bigint = %s and l.objid::bigint = %s",
+                (k1 % (1 << 32), k2 % (1 << 32)))
+            row = cur.fetchone()
+        self.pg.commit()
+        if not row:
+            return "holder unknown: it may just have finished"
+        app, pid, client, since = row
+        run = str(app).rsplit(" ", 1)[-1] if str(app).startswith("klaviyo-audiences") else "?"
+        return f"run {run}, pid {pid}, client {client}, since {since}"
+
+    # -- the working copy -------------------------------------------------------------------
+
+    def _pg_columns(self, schema: str, table: str) -> list[tuple[str, str]]:
+        with self.pg.cursor() as cur:
+            cur.execute(
+                "select column_name, data_type, numeric_precision, numeric_scale "
+                "from information_schema.columns where table_schema = %s and table_name = %s "
+                "order by ordinal_position", (schema, table))
+            rows = cur.fetchall()
+        self.pg.commit()
+        return [(str(n), duckdb_type(str(t), p, s)) for n, t, p, s in rows]
+
+    def relations(self, table: str) -> list[str]:
+        """The schemas of PostgreSQL that hold a relation named ``table``."""
+        with self.pg.cursor() as cur:
+            cur.execute("select table_schema from information_schema.tables "
+                        "where table_name = %s order by table_schema <> %s, table_schema",
+                        (table, self.target.settings.get("schema") or "public"))
+            rows = [str(r[0]) for r in cur.fetchall()]
+        self.pg.commit()
+        return rows
+
+    def copy_in(self, schema: str, table: str, where: str = "", params: Sequence[Any] = (),
+                local_schema: str | None = None) -> int:
+        """Copy a PostgreSQL relation (filtered by ``where``) into the working copy under the
+        same name, streamed through a CSV file; its row count."""
+        cols = self._pg_columns(schema, table)
+        if not cols:
+            raise WarehouseError(f"PostgreSQL has no relation {schema}.{table}.")
+        local = qualified(local_schema or schema, table)
+        self.con.execute(f"create schema if not exists {quote(local_schema or schema)}")
+        self.con.execute(f"create or replace table {local} ("
+                         + ", ".join(f"{quote(n)} {t}" for n, t in cols) + ")")
+        path = self.folder / f"in-{table}.csv"
+        select = ", ".join(quote(n) for n, _ in cols)
+        with self.pg.cursor() as cur, path.open("w", encoding="utf-8") as fh:
+            sql = cur.mogrify(f"select {select} from {qualified(schema, table)} {where}",
+                              list(params)).decode()
+            cur.copy_expert(f"copy ({sql}) to stdout with (format csv)", fh)
+        self.pg.commit()
+        spec = "{" + ", ".join(f"'{n}': '{t}'" for n, t in cols) + "}"
+        self.con.execute(
+            f"insert into {local} select * from read_csv(?, header = false, columns = {spec}, "
+            f"allow_quoted_nulls = false, auto_detect = false, quote = '\"', escape = '\"')",
+            [str(path)])
+        path.unlink()
+        row = self.con.execute(f"select count(*) from {local}").fetchone()
+        return int(row[0]) if row else 0
+
+    def load_warehouse(self, registry: str, summary: str) -> None:
+        """The registry, the delivery summary and every audience relation the registry names,
+        copied into the working copy under their PostgreSQL schema and name."""
+        for name in (registry, summary):
+            for schema in self.relations(name)[:1]:
+                self.copy_in(schema, name)
+        schemas = self.relations(registry)
+        if not schemas:
+            return
+        rows = self.con.execute(
+            f"select distinct audience_relation from {qualified(schemas[0], registry)}"
+        ).fetchall()
+        from loader.warehouse import PARTS
+
+        for (relation,) in rows:
+            m = PARTS.match(str(relation or ""))
+            parts = ([m.group(2), m.group(3)] if m else str(relation).split(".")[-2:])
+            schema, name = (p.strip('"').replace('""', '"') for p in parts)
+            with contextlib.suppress(WarehouseError):  # a missing one fails its campaign
+                self.copy_in(schema, name)
+
+    def ensure_pg_schema(self) -> None:
+        """The state schema and tables in PostgreSQL (columns added by newer versions too)."""
+        with self.pg.cursor() as cur:
+            cur.execute(f"create schema if not exists {quote(self.schema)}")
+            for name, cols in TABLES.items():
+                cur.execute(f"create table if not exists {qualified(self.schema, name)} "
+                            f"({cols})")
+            for name, added in ADDED_COLUMNS.items():
+                for col in added:
+                    cur.execute(f"alter table {qualified(self.schema, name)} "
+                                f"add column if not exists {col}")
+            for name, keycols in KEYS.items():  # a step deletes its changed keys by index
+                cur.execute(f"create index if not exists {quote(name + '_key')} on "
+                            f"{qualified(self.schema, name)} "
+                            f"({', '.join(quote(k) for k in keycols)})")
+        self.pg.commit()
+
+    def load_state(self, account_id: str | None) -> None:
+        """The account's rows of every state table PostgreSQL has (all rows when None), and
+        the shadow of them that :meth:`flush` compares with."""
+        present = {t for t in TABLES if self.schema in self.relations(t)}
+        if not present:
+            return
+        ensure_schema(self.con, self.schema)
+        self.con.execute(f"create schema if not exists {quote(SHADOW)}")
+        for table in TABLES:
+            if table in present:
+                names = [c for c, _ in columns(table)]
+                have = {n for n, _ in self._pg_columns(self.schema, table)}
+                select = ", ".join(quote(c) if c in have else f"null as {quote(c)}"
+                                   for c in names)
+                tmp = "_klaviyo_load"
+                self.copy_in(self.schema, table,
+                             "where account_id = %s" if account_id is not None else "",
+                             [account_id] if account_id is not None else [],
+                             local_schema=tmp)
+                self.con.execute(f"insert into {qualified(self.schema, table)} "
+                                 f"({', '.join(quote(c) for c in names)}) "
+                                 f"select {select} from {qualified(tmp, table)}")
+                self.con.execute(f"drop table {qualified(tmp, table)}")
+            self.con.execute(f"create or replace table {qualified(SHADOW, table)} as "
+                             f"select * from {qualified(self.schema, table)}")
+
+    # -- a step's changes, to PostgreSQL ----------------------------------------------------
+
+    def flush(self, con: duckdb.DuckDBPyConnection, tables: Sequence[str]) -> None:
+        """Write what the open local step changed in ``tables`` to PostgreSQL, in one
+        transaction (committed here: the caller commits locally next)."""
+        if self.read_only:
+            raise WarehouseError("This command reads state only; it wrote to it.")
+        changes = [c for c in (self._changes(con, t) for t in dict.fromkeys(tables)) if c]
+        if not changes:
+            return
+        try:
+            with self.pg.cursor() as cur:
+                for change in changes:
+                    self._apply(cur, change)
+            self.pg.commit()
+        except BaseException:
+            with contextlib.suppress(Exception):
+                self.pg.rollback()
+            raise
+        finally:
+            for change in changes:
+                for path in (change.keys_csv, change.rows_csv):
+                    if path is not None:
+                        path.unlink(missing_ok=True)
+        for change in changes:  # the shadow is again what PostgreSQL holds
+            shadow = qualified(SHADOW, change.table)
+            con.execute(f"delete from {shadow}")
+            con.execute(f"insert into {shadow} select * from "
+                        f"{qualified(self.schema, change.table)}")
+
+    def _changes(self, con: duckdb.DuckDBPyConnection, table: str) -> _Change | None:
+        """The step's change to one table, as CSV files for PostgreSQL's COPY.
+
+        Keyed tables: the keys whose rows changed (deleted in PostgreSQL) and those keys'
+        rows now (inserted). Tables without a key (append-mostly: ``rejected_rows``,
+        ``campaign_recipients``): the distinct rows that went (deleted, every copy), then
+        every row now equal to one of them plus the rows added.
+        """
+        cur_t, shadow = qualified(self.schema, table), qualified(SHADOW, table)
+        con.execute(f"create schema if not exists {quote(SHADOW)}")
+        con.execute(f"create table if not exists {shadow} as select * from {cur_t} where false")
+        cols = [c for c, _ in columns(table)]
+        collist = ", ".join(quote(c) for c in cols)
+        keyed = table in KEYS
+        keycols = key(table)
+        klist = ", ".join(quote(k) for k in keycols)
+        eq = "=" if keyed else "is not distinct from"
+        match = " and ".join(f"s.{quote(k)} {eq} k.{quote(k)}" for k in keycols)
+        gone = f"select {collist} from {shadow} except all select {collist} from {cur_t}"
+        added = f"select {collist} from {cur_t} except all select {collist} from {shadow}"
+        con.execute("create or replace temp table _klaviyo_keys as " + (
+            f"select distinct {klist} from (({added}) union all ({gone}))" if keyed
+            else f"select distinct * from ({gone})"))
+        con.execute("create or replace temp table _klaviyo_rows as " + (
+            f"select {collist} from {cur_t} as s semi join _klaviyo_keys as k on {match}"
+            if keyed else
+            f"select {collist} from {cur_t} as s semi join _klaviyo_keys as k on {match} "
+            f"union all select * from ({added}) as s "
+            f"anti join _klaviyo_keys as k on {match}"))
+        counts = con.execute("select (select count(*) from _klaviyo_keys), "
+                             "(select count(*) from _klaviyo_rows)").fetchone()
+        n_keys, n_rows = (int(counts[0]), int(counts[1])) if counts else (0, 0)
+        if not n_keys and not n_rows:
+            return None
+        change = _Change(table, cols, keycols, keyed, None, None)
+        if n_keys:
+            change.keys_csv = self.folder / f"keys-{table}.csv"
+            con.execute(f"copy _klaviyo_keys to '{change.keys_csv}' (format csv, header false)")
+        if n_rows:
+            change.rows_csv = self.folder / f"rows-{table}.csv"
+            con.execute(f"copy _klaviyo_rows to '{change.rows_csv}' (format csv, header false)")
+        return change
+
+    def _apply(self, cur: Any, change: _Change) -> None:
+        rel = qualified(self.schema, change.table)
+        if change.keys_csv is not None:
+            kinds = dict(columns(change.table))
+            tmp = f"_klaviyo_keys_{change.table}"
+            cur.execute(f"create temp table {tmp} ("
+                        + ", ".join(f"{quote(k)} {kinds[k]}" for k in change.keycols)
+                        + ") on commit drop")
+            with change.keys_csv.open("r", encoding="utf-8") as fh:
+                cur.copy_expert(f"copy {tmp} from stdin with (format csv)", fh)
+            eq = "=" if change.keyed else "is not distinct from"
+            match = " and ".join(f"t.{quote(k)} {eq} k.{quote(k)}" for k in change.keycols)
+            cur.execute(f"analyze {tmp}")
+            cur.execute(f"delete from {rel} as t using {tmp} as k where {match}")
+        if change.rows_csv is not None:
+            with change.rows_csv.open("r", encoding="utf-8") as fh:
+                cur.copy_expert(f"copy {rel} ({', '.join(quote(c) for c in change.cols)}) "
+                                f"from stdin with (format csv)", fh)
+
+
+@dataclass
+class _Change:
+    table: str
+    cols: list[str]
+    keycols: tuple[str, ...]
+    keyed: bool
+    keys_csv: Path | None
+    rows_csv: Path | None

@@ -1,0 +1,59 @@
+"""Which warehouse holds the audiences and the state, and opening it for reading.
+
+DuckDB (the default): the file itself. PostgreSQL: a local working copy of the registry,
+delivery summary, audiences and state, made by ``loader.store.postgres`` (read-only: the
+commands that read, ``status`` and ``export``, never write to it).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import uuid
+from collections.abc import Iterator
+
+import duckdb
+
+from loader.engines.profiles import Target, read_target
+from loader.errors import ConfigError
+from loader.store.lock import connect
+
+
+def state_target(name: str | None) -> Target | None:
+    """The dbt target a command reads: ``--target``, else ``DBT_TARGET`` (as dbt picks it).
+
+    None for the DuckDB file (``DBT_TARGET`` unset or ``duckdb``: no profile is read, as
+    before); otherwise the rendered profiles.yml output, which must be DuckDB or PostgreSQL.
+    """
+    if name is None and os.environ.get("DBT_TARGET", "duckdb") == "duckdb":
+        return None
+    found = read_target(name)
+    if found.type == "duckdb":
+        return None
+    if found.type != "postgres":
+        raise ConfigError(
+            f"The loader keeps its state in DuckDB or PostgreSQL; target {found.describe()} "
+            f"is {found.type}.",
+            hint="Build on Spark, push from a DuckDB or PostgreSQL target (docs/scale.md, "
+            "'Spark').")
+    return found
+
+
+@contextlib.contextmanager
+def read_warehouse(duckdb_path: str, target: Target | None, schema: str
+                   ) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-only DuckDB connection holding the registry, audiences and state."""
+    if target is None:
+        con = connect(duckdb_path, read_only=True)
+        try:
+            yield con
+        finally:
+            con.close()
+        return
+    from loader.store.postgres import PostgresState
+    from loader.warehouse import DELIVERY_SUMMARY, REGISTRY
+
+    with PostgresState(target, schema, "read-" + uuid.uuid4().hex[:8], read_only=True) as pg:
+        pg.load_warehouse(REGISTRY, DELIVERY_SUMMARY)
+        pg.load_state(None)
+        yield pg.con
