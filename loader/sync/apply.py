@@ -1,5 +1,9 @@
 """Applying one list's plan: write intent, send import jobs, confirm them, remove leavers.
 
+Over 400 lines because the whole commit protocol of one list (intent, jobs, confirmation,
+removals, list scans) reads top to bottom in one place, each step beside its crash points;
+the state it writes goes through ``loader.store`` steps.
+
 Commit protocol (so a kill at any instant, then a rerun, converges exactly):
 
 1. the diff is written to ``pending_rows`` (intent) in one transaction;

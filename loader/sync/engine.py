@@ -1,4 +1,9 @@
-"""`loader push` as a library call: campaigns → lists → plan → apply → state and history."""
+"""`loader push` as a library call: campaigns → lists → plan → apply → state and history.
+
+Over 400 lines because one push's orchestration (runs, deliveries, each campaign's lists, the
+resumed delivery's counts, recipients) reads in order here; planning, applying and state
+live in plan.py, apply.py and ``loader.store``.
+"""
 
 from __future__ import annotations
 
