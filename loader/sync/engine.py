@@ -37,6 +37,8 @@ from loader.store.lock import PushLock, connect
 from loader.sync import clear, identity
 from loader.sync.apply import LIST_SCAN_MAX, Applier, ListStats, now_utc
 from loader.sync.crashpoints import crashpoint
+from loader.sync.digest import Digests, Stored, same_withheld
+from loader.sync.identity import WITHHELD
 from loader.sync.plan import DESIRED, NOTES, ListPlan, Planner
 from loader.warehouse import (
     DELIVERY_SUMMARY,
@@ -253,6 +255,11 @@ class Pusher:
         self.at = options.at or now_utc()
         self._con: duckdb.DuckDBPyConnection | None = None
         self.store: Store | None = None
+        # skip what did not change (loader.sync.digest): None on a sample or dry run
+        self._digests: Digests | None = None
+        # lists planned (or skipped) cleanly this run, whose digests are stored at its end
+        self._clean: list[tuple[Campaign, str, str, list[str], int, int, int]] = []
+        self._identity_pass: Callable[[], object] | None = None
 
     # -- the run ---------------------------------------------------------------------------
 
@@ -328,9 +335,13 @@ class Pusher:
             else:
                 todo.append(c)
         planner = Planner(con, self.schema, account_id)
-        identity.build(con, self.schema, account_id, registry, todo, planner.has_state)
+        has_state = planner.has_state
+        self._identity_pass = lambda: identity.build(con, self.schema, account_id, registry,
+                                                     todo, has_state)
+        planner.identity = self._identity_pass
         result.warnings += self._orphans(store, registry, account_id, planner.has_state)
         if self.options.dry_run:
+            planner.ready()
             for c in todo:
                 self._each(result, c, lambda c=c: self._dry_run_campaign(con, planner, c,
                                                                           result))
@@ -347,12 +358,16 @@ class Pusher:
         crashpoint("run.started")
         applier = Applier(store, account_id, self.client, self.run_id,
                           progress=lambda key, n: self.progress.advance(key, n))
+        if self.options.sample is None:
+            self._digests = Digests(con, store, account_id, registry,
+                                    {"list_scan_max": self.options.list_scan_max})
         try:
             recovered = applier.wait_and_confirm(applier.submitted_jobs())
             crashpoint("recovery.done")
             for c in todo:
                 self._each(result, c, lambda c=c: self._push_campaign(
                     con, planner, applier, c, result, recovered, deliveries))
+            self._record_digests(con, planner)
         except LoaderError as exc:  # an account-wide error: the run stops
             result.error, result.hint = exc.message, exc.hint
             result.status = "failed"
@@ -530,6 +545,8 @@ class Pusher:
         lists: list[tuple[str, str]] = []
         con.execute("create or replace temp table _sample (list_id varchar, identifier varchar)")
         campaign_results: list[ListResult] = []
+        skipped: list[tuple[str, ListResult]] = []  # lists not planned: nothing changed
+        clean: list[tuple[Campaign, str, str, list[str], int, int, int]] = []
         sent_before = 0  # members the resumed delivery sent before this run, still in its lists
         for name in c.list_names:
             list_id, created = self.client.resolve_list(
@@ -543,6 +560,19 @@ class Pusher:
             crashpoint("list.resolved")
             r = self._list_result(c, name, list_id, summary)
             r.created = created
+            skip = self._unchanged(c, name, list_id, columns, created or list_id in recovered,
+                                   delivery_id)
+            if skip is not None:  # nothing it reads changed: not planned, nothing to send
+                r.unchanged, r.duplicates, r.withheld = (skip.desired, skip.duplicates,
+                                                         skip.withheld)
+                skipped.append((name, r))
+                clean.append((c, name, list_id, columns, skip.desired, skip.duplicates,
+                              skip.withheld))
+                self._warn_empty(result, c, name, ListPlan(c.campaign_id, name, list_id, True,
+                                                           desired=skip.desired))
+                result.lists.append(r)
+                campaign_results.append(r)
+                continue
             earlier = store.sent_earlier(account_id, list_id, resumed)
             planner.build_desired(c, name, columns, sample)
             if sample is not None:
@@ -557,6 +587,8 @@ class Pusher:
             if delivery_id is None and sends:
                 delivery_id = self._new_delivery(account_id, c)
                 applier.delivery_id = delivery_id
+            if self._digests is not None:  # from here on, state may change under its digest
+                self._digests.forget(list_id)
             stats = applier.write_intent(
                 planner.removals_sql(list_id) if sample is None else None,
                 list_id, name, c.campaign_id)
@@ -588,13 +620,59 @@ class Pusher:
             r.pending_removals = stats.pending
             result.lists.append(r)
             campaign_results.append(r)
+            if (sample is None and not r.rejected and not r.pending_removals
+                    and not plan.oversize and not plan.held_rejected and not plan.invalid):
+                clean.append((c, name, list_id, columns, plan.desired, plan.duplicates,
+                              plan.withheld))
         pending_removals(campaign_results)
         if delivery_id is None:
             result.resynced.append(c.campaign_id)
+            self._clean += clean
             return
+        for name, _r in skipped:  # a later list opened a delivery: it records every list
+            planner.build_desired(c, name, columns, None)
+            planner.note_list(name)
         result.deliveries[c.campaign_id] = delivery_id
         result.delivery_totals[c.campaign_id] = self._complete_delivery(
             con, account_id, c, delivery_id, lists, campaign_results, sent_before)
+        self._clean += clean
+
+    def _unchanged(self, c: Campaign, name: str, list_id: str, columns: list[str],
+                   fresh: bool, delivery_id: str | None) -> Stored | None:
+        """The stored counts of a list that needs no plan: nothing it reads changed since a
+        clean push, state holds no pending work for it, and no delivery records it now."""
+        d = self._digests
+        if d is None or fresh or delivery_id is not None:
+            return None
+        stored = d.stored(list_id)
+        if stored is None or d.pending(list_id) or stored.digest != d.of(c, name, columns):
+            return None
+        return stored
+
+    def _record_digests(self, con: duckdb.DuckDBPyConnection, planner: Planner) -> None:
+        """Store the digests of the lists planned (or skipped) cleanly, computed over the
+        state the sends left. When the sends changed state, the identity pass's verdicts are
+        checked against that state first: if they would differ, nothing is stored (the next
+        push plans every list)."""
+        d, clean, self._clean = self._digests, self._clean, []
+        if d is None or not clean:
+            return
+        if d.refresh_state():
+            if not planner.identity_built:
+                return
+            con.execute(f"create or replace temp table _klaviyo_withheld_used as "
+                        f"select * from {WITHHELD}")
+            assert planner.identity is None
+            planner.identity_built = False
+            planner.identity = self._identity_pass
+            planner.ready()
+            same = same_withheld(con, WITHHELD, "_klaviyo_withheld_used")
+            con.execute(f"create or replace temp table {WITHHELD} as "
+                        f"select * from _klaviyo_withheld_used")
+            if not same:
+                return
+        assert self.store is not None
+        d.record(clean, self.run_id, now_utc())
 
     def _complete_delivery(self, con: duckdb.DuckDBPyConnection, account_id: str, c: Campaign,
                            delivery_id: str, lists: list[tuple[str, str]],
