@@ -102,6 +102,7 @@ class ListResult:
     unchanged: int = 0
     import_jobs: int = 0
     pending_removals: int = 0  # members that left but whose Klaviyo profile was not found
+    skipped: bool = False  # nothing it reads changed since a clean push: not planned
     plan: ListPlan | None = None
 
     def as_dict(self) -> dict[str, Any]:
@@ -565,6 +566,7 @@ class Pusher:
             if skip is not None:  # nothing it reads changed: not planned, nothing to send
                 r.unchanged, r.duplicates, r.withheld = (skip.desired, skip.duplicates,
                                                          skip.withheld)
+                r.skipped = True
                 skipped.append((name, r))
                 clean.append((c, name, list_id, columns, skip.desired, skip.duplicates,
                               skip.withheld))
@@ -659,6 +661,9 @@ class Pusher:
             return
         if d.refresh_state():
             if not planner.identity_built:
+                return
+            if not planner.identity_read_state:  # verdicts from the audiences alone: as used
+                d.record(clean, self.run_id, now_utc())
                 return
             con.execute(f"create or replace temp table _klaviyo_withheld_used as "
                         f"select * from {WITHHELD}")

@@ -137,6 +137,7 @@ class Planner:
         # the account-wide identity pass, run before the first list planned (None: done)
         self.identity: Callable[[], object] | None = None
         self.identity_built = False
+        self.identity_read_state = False  # its verdicts depend on state (list_members)
         con.execute(f"create or replace temp table {NOTES} (list_name varchar, "
                     f"identifier varchar, amperity_id varchar, reason varchar, "
                     f"is_control boolean, origin varchar)")
@@ -145,8 +146,9 @@ class Planner:
         """Run the identity pass if it is still to run; True when it ran in this push."""
         build, self.identity = self.identity, None
         if build is not None:
-            build()
+            stats = build()
             self.identity_built = True
+            self.identity_read_state = bool(getattr(stats, "read_state", True))
         return self.identity_built
 
     def _sent_columns(self) -> str:
