@@ -34,7 +34,6 @@ from typing import Any
 
 import duckdb
 
-from loader.klaviyo.payloads import sql_str
 from loader.store import Store
 from loader.warehouse import Campaign
 
@@ -86,6 +85,7 @@ class Digests:
         self._audiences: dict[str, Any] | None = None
         self._per_list: dict[tuple[str, str], list[Any]] = {}
         self._state: Any = None
+        self.begin_state: Any = None
         self._versions: dict[str, str] | None = None
 
     # -- the inputs -------------------------------------------------------------------------
@@ -111,6 +111,10 @@ class Digests:
             out[rel] = {"columns": [list(map(str, c)) for c in cols], "lists": groups}
         self._audiences = out
         return out
+
+    def begin(self) -> None:
+        """Read the state part now: the state the push starts from (after recovery)."""
+        self._state = self.begin_state = self.state_now()
 
     def _state_part(self) -> Any:
         if self._state is None:
@@ -209,4 +213,4 @@ def same_withheld(con: duckdb.DuckDBPyConnection, a: str, b: str) -> bool:
     return bool(row) and not row[0]
 
 
-__all__ = ["DIGEST_VERSION", "Digests", "Stored", "same_withheld", "sql_str"]
+__all__ = ["DIGEST_VERSION", "Digests", "Stored", "same_withheld"]

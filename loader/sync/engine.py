@@ -261,6 +261,7 @@ class Pusher:
         # lists planned (or skipped) cleanly this run, whose digests are stored at its end
         self._clean: list[tuple[Campaign, str, str, list[str], int, int, int]] = []
         self._identity_pass: Callable[[], object] | None = None
+        self._identity_state: object = None  # the state the identity pass read (digests)
 
     # -- the run ---------------------------------------------------------------------------
 
@@ -337,8 +338,8 @@ class Pusher:
                 todo.append(c)
         planner = Planner(con, self.schema, account_id)
         has_state = planner.has_state
-        self._identity_pass = lambda: identity.build(con, self.schema, account_id, registry,
-                                                     todo, has_state)
+        self._identity_pass = lambda: self._identity_build(lambda: identity.build(
+            con, self.schema, account_id, registry, todo, has_state))
         planner.identity = self._identity_pass
         result.warnings += self._orphans(store, registry, account_id, planner.has_state)
         if self.options.dry_run:
@@ -365,6 +366,8 @@ class Pusher:
         try:
             recovered = applier.wait_and_confirm(applier.submitted_jobs())
             crashpoint("recovery.done")
+            if self._digests is not None:
+                self._digests.begin()  # the state this push starts from
             for c in todo:
                 self._each(result, c, lambda c=c: self._push_campaign(
                     con, planner, applier, c, result, recovered, deliveries))
@@ -653,31 +656,38 @@ class Pusher:
 
     def _record_digests(self, con: duckdb.DuckDBPyConnection, planner: Planner) -> None:
         """Store the digests of the lists planned (or skipped) cleanly, computed over the
-        state the sends left. When the sends changed state, the identity pass's verdicts are
-        checked against that state first: if they would differ, nothing is stored (the next
-        push plans every list)."""
+        state the sends left. The identity pass's verdicts must hold for that state: when
+        they read state, they must have been computed on the state the push began with (the
+        skipped lists were checked against it) and, when the sends changed state, come out
+        the same on the new state; otherwise nothing is stored (the next push plans every
+        list)."""
         d, clean, self._clean = self._digests, self._clean, []
         if d is None or not clean:
             return
-        if d.refresh_state():
-            if not planner.identity_built:
+        changed = d.refresh_state()
+        if planner.identity_built and planner.identity_read_state:
+            if self._identity_state != d.begin_state:
                 return
-            if not planner.identity_read_state:  # verdicts from the audiences alone: as used
-                d.record(clean, self.run_id, now_utc())
-                return
-            con.execute(f"create or replace temp table _klaviyo_withheld_used as "
-                        f"select * from {WITHHELD}")
-            assert planner.identity is None
-            planner.identity_built = False
-            planner.identity = self._identity_pass
-            planner.ready()
-            same = same_withheld(con, WITHHELD, "_klaviyo_withheld_used")
-            con.execute(f"create or replace temp table {WITHHELD} as "
-                        f"select * from _klaviyo_withheld_used")
-            if not same:
-                return
-        assert self.store is not None
+            if changed:
+                con.execute(f"create or replace temp table _klaviyo_withheld_used as "
+                            f"select * from {WITHHELD}")
+                planner.identity_built = False
+                planner.identity = self._identity_pass
+                planner.ready()
+                same = same_withheld(con, WITHHELD, "_klaviyo_withheld_used")
+                con.execute(f"create or replace temp table {WITHHELD} as "
+                            f"select * from _klaviyo_withheld_used")
+                if not same:
+                    return
+        elif changed and not planner.identity_built:
+            return  # state changed with no list planned: not expected; store nothing
         d.record(clean, self.run_id, now_utc())
+
+    def _identity_build(self, build: Callable[[], object]) -> object:
+        """The identity pass, noting the state it read (``_record_digests`` checks it)."""
+        if self._digests is not None:
+            self._identity_state = self._digests.state_now()
+        return build()
 
     def _complete_delivery(self, con: duckdb.DuckDBPyConnection, account_id: str, c: Campaign,
                            delivery_id: str, lists: list[tuple[str, str]],

@@ -166,3 +166,26 @@ def test_a_push_killed_mid_send_is_finished_by_the_rerun(klaviyo_emulator, spec,
     assert skipped(rerun) == [False, False]
     assert_lists_exact(klaviyo_emulator, spec)
     assert skipped(run_push()) == [True, True]
+
+
+def test_a_verdict_the_pushs_own_sends_changed_is_not_vouched_for(klaviyo_emulator,
+                                                                  tmp_path) -> None:
+    """A's phone moves to B in one push of both campaigns: at its start the state still says
+    A's profile holds the phone, so it is withheld from B; A's new phone is sent in the same
+    push. Nothing in the audiences changes after that, yet the next push must send B's phone:
+    the digests are stored only if the identity verdicts on the new state are the same."""
+    path = str(tmp_path / "moved.duckdb")
+    a = Row("a-1", "a@example.com", PHONE, list_name="Spring")
+    b = Row("a-2", "b@example.com", None, list_name="Autumn")
+    write(path, {"spring": ("email", ["Spring"], [a]), "autumn": ("email", ["Autumn"], [b])})
+    assert run_identity(klaviyo_emulator, path, "spring", "autumn").exit_code == EXIT_OK
+    a.phone_number, b.phone_number = "+442079460555", PHONE
+    write(path, {"spring": ("email", ["Spring"], [a]), "autumn": ("email", ["Autumn"], [b])})
+    moved = run_identity(klaviyo_emulator, path, "spring", "autumn")
+    assert moved.exit_code == EXIT_OK, moved.error
+    assert {r.list_name: r.withheld for r in moved.lists} == {"Spring": 0, "Autumn": 1}
+    assert query(path, "select count(*) from klaviyo_loader.list_digests") == [(0,)]
+    after = run_identity(klaviyo_emulator, path, "spring", "autumn")
+    assert skipped(after) == [False, False]
+    assert klaviyo_emulator.find_profile(email="b@example.com")["phone_number"] == PHONE
+    assert skipped(run_identity(klaviyo_emulator, path, "spring", "autumn")) == [True, True]
