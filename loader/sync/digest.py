@@ -4,7 +4,7 @@ A push plans a list by rebuilding its desired rows, rendering them and diffing t
 state: work proportional to the audience, paid even when nothing changed. The digest of a
 list is an md5 over:
 
-* every row of every audience relation of the registry (``hash(t)`` of the whole row,
+* every row of every audience relation of the registry (DuckDB's `hash()` of every column,
   aggregated per list and per relation as an exact 128-bit sum and a 64-bit xor, with the
   row count) and each relation's column names and types: the list's own rows, and every
   identifier the account-wide identity pass reads (``loader.sync.identity``);
@@ -34,7 +34,7 @@ from typing import Any
 
 import duckdb
 
-from loader.store import Store
+from loader.store import Store, quote
 from loader.warehouse import Campaign
 
 # Bump when what a digest covers changes meaning (old digests then never match).
@@ -50,6 +50,12 @@ class Stored:
     desired: int
     duplicates: int
     withheld: int
+
+
+def row_hash(columns: list[str]) -> str:
+    """SQL: DuckDB's 64-bit hash of a row, every column named (``hash(t)`` of a table alias
+    would hash only a column that happens to be called ``t``)."""
+    return f"hash({', '.join(quote(c) for c in columns)})"
 
 
 def _code_version() -> str:
@@ -99,9 +105,10 @@ class Digests:
             try:
                 cols = self.con.execute(f"select column_name, column_type from "
                                         f"(describe {rel})").fetchall()
+                h = row_hash([str(c[0]) for c in cols])
                 rows = self.con.execute(
-                    f"select list_name, count(*), sum(hash(t)::hugeint)::varchar, "
-                    f"bit_xor(hash(t)) from {rel} as t group by list_name").fetchall()
+                    f"select list_name, count(*), sum({h}::hugeint)::varchar, "
+                    f"bit_xor({h}) from {rel} group by list_name").fetchall()
             except duckdb.Error as exc:  # the campaign's own push reports it
                 out[rel] = f"unreadable: {str(exc).splitlines()[0]}"
                 continue
@@ -128,9 +135,12 @@ class Digests:
             if not self.store.exists(table):
                 out.append(None)
                 continue
+            cols = self.con.execute(f"select column_name from (describe "
+                                    f"{self.store.t(table)})").fetchall()
+            h = row_hash([str(c[0]) for c in cols])
             row = self.con.execute(
-                f"select count(*), coalesce(sum(hash(t)::hugeint), 0)::varchar, "
-                f"coalesce(bit_xor(hash(t)), 0) from {self.store.t(table)} as t "
+                f"select count(*), coalesce(sum({h}::hugeint), 0)::varchar, "
+                f"coalesce(bit_xor({h}), 0) from {self.store.t(table)} "
                 f"where account_id = ?", [self.account_id]).fetchone()
             out.append([int(row[0]), str(row[1]), int(row[2])] if row else None)
         return out

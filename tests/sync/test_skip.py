@@ -189,3 +189,21 @@ def test_a_verdict_the_pushs_own_sends_changed_is_not_vouched_for(klaviyo_emulat
     assert skipped(after) == [False, False]
     assert klaviyo_emulator.find_profile(email="b@example.com")["phone_number"] == PHONE
     assert skipped(run_identity(klaviyo_emulator, path, "spring", "autumn")) == [True, True]
+
+
+def test_a_change_is_seen_whatever_the_audiences_columns_are_called(
+        klaviyo_emulator, spec, warehouse, run_push) -> None:
+    """A column named like the digest's table alias once hid every other column."""
+    def add_t() -> None:
+        execute(warehouse, "alter table main.aud_spring_sale add column t varchar default 'x'")
+
+    add_t()
+    run_push()
+    assert skipped(run_push()) == [True, True]
+    m = next(m for m in spec.members if m.treatment == "a" and not m.shrink_reason)
+    m.city = "Tromsø"
+    write_warehouse(warehouse, [spec])
+    add_t()
+    result = run_push()
+    assert skipped(result) == [False, False]
+    assert sum(r.updated for r in result.lists) == 1
