@@ -9,10 +9,11 @@ from __future__ import annotations
 from typing import Any
 
 import duckdb
+import requests
 
 from loader.errors import EXIT_OK
 from tests.reliability.harness import run_loader
-from tests.sync.helpers import expected_lists, query, write_warehouse
+from tests.sync.helpers import Member, expected_lists, query, write_warehouse
 from tests.sync.test_identity import PHONE, Row, write
 from tests.sync.test_identity import run as run_identity
 from tests.sync.test_push import assert_lists_exact, imported
@@ -207,3 +208,33 @@ def test_a_change_is_seen_whatever_the_audiences_columns_are_called(
     result = run_push()
     assert skipped(result) == [False, False]
     assert sum(r.updated for r in result.lists) == 1
+
+
+def test_a_skipped_list_is_recorded_when_another_list_makes_a_delivery(
+        klaviyo_emulator, spec, warehouse, run_push) -> None:
+    twin = next(m for m in spec.members if m.treatment == "a" and not m.shrink_reason)
+    spec.members.append(Member("amp-zzz", twin.email, "Twin"))  # a duplicate in list A
+    write_warehouse(warehouse, [spec])
+    run_push()
+    assert skipped(run_push()) == [True, True]
+    list_b = klaviyo_emulator.lists()[spec.list_b]["id"]
+    resp = requests.delete(f"{klaviyo_emulator.base_url}/api/lists/{list_b}", timeout=10,
+                           headers={"Authorization": f"Klaviyo-API-Key {klaviyo_emulator.api_key}",
+                                    "revision": "2026-07-15"})
+    assert resp.status_code == 204
+    result = run_push()
+    assert result.exit_code == EXIT_OK, result.error
+    assert skipped(result) == [True, False] and result.lists[1].created
+    assert_lists_exact(klaviyo_emulator, spec)
+    delivery = result.deliveries["spring_sale"]  # the refill is sent: a delivery records both
+    want = {n: len(v) for n, v in expected_lists(spec).items()}
+    got = dict(query(warehouse, f"select m.list_name, count(distinct r.amperity_id) from "
+                                f"klaviyo_loader.campaign_recipients as r join (select distinct "
+                                f"list_id, list_name from klaviyo_loader.list_members) as m "
+                                f"using (list_id) where r.delivery_id = '{delivery}' "
+                                f"and not r.is_control group by 1"))
+    assert got == want
+    assert result.delivery_totals["spring_sale"]["unchanged"] == want[spec.list_a]
+    # the skipped list's duplicate is recorded by this delivery too
+    assert query(warehouse, f"select list_name, amperity_id from klaviyo_loader.rejected_rows "
+                            f"where delivery_id = '{delivery}'") == [(spec.list_a, "amp-zzz")]
