@@ -35,6 +35,9 @@ WITHHELD_ROWS = "_klaviyo_withheld_rows"
 NOTES = "_klaviyo_notes"
 SENT = "sent_email, sent_phone_number, sent_external_id"
 DIFF = "_klaviyo_diff"  # desired rows that are not unchanged, with `seq` on those to send
+# the keys of a list's leftover pending rows (a killed run's sends Klaviyo may hold), copied
+# when the list is planned: writing the new intent replaces them before removals are read
+UNCERTAIN = "_klaviyo_uncertain"
 
 
 @dataclass
@@ -54,6 +57,7 @@ class ListPlan:
     clears: int = 0  # profiles whose fields went from a value to NULL: one PATCH each
     oversize: int = 0
     held_rejected: int = 0  # rows refused before with the same content: not re-sent
+    uncertain: int = 0  # keys a killed run may have sent unrecorded: planned as unknown
     import_jobs: int = 0
     lookups: int = 0
     requests: dict[str, int] = field(default_factory=dict)
@@ -133,6 +137,7 @@ class Planner:
         self.has_state = table_exists(con, schema, "list_members")
         self.bounds: list[tuple[int, int]] | None = None  # import jobs of the last plan
         self.clear_mask = 0  # the fields the last planned campaign may clear
+        self.uncertain_list: str | None = None  # the list whose leftovers fill UNCERTAIN
         identity.empty(con)  # nothing withheld until identity.build says otherwise
         # the account-wide identity pass, run before the first list planned (None: done)
         self.identity: Callable[[], object] | None = None
@@ -151,14 +156,16 @@ class Planner:
             self.identity_read_state = bool(getattr(stats, "read_state", True))
         return self.identity_built
 
-    def _sent_columns(self) -> str:
-        """SENT, or nulls in their place for state written before they existed (a dry run
-        does not migrate state)."""
+    def _has_column(self, table: str, column: str) -> bool:
         row = self.con.execute(
             "select count(*) from information_schema.columns where table_schema = ? "
-            "and table_name = 'list_members' and column_name = 'sent_email'",
-            [self.schema]).fetchone()
-        if row and row[0]:
+            "and table_name = ? and column_name = ?", [self.schema, table, column]).fetchone()
+        return bool(row and row[0])
+
+    def _sent_columns(self, table: str = "list_members") -> str:
+        """SENT, or nulls in their place for state written before they existed (a dry run
+        does not migrate state)."""
+        if self._has_column(table, "sent_email"):
             return SENT
         return ", ".join(f"null::varchar as {c.strip()}" for c in SENT.split(","))
 
@@ -249,16 +256,80 @@ class Planner:
             select {sql_str(list_name)}, identifier, amperity_id, reason, false, 'loader'
             from {WITHHELD_ROWS}""")
 
+    def load_uncertain(self, list_id: str | None) -> int:
+        """Copy the list's leftover pending rows into ``UNCERTAIN``; how many there are.
+
+        What an unfinished run left pending once the rerun's recovery confirmed every job it
+        recorded: sends Klaviyo may or may not have received (a job accepted but never
+        recorded, a DELETE made but not yet forgotten, or rows never sent at all).
+        """
+        self.uncertain_list = None
+        if not self.has_state or list_id is None or not table_exists(
+                self.con, self.schema, "pending_rows"):
+            return 0
+        row = self.con.execute(
+            f"select count(*) from (select 1 from {self.t('pending_rows')} "
+            f"where account_id = ? and list_id = ? limit 1)",
+            [self.account_id, list_id]).fetchone()
+        if not row or not row[0]:
+            return 0
+        self.con.execute(
+            f"create or replace temp table {UNCERTAIN} as select distinct on (identifier) "
+            f"identifier, op, profile_id, amperity_id, {self._sent_columns('pending_rows')}, "
+            f"{'fields' if self._has_column('pending_rows', 'fields') else 'null::bigint'} "
+            f"as fields "
+            f"from {self.t('pending_rows')} where account_id = ? and list_id = ? "
+            f"order by identifier, op desc", [self.account_id, list_id])
+        self.uncertain_list = list_id
+        row = self.con.execute(f"select count(*) from {UNCERTAIN}").fetchone()
+        return int(row[0]) if row else 0
+
     def _members(self, list_id: str | None) -> str:
+        """What Klaviyo's list holds, as far as state knows.
+
+        ``list_members``, unless a killed run left pending rows for the list: those keys'
+        jobs may have reached Klaviyo unrecorded (or their DELETE may have been made), so
+        what the list holds for them is uncertain. Their fingerprint is then unknown (a
+        desired key is re-sent whatever its content), and a pending upsert of a key state
+        never confirmed counts as a member (no longer desired, it is removed).
+        """
         if not self.has_state or list_id is None:
             return ("select null::varchar as identifier, null::varchar as fingerprint, "
                     "null::varchar as profile_id, null::varchar as amperity_id, "
                     "null::varchar as sent_email, null::varchar as sent_phone_number, "
-                    "null::varchar as sent_external_id where false")
-        return (f"select identifier, fingerprint, profile_id, amperity_id, "
-                f"{self._sent_columns()} from {self.t('list_members')} "
-                f"where account_id = {sql_str(self.account_id)} "
-                f"and list_id = {sql_str(list_id)}")
+                    "null::varchar as sent_external_id, true as in_state, "
+                    "null::bigint as uncertain_fields where false")
+        known = (f"select identifier, fingerprint, profile_id, amperity_id, "
+                 f"{self._sent_columns()}, true as in_state, null::bigint as uncertain_fields "
+                 f"from {self.t('list_members')} "
+                 f"where account_id = {sql_str(self.account_id)} "
+                 f"and list_id = {sql_str(list_id)}")
+        if self.uncertain_list != list_id:
+            return known
+        return f"""
+    with known as ({known}),
+    pending as (select * from {UNCERTAIN}),
+    uncertain_known as (
+        select k.identifier,
+            case when p.identifier is null then k.fingerprint end as fingerprint,
+            k.profile_id, k.amperity_id, k.sent_email, k.sent_phone_number, k.sent_external_id,
+            true as in_state,
+            case when p.op = 'upsert' then p.fields end as uncertain_fields
+        from known as k
+        left join pending as p on p.identifier = k.identifier
+    ),
+    unconfirmed_upserts as (
+        select p.identifier, null::varchar as fingerprint, p.profile_id, p.amperity_id,
+            p.sent_email, p.sent_phone_number, p.sent_external_id, false as in_state,
+            p.fields as uncertain_fields
+        from pending as p
+        where p.op = 'upsert'
+            and not exists (select 1 from known as k where k.identifier = p.identifier)
+    )
+    select * from uncertain_known
+    union all
+    select * from unconfirmed_upserts
+"""
 
     def _held(self, list_id: str | None) -> str:
         if not self.has_state or list_id is None:
@@ -283,11 +354,14 @@ classified as (
             when m.identifier is not null and m.fingerprint = d.fingerprint then 'unchanged'
             when h.identifier is not null then 'held'
             when d.nbytes > {IMPORT_MAX_PROFILE_BYTES} then 'oversize'
-            when m.identifier is null then 'add'
+            when m.identifier is null or not m.in_state then 'add'
             else 'change'
         end as kind,
         d.identifier, d.amperity_id, d.fingerprint, d.payload, d.nbytes, m.profile_id,
-        d.customers, d.sent_email, d.sent_phone_number, d.sent_external_id, d.fields,
+        d.customers, d.sent_email, d.sent_phone_number, d.sent_external_id,
+        -- fields an unconfirmed send may have set stay in the mask (clear.py clears them)
+        case when m.uncertain_fields is null then d.fields
+            else d.fields | m.uncertain_fields end as fields,
         d.rowid + 1 as seq
     from {DESIRED} as d
     left join members as m on m.identifier = d.identifier
@@ -313,6 +387,7 @@ from members as m anti join {DESIRED} as d on d.identifier = m.identifier
         order) on the adds and changes: the rows to send, already rendered.
         """
         p = ListPlan(campaign.campaign_id, list_name, list_id, list_exists)
+        p.uncertain = self.load_uncertain(list_id)
         # seq: the row's position in DESIRED (no sort or window over wide rows, so it spills
         # nowhere); jobs are seq ranges, and a range's rows sit together in the table
         self.con.execute(f"""
