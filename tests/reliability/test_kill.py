@@ -85,6 +85,11 @@ SCENARIOS: dict[str, Scenario] = {
                              target=lambda cs: change(cs[0], 7, edits=4, leave=4, join=4,
                                                       clears=0),
                              setup_push=True, before=delete_list_b),
+    # the analyst reverts the change and rebuilds between the kill and the rerun: the
+    # killed run's unconfirmed sends (accepted jobs, DELETEs made) must not stick
+    "rebuilt_after_kill": Scenario("rebuilt_after_kill", spring,
+                                   target=lambda cs: change(cs[0], 9), setup_push=True,
+                                   after_kill=lambda cs: spring()),
 }
 if FULL:  # kills and faults together: every kind, lost answers included, on every endpoint
     SCENARIOS["changes_faults"] = Scenario(
@@ -104,11 +109,14 @@ MUST = {
     "two_campaigns": ["delivery.opened:2", "delivery.completed:1", "recipients.written:2",
                       "list.created:3"],
     "deleted_list": ["stale.forgotten:1", "list.created:1", "job.recorded:1"],
+    "rebuilt_after_kill": ["job.accepted:1", "job.accepted:2", "job.recorded:2",
+                           "removal.sent:1", "removal.sent:2", "clear.patched:1"],
 }
 EXTRA = {"first_push": 1, "changes": 1, "multi_job": 1, "list_scan": 1, "two_campaigns": 0,
-         "deleted_list": 0}
+         "deleted_list": 0, "rebuilt_after_kill": 1}
 RANDOM_KILLS = {"first_push": 12, "changes": 12, "multi_job": 6, "list_scan": 6,
-                "two_campaigns": 6, "deleted_list": 6, "changes_faults": 6}
+                "two_campaigns": 6, "deleted_list": 6, "changes_faults": 6,
+                "rebuilt_after_kill": 6}
 
 
 @pytest.mark.parametrize("name", list(SCENARIOS))
