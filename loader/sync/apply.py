@@ -14,8 +14,14 @@ Commit protocol (so a kill at any instant, then a rerun, converges exactly):
 4. a removal call is followed by deleting those members from state in one transaction.
 
 A rerun first confirms every job a killed run left submitted, then plans again from
-``list_members``: rows already confirmed are not re-sent; a job posted but never recorded is
-simply sent again (imports are idempotent upserts); a removal call repeated is harmless.
+``list_members``: rows already confirmed are not re-sent; a removal call repeated is harmless.
+The killed run's pending rows still left (a job posted but never recorded, a DELETE made but
+not yet forgotten, rows never sent) are sends Klaviyo may or may not hold, and the audience may
+have changed since (an analyst fixed it and rebuilt): the planner treats those keys as unknown
+(``Planner._members``). A key still desired is sent again whatever its fingerprint (an
+idempotent upsert; the fields its unconfirmed send carried stay in the sent-fields mask, so one
+now NULL is cleared); a key a pending upsert would have added and that is no longer desired is
+removed; a pending removal of a key desired again is sent again (re-adding it).
 """
 
 from __future__ import annotations

@@ -22,6 +22,10 @@ subprocess with ``LOADER_CRASH_AT=<point>`` (it must die by SIGKILL), reruns the
   the rows of the jobs Klaviyo received but state never recorded — and with kills only, at most
   one such job per kill;
 * the killed push left no lock: the rerun's lock is free at once.
+
+A scenario with ``after_kill`` rebuilds the audience between the kill and the rerun (an analyst
+fixing a model): the checks hold against that audience, and re-sent rows are not bounded (the
+rerun sends what the change takes).
 """
 
 from __future__ import annotations

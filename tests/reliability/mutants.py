@@ -91,6 +91,12 @@ MUTANTS = [
            "            if self._scan_and_remove(list_id, identifier_field, scan_max):\n"
            "                pass",
            "unresolved members leave state before the list is read and they are removed"),
+    Mutant("leftovers-trusted", "loader/sync/plan.py",
+           "        if self.uncertain_list != list_id:\n            return known\n",
+           "        if True:\n            return known\n",
+           "a rerun plans a killed run's leftover keys from list_members as if Klaviyo held "
+           "exactly that: after the audience changes back, an accepted but unrecorded job's "
+           "values, a newcomer it added, a DELETE it made stay in Klaviyo"),
     Mutant("history-two-transactions", "loader/store/__init__.py",
            "            # duplicates and withheld identifiers: recorded once per delivery\n",
            "            self.con.execute(\"commit\")\n            self.con.execute(\"begin\")\n"
