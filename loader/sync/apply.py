@@ -21,7 +21,8 @@ have changed since (an analyst fixed it and rebuilt): the planner treats those k
 (``Planner._members``). A key still desired is sent again whatever its fingerprint (an
 idempotent upsert; the fields its unconfirmed send carried stay in the sent-fields mask, so one
 now NULL is cleared); a key a pending upsert would have added and that is no longer desired is
-removed; a pending removal of a key desired again is sent again (re-adding it).
+removed (when no look-up finds its profile, it never reached Klaviyo: only state forgets it,
+``removal.unknown``); a pending removal of a key desired again is sent again (re-adding it).
 """
 
 from __future__ import annotations
@@ -176,7 +177,7 @@ class Applier:
             self.con.execute(f"""
                 insert into {self.t('pending_rows')} ({cols})
                 select ?, ?, -row_number() over (order by identifier), 'remove', identifier,
-                    amperity_id, fingerprint, null, 0, profile_id, false, {SENT}, null
+                    amperity_id, fingerprint, null, 0, profile_id, is_new, {SENT}, null
                 from ({removals_sql})""", a)
         oversize = self.con.execute(
             f"select identifier, amperity_id, fingerprint, nbytes from {DIFF} "
@@ -562,6 +563,16 @@ class Applier:
             crashpoint("removal.forgotten")
             stats.removed += len(chunk)
             self.progress(list_id, len(chunk))
+        # a killed run's unconfirmed add (is_new) no look-up resolves: no profile carries
+        # its identifiers, so the list cannot hold it (no scan, which a large list forbids)
+        unknown = [r[0] for r in self.con.execute(
+            f"select identifier from {self.t('pending_rows')} where account_id = ? "
+            f"and list_id = ? and op = 'remove' and is_new order by seq", a).fetchall()]
+        if unknown:
+            self._forget(list_id, unknown)
+            crashpoint("removal.unknown")
+            stats.removed += len(unknown)
+            self.progress(list_id, len(unknown))
         unresolved = [r[0] for r in self.con.execute(
             f"select identifier from {self.t('pending_rows')} where account_id = ? "
             f"and list_id = ? and op = 'remove' order by seq", a).fetchall()]

@@ -375,7 +375,8 @@ select * from classified
 with members as ({self._members(list_id)})
 select 'remove' as kind, m.identifier, m.amperity_id, m.fingerprint, null::varchar as payload,
     0::bigint as nbytes, m.profile_id, 1::bigint as customers, m.sent_email,
-    m.sent_phone_number, m.sent_external_id, null::bigint as fields
+    m.sent_phone_number, m.sent_external_id, null::bigint as fields,
+    not m.in_state as is_new
 from members as m anti join {DESIRED} as d on d.identifier = m.identifier
 """
 

@@ -66,6 +66,8 @@ CASES = {
     "a-set-then-cleared": ("job.accepted:1", fill),
     # b) the job adding newcomers was accepted unrecorded; they leave the audience again
     "b-added-then-left": ("job.accepted:1", join),
+    # b) the same, killed before the job left: no profile exists, the list is not read
+    "b-never-sent-then-left": ("intent.written:1", join),
     # c) the DELETE was made, the kill came before state forgot the leavers; they rejoin
     "c-removed-then-rejoined": ("removal.sent:1", leave),
     # a job recorded (not confirmed) whose rows then change: recovery confirms it first
@@ -82,6 +84,8 @@ def test_rerun_after_a_kill_converges_to_the_rebuilt_audience(
     bench = Bench(Scenario(case, base, target=target, setup_push=True, after_kill=rebuilt),
                   klaviyo_emulator, tmp_path)
     assert bench.case(point), f"{case}: the push never reached {point}"
+    if case == "b-never-sent-then-left":  # settled by the look-ups alone
+        assert klaviyo_emulator.stats()["requests"].get("get_profiles_for_list", 0) == 0
 
 
 def test_the_rerun_resends_only_the_uncertain_keys(klaviyo_emulator: Emulator,
