@@ -103,6 +103,7 @@ class SparkState(WorkingCopy):
         self._beat = 0.0
         self._last_ns = 0
         self._n = 0
+        self._written: set[str] = set()  # tables a committed write changed
 
     # -- lifetime ---------------------------------------------------------------------------
 
@@ -126,7 +127,14 @@ class SparkState(WorkingCopy):
         return f"{bq(self.schema)}.{bq(name)}"
 
     def _exists(self, database: str, name: str) -> bool:
-        return bool(self.spark.catalog.tableExists(name, database))
+        return bool(self.spark.catalog.tableExists(f"{bq(database)}.{bq(name)}"))
+
+    def _tables(self) -> dict[str, str]:
+        """Name -> type (MANAGED, VIEW, …) of every relation in the state schema: one call."""
+        if not self.spark.catalog.databaseExists(self.schema):
+            return {}
+        return {t.name: str(t.tableType).upper()
+                for t in self.spark.catalog.listTables(self.schema)}
 
     # -- the lease --------------------------------------------------------------------------
 
@@ -222,27 +230,28 @@ class SparkState(WorkingCopy):
         self.sql(f"create database if not exists {bq(self.schema)}")
         self.sql(f"create table if not exists {self.rel(COMMITS)} ("
                  + ", ".join(f"{bq(c)} {t}" for c, t in COMMIT_COLUMNS) + ") using parquet")
+        present = self._tables()
         for table in TABLES:
             cols = [(c, spark_type(t)) for c, t in columns(table)]
             log = writes_table(table)
-            if not self._exists(self.schema, log):
+            if log not in present:
                 self.sql(f"create table {self.rel(log)} ("
                          + ", ".join(f"{bq(c)} {t}" for c, t in cols)
                          + ", write_id string, write_op string) using parquet")
+                changed = True
             else:
                 have = {f.name for f in self.spark.table(self.rel(log)).schema.fields}
                 missing = [(c, t) for c, t in cols if c not in have]
                 if missing:
                     self.sql(f"alter table {self.rel(log)} add columns ("
                              + ", ".join(f"{bq(c)} {t}" for c, t in missing) + ")")
-            if self._exists(self.schema, table) and not self._is_view(table):
+                changed = bool(missing)
+            if table in present and present[table] != "VIEW":
                 self._adopt_table(table, cols)
-            self.sql(f"create or replace view {self.rel(table)} as "
-                     + committed_select(table, self.rel(log), self.rel(COMMITS)))
-
-    def _is_view(self, table: str) -> bool:
-        got = self.spark.catalog.getTable(f"{self.schema}.{table}")
-        return str(getattr(got, "tableType", "")).upper() == "VIEW"
+                changed = True
+            if changed or table not in present:
+                self.sql(f"create or replace view {self.rel(table)} as "
+                         + committed_select(table, self.rel(log), self.rel(COMMITS)))
 
     def _adopt_table(self, table: str, cols: list[tuple[str, str]]) -> None:
         have = {f.name for f in self.spark.table(self.rel(table)).schema.fields}
@@ -310,19 +319,29 @@ class SparkState(WorkingCopy):
                                  [qualified(database, name), relation])
 
     def state_tables(self) -> set[str]:
-        if not self._exists(self.schema, COMMITS):
+        present = self._tables()
+        if COMMITS not in present:
             return set()
-        return {t for t in TABLES if self._exists(self.schema, writes_table(t))}
+        return {t for t in TABLES if writes_table(t) in present}
 
     def load_state(self, account_id: str | None) -> None:
+        """As the shared one, reading only the tables a committed write changed (the
+        ``tables`` of ``commits``): one Spark job for the others' emptiness."""
         self.account_id = account_id
+        self._written = set()
         if self._exists(self.schema, COMMITS):
-            last = self.sql(f"select max(write_id) from {self.rel(COMMITS)}").collect()
-            if last and last[0][0]:
-                self._last_ns = max(self._last_ns, int(str(last[0][0]).split("-")[0]))
+            rows = self.sql(f"select max(write_id), concat_ws(',', collect_set(tables)) "
+                            f"from {self.rel(COMMITS)}").collect()
+            if rows and rows[0][0]:
+                self._last_ns = max(self._last_ns, int(str(rows[0][0]).split("-")[0]))
+                self._written = set(str(rows[0][1] or "").split(","))
         super().load_state(account_id)
 
     def fetch(self, table: str, account_id: str | None) -> set[str]:
+        if table not in self._written:  # never written: empty, no Spark job
+            self.con.execute(f"create or replace table {qualified(LOADING, table)} ("
+                             + ", ".join(f"{quote(c)} {t}" for c, t in columns(table)) + ")")
+            return {c for c, _ in columns(table)}
         frame = self.spark.sql(committed_select(table, self.rel(writes_table(table)),
                                                 self.rel(COMMITS)))
         if account_id is not None:
