@@ -165,7 +165,7 @@ class SparkState(WorkingCopy):
                 if "ALREADY_EXISTS" not in str(exc):
                     raise
             holder = self._lease_properties(name)
-            if holder is not None and self._stale(holder):
+            if holder is not None and self._stale(holder) and clock() < deadline:
                 with contextlib.suppress(Exception):
                     self.sql(f"drop table if exists {self.rel(name)}")
                 continue
