@@ -9,6 +9,8 @@ Relations (docs/sync.md documents every column):
 * ``campaign_recipients`` — once per delivered member (and control member) per delivery;
 * ``rejected_members`` — (identifier, fingerprint) pairs refused, so an unchanged bad row is not
   re-sent on every run;
+* ``list_digests`` — per (account, list): the digest of every input of its last clean plan, so
+  an unchanged list is not planned again (``loader.sync.digest``);
 * ``pending_rows`` / ``import_jobs`` — the write-ahead intent of the current plan: rows to send or
   remove, and the import jobs submitted for them. A job is confirmed into ``list_members`` only
   after Klaviyo reports it complete, so a kill at any instant leaves state that a rerun finishes.
@@ -71,6 +73,9 @@ TABLES: dict[str, str] = {
     "import_jobs": """account_id varchar, list_id varchar, list_name varchar,
         campaign_id varchar, run_id varchar, job_id varchar, seq_from bigint, seq_to bigint,
         submitted_at timestamp, status varchar, confirmed_at timestamp, delivery_id varchar""",
+    "list_digests": """account_id varchar, list_id varchar, list_name varchar,
+        campaign_id varchar, digest varchar, desired bigint, duplicates bigint,
+        withheld bigint, run_id varchar, recorded_at timestamp""",
 }
 
 
@@ -114,6 +119,7 @@ KEYS: dict[str, tuple[str, ...]] = {
     "rejected_members": ("account_id", "list_id", "identifier"),
     "pending_rows": ("account_id", "list_id", "op", "seq"),
     "import_jobs": ("account_id", "job_id"),
+    "list_digests": ("account_id", "list_id"),
 }
 
 

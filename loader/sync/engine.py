@@ -37,6 +37,8 @@ from loader.store.lock import PushLock, connect
 from loader.sync import clear, identity
 from loader.sync.apply import LIST_SCAN_MAX, Applier, ListStats, now_utc
 from loader.sync.crashpoints import crashpoint
+from loader.sync.digest import Digests, Stored, same_withheld
+from loader.sync.identity import WITHHELD
 from loader.sync.plan import DESIRED, NOTES, ListPlan, Planner
 from loader.warehouse import (
     DELIVERY_SUMMARY,
@@ -100,6 +102,7 @@ class ListResult:
     unchanged: int = 0
     import_jobs: int = 0
     pending_removals: int = 0  # members that left but whose Klaviyo profile was not found
+    skipped: bool = False  # nothing it reads changed since a clean push: not planned
     plan: ListPlan | None = None
 
     def as_dict(self) -> dict[str, Any]:
@@ -253,6 +256,12 @@ class Pusher:
         self.at = options.at or now_utc()
         self._con: duckdb.DuckDBPyConnection | None = None
         self.store: Store | None = None
+        # skip what did not change (loader.sync.digest): None on a sample or dry run
+        self._digests: Digests | None = None
+        # lists planned (or skipped) cleanly this run, whose digests are stored at its end
+        self._clean: list[tuple[Campaign, str, str, list[str], int, int, int]] = []
+        self._identity_pass: Callable[[], object] | None = None
+        self._identity_state: object = None  # the state the identity pass read (digests)
 
     # -- the run ---------------------------------------------------------------------------
 
@@ -328,9 +337,13 @@ class Pusher:
             else:
                 todo.append(c)
         planner = Planner(con, self.schema, account_id)
-        identity.build(con, self.schema, account_id, registry, todo, planner.has_state)
+        has_state = planner.has_state
+        self._identity_pass = lambda: self._identity_build(lambda: identity.build(
+            con, self.schema, account_id, registry, todo, has_state))
+        planner.identity = self._identity_pass
         result.warnings += self._orphans(store, registry, account_id, planner.has_state)
         if self.options.dry_run:
+            planner.ready()
             for c in todo:
                 self._each(result, c, lambda c=c: self._dry_run_campaign(con, planner, c,
                                                                           result))
@@ -347,12 +360,18 @@ class Pusher:
         crashpoint("run.started")
         applier = Applier(store, account_id, self.client, self.run_id,
                           progress=lambda key, n: self.progress.advance(key, n))
+        if self.options.sample is None:
+            self._digests = Digests(con, store, account_id, registry,
+                                    {"list_scan_max": self.options.list_scan_max})
         try:
             recovered = applier.wait_and_confirm(applier.submitted_jobs())
             crashpoint("recovery.done")
+            if self._digests is not None:
+                self._digests.begin()  # the state this push starts from
             for c in todo:
                 self._each(result, c, lambda c=c: self._push_campaign(
                     con, planner, applier, c, result, recovered, deliveries))
+            self._record_digests(con, planner)
         except LoaderError as exc:  # an account-wide error: the run stops
             result.error, result.hint = exc.message, exc.hint
             result.status = "failed"
@@ -530,6 +549,8 @@ class Pusher:
         lists: list[tuple[str, str]] = []
         con.execute("create or replace temp table _sample (list_id varchar, identifier varchar)")
         campaign_results: list[ListResult] = []
+        skipped: list[tuple[str, ListResult]] = []  # lists not planned: nothing changed
+        clean: list[tuple[Campaign, str, str, list[str], int, int, int]] = []
         sent_before = 0  # members the resumed delivery sent before this run, still in its lists
         for name in c.list_names:
             list_id, created = self.client.resolve_list(
@@ -543,6 +564,20 @@ class Pusher:
             crashpoint("list.resolved")
             r = self._list_result(c, name, list_id, summary)
             r.created = created
+            skip = self._unchanged(c, name, list_id, columns, created or list_id in recovered,
+                                   delivery_id)
+            if skip is not None:  # nothing it reads changed: not planned, nothing to send
+                r.unchanged, r.duplicates, r.withheld = (skip.desired, skip.duplicates,
+                                                         skip.withheld)
+                r.skipped = True
+                skipped.append((name, r))
+                clean.append((c, name, list_id, columns, skip.desired, skip.duplicates,
+                              skip.withheld))
+                self._warn_empty(result, c, name, ListPlan(c.campaign_id, name, list_id, True,
+                                                           desired=skip.desired))
+                result.lists.append(r)
+                campaign_results.append(r)
+                continue
             earlier = store.sent_earlier(account_id, list_id, resumed)
             planner.build_desired(c, name, columns, sample)
             if sample is not None:
@@ -557,6 +592,8 @@ class Pusher:
             if delivery_id is None and sends:
                 delivery_id = self._new_delivery(account_id, c)
                 applier.delivery_id = delivery_id
+            if self._digests is not None:  # from here on, state may change under its digest
+                self._digests.forget(list_id)
             stats = applier.write_intent(
                 planner.removals_sql(list_id) if sample is None else None,
                 list_id, name, c.campaign_id)
@@ -588,13 +625,69 @@ class Pusher:
             r.pending_removals = stats.pending
             result.lists.append(r)
             campaign_results.append(r)
+            if (sample is None and not r.rejected and not r.pending_removals
+                    and not plan.oversize and not plan.held_rejected and not plan.invalid):
+                clean.append((c, name, list_id, columns, plan.desired, plan.duplicates,
+                              plan.withheld))
         pending_removals(campaign_results)
         if delivery_id is None:
             result.resynced.append(c.campaign_id)
+            self._clean += clean
             return
+        for name, _r in skipped:  # a later list opened a delivery: it records every list
+            planner.build_desired(c, name, columns, None)
+            planner.note_list(name)
         result.deliveries[c.campaign_id] = delivery_id
         result.delivery_totals[c.campaign_id] = self._complete_delivery(
             con, account_id, c, delivery_id, lists, campaign_results, sent_before)
+        self._clean += clean
+
+    def _unchanged(self, c: Campaign, name: str, list_id: str, columns: list[str],
+                   fresh: bool, delivery_id: str | None) -> Stored | None:
+        """The stored counts of a list that needs no plan: nothing it reads changed since a
+        clean push, state holds no pending work for it, and no delivery records it now."""
+        d = self._digests
+        if d is None or fresh or delivery_id is not None:
+            return None
+        stored = d.stored(list_id)
+        if stored is None or d.pending(list_id) or stored.digest != d.of(c, name, columns):
+            return None
+        return stored
+
+    def _record_digests(self, con: duckdb.DuckDBPyConnection, planner: Planner) -> None:
+        """Store the digests of the lists planned (or skipped) cleanly, computed over the
+        state the sends left. The identity pass's verdicts must hold for that state: when
+        they read state, they must have been computed on the state the push began with (the
+        skipped lists were checked against it) and, when the sends changed state, come out
+        the same on the new state; otherwise nothing is stored (the next push plans every
+        list)."""
+        d, clean, self._clean = self._digests, self._clean, []
+        if d is None or not clean:
+            return
+        changed = d.refresh_state()
+        if planner.identity_built and planner.identity_read_state:
+            if self._identity_state != d.begin_state:
+                return
+            if changed:
+                con.execute(f"create or replace temp table _klaviyo_withheld_used as "
+                            f"select * from {WITHHELD}")
+                planner.identity_built = False
+                planner.identity = self._identity_pass
+                planner.ready()
+                same = same_withheld(con, WITHHELD, "_klaviyo_withheld_used")
+                con.execute(f"create or replace temp table {WITHHELD} as "
+                            f"select * from _klaviyo_withheld_used")
+                if not same:
+                    return
+        elif changed and not planner.identity_built:
+            return  # state changed with no list planned: not expected; store nothing
+        d.record(clean, self.run_id, now_utc())
+
+    def _identity_build(self, build: Callable[[], object]) -> object:
+        """The identity pass, noting the state it read (``_record_digests`` checks it)."""
+        if self._digests is not None:
+            self._identity_state = self._digests.state_now()
+        return build()
 
     def _complete_delivery(self, con: duckdb.DuckDBPyConnection, account_id: str, c: Campaign,
                            delivery_id: str, lists: list[tuple[str, str]],

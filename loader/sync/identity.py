@@ -46,6 +46,7 @@ class IdentityStats:
     invalid_phone_numbers: int = 0
     by_library: int = 0  # decided by phonenumbers in Python (may carry a national prefix)
     shared: dict[str, int] = field(default_factory=dict)  # kind -> shared values
+    read_state: bool = False  # the verdicts depend on list_members (not only on audiences)
 
 
 def _columns(con: duckdb.DuckDBPyConnection, campaign: Campaign) -> list[str] | None:
@@ -130,7 +131,9 @@ def build(con: duckdb.DuckDBPyConnection, schema: str, account_id: str | None,
                 holders.append(f"select {sql_str(k)} as kind, {value_sql(k)} as value, "
                                f"amperity_id from ({_sendable(c)}) where {ident(k)} is not null")
     if has_state and account_id is not None:
-        holders += _state_holders(con, schema, account_id, registry, kinds)
+        state = _state_holders(con, schema, account_id, registry, kinds)
+        stats.read_state = bool(state)
+        holders += state
     con.execute(f"create or replace temp table {_HOLDERS} as "
                 + " union all ".join(f"select * from ({h})" for h in holders))
     con.execute(f"""

@@ -6,7 +6,7 @@ All of it is SQL run inside DuckDB; Python sees counts, and later streams only c
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -134,9 +134,22 @@ class Planner:
         self.bounds: list[tuple[int, int]] | None = None  # import jobs of the last plan
         self.clear_mask = 0  # the fields the last planned campaign may clear
         identity.empty(con)  # nothing withheld until identity.build says otherwise
+        # the account-wide identity pass, run before the first list planned (None: done)
+        self.identity: Callable[[], object] | None = None
+        self.identity_built = False
+        self.identity_read_state = False  # its verdicts depend on state (list_members)
         con.execute(f"create or replace temp table {NOTES} (list_name varchar, "
                     f"identifier varchar, amperity_id varchar, reason varchar, "
                     f"is_control boolean, origin varchar)")
+
+    def ready(self) -> bool:
+        """Run the identity pass if it is still to run; True when it ran in this push."""
+        build, self.identity = self.identity, None
+        if build is not None:
+            stats = build()
+            self.identity_built = True
+            self.identity_read_state = bool(getattr(stats, "read_state", True))
+        return self.identity_built
 
     def _sent_columns(self) -> str:
         """SENT, or nulls in their place for state written before they existed (a dry run
@@ -171,6 +184,7 @@ class Planner:
         list (``DUPLICATES``) are left out of ``DESIRED``; ``WITHHELD_ROWS`` says what was
         withheld from whom.
         """
+        self.ready()
         self.clear_mask = fields_mask(campaign, columns)
         source = identity.source_sql(campaign, list_name, columns)
         self.con.execute(f"create or replace temp table {DUPLICATES} as "

@@ -52,7 +52,7 @@
         {%- endif -%}
     {%- endfor -%}
 
-    {%- set columns_cache = {} -%}
+    {%- set columns_cache = klaviyo_invocation_cache('relation_columns') -%}
     {%- for attribute in declaration.attributes if attribute.source in relations
             and modules.re.fullmatch('[A-Za-z_][A-Za-z0-9_]*', attribute.column | string) -%}
         {%- set known = klaviyo_relation_columns(attribute.source, relations, columns_cache) -%}
@@ -66,9 +66,11 @@
 {%- endmacro %}
 
 {#- Lower-cased column names of a model the campaign reads: from the warehouse when it is
-    built, else the columns its YAML documents; [] when neither is known. Memoized in `cache`. -#}
+    built, else the columns its YAML documents; [] when neither is known. Memoized in `cache`
+    (one per invocation: every campaign model reads the same attribute source) by relation. -#}
 {% macro klaviyo_relation_columns(model_name, relations, cache) -%}
-    {%- if model_name not in cache -%}
+    {%- set key = model_name ~ '@' ~ relations[model_name] -%}
+    {%- if key not in cache -%}
         {%- set found = [] -%}
         {%- set relation = load_relation(relations[model_name]) -%}
         {%- if relation is not none -%}
@@ -83,9 +85,9 @@
                 {%- endfor -%}
             {%- endfor -%}
         {%- endif -%}
-        {%- do cache.update({model_name: found}) -%}
+        {%- do cache.update({key: found}) -%}
     {%- endif -%}
-    {{ return(cache[model_name]) }}
+    {{ return(cache[key]) }}
 {%- endmacro %}
 
 {#- Segments the campaign reads that hold a row with a null amperity_id (a segment returns one

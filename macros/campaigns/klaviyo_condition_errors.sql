@@ -50,7 +50,9 @@
 {#- DuckDB: its own parser (json_serialize_sql, which parses without binding), then its
     catalog for the functions and operators called. Nothing is loaded or installed. -#}
 {% macro duckdb__klaviyo_parse_sql_conditions(conditions) -%}
-    {%- set json_loaded = run_query("select count(*) from duckdb_extensions() where extension_name = 'json' and loaded").rows[0][0] -%}
+    {%- set json_cache = klaviyo_invocation_cache('duckdb_json') -%}
+    {%- set json_loaded = json_cache.get('loaded') or run_query("select count(*) from duckdb_extensions() where extension_name = 'json' and loaded").rows[0][0] -%}
+    {%- if json_loaded -%}{%- do json_cache.update({'loaded': json_loaded}) -%}{%- endif -%}
     {%- if json_loaded == 0 -%}
         {{ return(default__klaviyo_parse_sql_conditions(conditions)) }}
     {%- endif -%}

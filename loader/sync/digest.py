@@ -1,0 +1,226 @@
+"""Skip what did not change: one digest of everything a list's plan reads (docs/sync.md).
+
+A push plans a list by rebuilding its desired rows, rendering them and diffing them against
+state: work proportional to the audience, paid even when nothing changed. The digest of a
+list is an md5 over:
+
+* every row of every audience relation of the registry (DuckDB's `hash()` of every column,
+  aggregated per list and per relation as an exact 128-bit sum and a 64-bit xor, with the
+  row count) and each relation's column names and types: the list's own rows, and every
+  identifier the account-wide identity pass reads (``loader.sync.identity``);
+* the registry rows (the mapping: identifier, attribute columns, list names, update_contacts…;
+  not ``built_at`` / ``dbt_invocation_id``, which change with every ``dbt build``);
+* the account's state the plan and the identity pass read (every ``list_members`` and
+  ``rejected_members`` row of the account, the same way);
+* the loader's own source, DuckDB's and phonenumbers' versions, and the push options that
+  change a plan.
+
+A delivery that completes cleanly (every row confirmed, nothing rejected, no removal pending)
+stores the digest of its lists in ``list_digests``, computed after its sends. The next push
+compares: when a list's digest is unchanged and state holds no pending work for it
+(``pending_rows``, a submitted import job), the list is not planned at all (no desired rows,
+no render, and no identity pass when no list needs one). Before a list's intent is written its
+stored digest is deleted, so a kill mid-send never leaves a digest that vouches for state
+the sends have since changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from loader.store import Store, quote
+from loader.warehouse import Campaign
+
+# Bump when what a digest covers changes meaning (old digests then never match).
+DIGEST_VERSION = "1"
+# registry columns that change with every `dbt build` without changing what is sent
+_VOLATILE = {"built_at", "dbt_invocation_id"}
+_LOADER = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class Stored:
+    digest: str
+    desired: int
+    duplicates: int
+    withheld: int
+
+
+def row_hash(columns: list[str]) -> str:
+    """SQL: DuckDB's 64-bit hash of a row, every column named (``hash(t)`` of a table alias
+    would hash only a column that happens to be called ``t``)."""
+    return f"hash({', '.join(quote(c) for c in columns)})"
+
+
+def _code_version() -> str:
+    """md5 of the loader's own source: a new loader version plans every list once."""
+    h = hashlib.md5()
+    for path in sorted(_LOADER.rglob("*.py")):
+        h.update(str(path.relative_to(_LOADER)).encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+def _versions() -> dict[str, str]:
+    try:
+        import phonenumbers
+
+        phones = str(getattr(phonenumbers, "__version__", "?"))
+    except ImportError:  # pragma: no cover - a dependency
+        phones = "none"
+    return {"digest": DIGEST_VERSION, "code": _code_version(), "duckdb": duckdb.__version__,
+            "phonenumbers": phones}
+
+
+class Digests:
+    """The digests of one push's lists, over one connection and store."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, store: Store, account_id: str,
+                 registry: list[Campaign], options: dict[str, Any]) -> None:
+        self.con = con
+        self.store = store
+        self.account_id = account_id
+        self.registry = registry
+        self.options = options
+        self._audiences: dict[str, Any] | None = None
+        self._per_list: dict[tuple[str, str], list[Any]] = {}
+        self._state: Any = None
+        self.begin_state: Any = None
+        self._versions: dict[str, str] | None = None
+
+    # -- the inputs -------------------------------------------------------------------------
+
+    def _audience_parts(self) -> dict[str, Any]:
+        """Per audience relation: columns, totals; per (relation, list): its own aggregate."""
+        if self._audiences is not None:
+            return self._audiences
+        out: dict[str, Any] = {}
+        for rel in sorted({c.audience_relation for c in self.registry}):
+            try:
+                cols = self.con.execute(f"select column_name, column_type from "
+                                        f"(describe {rel})").fetchall()
+                h = row_hash([str(c[0]) for c in cols])
+                rows = self.con.execute(
+                    f"select list_name, count(*), sum({h}::hugeint)::varchar, "
+                    f"bit_xor({h}) from {rel} group by list_name").fetchall()
+            except duckdb.Error as exc:  # the campaign's own push reports it
+                out[rel] = f"unreadable: {str(exc).splitlines()[0]}"
+                continue
+            groups = sorted([str(r[0]), int(r[1]), str(r[2]), int(r[3])] for r in rows)
+            for g in groups:
+                self._per_list[(rel, g[0])] = g
+            out[rel] = {"columns": [list(map(str, c)) for c in cols], "lists": groups}
+        self._audiences = out
+        return out
+
+    def begin(self) -> None:
+        """Read the state part now: the state the push starts from (after recovery)."""
+        self._state = self.begin_state = self.state_now()
+
+    def _state_part(self) -> Any:
+        if self._state is None:
+            self._state = self.state_now()
+        return self._state
+
+    def state_now(self) -> list[Any]:
+        """The account's state rows the plan and the identity pass read, aggregated."""
+        out: list[Any] = []
+        for table in ("list_members", "rejected_members"):
+            if not self.store.exists(table):
+                out.append(None)
+                continue
+            cols = self.con.execute(f"select column_name from (describe "
+                                    f"{self.store.t(table)})").fetchall()
+            h = row_hash([str(c[0]) for c in cols])
+            row = self.con.execute(
+                f"select count(*), coalesce(sum({h}::hugeint), 0)::varchar, "
+                f"coalesce(bit_xor({h}), 0) from {self.store.t(table)} "
+                f"where account_id = ?", [self.account_id]).fetchone()
+            out.append([int(row[0]), str(row[1]), int(row[2])] if row else None)
+        return out
+
+    def world(self) -> str:
+        """md5 of every input but the list's own name: audiences, registry, state, code."""
+        if self._versions is None:
+            self._versions = _versions()
+        registry = sorted(
+            json.dumps({k: v for k, v in c.row.items() if k not in _VOLATILE},
+                       sort_keys=True, default=str) for c in self.registry)
+        doc = {"versions": self._versions, "options": self.options, "registry": registry,
+               "audiences": self._audience_parts(), "state": self._state_part()}
+        return hashlib.md5(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()
+
+    def of(self, campaign: Campaign, list_name: str, columns: list[str]) -> str:
+        """The digest of one list (its rows are in ``world`` through their relation)."""
+        parts = [self.world(), campaign.campaign_id, list_name, columns,
+                 self._per_list.get((campaign.audience_relation, list_name))]
+        return hashlib.md5(json.dumps(parts, default=str).encode()).hexdigest()
+
+    def refresh_state(self) -> bool:
+        """Re-read the state part (after sends); True when it changed."""
+        before = self._state_part()
+        self._state = self.state_now()
+        return self._state != before
+
+    # -- state ------------------------------------------------------------------------------
+
+    def stored(self, list_id: str) -> Stored | None:
+        if not self.store.exists("list_digests"):
+            return None
+        row = self.con.execute(
+            f"select digest, desired, duplicates, withheld from {self.store.t('list_digests')} "
+            f"where account_id = ? and list_id = ?", [self.account_id, list_id]).fetchone()
+        return Stored(str(row[0]), int(row[1]), int(row[2]), int(row[3])) if row else None
+
+    def pending(self, list_id: str) -> bool:
+        """State holds work for the list: intent rows, or an import job not yet confirmed."""
+        row = self.con.execute(
+            f"select (select count(*) from {self.store.t('pending_rows')} where account_id = ? "
+            f"and list_id = ?) + (select count(*) from {self.store.t('import_jobs')} "
+            f"where account_id = ? and list_id = ? and status = 'submitted')",
+            [self.account_id, list_id, self.account_id, list_id]).fetchone()
+        return bool(row and row[0])
+
+    def forget(self, list_id: str) -> None:
+        """Before a list's intent is written: its digest vouches for nothing any more."""
+        if self.store.exists("list_digests"):
+            with self.store.step("list_digests"):
+                self.con.execute(f"delete from {self.store.t('list_digests')} "
+                                 f"where account_id = ? and list_id = ?",
+                                 [self.account_id, list_id])
+
+    def record(self, rows: list[tuple[Campaign, str, str, list[str], int, int, int]],
+               run_id: str, at: Any) -> None:
+        """Store (campaign, list name, list id, columns, desired, duplicates, withheld) rows'
+        digests, computed now, in one step."""
+        if not rows:
+            return
+        t = self.store.t("list_digests")
+        with self.store.step("list_digests"):
+            for c, name, list_id, columns, desired, duplicates, withheld in rows:
+                self.con.execute(f"delete from {t} where account_id = ? and list_id = ?",
+                                 [self.account_id, list_id])
+                self.con.execute(
+                    f"insert into {t} (account_id, list_id, list_name, campaign_id, digest, "
+                    f"desired, duplicates, withheld, run_id, recorded_at) "
+                    f"values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [self.account_id, list_id, name, c.campaign_id,
+                     self.of(c, name, columns), desired, duplicates, withheld, run_id, at])
+
+
+def same_withheld(con: duckdb.DuckDBPyConnection, a: str, b: str) -> bool:
+    """Two ``WITHHELD`` tables hold the same (kind, value, why, holders)."""
+    cols = "kind, value, why, holders"
+    row = con.execute(f"select (select count(*) from (select {cols} from {a} except all "
+                      f"select {cols} from {b})) + (select count(*) from (select {cols} "
+                      f"from {b} except all select {cols} from {a}))").fetchone()
+    return bool(row) and not row[0]
+
+
+__all__ = ["DIGEST_VERSION", "Digests", "Stored", "same_withheld"]

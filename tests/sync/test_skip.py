@@ -1,0 +1,240 @@
+"""A list whose inputs did not change is not planned again (loader/sync/digest.py), and
+every input the skip covers, changed alone, still gets its list planned and sent.
+
+End to end over HTTP against the emulator, as the other sync tests.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import duckdb
+import requests
+
+from loader.errors import EXIT_OK
+from tests.reliability.harness import run_loader
+from tests.sync.helpers import Member, expected_lists, query, write_warehouse
+from tests.sync.test_identity import PHONE, Row, write
+from tests.sync.test_identity import run as run_identity
+from tests.sync.test_push import assert_lists_exact, imported
+
+
+def skipped(result: Any) -> list[bool]:
+    return [r.skipped for r in result.lists]
+
+
+def sent(result: Any) -> int:
+    return sum(r.added + r.updated + r.removed for r in result.lists)
+
+
+def execute(path: str, sql: str) -> None:
+    con = duckdb.connect(path)
+    try:
+        con.execute(sql)
+    finally:
+        con.close()
+
+
+def test_an_unchanged_push_plans_nothing_and_reports_as_a_full_plan(
+        klaviyo_emulator, spec, warehouse, run_push) -> None:
+    first = run_push()
+    assert first.exit_code == EXIT_OK, first.error
+    planned = run_push()  # the first push's digest was stored over the state it left
+    assert skipped(planned) == [True, True]
+    dry = run_push(dry_run=True)  # a dry run always plans: the counts to compare with
+    assert skipped(dry) == [False, False]
+    for r, d in zip(planned.lists, dry.lists, strict=True):
+        assert (r.unchanged, r.duplicates, r.withheld) == (
+            d.plan.unchanged, d.plan.duplicates, d.plan.withheld)
+    assert sum(r.unchanged for r in planned.lists) == sum(
+        len(v) for v in expected_lists(spec).values())
+    assert planned.requests.get("bulk_import_profiles", 0) == 0
+    # `dbt build` again with the same rows (a new built_at and invocation id): still skipped
+    write_warehouse(warehouse, [spec])
+    assert skipped(run_push()) == [True, True]
+    assert_lists_exact(klaviyo_emulator, spec)
+
+
+def test_one_members_attribute_changed_is_sent(klaviyo_emulator, spec, warehouse,
+                                                run_push) -> None:
+    run_push()
+    assert skipped(run_push()) == [True, True]
+    m = next(m for m in spec.members if m.treatment == "a" and not m.shrink_reason)
+    m.city = "Reykjavik"
+    write_warehouse(warehouse, [spec])
+    before = imported(klaviyo_emulator)
+    result = run_push()
+    assert result.exit_code == EXIT_OK, result.error
+    assert skipped(result) == [False, False]
+    assert sum(r.updated for r in result.lists) == 1
+    assert imported(klaviyo_emulator) - before == 1
+    assert klaviyo_emulator.find_profile(email=m.email)["location"]["city"] == "Reykjavik"
+    assert skipped(run_push()) == [True, True]  # and, sent, it is stable again
+
+
+def test_the_mapping_changed_replans(klaviyo_emulator, spec, warehouse, run_push) -> None:
+    run_push()
+    assert skipped(run_push()) == [True, True]
+    execute(warehouse, "update main.klaviyo_campaigns set attribute_columns = "
+                       "'email,first_name,loyalty_tier'")
+    result = run_push()
+    assert result.exit_code == EXIT_OK, result.error
+    assert skipped(result) == [False, False]
+    assert sum(r.updated for r in result.lists) > 0  # every profile's content changed
+
+
+def test_a_member_removed_by_hand_from_state_is_sent_again(klaviyo_emulator, spec, warehouse,
+                                                            run_push) -> None:
+    run_push()
+    assert skipped(run_push()) == [True, True]
+    gone = query(warehouse, "select identifier from klaviyo_loader.list_members "
+                            "order by identifier limit 1")[0][0]
+    execute(warehouse, f"delete from klaviyo_loader.list_members where identifier = '{gone}'")
+    result = run_push()
+    assert result.exit_code == EXIT_OK, result.error
+    assert False in skipped(result)
+    assert sum(r.added for r in result.lists) == 1
+    assert query(warehouse, f"select count(*) from klaviyo_loader.list_members "
+                            f"where identifier = '{gone}'") == [(1,)]
+
+
+def test_a_list_with_pending_work_is_planned(klaviyo_emulator, spec, warehouse,
+                                             run_push) -> None:
+    run_push()
+    assert skipped(run_push()) == [True, True]
+    # intent a killed run left (a row to send again), its digest still standing
+    execute(warehouse, """insert into klaviyo_loader.pending_rows (account_id, list_id, seq,
+        op, identifier, amperity_id, fingerprint, nbytes, profile_id, is_new)
+        select account_id, list_id, 1, 'upsert', identifier, amperity_id, 'stale', 10,
+            profile_id, false
+        from klaviyo_loader.list_members order by identifier limit 1""")
+    result = run_push()
+    assert result.exit_code == EXIT_OK, result.error
+    assert sorted(skipped(result)) == [False, True]  # the other list is still skipped
+    assert query(warehouse, "select count(*) from klaviyo_loader.pending_rows "
+                            "where fingerprint = 'stale'") == [(0,)]
+
+
+def test_state_from_before_digests_is_planned_once_and_resends_nothing(
+        klaviyo_emulator, spec, warehouse, run_push) -> None:
+    run_push()
+    execute(warehouse, "drop table klaviyo_loader.list_digests")  # an older loader's state
+    before = imported(klaviyo_emulator)
+    result = run_push()
+    assert skipped(result) == [False, False]
+    assert sent(result) == 0 and imported(klaviyo_emulator) == before
+    assert skipped(run_push()) == [True, True]
+
+
+def test_a_sample_push_neither_skips_nor_vouches(klaviyo_emulator, spec, warehouse,
+                                                run_push) -> None:
+    run_push()
+    assert skipped(run_push(sample=5)) == [False, False]
+    assert skipped(run_push()) == [True, True]
+
+
+def test_a_phone_another_campaign_now_shares_is_withheld(klaviyo_emulator, tmp_path) -> None:
+    """Spring's own rows do not change; Autumn's customer takes Spring's phone: Spring's
+    list must be planned again (the identity pass reads every campaign) and withhold it."""
+    path = str(tmp_path / "phones.duckdb")
+    a = Row("a-1", "a@example.com", PHONE, list_name="Spring")
+    b = Row("a-2", "b@example.com", "+442079460999", list_name="Autumn")
+    write(path, {"spring": ("email", ["Spring"], [a]), "autumn": ("email", ["Autumn"], [b])})
+    assert run_identity(klaviyo_emulator, path, "spring", "autumn").exit_code == EXIT_OK
+    assert skipped(run_identity(klaviyo_emulator, path, "spring")) == [True]
+    b.phone_number = PHONE
+    write(path, {"spring": ("email", ["Spring"], [a]), "autumn": ("email", ["Autumn"], [b])})
+    result = run_identity(klaviyo_emulator, path, "spring")
+    assert result.exit_code == EXIT_OK, result.error
+    assert skipped(result) == [False]
+    assert result.lists[0].withheld == 1 and result.lists[0].updated == 1
+    assert query(path, "select sent_phone_number from klaviyo_loader.list_members "
+                       "where amperity_id = 'a-1'") == [(None,)]
+
+
+def test_a_push_killed_mid_send_is_finished_by_the_rerun(klaviyo_emulator, spec, warehouse,
+                                                         run_push) -> None:
+    run_push()
+    for m in spec.members[:40]:
+        m.first_name = "Zed"
+    write_warehouse(warehouse, [spec])
+    killed = run_loader(klaviyo_emulator, warehouse, ["spring_sale"],
+                        crash_at="job.accepted:1")
+    assert killed.killed, killed.stderr
+    assert query(warehouse, "select count(*) from klaviyo_loader.list_digests") == [(1,)]
+    rerun = run_push()
+    assert rerun.exit_code == EXIT_OK, rerun.error
+    assert skipped(rerun) == [False, False]
+    assert_lists_exact(klaviyo_emulator, spec)
+    assert skipped(run_push()) == [True, True]
+
+
+def test_a_verdict_the_pushs_own_sends_changed_is_not_vouched_for(klaviyo_emulator,
+                                                                  tmp_path) -> None:
+    """A's phone moves to B in one push of both campaigns: at its start the state still says
+    A's profile holds the phone, so it is withheld from B; A's new phone is sent in the same
+    push. Nothing in the audiences changes after that, yet the next push must send B's phone:
+    the digests are stored only if the identity verdicts on the new state are the same."""
+    path = str(tmp_path / "moved.duckdb")
+    a = Row("a-1", "a@example.com", PHONE, list_name="Spring")
+    b = Row("a-2", "b@example.com", None, list_name="Autumn")
+    write(path, {"spring": ("email", ["Spring"], [a]), "autumn": ("email", ["Autumn"], [b])})
+    assert run_identity(klaviyo_emulator, path, "spring", "autumn").exit_code == EXIT_OK
+    a.phone_number, b.phone_number = "+442079460555", PHONE
+    write(path, {"spring": ("email", ["Spring"], [a]), "autumn": ("email", ["Autumn"], [b])})
+    moved = run_identity(klaviyo_emulator, path, "spring", "autumn")
+    assert moved.exit_code == EXIT_OK, moved.error
+    assert {r.list_name: r.withheld for r in moved.lists} == {"Spring": 0, "Autumn": 1}
+    assert query(path, "select count(*) from klaviyo_loader.list_digests") == [(0,)]
+    after = run_identity(klaviyo_emulator, path, "spring", "autumn")
+    assert skipped(after) == [False, False]
+    assert klaviyo_emulator.find_profile(email="b@example.com")["phone_number"] == PHONE
+    assert skipped(run_identity(klaviyo_emulator, path, "spring", "autumn")) == [True, True]
+
+
+def test_a_change_is_seen_whatever_the_audiences_columns_are_called(
+        klaviyo_emulator, spec, warehouse, run_push) -> None:
+    """A column named like the digest's table alias once hid every other column."""
+    def add_t() -> None:
+        execute(warehouse, "alter table main.aud_spring_sale add column t varchar default 'x'")
+
+    add_t()
+    run_push()
+    assert skipped(run_push()) == [True, True]
+    m = next(m for m in spec.members if m.treatment == "a" and not m.shrink_reason)
+    m.city = "Tromsø"
+    write_warehouse(warehouse, [spec])
+    add_t()
+    result = run_push()
+    assert skipped(result) == [False, False]
+    assert sum(r.updated for r in result.lists) == 1
+
+
+def test_a_skipped_list_is_recorded_when_another_list_makes_a_delivery(
+        klaviyo_emulator, spec, warehouse, run_push) -> None:
+    twin = next(m for m in spec.members if m.treatment == "a" and not m.shrink_reason)
+    spec.members.append(Member("amp-zzz", twin.email, "Twin"))  # a duplicate in list A
+    write_warehouse(warehouse, [spec])
+    run_push()
+    assert skipped(run_push()) == [True, True]
+    list_b = klaviyo_emulator.lists()[spec.list_b]["id"]
+    resp = requests.delete(f"{klaviyo_emulator.base_url}/api/lists/{list_b}", timeout=10,
+                           headers={"Authorization": f"Klaviyo-API-Key {klaviyo_emulator.api_key}",
+                                    "revision": "2026-07-15"})
+    assert resp.status_code == 204
+    result = run_push()
+    assert result.exit_code == EXIT_OK, result.error
+    assert skipped(result) == [True, False] and result.lists[1].created
+    assert_lists_exact(klaviyo_emulator, spec)
+    delivery = result.deliveries["spring_sale"]  # the refill is sent: a delivery records both
+    want = {n: len(v) for n, v in expected_lists(spec).items()}
+    got = dict(query(warehouse, f"select m.list_name, count(distinct r.amperity_id) from "
+                                f"klaviyo_loader.campaign_recipients as r join (select distinct "
+                                f"list_id, list_name from klaviyo_loader.list_members) as m "
+                                f"using (list_id) where r.delivery_id = '{delivery}' "
+                                f"and not r.is_control group by 1"))
+    assert got == want
+    assert result.delivery_totals["spring_sale"]["unchanged"] == want[spec.list_a]
+    # the skipped list's duplicate is recorded by this delivery too
+    assert query(warehouse, f"select list_name, amperity_id from klaviyo_loader.rejected_rows "
+                            f"where delivery_id = '{delivery}'") == [(spec.list_a, "amp-zzz")]
