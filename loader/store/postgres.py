@@ -21,9 +21,6 @@ server); the local copy is thrown away, and the rerun rebuilds it from PostgreSQ
 from __future__ import annotations
 
 import contextlib
-import os
-import shutil
-import tempfile
 import time
 import zlib
 from collections.abc import Callable, Sequence
@@ -35,11 +32,10 @@ import duckdb
 
 from loader.engines.profiles import Target
 from loader.errors import LockedError, WarehouseError
-from loader.store.lock import DEFAULT_MEMORY_LIMIT
+from loader.store.mirror import LOADING, Change, WorkingCopy
 from loader.store.names import qualified, quote
-from loader.store.schema import ADDED_COLUMNS, KEYS, TABLES, columns, ensure_schema, key
+from loader.store.schema import ADDED_COLUMNS, KEYS, TABLES, columns
 
-SHADOW = "_klaviyo_shadow"  # the local copy's image of what PostgreSQL holds
 LOCK_CLASS = 0x4B4C  # advisory lock key 1 ("KL"); key 2 is the account's crc32
 APPLICATION = "klaviyo-audiences loader run {run_id}"
 
@@ -66,35 +62,32 @@ def lock_keys(account_id: str) -> tuple[int, int]:
     return LOCK_CLASS, k2 - (1 << 32) if k2 >= 1 << 31 else k2
 
 
-class PostgresState:
+class PostgresState(WorkingCopy):
     """One run's connection to PostgreSQL, its lock and its local working copy."""
+
+    engine = "PostgreSQL"
 
     def __init__(self, target: Target, schema: str, run_id: str, *,
                  read_only: bool = False) -> None:
         from loader.engines.postgres_engine import PostgresWarehouse
 
+        super().__init__(schema, run_id, read_only=read_only)
         self.target = target
-        self.schema = schema
-        self.run_id = run_id
-        self.read_only = read_only
-        self.warehouse = PostgresWarehouse(
-            target, application_name=APPLICATION.format(run_id=run_id))
+        try:
+            self.warehouse = PostgresWarehouse(
+                target, application_name=APPLICATION.format(run_id=run_id))
+        except BaseException:
+            super().close()
+            raise
         self.pg = self.warehouse.dbapi
-        self.folder = Path(tempfile.mkdtemp(prefix="klaviyo-loader-"))
-        config = {"memory_limit": os.environ.get("LOADER_DUCKDB_MEMORY_LIMIT",
-                                                 DEFAULT_MEMORY_LIMIT),
-                  "preserve_insertion_order": False}
-        self.con = duckdb.connect(str(self.folder / "working-copy.duckdb"), config=config)
         self._locked: tuple[int, int] | None = None
 
     # -- lifetime ---------------------------------------------------------------------------
 
     def close(self) -> None:
         with contextlib.suppress(Exception):
-            self.con.close()
-        with contextlib.suppress(Exception):
             self.warehouse.close()  # closing the session releases the advisory lock
-        shutil.rmtree(self.folder, ignore_errors=True)
+        super().close()
 
     def __enter__(self) -> PostgresState:
         return self
@@ -218,7 +211,7 @@ class PostgresState:
             with contextlib.suppress(WarehouseError):  # a missing one fails its campaign
                 self.copy_in(schema, name)
 
-    def ensure_pg_schema(self) -> None:
+    def ensure_schema(self) -> None:
         """The state schema and tables in PostgreSQL (columns added by newer versions too)."""
         with self.pg.cursor() as cur:
             cur.execute(f"create schema if not exists {quote(self.schema)}")
@@ -235,130 +228,71 @@ class PostgresState:
                             f"({', '.join(quote(k) for k in keycols)})")
         self.pg.commit()
 
-    def load_state(self, account_id: str | None) -> None:
-        """The account's rows of every state table PostgreSQL has (all rows when None), and
-        the shadow of them that :meth:`flush` compares with."""
-        present = {t for t in TABLES if self.schema in self.relations(t)}
-        if not present:
-            return
-        ensure_schema(self.con, self.schema)
-        self.con.execute(f"create schema if not exists {quote(SHADOW)}")
-        for table in TABLES:
-            if table in present:
-                names = [c for c, _ in columns(table)]
-                have = {n for n, _ in self._pg_columns(self.schema, table)}
-                select = ", ".join(quote(c) if c in have else f"null as {quote(c)}"
-                                   for c in names)
-                tmp = "_klaviyo_load"
-                self.copy_in(self.schema, table,
-                             "where account_id = %s" if account_id is not None else "",
-                             [account_id] if account_id is not None else [],
-                             local_schema=tmp)
-                self.con.execute(f"insert into {qualified(self.schema, table)} "
-                                 f"({', '.join(quote(c) for c in names)}) "
-                                 f"select {select} from {qualified(tmp, table)}")
-                self.con.execute(f"drop table {qualified(tmp, table)}")
-            self.con.execute(f"create or replace table {qualified(SHADOW, table)} as "
-                             f"select * from {qualified(self.schema, table)}")
+    def state_tables(self) -> set[str]:
+        return {t for t in TABLES if self.schema in self.relations(t)}
+
+    def fetch(self, table: str, account_id: str | None) -> set[str]:
+        self.copy_in(self.schema, table,
+                     "where account_id = %s" if account_id is not None else "",
+                     [account_id] if account_id is not None else [], local_schema=LOADING)
+        return {n for n, _ in self._pg_columns(self.schema, table)}
 
     # -- a step's changes, to PostgreSQL ----------------------------------------------------
 
-    def flush(self, con: duckdb.DuckDBPyConnection, tables: Sequence[str]) -> None:
-        """Write what the open local step changed in ``tables`` to PostgreSQL, in one
-        transaction (committed here: the caller commits locally next)."""
-        if self.read_only:
-            raise WarehouseError("This command reads state only; it wrote to it.")
-        changes = [c for c in (self._changes(con, t) for t in dict.fromkeys(tables)) if c]
-        if not changes:
-            return
+    def write(self, con: duckdb.DuckDBPyConnection, changes: Sequence[Change]) -> None:
+        """One step's changes in one PostgreSQL transaction (COPY of CSV files the working
+        copy writes, then ``delete … using`` and ``copy … from stdin``)."""
+        files: list[Path] = []
         try:
+            staged = []
+            for change in changes:
+                keys_csv = rows_csv = None
+                if change.n_keys:
+                    keys_csv = self.folder / f"keys-{change.table}.csv"
+                    con.execute(f"copy {change.keys} to '{keys_csv}' "
+                                f"(format csv, header false)")
+                    files.append(keys_csv)
+                if change.n_rows:
+                    rows_csv = self.folder / f"rows-{change.table}.csv"
+                    con.execute(f"copy {change.rows} to '{rows_csv}' "
+                                f"(format csv, header false)")
+                    files.append(rows_csv)
+                staged.append(_Staged(change, keys_csv, rows_csv))
             with self.pg.cursor() as cur:
-                for change in changes:
-                    self._apply(cur, change)
+                for st in staged:
+                    self._apply(cur, st)
             self.pg.commit()
         except BaseException:
             with contextlib.suppress(Exception):
                 self.pg.rollback()
             raise
         finally:
-            for change in changes:
-                for path in (change.keys_csv, change.rows_csv):
-                    if path is not None:
-                        path.unlink(missing_ok=True)
-        for change in changes:  # the shadow is again what PostgreSQL holds
-            shadow = qualified(SHADOW, change.table)
-            con.execute(f"delete from {shadow}")
-            con.execute(f"insert into {shadow} select * from "
-                        f"{qualified(self.schema, change.table)}")
+            for path in files:
+                path.unlink(missing_ok=True)
 
-    def _changes(self, con: duckdb.DuckDBPyConnection, table: str) -> _Change | None:
-        """The step's change to one table, as CSV files for PostgreSQL's COPY.
-
-        Keyed tables: the keys whose rows changed (deleted in PostgreSQL) and those keys'
-        rows now (inserted). Tables without a key (append-mostly: ``rejected_rows``,
-        ``campaign_recipients``): the distinct rows that went (deleted, every copy), then
-        every row now equal to one of them plus the rows added.
-        """
-        cur_t, shadow = qualified(self.schema, table), qualified(SHADOW, table)
-        con.execute(f"create schema if not exists {quote(SHADOW)}")
-        con.execute(f"create table if not exists {shadow} as select * from {cur_t} where false")
-        cols = [c for c, _ in columns(table)]
-        collist = ", ".join(quote(c) for c in cols)
-        keyed = table in KEYS
-        keycols = key(table)
-        klist = ", ".join(quote(k) for k in keycols)
-        eq = "=" if keyed else "is not distinct from"
-        match = " and ".join(f"s.{quote(k)} {eq} k.{quote(k)}" for k in keycols)
-        gone = f"select {collist} from {shadow} except all select {collist} from {cur_t}"
-        added = f"select {collist} from {cur_t} except all select {collist} from {shadow}"
-        con.execute("create or replace temp table _klaviyo_keys as " + (
-            f"select distinct {klist} from (({added}) union all ({gone}))" if keyed
-            else f"select distinct * from ({gone})"))
-        con.execute("create or replace temp table _klaviyo_rows as " + (
-            f"select {collist} from {cur_t} as s semi join _klaviyo_keys as k on {match}"
-            if keyed else
-            f"select {collist} from {cur_t} as s semi join _klaviyo_keys as k on {match} "
-            f"union all select * from ({added}) as s "
-            f"anti join _klaviyo_keys as k on {match}"))
-        counts = con.execute("select (select count(*) from _klaviyo_keys), "
-                             "(select count(*) from _klaviyo_rows)").fetchone()
-        n_keys, n_rows = (int(counts[0]), int(counts[1])) if counts else (0, 0)
-        if not n_keys and not n_rows:
-            return None
-        change = _Change(table, cols, keycols, keyed, None, None)
-        if n_keys:
-            change.keys_csv = self.folder / f"keys-{table}.csv"
-            con.execute(f"copy _klaviyo_keys to '{change.keys_csv}' (format csv, header false)")
-        if n_rows:
-            change.rows_csv = self.folder / f"rows-{table}.csv"
-            con.execute(f"copy _klaviyo_rows to '{change.rows_csv}' (format csv, header false)")
-        return change
-
-    def _apply(self, cur: Any, change: _Change) -> None:
+    def _apply(self, cur: Any, staged: _Staged) -> None:
+        change = staged.change
         rel = qualified(self.schema, change.table)
-        if change.keys_csv is not None:
+        if staged.keys_csv is not None:
             kinds = dict(columns(change.table))
             tmp = f"_klaviyo_keys_{change.table}"
             cur.execute(f"create temp table {tmp} ("
                         + ", ".join(f"{quote(k)} {kinds[k]}" for k in change.keycols)
                         + ") on commit drop")
-            with change.keys_csv.open("r", encoding="utf-8") as fh:
+            with staged.keys_csv.open("r", encoding="utf-8") as fh:
                 cur.copy_expert(f"copy {tmp} from stdin with (format csv)", fh)
             eq = "=" if change.keyed else "is not distinct from"
             match = " and ".join(f"t.{quote(k)} {eq} k.{quote(k)}" for k in change.keycols)
             cur.execute(f"analyze {tmp}")
             cur.execute(f"delete from {rel} as t using {tmp} as k where {match}")
-        if change.rows_csv is not None:
-            with change.rows_csv.open("r", encoding="utf-8") as fh:
+        if staged.rows_csv is not None:
+            with staged.rows_csv.open("r", encoding="utf-8") as fh:
                 cur.copy_expert(f"copy {rel} ({', '.join(quote(c) for c in change.cols)}) "
                                 f"from stdin with (format csv)", fh)
 
 
 @dataclass
-class _Change:
-    table: str
-    cols: list[str]
-    keycols: tuple[str, ...]
-    keyed: bool
+class _Staged:
+    change: Change
     keys_csv: Path | None
     rows_csv: Path | None

@@ -267,8 +267,8 @@ class Pusher:
 
     def run(self) -> PushResult:
         result = PushResult(self.run_id, None, self.options.dry_run, self.options.sample, [])
-        if self.target is not None and self.target.type == "postgres":
-            self._run_postgres(result)
+        if self.target is not None and self.target.type in ("postgres", "spark"):
+            self._run_warehouse(result)
             return result
         if self.options.dry_run:
             con = connect(self.settings.duckdb_path, read_only=True)
@@ -291,19 +291,19 @@ class Pusher:
                 con.close()
         return result
 
-    def _run_postgres(self, result: PushResult) -> None:
-        """The push on a PostgreSQL warehouse: locked per (database, account), worked in a
-        local copy, every step written to PostgreSQL in one transaction (loader.store.postgres).
-        """
-        from loader.store.postgres import PostgresState
+    def _run_warehouse(self, result: PushResult) -> None:
+        """The push on a PostgreSQL or Spark warehouse: one push per (warehouse, account),
+        worked in a local copy, every step written to the warehouse atomically (one PostgreSQL
+        transaction: loader.store.postgres; one Spark commit row: loader.store.spark)."""
+        from loader.store.warehouse import working_copy
 
         assert self.target is not None
         dry = self.options.dry_run
-        with PostgresState(self.target, self.schema, self.run_id, read_only=dry) as pg:
+        with working_copy(self.target, self.schema, self.run_id, read_only=dry) as pg:
             account_id = self.client.get_account_id()
             if not dry:
                 pg.lock(account_id, self.options.lock_wait_s)
-                pg.ensure_pg_schema()
+                pg.ensure_schema()
             pg.load_warehouse(REGISTRY, DELIVERY_SUMMARY)
             pg.load_state(account_id)
             self._run(pg.con, result, Store(pg.con, self.schema, None if dry else pg),

@@ -13,10 +13,15 @@ start) with its warehouse and Derby metastore in a temporary folder.
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
+from datetime import datetime
 
 import pytest
 
+from klaviyo_emulator import Emulator
+from loader.config import Settings
+from loader.sync import PushOptions, push
 from tests.engines._build import (
     ENGINES,
     EngineBuild,
@@ -26,7 +31,7 @@ from tests.engines._build import (
 )
 from tests.fixtures.warehouse import BuiltWarehouse
 
-ENGINE_FIXTURES = {"reference", "engine", "postgres_build", "spark_build"}
+ENGINE_FIXTURES = {"reference", "engine", "postgres_build", "spark_build", "duckdb_push"}
 SELECTED = [e.strip() for e in os.environ.get("KLAVIYO_ENGINES", "").split(",") if e.strip()]
 
 
@@ -70,3 +75,22 @@ def spark_build(reference: BuiltWarehouse,
 def engine(request: pytest.FixtureRequest) -> EngineBuild:
     """Each selected engine's build, in turn (PostgreSQL, then Spark)."""
     return request.getfixturevalue(f"{request.param}_build")
+
+
+@pytest.fixture(scope="session")
+def duckdb_push(reference: BuiltWarehouse, tmp_path_factory: pytest.TempPathFactory
+                ) -> Iterator[tuple[Emulator, str]]:
+    """The same push from (a copy of) the DuckDB reference, into its own emulator: what a push
+    from every engine must leave in Klaviyo."""
+    path = str(tmp_path_factory.mktemp("push_duckdb") / "copy.duckdb")
+    shutil.copy(reference.duckdb_path, path)
+    emu = Emulator()
+    emu.start()
+    try:
+        settings = Settings.from_env({"KLAVIYO_BASE_URL": emu.base_url,
+                                      "KLAVIYO_API_KEY": emu.api_key, "DUCKDB_PATH": path})
+        result = push(settings, PushOptions(all_campaigns=True, at=datetime(2027, 1, 1, 9)))
+        assert result.error is None, result.error
+        yield emu, path
+    finally:
+        emu.stop()

@@ -15,12 +15,10 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -37,11 +35,8 @@ from loader.store.postgres import APPLICATION, lock_keys
 from loader.sync import PushOptions, push
 from loader.warehouse import read_campaigns
 from tests.engines._build import EngineBuild, dbt_subprocess
-from tests.fixtures.warehouse import REPO, BuiltWarehouse
-
-AT = "2027-01-01T09:00:00Z"
-WRITES = ("bulk_import_profiles", "remove_profiles_from_list", "update_profile", "create_list",
-          "delete_list")
+from tests.engines._push import AT, view, writes
+from tests.fixtures.warehouse import REPO
 
 
 @pytest.fixture(scope="module")
@@ -66,22 +61,6 @@ def pg_push(postgres_build: EngineBuild) -> Iterator[dict[str, str]]:
         with admin.cursor() as cur:
             cur.execute(f'drop database if exists "{copy}" with (force)')
         admin.close()
-
-
-def view(emu: Emulator) -> dict[str, list[str]]:
-    """Each list's members as Klaviyo holds them (identifiers, attributes, properties)."""
-    profiles = {p["id"]: p for p in emu.profiles()}
-    out: dict[str, list[str]] = {}
-    for name, rec in emu.lists().items():
-        out[name] = sorted(json.dumps({k: v for k, v in profiles[pid].items()
-                                       if k not in ("id", "lists", "created", "updated")},
-                                      sort_keys=True, default=str)
-                           for pid in rec["members"])
-    return out
-
-
-def writes(emu: Emulator) -> dict[str, int]:
-    return {op: n for op, n in emu.stats()["requests"].items() if op in WRITES and n}
 
 
 def run_loader(emu: Emulator, env: dict[str, str], *args: str, crash_at: str | None = None
@@ -117,24 +96,6 @@ def pg_exec(env: dict[str, str], sql: str) -> None:
 def pg_rows(env: dict[str, str], sql: str) -> list[tuple[Any, ...]]:
     with connect(read_target(profiles_dir_path=REPO, env=env)) as w:
         return w.query(sql)
-
-
-@pytest.fixture(scope="module")
-def duckdb_push(reference: BuiltWarehouse, tmp_path_factory: pytest.TempPathFactory
-                ) -> Iterator[tuple[Emulator, str]]:
-    """The same push from (a copy of) the DuckDB reference, into its own emulator."""
-    path = str(tmp_path_factory.mktemp("push_duckdb") / "copy.duckdb")
-    shutil.copy(reference.duckdb_path, path)
-    emu = Emulator()
-    emu.start()
-    try:
-        settings = Settings.from_env({"KLAVIYO_BASE_URL": emu.base_url,
-                                      "KLAVIYO_API_KEY": emu.api_key, "DUCKDB_PATH": path})
-        result = push(settings, PushOptions(all_campaigns=True, at=datetime(2027, 1, 1, 9)))
-        assert result.error is None, result.error
-        yield emu, path
-    finally:
-        emu.stop()
 
 
 def test_push_from_postgres_mirrors_the_audiences_and_a_second_push_sends_nothing(
