@@ -49,8 +49,20 @@ def check_not_directory(path: str) -> None:
         )
 
 
+class _FileLock:
+    """An flock held on an open file until :meth:`release` (or the process ends)."""
+
+    _fh: IO[str] | None = None
+
+    def release(self) -> None:
+        if self._fh is not None:
+            fcntl.flock(self._fh.fileno(), fcntl.LOCK_UN)
+            self._fh.close()
+            self._fh = None
+
+
 @dataclass
-class PushLock:
+class PushLock(_FileLock):
     """An exclusive advisory lock beside the DuckDB file, naming the run that holds it.
 
     ``dbt build`` (the ``loader.dbt_plugin`` in profiles.yml) takes the same lock shared while
@@ -104,11 +116,6 @@ class PushLock:
         self._fh = fh
         return self
 
-    def release(self) -> None:
-        if self._fh is not None:
-            fcntl.flock(self._fh.fileno(), fcntl.LOCK_UN)
-            self._fh.close()
-            self._fh = None
 
     def __enter__(self) -> PushLock:
         return self.acquire()
@@ -147,7 +154,7 @@ def push_holding(duckdb_path: str) -> dict[str, str] | None:
         fh.close()
 
 
-class SharedWarehouseLock:
+class SharedWarehouseLock(_FileLock):
     """The push lock taken shared, waiting while a push holds it (for ``dbt``; see
     ``loader.dbt_plugin``). ``on_wait`` is told once, with the holder, when it has to wait."""
 
@@ -188,11 +195,6 @@ class SharedWarehouseLock:
         self._fh = fh
         return self
 
-    def release(self) -> None:
-        if self._fh is not None:
-            fcntl.flock(self._fh.fileno(), fcntl.LOCK_UN)
-            self._fh.close()
-            self._fh = None
 
 
 def connect(path: str, read_only: bool = False, wait_s: float = 30.0,

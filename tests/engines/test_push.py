@@ -35,7 +35,7 @@ from loader.store.postgres import APPLICATION, lock_keys
 from loader.sync import PushOptions, push
 from loader.warehouse import read_campaigns
 from tests.engines._build import EngineBuild, dbt_subprocess
-from tests.engines._push import AT, view, writes
+from tests.engines._push import AT, assert_state_agrees, view, writes
 from tests.fixtures.warehouse import REPO
 
 
@@ -80,14 +80,6 @@ def run_push(emu: Emulator, env: dict[str, str], crash_at: str | None = None
     return run_loader(emu, env, "push", "--all", "--at", AT, "--quiet", crash_at=crash_at)
 
 
-def duckdb_rows(path: str, sql: str) -> list[tuple[Any, ...]]:
-    con = duckdb.connect(path, read_only=True)
-    try:
-        return [tuple(r) for r in con.execute(sql).fetchall()]
-    finally:
-        con.close()
-
-
 def pg_exec(env: dict[str, str], sql: str) -> None:
     with connect(read_target(profiles_dir_path=REPO, env=env)) as w:
         w.execute(sql)
@@ -107,16 +99,7 @@ def test_push_from_postgres_mirrors_the_audiences_and_a_second_push_sends_nothin
     assert reference and any(reference.values())
     assert view(klaviyo_emulator) == reference
     # state and history are in PostgreSQL, and agree with the lists
-    members = dict(pg_rows(pg_push, "select list_name, count(*) from klaviyo_loader.list_members "
-                                    "group by list_name"))
-    assert members == {n: len(m) for n, m in reference.items() if m}
-    assert pg_rows(pg_push, "select count(*) from klaviyo_loader.deliveries "
-                            "where status <> 'completed'") == [(0,)]
-    assert pg_rows(pg_push, "select count(*) from klaviyo_loader.pending_rows") == [(0,)]
-    who = ("select campaign_id, amperity_id, sub_audience_id, treatment_id, is_control "
-           "from klaviyo_loader.campaign_recipients")
-    recipients = sorted(pg_rows(pg_push, who), key=repr)
-    assert recipients and recipients == sorted(duckdb_rows(duckdb_push[1], who), key=repr)
+    assert_state_agrees(lambda sql: pg_rows(pg_push, sql), reference, duckdb_push[1])
     before = writes(klaviyo_emulator)
     second = run_push(klaviyo_emulator, pg_push)
     assert second.returncode in (0, 1), second.stderr

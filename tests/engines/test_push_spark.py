@@ -41,7 +41,7 @@ from loader.store.spark import COMMITS, committed_select, lease_table, writes_ta
 from loader.sync import PushOptions, PushResult, push
 from loader.warehouse import read_campaigns
 from tests.engines._build import EngineBuild, dbt_in_process, environment
-from tests.engines._push import AT, view, writes
+from tests.engines._push import AT, RECIPIENTS, assert_state_agrees, view, writes
 from tests.fixtures.warehouse import REPO
 
 PUSHED_AT = datetime(2027, 1, 1, 9)
@@ -85,28 +85,15 @@ def test_push_from_spark_mirrors_the_audiences_and_a_second_push_sends_nothing(
     assert view(spark_emu) == reference
     # state and history are in Spark (the views over the committed writes), agreeing with the
     # lists
-    members = dict(spark_rows(spark_build, "select list_name, count(*) from "
-                                           "klaviyo_loader.list_members group by list_name"))
-    assert members == {n: len(m) for n, m in reference.items() if m}
-    assert spark_rows(spark_build, "select count(*) from klaviyo_loader.deliveries "
-                                   "where status <> 'completed'") == [(0,)]
-    assert spark_rows(spark_build, "select count(*) from klaviyo_loader.pending_rows") == [(0,)]
-    who = ("select campaign_id, amperity_id, sub_audience_id, treatment_id, is_control "
-           "from klaviyo_loader.campaign_recipients")
-    recipients = sorted(spark_rows(spark_build, who), key=repr)
-    con = duckdb.connect(duckdb_push[1], read_only=True)
-    try:
-        expected = sorted((tuple(r) for r in con.execute(who).fetchall()), key=repr)
-    finally:
-        con.close()
-    assert recipients and recipients == expected
+    expected = assert_state_agrees(lambda sql: spark_rows(spark_build, sql), reference,
+                                   duckdb_push[1])
     before = writes(spark_emu)
     last = spark_rows(spark_build, "select max(write_id) from klaviyo_loader.commits")[0][0]
     second = push_spark(spark_build, spark_emu)
     assert second.error is None or second.status == "completed_with_rejections", second.error
     assert writes(spark_emu) == before, "a second push sent something"
     assert view(spark_emu) == reference
-    assert sorted(spark_rows(spark_build, who), key=repr) == expected
+    assert sorted(spark_rows(spark_build, RECIPIENTS), key=repr) == expected
     # the second push wrote only bookkeeping: no member, no recipient
     assert spark_rows(spark_build, f"select count(*) from klaviyo_loader.commits where "
                       f"write_id > '{last}' and (tables like '%list_members%' "

@@ -8,20 +8,10 @@ pushes for the same cases.
 
 from __future__ import annotations
 
-import duckdb
-
 from loader.errors import EXIT_OK
 from tests.sync.helpers import query
 from tests.sync.test_push import assert_lists_exact, imported
-
-
-def execute(path: str, sql: str) -> None:
-    con = duckdb.connect(path)
-    try:
-        con.execute(sql)
-    finally:
-        con.close()
-
+from tests.sync.test_skip import execute
 
 LEFTOVER = """insert into klaviyo_loader.pending_rows (account_id, list_id, seq, op, identifier,
     amperity_id, fingerprint, nbytes, profile_id, is_new, sent_email, fields)
