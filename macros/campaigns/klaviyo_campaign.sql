@@ -12,11 +12,18 @@
                 {'name': 'Holdout', 'percent': 10, 'control': true}]}],
         ) }}
 
-    At parse time: refs every relation it reads, stores the normalized declaration in
-    config.meta.klaviyo_campaign and adds the post-hook warning of empty sub-audiences. At
-    compile time: raises every invalid declaration (naming the campaign and the field: the
+    At parse time: checks the declaration, refs every relation it reads, stores the normalized
+    declaration in config.meta.klaviyo_campaign (and what its check found in
+    config.meta.klaviyo_campaign_checks) and adds the post-hook warning of empty sub-audiences.
+    At compile time: raises every invalid declaration (naming the campaign and the field: the
     declaration itself, then the checks against the graph and the warehouse), prints its
     warnings, then renders the audience relation (docs/architecture.md).
+
+    The declaration is checked once, when the model is parsed: compiling reuses that result
+    (the same arguments and vars give the same one; dbt re-parses the model when its file,
+    a macro it calls or a var changes) instead of checking it again, which would compile
+    every klaviyo_normalize_* macro's Jinja in each dbt process that builds a campaign. A
+    unit test's node carries no stored result: its declaration is checked where it compiles.
 -#}
 {% macro klaviyo_campaign(
     name=none,
@@ -33,16 +40,24 @@
     identifier='email',
     timing=none
 ) -%}
-    {%- set normalized = klaviyo_normalize_campaign({
-        'name': name, 'campaign_id': campaign_id, 'include': include, 'exclude': exclude,
-        'sub_audiences': sub_audiences, 'treatments': treatments, 'first_match_only': first_match_only,
-        'attributes': attributes, 'attribute_source': attribute_source,
-        'condition_source': condition_source, 'update_contacts': update_contacts,
-        'identifier': identifier, 'timing': timing,
-    }, kwargs.keys() | list) -%}
+    {%- set stored = (model.get('config') or {}).get('meta') or {} if execute else {} -%}
+    {%- if stored.get('klaviyo_campaign') is mapping and stored.get('klaviyo_campaign_checks') is mapping -%}
+        {%- set normalized = {'declaration': stored.klaviyo_campaign, 'errors': stored.klaviyo_campaign_checks.errors,
+            'warnings': stored.klaviyo_campaign_checks.warnings} -%}
+    {%- else -%}
+        {%- set normalized = klaviyo_normalize_campaign({
+            'name': name, 'campaign_id': campaign_id, 'include': include, 'exclude': exclude,
+            'sub_audiences': sub_audiences, 'treatments': treatments, 'first_match_only': first_match_only,
+            'attributes': attributes, 'attribute_source': attribute_source,
+            'condition_source': condition_source, 'update_contacts': update_contacts,
+            'identifier': identifier, 'timing': timing,
+        }, kwargs.keys() | list) -%}
+        {%- do normalized.declaration.update({'model_name': model.name}) -%}
+    {%- endif -%}
     {%- set declaration = normalized.declaration -%}
-    {%- do declaration.update({'model_name': model.name}) -%}
-    {{ config(meta={'klaviyo_campaign': declaration}, post_hook=['{{ klaviyo_warn_empty_sub_audiences() }}']) }}
+    {{ config(meta={'klaviyo_campaign': declaration,
+        'klaviyo_campaign_checks': {'errors': normalized.errors, 'warnings': normalized.warnings}},
+        post_hook=['{{ klaviyo_warn_empty_sub_audiences() }}']) }}
 
     {#- Every relation read, referenced at parse time so dbt orders the build. -#}
     {%- set relations = {} -%}
