@@ -253,7 +253,8 @@ mapped_attributes as (
 {#- C1, campaign-wide identity: customers sharing the (normalised) identifier anywhere in the
     campaign - any sub-audience, treatment or the control group - resolve to one: the smallest
     amperity_id (byte order) among the rows that are otherwise sendable. Every row of the
-    others is shrunk as duplicate_<identifier> and keeps its attributes. -#}
+    others is shrunk as duplicate_<identifier> and keeps its attributes. #}
+
 shrunk_rows as (
     select
         *,
