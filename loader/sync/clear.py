@@ -13,7 +13,10 @@ PATCH and its state write repeats the (idempotent) PATCH, and an unchanged push 
 Custom properties are not concerned: the import clears them (``patch_properties.unset``).
 
 Cost: one ``PATCH`` a profile (Klaviyo: 75/s burst, 750/min steady), plus one
-``GET /api/profiles`` per 100 profiles whose id state does not know yet.
+``GET /api/profiles`` per 100 profiles whose id state does not know yet. The profiles to patch
+are read from the plan's one pass (``loader.sync.plan.DIFF``), not from another join of the
+whole list with state. The same after-send step gives members whose fingerprint an older
+loader wrote, found unchanged by the plan, this version's fingerprint (``upgrade``).
 """
 
 from __future__ import annotations
@@ -99,7 +102,8 @@ def body(profile_id: str, clear: int) -> dict[str, Any]:
 
 def clear_fields(applier: Applier, list_id: str, identifier_field: str, mask: int) -> int:
     """PATCH every profile of the list whose field went from a value to NULL; the number of
-    profiles patched."""
+    profiles patched. First, members found unchanged under an older fingerprint get this
+    version's (``upgrade``)."""
     con, store = applier.con, applier.store
     upgrade(store, applier.account_id, list_id)
     rows = con.execute(clears_sql(applier.schema, applier.account_id, list_id, mask)
