@@ -153,7 +153,8 @@ class Applier:
         """Replace the list's pending rows with the plan in ``DIFF``; reject oversize rows.
 
         The rendered profiles stay in the temp table ``DIFF``; the persistent intent in
-        ``pending_rows`` carries no payload, so writing it is cheap (a rerun renders again).
+        ``pending_rows`` carries no payload nor its size (nothing reads them back: a rerun
+        renders again), only what confirming a job and planning a rerun need.
         """
         stats = ListStats()
         with self.store.step("pending_rows", "rejected_rows", "rejected_members", "deliveries"):
@@ -170,7 +171,7 @@ class Applier:
                 f"nbytes, profile_id, is_new, {SENT}, fields")
         self.con.execute(f"""
             insert into {self.t('pending_rows')} ({cols})
-            select ?, ?, seq, 'upsert', identifier, amperity_id, fingerprint, null, nbytes,
+            select ?, ?, seq, 'upsert', identifier, amperity_id, fingerprint, null, null,
                 profile_id, kind = 'add', {SENT}, fields
             from {DIFF} where seq is not null""", a)
         if removals_sql:
@@ -210,11 +211,15 @@ class Applier:
     # -- imports ----------------------------------------------------------------------------
 
     def _body(self, seq_from: int, seq_to: int, list_id: str) -> bytes:
-        """One import job body, assembled and encoded by DuckDB from the rendered profiles."""
+        """One import job body, assembled and encoded by DuckDB from the rendered profiles.
+
+        ``list(… order by seq)`` joined once costs about a quarter less CPU than
+        ``string_agg(… order by seq)`` for the same bytes (the ordered string aggregate
+        re-concatenates as it sorts)."""
         head, tail = import_job_body([BODY_SLOT], list_id).split(BODY_SLOT)
         row = self.con.execute(
-            f"select encode(? || string_agg(payload, ',' order by seq) || ?) from {DIFF} "
-            f"where seq between ? and ?", [head, tail, seq_from, seq_to]).fetchone()
+            f"select encode(? || array_to_string(list(payload order by seq), ',') || ?) "
+            f"from {DIFF} where seq between ? and ?", [head, tail, seq_from, seq_to]).fetchone()
         return bytes(row[0]) if row and row[0] else import_job_body([], list_id).encode()
 
     def _count(self, seq_from: int, seq_to: int) -> int:
@@ -476,7 +481,8 @@ class Applier:
                     -- a field sent before stays in the mask until it is cleared (clear.py)
                     case when p.fields is null and m.sent_fields is null then null
                         else coalesce(p.fields, 0) | coalesce(m.sent_fields, 0)
-                    end as sent_fields
+                    end as sent_fields,
+                    m.identifier is not null as in_members
                 from {self.t('pending_rows')} as p
                 left join {self.t('list_members')} as m on m.account_id = p.account_id
                     and m.list_id = p.list_id and m.identifier = p.identifier
@@ -484,12 +490,13 @@ class Applier:
                     and {in_ranges} and not list_contains(?, p.seq)""",
                 [ts, *a, list(bad)])
             counts = self.con.execute(
-                "select count(*) filter (where is_new), count(*) filter (where not is_new) "
-                "from _confirm").fetchone()
+                "select count(*) filter (where is_new), count(*) filter (where not is_new), "
+                "count(*) filter (where in_members) from _confirm").fetchone()
             stats.added, stats.updated = (int(counts[0]), int(counts[1])) if counts else (0, 0)
-            self.con.execute(f"""
-                delete from {self.t('list_members')} where account_id = ? and list_id = ?
-                and identifier in (select identifier from _confirm)""", a)
+            if counts and counts[2]:  # only rows state holds are replaced (none on a 1st push)
+                self.con.execute(f"""
+                    delete from {self.t('list_members')} where account_id = ? and list_id = ?
+                    and identifier in (select identifier from _confirm where in_members)""", a)
             self.con.execute(f"""
                 insert into {self.t('list_members')} (account_id, list_id, list_name,
                     identifier, profile_id, fingerprint, amperity_id, first_sent_at,
