@@ -1,11 +1,13 @@
 """Reading the warehouse: the campaign registry and audience relations, as SQL run in DuckDB.
 
-The per-list "desired state" (one JSON:API profile per identifier, its fingerprint and size) is
-rendered by DuckDB, so Python only ever handles the rows that changed, as ready JSON text.
+The per-list "desired state" (one row per identifier: its values and their fingerprint) is built
+by DuckDB; the JSON:API profiles are rendered by DuckDB too, only for the rows a push sends, so
+Python only ever handles the rows that changed, as ready JSON text.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Callable, Iterator
@@ -20,6 +22,7 @@ from loader.klaviyo.payloads import (
     IDENTIFIERS,
     LOCATION_FIELDS,
     PROFILE_FIELDS,
+    RENDER_VERSION,
     aggregate_json,
     ident,
     placement,
@@ -293,78 +296,190 @@ def fields_mask(campaign: Campaign, columns: list[str]) -> int:
     return sum(field_bit(c) for c in clearable_columns(campaign, columns))
 
 
+# DuckDB types whose hash() is taken over the stored value itself (fixed width; distinct 64-bit
+# values never share a hash): a desired row keeps them typed. VARCHAR is hashed as its bytes;
+# any other type (DOUBLE, whose 0.0 and -0.0 hash alike, lists, structs, time zones…) is kept
+# and hashed as the JSON text it is sent as.
+_FIXED_TYPES = re.compile(
+    r"(BOOLEAN|TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT"
+    r"|UHUGEINT|DECIMAL\(\d+,\s*\d+\)|DATE|TIME|TIMESTAMP|TIMESTAMP_S|TIMESTAMP_MS"
+    r"|TIMESTAMP_NS|UUID)")
+FINGERPRINT_PREFIX = "h"  # a fingerprint of this version; md5 (older state) is hex, no 'h'
+
+
+def value_kind(column_type: str) -> str:
+    """How a desired row keeps a mapped value: 'text' (VARCHAR), 'fixed' (typed) or 'json'."""
+    t = column_type.strip().upper()
+    if t == "VARCHAR":
+        return "text"
+    return "fixed" if _FIXED_TYPES.fullmatch(t) else "json"
+
+
+def value_columns(campaign: Campaign, columns: list[str]) -> list[str]:
+    """The mapped columns a profile's JSON carries besides the identifier, in order."""
+    sent = columns if campaign.update_contacts else [campaign.identifier]
+    return [c for c in sent if c != campaign.identifier]
+
+
+def fingerprint_seeds(campaign: Campaign, columns: list[str], types: dict[str, str],
+                      timezone: str = "", aggregated: bool = False) -> tuple[int, int]:
+    """Two 64-bit seeds from what shapes the JSON besides the values: the render version, the
+    identifier, update_contacts, each sent column's name, placement and type (a type change
+    may change the JSON for equal hashes: 1.50 vs 15.0), the session's time zone when a value
+    is a timestamp with time zone, and whether the row is an aggregate of several rows."""
+    cols = value_columns(campaign, columns)
+    zoned = any("TIME ZONE" in types.get(c, "").upper() for c in cols)
+    doc = json.dumps([RENDER_VERSION, campaign.identifier, campaign.update_contacts,
+                      [[c, placement(c), types.get(c, "")] for c in cols],
+                      timezone if zoned else "", aggregated])
+    digest = hashlib.md5(doc.encode()).digest()
+    return int.from_bytes(digest[:8], "big"), int.from_bytes(digest[8:], "big")
+
+
+def fingerprint_sql(values: list[tuple[str, str]], seeds: tuple[int, int]) -> str:
+    """SQL: a row's 128-bit fingerprint, 'h' + two 64-bit DuckDB hashes in hex.
+
+    ``values``: (SQL, kind) of each value in column order ('fixed', 'text' or 'json'). The
+    first hash combines every value's own hash (``hash(a, b, …)``, an order-dependent
+    combination: a value changed alone always changes it unless the value's own hash
+    collides). The second is built from different input so that a collision of the first is
+    not one of the second: the texts concatenated into one string (hashed in other 8-byte
+    blocks than each text alone) with each one's length (-1 for NULL), then the typed values
+    in reverse order with their NULL flags (a NULL and the one value hashing like NULL).
+    """
+    texts = [v for v, k in values if k != "fixed"]
+    fixed = [v for v, k in values if k == "fixed"]
+    first = ", ".join([f"{seeds[0]}::ubigint", *(v for v, _ in values)])
+    second = [f"{seeds[1]}::ubigint"]
+    if texts:
+        second.append(f"concat({', '.join(texts)})")
+        second += [f"coalesce(strlen({v}), -1)" for v in texts]
+    for v in reversed(fixed):
+        second += [v, f"{v} is null"]
+    return (f"{sql_str(FINGERPRINT_PREFIX)} || to_hex(hash({first})) || '.' || "
+            f"to_hex(hash({', '.join(second)}))")
+
+
+def json_texts_sql(campaign: Campaign, columns: list[str], types: dict[str, str],
+                   alias: str) -> str:
+    """SQL select items: the JSON text of each value column of a desired row (``_j<i>``),
+    from its kept value (``<alias>._v<i>``)."""
+    out = []
+    for i, c in enumerate(value_columns(campaign, columns)):
+        ref = f"{alias}._v{i}"
+        out.append(f"{ref if value_kind(types.get(c, '')) == 'json' else value_json(c, ref)}"
+                   f" as _j{i}")
+    return ", ".join(out)
+
+
+def payload_sql(campaign: Campaign, columns: list[str], identifier: str = "identifier") -> str:
+    """SQL: the JSON:API profile over a relation with ``identifier`` and the ``_j<i>`` texts."""
+    index = {c: i for i, c in enumerate(value_columns(campaign, columns))}
+
+    def ref(c: str) -> str:
+        return f"to_json({identifier})" if c == campaign.identifier else f"_j{index[c]}"
+
+    return profile_sql(columns, campaign.identifier, campaign.update_contacts, ref)
+
+
 def desired_sql(campaign: Campaign, list_name: str, columns: list[str],
-                duplicates: str | None = None, source: str | None = None) -> str:
-    """One row per identifier the list should hold.
+                types: dict[str, str], source: str | None = None, timezone: str = "") -> str:
+    """One row per identifier the list should hold, not rendered.
 
-    Columns: identifier, amperity_id (the customer sent: the smallest id among customers sharing
-    the identifier), customers (how many customers share it), sent_email, sent_phone_number,
-    sent_external_id (the other identifiers the profile carries; null when not sent, and for
-    the campaign's own identifier, which is ``identifier``), fields (the mask of the
-    clearable fields sent with a value, ``CLEARABLE_FIELDS``; null for membership only),
-    payload (the JSON:API profile), fingerprint (md5 of the payload), nbytes (payload size
-    in bytes).
+    Columns: identifier (varchar), amperity_id (the customer sent: the smallest id among
+    customers sharing the identifier), customers (how many customers hold it), sent_email,
+    sent_phone_number, sent_external_id (the other identifiers the profile carries; null when
+    not sent, and for the campaign's own identifier, which is ``identifier``), fields (the
+    mask of the clearable fields sent with a value, ``CLEARABLE_FIELDS``; null for membership
+    only), fingerprint (``fingerprint_sql`` of what the profile's JSON is made of), payload,
+    holders, and ``_v0…`` (the values of ``value_columns``, typed, or their JSON text for
+    types kept as JSON: ``value_kind``).
 
-    ``duplicates``: a relation shaped as ``duplicates_sql``; its customers with a
-    ``collides_with`` are left out (they share the identifier with a customer that is sent).
-    ``source``: the list's rows as they are sent (default ``sendable_sql``; a push passes
-    ``loader.sync.identity.source_sql``, with withheld identifiers set to null).
-
-    Identifiers with one row (the vast majority) are rendered straight from the row; only
-    identifiers with several rows (expansion rows, shared identifiers) are aggregated.
+    Identifiers with one row (the vast majority) keep their values: the JSON is rendered
+    only for the rows a diff sends (``json_texts_sql``, ``payload_sql``). Identifiers with
+    several rows (expansion rows, customers sharing the identifier) are aggregated over the
+    rows of the customer sent and rendered here (``payload``); ``holders`` lists their
+    customers, so the duplicates come from the same pass.
+    ``types``: the DuckDB type of each column. ``source``: the list's rows as they are sent
+    (default ``sendable_sql``; a push passes ``loader.sync.identity.source_sql``).
     """
     idc = ident(campaign.identifier)
-    others = [c for c in columns if c != campaign.identifier]
-    singles = "".join(f", {value_json(c)} as {ident(c)}" for c in others)
-    aggs = "".join(f", {aggregate_json(c)} as {ident(c)}" for c in others)
+    values = value_columns(campaign, columns)
+    kinds = [value_kind(types.get(c, "")) for c in values]
     sent = sent_identifiers(campaign, columns)
     others_sent = [k for k in sent if k != campaign.identifier]  # the identifier is `identifier`
+    owner = "s.amperity_id = c.amperity_id"
     sent_single = "".join(
         f", cast(s.{ident(k)} as varchar) as sent_{k}" if k in others_sent
         else f", null::varchar as sent_{k}" for k in IDENTIFIERS)
     sent_agg = "".join(
-        f", cast(min(s.{ident(k)}) as varchar)" if k in others_sent else ", null::varchar"
-        for k in IDENTIFIERS)
+        f", cast(min(s.{ident(k)}) filter (where {owner}) as varchar) as sent_{k}"
+        if k in others_sent else f", null::varchar as sent_{k}" for k in IDENTIFIERS)
     sent_cols = "".join(f", sent_{k}" for k in IDENTIFIERS)
-    payload = profile_sql(columns, campaign.identifier, campaign.update_contacts)
-    clearable = clearable_columns(campaign, columns)
-    fields = (" + ".join(f"(case when {ident(c)} is not null then {field_bit(c)} else 0 end)"
-                         for c in clearable) or "0") if campaign.update_contacts else "null"
+    kept = "".join(
+        f", {value_json(c, f's.{ident(c)}') if k == 'json' else f's.{ident(c)}'} as _v{i}"
+        for i, (c, k) in enumerate(zip(values, kinds, strict=True)))
+    aggs = "".join(f", {aggregate_json(c, owner)} as _j{i}" for i, c in enumerate(values))
+    clearable = set(clearable_columns(campaign, columns))
+
+    def fields(prefix: str) -> str:
+        if not campaign.update_contacts:
+            return "null::bigint"
+        bits = [f"(case when {prefix}{i} is not null then {field_bit(c)} else 0 end)"
+                for i, c in enumerate(values) if c in clearable]
+        return f"({' + '.join(bits) or '0'})::bigint"
+
+    single_fp = fingerprint_sql([(f"_v{i}", k) for i, k in enumerate(kinds)],
+                                fingerprint_seeds(campaign, columns, types, timezone))
+    multi_fp = fingerprint_sql([(f"_j{i}", "json") for i in range(len(values))],
+                               fingerprint_seeds(campaign, columns, types, timezone, True))
+    v_cols = "".join(f", _v{i}" for i in range(len(values)))
     source = source or sendable_sql(campaign, list_name)
-    if duplicates:
-        source = (f"select * from ({source}) as a anti join (select amperity_id from "
-                  f"{duplicates} where collides_with is not null) as x "
-                  f"on x.amperity_id = a.amperity_id")
     return f"""
 with sendable as (
     {source}
 ),
 counted as (
-    select {idc} as identifier, min(amperity_id) as amperity_id,
-        count(distinct amperity_id) as customers, count(*) as n_rows
+    select {idc} as identifier, min(amperity_id) as amperity_id, count(*) as n_rows
     from sendable group by 1
 ),
-rendered as (
-    select s.{idc} as identifier, s.amperity_id, 1::bigint as customers{sent_single},
-        to_json(cast(s.{idc} as varchar)) as {idc}{singles}
+singles as (
+    select cast(s.{idc} as varchar) as identifier, s.amperity_id, 1::bigint as customers
+        {sent_single}{kept}
     from sendable as s
     inner join counted as c on s.{idc} = c.identifier and c.n_rows = 1
-    union all
-    select s.{idc}, s.amperity_id, any_value(c.customers){sent_agg},
-        to_json(cast(s.{idc} as varchar)){aggs}
+),
+multiples as (
+    select cast(s.{idc} as varchar) as identifier, c.amperity_id,
+        count(distinct s.amperity_id) as customers{sent_agg},
+        list_sort(list(distinct s.amperity_id)) as holders{aggs}
     from sendable as s
     inner join counted as c on s.{idc} = c.identifier and c.n_rows > 1
-        and s.amperity_id = c.amperity_id
-    group by s.{idc}, s.amperity_id
+    group by s.{idc}, c.amperity_id
 ),
-profiles as (
-    select identifier, amperity_id, customers{sent_cols}, ({fields})::bigint as fields,
-        {payload} as payload
-    from rendered
+final as (
+    select identifier, amperity_id, customers{sent_cols}, {fields('_v')} as fields,
+        {single_fp} as fingerprint, null::varchar as payload, null::varchar[] as holders{v_cols}
+    from singles
+    union all by name
+    select identifier, amperity_id, customers{sent_cols}, {fields('_j')} as fields,
+        {multi_fp} as fingerprint, {payload_sql(campaign, columns)} as payload, holders
+    from multiples
 )
-select identifier, amperity_id, customers{sent_cols}, fields, payload,
-    md5(payload) as fingerprint, strlen(payload) as nbytes
-from profiles
+select * from final
+"""
+
+
+def duplicates_from_desired(campaign: Campaign, desired: str) -> str:
+    """``duplicates_sql``'s rows, from a desired relation (``desired_sql``'s ``holders``)."""
+    return f"""
+with shared as (
+    select identifier, amperity_id as owner_id, unnest(holders) as amperity_id
+    from {desired} where customers > 1
+)
+select amperity_id, identifier, {sql_str(campaign.identifier)} as identifier_kind,
+    case when amperity_id <> owner_id then owner_id end as collides_with
+from shared
 """
 
 

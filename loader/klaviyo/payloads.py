@@ -9,6 +9,11 @@ profile or location field is not sent; a NULL custom property is cleared with
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+
+# Bump when the JSON a row renders to changes for the same values (a new placement rule, a new
+# way to write a type): every fingerprint changes with it, so every profile is sent once again.
+RENDER_VERSION = "2"
 
 PROFILE_FIELDS = (
     "email", "phone_number", "external_id", "first_name", "last_name", "organization",
@@ -44,36 +49,43 @@ def placement(column: str) -> str:
     return "property"
 
 
-def value_json(column: str) -> str:
-    """SQL for the JSON text of one scalar column's value (NULL stays NULL)."""
-    col = ident(column)
+def value_json(column: str, ref: str | None = None) -> str:
+    """SQL for the JSON text of one scalar column's value (NULL stays NULL).
+
+    ``ref``: the SQL holding the value (default: the column itself)."""
+    col = ref or ident(column)
     if placement(column) == "property" or column in NUMERIC_OK:
         return f"to_json({col})"
     return f"to_json(cast({col} as varchar))"
 
 
-def aggregate_json(column: str) -> str:
+def aggregate_json(column: str, where: str | None = None) -> str:
     """SQL aggregate: the JSON text of a column over one customer's rows.
 
     A custom property with several distinct values (expansion rows from a multi-valued table)
-    becomes a sorted JSON array; anything else takes one value (the smallest).
+    becomes a sorted JSON array; anything else takes one value (the smallest). ``where``: only
+    the rows it holds for are aggregated (SQL, a ``filter`` clause).
     """
     col = ident(column)
+    f = f" filter (where {where})" if where else ""
     if placement(column) == "property":
         return (
-            f"case when count(distinct {col}) > 1 then to_json(list_sort(list(distinct {col}))) "
-            f"else to_json(min({col})) end"
+            f"case when count(distinct {col}){f} > 1 "
+            f"then to_json(list_sort(list(distinct {col}){f})) "
+            f"else to_json(min({col}){f}) end"
         )
     if column in NUMERIC_OK:
-        return f"to_json(min({col}))"
-    return f"to_json(cast(min({col}) as varchar))"
+        return f"to_json(min({col}){f})"
+    return f"to_json(cast(min({col}){f} as varchar))"
 
 
-def profile_sql(columns: list[str], identifier: str, update_contacts: bool) -> str:
+def profile_sql(columns: list[str], identifier: str, update_contacts: bool,
+                ref: Callable[[str], str] = ident) -> str:
     """SQL for the profile JSON text over a relation whose columns hold JSON texts.
 
     ``columns`` are the mapped Klaviyo columns (each a column of JSON text or NULL).
     With ``update_contacts`` off only the identifier is sent (membership only).
+    ``ref(column)``: the SQL naming the column's JSON text (default: the column itself).
     """
     cols = columns if update_contacts else [identifier]
     profile = [c for c in cols if placement(c) == "profile"]
@@ -82,7 +94,7 @@ def profile_sql(columns: list[str], identifier: str, update_contacts: bool) -> s
 
     def pairs(names: list[str]) -> str:
         return ", ".join(
-            f"case when {ident(c)} is not null then {_key(c)} || {ident(c)} end" for c in names
+            f"case when {ref(c)} is not null then {_key(c)} || {ref(c)} end" for c in names
         )
 
     def nested(key: str, names: list[str]) -> str:
@@ -97,7 +109,7 @@ def profile_sql(columns: list[str], identifier: str, update_contacts: bool) -> s
     meta = "''"
     if props:
         unset = ", ".join(
-            f"case when {ident(c)} is null then {sql_str(json.dumps(c))} end" for c in props
+            f"case when {ref(c)} is null then {sql_str(json.dumps(c))} end" for c in props
         )
         meta = (
             f"""coalesce(',"meta":{{"patch_properties":{{"unset":[' || """

@@ -13,7 +13,10 @@ PATCH and its state write repeats the (idempotent) PATCH, and an unchanged push 
 Custom properties are not concerned: the import clears them (``patch_properties.unset``).
 
 Cost: one ``PATCH`` a profile (Klaviyo: 75/s burst, 750/min steady), plus one
-``GET /api/profiles`` per 100 profiles whose id state does not know yet.
+``GET /api/profiles`` per 100 profiles whose id state does not know yet. The profiles to patch
+are read from the plan's one pass (``loader.sync.plan.DIFF``), not from another join of the
+whole list with state. The same after-send step gives members whose fingerprint an older
+loader wrote, found unchanged by the plan, this version's fingerprint (``upgrade``).
 """
 
 from __future__ import annotations
@@ -27,8 +30,8 @@ from loader.klaviyo.payloads import LOCATION_FIELDS, sql_str
 from loader.store import Store, qualified
 from loader.sync.apply import Applier, insert_rows
 from loader.sync.crashpoints import crashpoint
-from loader.sync.plan import DESIRED
-from loader.warehouse import CLEARABLE_FIELDS
+from loader.sync.plan import DIFF
+from loader.warehouse import CLEARABLE_FIELDS, FINGERPRINT_PREFIX
 
 LOOKUP_PAGE = 100
 STATE_BATCH = 100  # PATCHes between two state writes
@@ -36,25 +39,50 @@ STATE_BATCH = 100  # PATCHes between two state writes
 
 def clears_sql(schema: str, account_id: str, list_id: str, mask: int) -> str:
     """The desired profiles of the list with fields to clear: identifier, profile_id,
-    clear (mask of the fields to set to null), fields (the desired mask)."""
+    clear (mask of the fields to set to null), fields (the desired mask).
+
+    Read after the list's imports are confirmed, from state as they left it, for the rows
+    the plan found may need it (``DIFF``: every desired row not unchanged, and the unchanged
+    ones whose sent fields hold one the desired row lacks), so not over the whole list."""
     return f"""
-select d.identifier, m.profile_id, m.sent_fields & ~d.fields & {int(mask)} as clear, d.fields
-from {DESIRED} as d
+select d.identifier, m.profile_id, m.sent_fields & ~d.desired_fields & {int(mask)} as clear,
+    d.desired_fields as fields
+from {DIFF} as d
 inner join {qualified(schema, "list_members")} as m on m.account_id = {sql_str(account_id)}
     and m.list_id = {sql_str(list_id)} and m.identifier = d.identifier
-where d.fields is not null and m.sent_fields is not null
-    and m.sent_fields & ~d.fields & {int(mask)} <> 0
+where d.kind <> 'remove' and d.desired_fields is not null and m.sent_fields is not null
+    and m.sent_fields & ~d.desired_fields & {int(mask)} <> 0
 """
 
 
 def count(con: duckdb.DuckDBPyConnection, schema: str, account_id: str, list_id: str | None,
           mask: int, has_columns: bool) -> tuple[int, int]:
-    """(profiles to patch, of which without a known profile id) — for plans and dry runs."""
+    """(profiles to patch, of which without a known profile id) — for plans and dry runs:
+    what state says before the push (``DIFF.clear``, computed by the plan's one pass)."""
     if list_id is None or not mask or not has_columns:
         return 0, 0
     row = con.execute(f"select count(*), count(*) filter (where profile_id is null) from "
-                      f"({clears_sql(schema, account_id, list_id, mask)})").fetchone()
+                      f"{DIFF} where clear <> 0").fetchone()
     return (int(row[0]), int(row[1])) if row else (0, 0)
+
+
+def upgrade(store: Store, account_id: str, list_id: str) -> int:
+    """Members whose fingerprint an older loader wrote (the md5 of the profile's JSON) and
+    whose profile rendered now has that md5 (``DIFF.upgrade``: unchanged) get the fingerprint
+    of this version, so the next push does not render them again. The same content under
+    another name: whenever it is written (or not, after a kill), nothing is sent or missed."""
+    con = store.con
+    row = con.execute(f"select count(*) from {DIFF} where upgrade").fetchone()
+    if not row or not row[0]:
+        return 0
+    with store.step("list_members"):
+        con.execute(f"""
+            update {store.t('list_members')} as m set fingerprint = d.fingerprint
+            from {DIFF} as d
+            where d.upgrade and m.account_id = ? and m.list_id = ?
+                and m.identifier = d.identifier and not starts_with(m.fingerprint, ?)""",
+                    [account_id, list_id, FINGERPRINT_PREFIX])
+    return int(row[0])
 
 
 def body(profile_id: str, clear: int) -> dict[str, Any]:
@@ -74,8 +102,10 @@ def body(profile_id: str, clear: int) -> dict[str, Any]:
 
 def clear_fields(applier: Applier, list_id: str, identifier_field: str, mask: int) -> int:
     """PATCH every profile of the list whose field went from a value to NULL; the number of
-    profiles patched."""
+    profiles patched. First, members found unchanged under an older fingerprint get this
+    version's (``upgrade``)."""
     con, store = applier.con, applier.store
+    upgrade(store, applier.account_id, list_id)
     rows = con.execute(clears_sql(applier.schema, applier.account_id, list_id, mask)
                        ).fetchall()
     if not rows:

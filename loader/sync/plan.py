@@ -19,14 +19,22 @@ from loader.klaviyo.limits import (
     estimate_seconds,
     limit,
 )
-from loader.klaviyo.payloads import IMPORT_BODY_OVERHEAD, ident, sql_str
+from loader.klaviyo.payloads import IDENTIFIERS, IMPORT_BODY_OVERHEAD, ident, sql_str
 from loader.store import qualified
 from loader.store.schema import table_exists
 from loader.sync import identity
-from loader.warehouse import Campaign, desired_sql, duplicates_sql, fields_mask
+from loader.warehouse import (
+    FINGERPRINT_PREFIX,
+    Campaign,
+    desired_sql,
+    duplicates_from_desired,
+    fields_mask,
+    json_texts_sql,
+    payload_sql,
+)
 
 DESIRED = "_klaviyo_desired"
-# customers sharing the campaign identifier with another customer of the list (duplicates_sql)
+# customers sharing the campaign identifier with another customer of the list (from DESIRED)
 DUPLICATES = "_klaviyo_duplicates"
 # the list's customers and the identifiers withheld from them (identity.withheld_rows_sql)
 WITHHELD_ROWS = "_klaviyo_withheld_rows"
@@ -34,7 +42,10 @@ WITHHELD_ROWS = "_klaviyo_withheld_rows"
 # (the campaign's SQL, contract C1, and duplicates_sql) and identifiers withheld (C2)
 NOTES = "_klaviyo_notes"
 SENT = "sent_email, sent_phone_number, sent_external_id"
-DIFF = "_klaviyo_diff"  # desired rows that are not unchanged, with `seq` on those to send
+# desired rows that are not unchanged, with `seq` on those to send, rendered; the members to
+# remove (kind 'remove'); unchanged rows with a field to clear or an older fingerprint to
+# replace (kind 'unchanged', not rendered)
+DIFF = "_klaviyo_diff"
 # the keys of a list's leftover pending rows (a killed run's sends Klaviyo may hold), copied
 # when the list is planned: writing the new intent replaces them before removals are read
 UNCERTAIN = "_klaviyo_uncertain"
@@ -137,6 +148,10 @@ class Planner:
         self.has_state = table_exists(con, schema, "list_members")
         self.bounds: list[tuple[int, int]] | None = None  # import jobs of the last plan
         self.clear_mask = 0  # the fields the last planned campaign may clear
+        # what the last build_desired planned: its campaign, mapped columns and their types
+        self.campaign: Campaign | None = None
+        self.columns: list[str] = []
+        self.types: dict[str, str] = {}
         self.uncertain_list: str | None = None  # the list whose leftovers fill UNCERTAIN
         identity.empty(con)  # nothing withheld until identity.build says otherwise
         # the account-wide identity pass, run before the first list planned (None: done)
@@ -187,22 +202,26 @@ class Planner:
         """(Re)create the temp table of profiles the list should hold (or its sample).
 
         The list's rows as they are sent (``identity.source_sql``: withheld identifiers set to
-        null); customers sharing the campaign identifier with a smaller amperity_id of the
-        list (``DUPLICATES``) are left out of ``DESIRED``; ``WITHHELD_ROWS`` says what was
-        withheld from whom.
+        null), one row per identifier with its values and their fingerprint, not rendered
+        (``desired_sql``); customers sharing the campaign identifier with a smaller
+        amperity_id of the list (``DUPLICATES``, from the same pass) are not sent;
+        ``WITHHELD_ROWS`` says what was withheld from whom.
         """
         self.ready()
         self.clear_mask = fields_mask(campaign, columns)
         source = identity.source_sql(campaign, list_name, columns)
+        self.types = {str(r[0]): str(r[1]) for r in self.con.execute(
+            f"describe select * from ({source})").fetchall()}
+        row = self.con.execute("select current_setting('TimeZone')").fetchone()
+        timezone = str(row[0]) if row else ""
+        self.campaign, self.columns = campaign, columns
+        desired = desired_sql(campaign, list_name, columns, self.types, source, timezone)
+        self.con.execute(f"create or replace temp table {DESIRED} as {desired}")
         self.con.execute(f"create or replace temp table {DUPLICATES} as "
-                         f"{duplicates_sql(campaign, list_name, source)}")
-        row = self.con.execute(f"select count(*) from {DUPLICATES} "
-                               f"where collides_with is not null").fetchone()
-        sql = desired_sql(campaign, list_name, columns,
-                          DUPLICATES if row and row[0] else None, source)
+                         f"{duplicates_from_desired(campaign, DESIRED)}")
         if sample is not None:
-            sql = f"select * from ({sql}) order by md5(identifier), identifier limit {int(sample)}"
-        self.con.execute(f"create or replace temp table {DESIRED} as {sql}")
+            self.con.execute(f"create or replace temp table {DESIRED} as select * from {DESIRED} "
+                             f"order by md5(identifier), identifier limit {int(sample)}")
         # what is withheld from the customers sent (and the rows not sent for an invalid
         # phone number, when that is the campaign's identifier)
         withheld = (f"select w.* from ({identity.withheld_rows_sql(campaign, list_name, columns)})"
@@ -298,9 +317,11 @@ class Planner:
                     "null::varchar as profile_id, null::varchar as amperity_id, "
                     "null::varchar as sent_email, null::varchar as sent_phone_number, "
                     "null::varchar as sent_external_id, true as in_state, "
-                    "null::bigint as uncertain_fields where false")
+                    "null::bigint as uncertain_fields, null::bigint as sent_fields where false")
+        sent_fields = "sent_fields" if self._has_sent_fields() else "null::bigint"
         known = (f"select identifier, fingerprint, profile_id, amperity_id, "
-                 f"{self._sent_columns()}, true as in_state, null::bigint as uncertain_fields "
+                 f"{self._sent_columns()}, true as in_state, null::bigint as uncertain_fields, "
+                 f"{sent_fields} as sent_fields "
                  f"from {self.t('list_members')} "
                  f"where account_id = {sql_str(self.account_id)} "
                  f"and list_id = {sql_str(list_id)}")
@@ -314,14 +335,14 @@ class Planner:
             case when p.identifier is null then k.fingerprint end as fingerprint,
             k.profile_id, k.amperity_id, k.sent_email, k.sent_phone_number, k.sent_external_id,
             true as in_state,
-            case when p.op = 'upsert' then p.fields end as uncertain_fields
+            case when p.op = 'upsert' then p.fields end as uncertain_fields, k.sent_fields
         from known as k
         left join pending as p on p.identifier = k.identifier
     ),
     unconfirmed_upserts as (
         select p.identifier, null::varchar as fingerprint, p.profile_id, p.amperity_id,
             p.sent_email, p.sent_phone_number, p.sent_external_id, false as in_state,
-            p.fields as uncertain_fields
+            p.fields as uncertain_fields, null::bigint as sent_fields
         from pending as p
         where p.op = 'upsert'
             and not exists (select 1 from known as k where k.identifier = p.identifier)
@@ -334,50 +355,104 @@ class Planner:
     def _held(self, list_id: str | None) -> str:
         if not self.has_state or list_id is None:
             return "select null::varchar as identifier, null::varchar as fingerprint where false"
-        return (f"select identifier, fingerprint from {self.t('rejected_members')} "
+        return (f"select identifier, any_value(fingerprint) as fingerprint "
+                f"from {self.t('rejected_members')} "
                 f"where account_id = {sql_str(self.account_id)} "
-                f"and list_id = {sql_str(list_id)}")
+                f"and list_id = {sql_str(list_id)} group by identifier")
 
     def diff_sql(self, list_id: str | None) -> str:
-        """Every desired row with its diff class, plus state rows to remove.
+        """One pass over the desired rows and the list's members (a full join on the
+        identifier): every desired row that is not unchanged, rendered, with its diff class;
+        the members no longer desired; the unchanged rows with something to do.
 
         Columns: kind ('add'|'change'|'unchanged'|'held'|'oversize'|'remove'), identifier,
         amperity_id, fingerprint, payload, nbytes, profile_id, customers, sent_email,
-        sent_phone_number, sent_external_id.
+        sent_phone_number, sent_external_id, fields, seq, is_new, desired_fields, clear,
+        upgrade.
+
+        A row is unchanged when state holds its fingerprint. Only the other rows are
+        rendered (``payload``, ``nbytes``): adds, changes, refused rows, oversize rows. A
+        fingerprint written by an older loader (the md5 of the profile's JSON) is compared
+        with the md5 of the rendered profile; equal, the row is unchanged (``upgrade``: state
+        gets the new fingerprint, ``loader.sync.clear.upgrade``). ``clear``: the fields state
+        says were sent and the desired row no longer carries (``loader.sync.clear``).
         """
+        assert self.campaign is not None, "build_desired first"
+        mask = int(self.clear_mask)
+        texts = json_texts_sql(self.campaign, self.columns, self.types, "j")
+        prefix = sql_str(FINGERPRINT_PREFIX)
+
+        def old(fp: str) -> str:  # a fingerprint of an older loader: the md5 of the JSON
+            return f"not starts_with({fp}, {prefix})"
+
+        sent = ", ".join(f"case when d_identifier is null then m_sent_{k} else sent_{k} end "
+                         f"as sent_{k}" for k in IDENTIFIERS)
+        clearing = (f"(coalesce(m.sent_fields, 0) | coalesce(m.uncertain_fields, 0)) "
+                    f"& ~d.fields & {mask} <> 0")
         return f"""
 with members as ({self._members(list_id)}),
 held as ({self._held(list_id)}),
+joined as (
+    select d.* exclude (identifier), d.rowid + 1 as seq, d.identifier as d_identifier,
+        m.identifier as m_identifier, m.fingerprint as m_fingerprint, m.profile_id,
+        m.amperity_id as m_amperity_id, m.sent_email as m_sent_email,
+        m.sent_phone_number as m_sent_phone_number, m.sent_external_id as m_sent_external_id,
+        m.in_state, m.uncertain_fields, m.sent_fields as m_sent_fields,
+        d.identifier is not null and m.fingerprint is distinct from d.fingerprint as render
+    from {DESIRED} as d
+    full join members as m on m.identifier = d.identifier
+    where d.identifier is null or m.fingerprint is distinct from d.fingerprint
+        or (d.fields is not null and {clearing})
+),
+texts as (
+    select j.*, {texts or "null as _j"}
+    from joined as j
+),
+rendered as (
+    select * exclude (payload),
+        case when render then coalesce(payload, {payload_sql(self.campaign, self.columns,
+                                                             "d_identifier")}) end as payload
+    from texts
+),
 classified as (
     select
         case
-            when m.identifier is not null and m.fingerprint = d.fingerprint then 'unchanged'
-            when h.identifier is not null then 'held'
-            when d.nbytes > {IMPORT_MAX_PROFILE_BYTES} then 'oversize'
-            when m.identifier is null or not m.in_state then 'add'
+            when d_identifier is null then 'remove'
+            when m_identifier is not null and (m_fingerprint = r.fingerprint
+                or ({old("m_fingerprint")} and m_fingerprint = md5(r.payload))) then 'unchanged'
+            when h.identifier is not null and (h.fingerprint = r.fingerprint
+                or ({old("h.fingerprint")} and h.fingerprint = md5(r.payload))) then 'held'
+            when strlen(r.payload) > {IMPORT_MAX_PROFILE_BYTES} then 'oversize'
+            when m_identifier is null or not in_state then 'add'
             else 'change'
-        end as kind,
-        d.identifier, d.amperity_id, d.fingerprint, d.payload, d.nbytes, m.profile_id,
-        d.customers, d.sent_email, d.sent_phone_number, d.sent_external_id,
-        -- fields an unconfirmed send may have set stay in the mask (clear.py clears them)
-        case when m.uncertain_fields is null then d.fields
-            else d.fields | m.uncertain_fields end as fields,
-        d.rowid + 1 as seq
-    from {DESIRED} as d
-    left join members as m on m.identifier = d.identifier
-    left join held as h on h.identifier = d.identifier and h.fingerprint = d.fingerprint
+        end as kind, r.*
+    from rendered as r
+    left join held as h on h.identifier = r.d_identifier
 )
-select * from classified
+select kind, coalesce(d_identifier, m_identifier) as identifier,
+    case when d_identifier is null then m_amperity_id else amperity_id end as amperity_id,
+    case when d_identifier is null then m_fingerprint else fingerprint end as fingerprint,
+    case when kind <> 'unchanged' then payload end as payload,
+    case when kind <> 'unchanged' then coalesce(strlen(payload), 0) else 0 end::bigint
+        as nbytes,
+    profile_id, coalesce(customers, 1)::bigint as customers, {sent},
+    -- fields an unconfirmed send may have set stay in the mask (clear.py clears them)
+    case when d_identifier is null then null when uncertain_fields is null then fields
+        else fields | uncertain_fields end as fields,
+    seq, d_identifier is null and not in_state as is_new, fields as desired_fields,
+    case when in_state and d_identifier is not null then m_sent_fields & ~fields & {mask}
+        end as clear,
+    kind = 'unchanged' and m_fingerprint <> fingerprint as upgrade
+from classified
 """
 
     def removals_sql(self, list_id: str | None) -> str:
+        """The members to remove (of the last plan, ``DIFF``)."""
         return f"""
-with members as ({self._members(list_id)})
-select 'remove' as kind, m.identifier, m.amperity_id, m.fingerprint, null::varchar as payload,
-    0::bigint as nbytes, m.profile_id, 1::bigint as customers, m.sent_email,
-    m.sent_phone_number, m.sent_external_id, null::bigint as fields,
-    not m.in_state as is_new
-from members as m anti join {DESIRED} as d on d.identifier = m.identifier
+select 'remove' as kind, identifier, amperity_id, fingerprint, null::varchar as payload,
+    0::bigint as nbytes, profile_id, 1::bigint as customers, sent_email,
+    sent_phone_number, sent_external_id, null::bigint as fields, is_new
+from {DIFF} where kind = 'remove'
 """
 
     def plan(self, campaign: Campaign, list_name: str, list_id: str | None, list_exists: bool,
@@ -394,7 +469,7 @@ from members as m anti join {DESIRED} as d on d.identifier = m.identifier
         self.con.execute(f"""
             create or replace temp table {DIFF} as
             select case when kind in ('add', 'change') then seq end as seq, * exclude (seq)
-            from ({self.diff_sql(list_id)}) where kind <> 'unchanged'""")
+            from ({self.diff_sql(list_id)})""")
         counts = dict(self.con.execute(
             f"select kind, count(*) from {DIFF} group by kind").fetchall())
         total = self.con.execute(
@@ -405,22 +480,20 @@ from members as m anti join {DESIRED} as d on d.identifier = m.identifier
             f"(select count(*) filter (where starts_with(reason, 'invalid_')) "
             f"from {WITHHELD_ROWS}), "
             f"(select count(distinct amperity_id) from {NOTES} "
-            f"where list_name = {sql_str(list_name)} and origin = 'sql')").fetchone()
+            f"where list_name = {sql_str(list_name)} and origin = 'sql'), "
+            f"(select count(*) filter (where profile_id is null) from {DIFF} "
+            f"where kind = 'remove')").fetchone()
+        missing_ids = 0
         if total:
             p.desired, p.withheld, p.invalid = int(total[0]), int(total[2]), int(total[3])
             p.duplicates = int(total[1]) + int(total[4])
+            missing_ids = int(total[5]) if sample is None else 0
         p.adds = counts.get("add", 0)
         p.changes = counts.get("change", 0)
         p.oversize = counts.get("oversize", 0)
         p.held_rejected = counts.get("held", 0)
-        p.unchanged = p.desired - sum(counts.values())
-        if sample is None:
-            rem = self.con.execute(
-                f"select count(*), count(*) filter (where profile_id is null) "
-                f"from ({self.removals_sql(list_id)})").fetchone()
-            p.removals, missing_ids = (int(rem[0]), int(rem[1])) if rem else (0, 0)
-        else:
-            missing_ids = 0
+        p.unchanged = p.desired - p.adds - p.changes - p.oversize - p.held_rejected
+        p.removals = counts.get("remove", 0) if sample is None else 0
         self.bounds = job_bounds(self.con)  # the apply step sends these jobs
         p.import_jobs = len(self.bounds)
         page = limit("get_profiles").page_max or 100
