@@ -10,7 +10,8 @@ Commit protocol (so a kill at any instant, then a rerun, converges exactly):
 2. each import job is recorded in ``import_jobs`` as soon as Klaviyo accepts it;
 3. a job is *confirmed* only once Klaviyo reports it complete: in one transaction its rows move
    into ``list_members`` (less the rows Klaviyo refused, which go to ``rejected_rows``), its
-   pending rows are deleted and the job is marked confirmed;
+   pending rows are deleted and the job is marked confirmed (a list's completed jobs share
+   the transaction: ``CONFIRM_BATCH_ROWS``);
 4. a removal call is followed by deleting those members from state in one transaction.
 
 A rerun first confirms every job a killed run left submitted, then plans again from
@@ -47,10 +48,14 @@ from loader.sync.plan import DESIRED, DIFF, SENT, job_bounds
 POINTER = re.compile(r"/data/attributes/profiles/data/(\d+)")
 POLL_FIRST_S = 0.25
 POLL_MAX_S = 5.0
-BODY_SLOT = "\x00profiles\x00"  # where a job body's profiles go (never in JSON text)
 # Reading a list's members to settle removals no look-up resolves: at most this many members
 # (100 a request; 200,000 members take ~2,000 requests, under 3 minutes at Klaviyo's limits).
 LIST_SCAN_MAX = 200_000
+# Completed jobs of a list are confirmed together, once its last job completed or once they
+# hold this many rows: few large appends to ``list_members`` cost DuckDB far less than many
+# small ones (an append that is not a whole number of row groups is compressed again by the
+# next checkpoint: 8 appends of 125,000 rows cost 2.9 s more CPU than 2 of 500,000).
+CONFIRM_BATCH_ROWS = 500_000
 
 
 def insert_rows(con: duckdb.DuckDBPyConnection, table: str, rows: list[tuple[Any, ...]],
@@ -107,6 +112,12 @@ class Job:
     seq_from: int
     seq_to: int
     delivery_id: str | None = None  # the delivery the job's rows count for
+    rows: int | None = None  # profiles in the job, when this run sent it
+
+    @property
+    def size(self) -> int:
+        """Its profiles (at most its seq range's width when state alone knows the job)."""
+        return self.rows if self.rows is not None else self.seq_to - self.seq_from + 1
 
 
 class Applier:
@@ -153,7 +164,8 @@ class Applier:
         """Replace the list's pending rows with the plan in ``DIFF``; reject oversize rows.
 
         The rendered profiles stay in the temp table ``DIFF``; the persistent intent in
-        ``pending_rows`` carries no payload, so writing it is cheap (a rerun renders again).
+        ``pending_rows`` carries no payload nor its size (nothing reads them back: a rerun
+        renders again), only what confirming a job and planning a rerun need.
         """
         stats = ListStats()
         with self.store.step("pending_rows", "rejected_rows", "rejected_members", "deliveries"):
@@ -170,7 +182,7 @@ class Applier:
                 f"nbytes, profile_id, is_new, {SENT}, fields")
         self.con.execute(f"""
             insert into {self.t('pending_rows')} ({cols})
-            select ?, ?, seq, 'upsert', identifier, amperity_id, fingerprint, null, nbytes,
+            select ?, ?, seq, 'upsert', identifier, amperity_id, fingerprint, null, null,
                 profile_id, kind = 'add', {SENT}, fields
             from {DIFF} where seq is not null""", a)
         if removals_sql:
@@ -210,12 +222,13 @@ class Applier:
     # -- imports ----------------------------------------------------------------------------
 
     def _body(self, seq_from: int, seq_to: int, list_id: str) -> bytes:
-        """One import job body, assembled and encoded by DuckDB from the rendered profiles."""
-        head, tail = import_job_body([BODY_SLOT], list_id).split(BODY_SLOT)
-        row = self.con.execute(
-            f"select encode(? || string_agg(payload, ',' order by seq) || ?) from {DIFF} "
-            f"where seq between ? and ?", [head, tail, seq_from, seq_to]).fetchone()
-        return bytes(row[0]) if row and row[0] else import_job_body([], list_id).encode()
+        """One import job body: the job's rendered profiles, in seq order, joined into the
+        body's JSON text. Joined here rather than by ``string_agg(… order by seq)`` in DuckDB:
+        the same bytes for about a third less CPU (the ordered string aggregate copies every
+        profile again as it sorts)."""
+        rows = self.con.execute(f"select payload from {DIFF} where seq between ? and ? "
+                                f"order by seq", [seq_from, seq_to]).fetchall()
+        return import_job_body([r[0] for r in rows], list_id).encode()
 
     def _count(self, seq_from: int, seq_to: int) -> int:
         row = self.con.execute(f"select count(*) from {DIFF} where seq between ? and ?",
@@ -299,7 +312,7 @@ class Applier:
         crashpoint("job.recorded")
         jobs.append(j)
         stats.jobs += 1
-        n = self._count(seq_from, seq_to)
+        n = j.rows = self._count(seq_from, seq_to)
         stats.submitted += n
         self.progress(list_id, n)
 
@@ -363,11 +376,15 @@ class Applier:
                 elif status == "cancelled":
                     self._abandon(outstanding.pop(job_id))
             crashpoint("jobs.polled")
-            for list_id, finished in done.items():  # one transaction a list a round
-                st = self.confirm(finished, identifier_field)
+            waiting = {j.list_id for j in outstanding.values()}
+            for list_id in list(done):  # one transaction a batch of a list's jobs
+                finished = done[list_id]
+                rows = sum(j.size for j, _ in finished)
+                if list_id in waiting and rows < CONFIRM_BATCH_ROWS:
+                    continue  # more of its jobs to come: confirmed together, in fewer steps
+                st = self.confirm(done.pop(list_id), identifier_field)
                 out.setdefault(list_id, ListStats()).merge(st)
                 out[list_id].rejections += st.rejections
-            done.clear()
             if outstanding:
                 self.client.sleep(interval)
                 interval = min(POLL_MAX_S, interval * 1.5)
@@ -476,7 +493,8 @@ class Applier:
                     -- a field sent before stays in the mask until it is cleared (clear.py)
                     case when p.fields is null and m.sent_fields is null then null
                         else coalesce(p.fields, 0) | coalesce(m.sent_fields, 0)
-                    end as sent_fields
+                    end as sent_fields,
+                    m.identifier is not null as in_members
                 from {self.t('pending_rows')} as p
                 left join {self.t('list_members')} as m on m.account_id = p.account_id
                     and m.list_id = p.list_id and m.identifier = p.identifier
@@ -484,12 +502,13 @@ class Applier:
                     and {in_ranges} and not list_contains(?, p.seq)""",
                 [ts, *a, list(bad)])
             counts = self.con.execute(
-                "select count(*) filter (where is_new), count(*) filter (where not is_new) "
-                "from _confirm").fetchone()
+                "select count(*) filter (where is_new), count(*) filter (where not is_new), "
+                "count(*) filter (where in_members) from _confirm").fetchone()
             stats.added, stats.updated = (int(counts[0]), int(counts[1])) if counts else (0, 0)
-            self.con.execute(f"""
-                delete from {self.t('list_members')} where account_id = ? and list_id = ?
-                and identifier in (select identifier from _confirm)""", a)
+            if counts and counts[2]:  # only rows state holds are replaced (none on a 1st push)
+                self.con.execute(f"""
+                    delete from {self.t('list_members')} where account_id = ? and list_id = ?
+                    and identifier in (select identifier from _confirm where in_members)""", a)
             self.con.execute(f"""
                 insert into {self.t('list_members')} (account_id, list_id, list_name,
                     identifier, profile_id, fingerprint, amperity_id, first_sent_at,

@@ -384,8 +384,19 @@ class Pusher:
                              "completed_with_rejections" if result.rejected else "completed")
         result.requests = dict(self.client.requests)
         result.notes, result.unanswered = list(self.client.notes), dict(self.client.unanswered)
+        self._checkpoint(con)
         self._finish_run(result, result.status, result.error)
         crashpoint("run.finished")
+
+    @staticmethod
+    def _checkpoint(con: duckdb.DuckDBPyConnection) -> None:
+        """Write this push's changes into the file now, so that the checkpoint that ends the
+        run (closing, after its last step) also merges the partial row groups they left. A
+        row group is merged only by the checkpoint after the one that wrote it: without this,
+        the next push, however little it changes, pays for this one's merge (about 0.5 s of
+        CPU at 300,000 recipients). Durability does not depend on it (each step committed)."""
+        with contextlib.suppress(duckdb.Error):
+            con.execute("checkpoint")
 
     def _named(self, registry: list[Campaign], invalid: dict[str, LoaderError],
                result: PushResult) -> list[Campaign]:
