@@ -221,19 +221,14 @@ class Applier:
 
     # -- imports ----------------------------------------------------------------------------
 
-    def _body(self, seq_from: int, seq_to: int, list_id: str) -> bytes:
-        """One import job body: the job's rendered profiles, in seq order, joined into the
-        body's JSON text. Joined here rather than by ``string_agg(… order by seq)`` in DuckDB:
-        the same bytes for about a third less CPU (the ordered string aggregate copies every
-        profile again as it sorts)."""
+    def _body(self, seq_from: int, seq_to: int, list_id: str) -> tuple[bytes, int]:
+        """One import job body and its profile count: the job's rendered profiles, in seq
+        order, joined into the body's JSON text. Joined here rather than by
+        ``string_agg(… order by seq)`` in DuckDB: the same bytes for about a third less CPU
+        (the ordered string aggregate copies every profile again as it sorts)."""
         rows = self.con.execute(f"select payload from {DIFF} where seq between ? and ? "
                                 f"order by seq", [seq_from, seq_to]).fetchall()
-        return import_job_body([r[0] for r in rows], list_id).encode()
-
-    def _count(self, seq_from: int, seq_to: int) -> int:
-        row = self.con.execute(f"select count(*) from {DIFF} where seq between ? and ?",
-                               [seq_from, seq_to]).fetchone()
-        return int(row[0]) if row else 0
+        return import_job_body([r[0] for r in rows], list_id).encode(), len(rows)
 
     def submit_all(self, list_id: str, list_name: str, campaign_id: str,
                    bounds: list[tuple[int, int]] | None = None) -> tuple[list[Job], ListStats]:
@@ -250,34 +245,36 @@ class Applier:
         jobs: list[Job] = []
         ranges = job_bounds(self.con) if bounds is None else bounds
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-post") as pool:
-            inflight: tuple[int, int, Future[dict[str, Any]]] | None = None
+            inflight: tuple[int, int, int, Future[dict[str, Any]]] | None = None
             try:
                 for a, b in ranges:
-                    body = self._body(a, b, list_id)  # while the previous POST is under way
+                    body, n = self._body(a, b, list_id)  # while the previous POST is under way
                     if inflight is not None:
                         self._submit(*inflight[:2], list_id, list_name, campaign_id, jobs,
-                                     stats, sent=inflight[2])
-                    inflight = (a, b, pool.submit(self.client.submit_import, body))
+                                     stats, sent=inflight[3], rows=inflight[2])
+                    inflight = (a, b, n, pool.submit(self.client.submit_import, body))
                 if inflight is not None:
                     self._submit(*inflight[:2], list_id, list_name, campaign_id, jobs, stats,
-                                 sent=inflight[2])
+                                 sent=inflight[3], rows=inflight[2])
                     inflight = None
             finally:
                 if inflight is not None:  # an error above: let the last POST finish first
-                    inflight[2].cancel()
-                    wait([inflight[2]])
+                    inflight[3].cancel()
+                    wait([inflight[3]])
         return jobs, stats
 
     def _submit(self, seq_from: int, seq_to: int, list_id: str, list_name: str,
                 campaign_id: str, jobs: list[Job], stats: ListStats,
-                sent: Future[dict[str, Any]] | None = None) -> None:
-        """Send one job (``sent``: its POST, already under way) and record it once accepted;
-        a job Klaviyo refuses is halved until the bad profile(s) are found."""
+                sent: Future[dict[str, Any]] | None = None, rows: int = 0) -> None:
+        """Send one job (``sent``: its POST, already under way, of ``rows`` profiles) and
+        record it once accepted; a job Klaviyo refuses is halved until the bad profile(s) are
+        found."""
         try:
             if sent is not None:
                 job = sent.result()
             else:
-                job = self.client.submit_import(self._body(seq_from, seq_to, list_id))
+                body, rows = self._body(seq_from, seq_to, list_id)
+                job = self.client.submit_import(body)
         except BadRequestError as exc:
             seqs = [r[0] for r in self.con.execute(
                 f"select seq from {DIFF} where seq between ? and ? order by seq",
@@ -312,9 +309,9 @@ class Applier:
         crashpoint("job.recorded")
         jobs.append(j)
         stats.jobs += 1
-        n = j.rows = self._count(seq_from, seq_to)
-        stats.submitted += n
-        self.progress(list_id, n)
+        j.rows = rows
+        stats.submitted += rows
+        self.progress(list_id, rows)
 
     def _refuse(self, list_id: str, list_name: str, campaign_id: str, seq_from: int,
                 reason: str) -> tuple[str, str | None]:
