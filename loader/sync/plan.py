@@ -31,9 +31,12 @@ from loader.warehouse import (
     fields_mask,
     json_texts_sql,
     payload_sql,
+    several_sql,
 )
 
 DESIRED = "_klaviyo_desired"
+# the list's identifiers held by several rows (warehouse.several_sql): usually none
+SEVERAL = "_klaviyo_several"
 # customers sharing the campaign identifier with another customer of the list (from DESIRED)
 DUPLICATES = "_klaviyo_duplicates"
 # the list's customers and the identifiers withheld from them (identity.withheld_rows_sql)
@@ -215,7 +218,14 @@ class Planner:
         row = self.con.execute("select current_setting('TimeZone')").fetchone()
         timezone = str(row[0]) if row else ""
         self.campaign, self.columns = campaign, columns
-        desired = desired_sql(campaign, list_name, columns, self.types, source, timezone)
+        # one narrow pass finds the identifiers with several rows; when there are none (the
+        # common case) the desired rows are a plain projection of the list's rows
+        self.con.execute(f"create or replace temp table {SEVERAL} as "
+                         f"{several_sql(campaign, list_name, source)}")
+        row = self.con.execute(f"select count(*) from {SEVERAL}").fetchone()
+        several = SEVERAL if row and row[0] else ""
+        desired = desired_sql(campaign, list_name, columns, self.types, source, timezone,
+                              several)
         self.con.execute(f"create or replace temp table {DESIRED} as {desired}")
         self.con.execute(f"create or replace temp table {DUPLICATES} as "
                          f"{duplicates_from_desired(campaign, DESIRED)}")
@@ -390,19 +400,28 @@ class Planner:
         clearing = (f"(coalesce(m.sent_fields, 0) | coalesce(m.uncertain_fields, 0)) "
                     f"& ~d.fields & {mask} <> 0")
         return f"""
-with members as ({self._members(list_id)}),
+with members as not materialized ({self._members(list_id)}),
 held as ({self._held(list_id)}),
-joined as (
-    select d.* exclude (identifier), d.rowid + 1 as seq, d.identifier as d_identifier,
-        m.identifier as m_identifier, m.fingerprint as m_fingerprint, m.profile_id,
-        m.amperity_id as m_amperity_id, m.sent_email as m_sent_email,
-        m.sent_phone_number as m_sent_phone_number, m.sent_external_id as m_sent_external_id,
-        m.in_state, m.uncertain_fields, m.sent_fields as m_sent_fields,
+changed as (
+    select d.rid, d.identifier as d_identifier, m.identifier as m_identifier,
+        m.fingerprint as m_fingerprint, m.in_state, m.uncertain_fields,
+        m.sent_fields as m_sent_fields,
         d.identifier is not null and m.fingerprint is distinct from d.fingerprint as render
-    from {DESIRED} as d
-    full join members as m on m.identifier = d.identifier
+    from (select rowid as rid, identifier, fingerprint, fields from {DESIRED}) as d
+    full join (select identifier, fingerprint, in_state, uncertain_fields, sent_fields
+        from members) as m on m.identifier = d.identifier
     where d.identifier is null or m.fingerprint is distinct from d.fingerprint
         or (d.fields is not null and {clearing})
+),
+joined as (
+    select d.* exclude (identifier), c.rid + 1 as seq, c.d_identifier, c.m_identifier,
+        c.m_fingerprint, k.profile_id, k.amperity_id as m_amperity_id,
+        k.sent_email as m_sent_email, k.sent_phone_number as m_sent_phone_number,
+        k.sent_external_id as m_sent_external_id, c.in_state, c.uncertain_fields,
+        c.m_sent_fields, c.render
+    from changed as c
+    left join {DESIRED} as d on d.rowid = c.rid
+    left join members as k on k.identifier = c.m_identifier
 ),
 texts as (
     select j.*, {texts or "null as _j"}
