@@ -131,7 +131,7 @@ def test_the_narrow_and_the_wide_diff_give_the_same_rows(
                               ).fetchone()[0]
         con.execute(f"insert into {SCHEMA}.pending_rows (account_id, list_id, seq, op, "
                     f"identifier, amperity_id, fingerprint, fields) values "
-                    f"(?, ?, 1, 'upsert', 'u30@example.com', 'amp-00030', 'h1.1', 8), "
+                    f"(?, ?, 1, 'upsert', 'u30@example.com', 'amp-00030', 'h1.1', 32767), "
                     f"(?, ?, 2, 'upsert', 'gone@example.com', 'amp-gone', 'h2.2', 8)",
                     [account_id, list_id, account_id, list_id])
         p, list_id = planner(con)
