@@ -367,6 +367,16 @@ class Planner:
     select * from unconfirmed_upserts
 """
 
+    def _has_members(self, list_id: str | None) -> bool:
+        """State holds a member of the list."""
+        if not self.has_state or list_id is None:
+            return False
+        row = self.con.execute(
+            f"select count(*) from (select 1 from {self.t('list_members')} "
+            f"where account_id = ? and list_id = ? limit 1)", [self.account_id, list_id]
+        ).fetchone()
+        return bool(row and row[0])
+
     def _held(self, list_id: str | None) -> str:
         if not self.has_state or list_id is None:
             return "select null::varchar as identifier, null::varchar as fingerprint where false"
@@ -416,8 +426,8 @@ where d.identifier is null or m.fingerprint is distinct from d.fingerprint
           changes 1 % of a list moves 1 % of its values through a join;
         * ``wide``: one full join carrying every desired column (cheaper when most rows
           changed: a mapping change sends everyone);
-        * ``none``: state knows no member of the list (no state, a list not created yet):
-          every desired row is an add, no join.
+        * ``none``: state knows no member of the list (a first push; the caller checks
+          there is no uncertain key either): every desired row is an add, no join.
 
         Columns: kind ('add'|'change'|'unchanged'|'held'|'oversize'|'remove'), identifier,
         amperity_id, fingerprint, payload, nbytes, profile_id, customers, sent_email,
@@ -549,17 +559,20 @@ from {DIFF} where kind = 'remove'
         p.uncertain = self.load_uncertain(list_id)
         # seq: the row's position in DESIRED (no sort or window over wide rows, so it spills
         # nowhere); jobs are seq ranges, and a range's rows sit together in the table
-        path = "none"
-        if self.has_state and list_id is not None:
+        path = "none"  # state knows no member of the list: every desired row is an add
+        if p.uncertain or self._has_members(list_id):
             self.con.execute(f"create or replace temp table {CHANGED} as "
                              f"{self.changed_sql(list_id)}")
             row = self.con.execute(f"select (select count(*) from {CHANGED}), "
                                    f"(select count(*) from {DESIRED})").fetchone()
             path = "wide" if row and row[0] > WIDE_SHARE * max(row[1], 1) else "changed"
+            if path == "wide":
+                self.con.execute(f"drop table {CHANGED}")  # (memory for the wide join)
         self.con.execute(f"""
             create or replace temp table {DIFF} as
             select case when kind in ('add', 'change') then seq end as seq, * exclude (seq)
             from ({self.diff_sql(list_id, path)})""")
+        self.con.execute(f"drop table if exists {CHANGED}")
         counts = dict(self.con.execute(
             f"select kind, count(*) from {DIFF} group by kind").fetchall())
         total = self.con.execute(
