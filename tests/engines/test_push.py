@@ -157,10 +157,10 @@ def test_killed_push_on_postgres_converges_on_rerun(
     env = {**pg_push, "LOADER_STATE_SCHEMA": "klaviyo_loader_kill"}  # its own state
     # state as a loader before the narrow form left it: campaign_recipients a table, one row
     cols = ", ".join(f"{n} {PG_TYPES[t]}" for n, t in CAMPAIGN_RECIPIENTS_COLUMNS)
-    pg_exec(env, f"create schema klaviyo_loader_kill; "
-                 f"create table klaviyo_loader_kill.campaign_recipients ({cols}); "
-                 f"insert into klaviyo_loader_kill.campaign_recipients values ({OLD_ROW})")
     try:
+        pg_exec(env, f"create schema klaviyo_loader_kill; "
+                     f"create table klaviyo_loader_kill.campaign_recipients ({cols}); "
+                     f"insert into klaviyo_loader_kill.campaign_recipients values ({OLD_ROW})")
         killed = run_push(emu, env, crash_at="jobs.confirming:2")
         assert killed.returncode == -9, (killed.returncode, killed.stderr)
         # the kill rolled the confirmation back: PostgreSQL holds jobs submitted, unconfirmed
