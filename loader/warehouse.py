@@ -382,8 +382,18 @@ def payload_sql(campaign: Campaign, columns: list[str], identifier: str = "ident
     return profile_sql(columns, campaign.identifier, campaign.update_contacts, ref)
 
 
+def several_sql(campaign: Campaign, list_name: str, source: str | None = None) -> str:
+    """The list's identifiers held by several rows (expansion rows, customers sharing the
+    identifier): one narrow group by of the identifier alone, usually empty. Column:
+    identifier (as the audience types it). ``source`` as in ``desired_sql``."""
+    idc = ident(campaign.identifier)
+    return (f"select {idc} as identifier from ({source or sendable_sql(campaign, list_name)}) "
+            f"group by 1 having count(*) > 1")
+
+
 def desired_sql(campaign: Campaign, list_name: str, columns: list[str],
-                types: dict[str, str], source: str | None = None, timezone: str = "") -> str:
+                types: dict[str, str], source: str | None = None, timezone: str = "",
+                several: str | None = None) -> str:
     """One row per identifier the list should hold, not rendered.
 
     Columns: identifier (varchar), amperity_id (the customer sent: the smallest id among
@@ -395,13 +405,17 @@ def desired_sql(campaign: Campaign, list_name: str, columns: list[str],
     holders, and ``_v0…`` (the values of ``value_columns``, typed, or their JSON text for
     types kept as JSON: ``value_kind``).
 
-    Identifiers with one row (the vast majority) keep their values: the JSON is rendered
-    only for the rows a diff sends (``json_texts_sql``, ``payload_sql``). Identifiers with
-    several rows (expansion rows, customers sharing the identifier) are aggregated over the
-    rows of the customer sent and rendered here (``payload``); ``holders`` lists their
-    customers, so the duplicates come from the same pass.
+    Identifiers with one row (the vast majority) are a plain projection of their row (no
+    group by, no join back): the JSON is rendered only for the rows a diff sends
+    (``json_texts_sql``, ``payload_sql``). Identifiers with several rows (expansion rows,
+    customers sharing the identifier) are aggregated over the rows of the customer sent and
+    rendered here (``payload``); ``holders`` lists their customers, so the duplicates come
+    from the same pass. Only those identifiers pay for the group by.
     ``types``: the DuckDB type of each column. ``source``: the list's rows as they are sent
     (default ``sendable_sql``; a push passes ``loader.sync.identity.source_sql``).
+    ``several``: a relation of the identifiers with several rows (``several_sql``, kept in a
+    table by the caller), or ``""`` when the caller found none (the projection alone);
+    default: ``several_sql`` inline.
     """
     idc = ident(campaign.identifier)
     values = value_columns(campaign, columns)
@@ -435,32 +449,53 @@ def desired_sql(campaign: Campaign, list_name: str, columns: list[str],
                                fingerprint_seeds(campaign, columns, types, timezone, True))
     v_cols = "".join(f", _v{i}" for i in range(len(values)))
     source = source or sendable_sql(campaign, list_name)
-    return f"""
+    singles_final = f"""
+    select identifier, amperity_id, customers{sent_cols}, {fields('_v')} as fields,
+        {single_fp} as fingerprint, null::varchar as payload, null::varchar[] as holders{v_cols}
+    from singles"""
+    if several == "":  # the caller found every identifier on one row
+        return f"""
 with sendable as (
     {source}
-),
-counted as (
-    select {idc} as identifier, min(amperity_id) as amperity_id, count(*) as n_rows
-    from sendable group by 1
 ),
 singles as (
     select cast(s.{idc} as varchar) as identifier, s.amperity_id, 1::bigint as customers
         {sent_single}{kept}
     from sendable as s
-    inner join counted as c on s.{idc} = c.identifier and c.n_rows = 1
+),
+final as ({singles_final}
+)
+select * from final
+"""
+    several = several or f"({several_sql(campaign, list_name, source)})"
+    return f"""
+with sendable as (
+    {source}
+),
+several as (
+    select identifier from {several}
+),
+singles as (
+    select cast(s.{idc} as varchar) as identifier, s.amperity_id, 1::bigint as customers
+        {sent_single}{kept}
+    from sendable as s
+    anti join several as m on m.identifier = s.{idc}
+),
+counted as (
+    select s.{idc} as identifier, min(s.amperity_id) as amperity_id
+    from sendable as s
+    semi join several as m on m.identifier = s.{idc}
+    group by 1
 ),
 multiples as (
     select cast(s.{idc} as varchar) as identifier, c.amperity_id,
         count(distinct s.amperity_id) as customers{sent_agg},
         list_sort(list(distinct s.amperity_id)) as holders{aggs}
     from sendable as s
-    inner join counted as c on s.{idc} = c.identifier and c.n_rows > 1
+    inner join counted as c on s.{idc} = c.identifier
     group by s.{idc}, c.amperity_id
 ),
-final as (
-    select identifier, amperity_id, customers{sent_cols}, {fields('_v')} as fields,
-        {single_fp} as fingerprint, null::varchar as payload, null::varchar[] as holders{v_cols}
-    from singles
+final as ({singles_final}
     union all by name
     select identifier, amperity_id, customers{sent_cols}, {fields('_j')} as fields,
         {multi_fp} as fingerprint, {payload_sql(campaign, columns)} as payload, holders

@@ -31,9 +31,12 @@ from loader.warehouse import (
     fields_mask,
     json_texts_sql,
     payload_sql,
+    several_sql,
 )
 
 DESIRED = "_klaviyo_desired"
+# the list's identifiers held by several rows (warehouse.several_sql): usually none
+SEVERAL = "_klaviyo_several"
 # customers sharing the campaign identifier with another customer of the list (from DESIRED)
 DUPLICATES = "_klaviyo_duplicates"
 # the list's customers and the identifiers withheld from them (identity.withheld_rows_sql)
@@ -46,6 +49,11 @@ SENT = "sent_email, sent_phone_number, sent_external_id"
 # remove (kind 'remove'); unchanged rows with a field to clear or an older fingerprint to
 # replace (kind 'unchanged', not rendered)
 DIFF = "_klaviyo_diff"
+# the diff's narrow half: keys not unchanged (Planner.changed_sql)
+CHANGED = "_klaviyo_changed"
+# above this share of the desired rows changed, the diff carries every column through one
+# join instead (Planner.diff_sql's 'wide' path: a mapping change sends everyone)
+WIDE_SHARE = 0.5
 # the keys of a list's leftover pending rows (a killed run's sends Klaviyo may hold), copied
 # when the list is planned: writing the new intent replaces them before removals are read
 UNCERTAIN = "_klaviyo_uncertain"
@@ -215,7 +223,14 @@ class Planner:
         row = self.con.execute("select current_setting('TimeZone')").fetchone()
         timezone = str(row[0]) if row else ""
         self.campaign, self.columns = campaign, columns
-        desired = desired_sql(campaign, list_name, columns, self.types, source, timezone)
+        # one narrow pass finds the identifiers with several rows; when there are none (the
+        # common case) the desired rows are a plain projection of the list's rows
+        self.con.execute(f"create or replace temp table {SEVERAL} as "
+                         f"{several_sql(campaign, list_name, source)}")
+        row = self.con.execute(f"select count(*) from {SEVERAL}").fetchone()
+        several = SEVERAL if row and row[0] else ""
+        desired = desired_sql(campaign, list_name, columns, self.types, source, timezone,
+                              several)
         self.con.execute(f"create or replace temp table {DESIRED} as {desired}")
         self.con.execute(f"create or replace temp table {DUPLICATES} as "
                          f"{duplicates_from_desired(campaign, DESIRED)}")
@@ -352,6 +367,16 @@ class Planner:
     select * from unconfirmed_upserts
 """
 
+    def _has_members(self, list_id: str | None) -> bool:
+        """State holds a member of the list."""
+        if not self.has_state or list_id is None:
+            return False
+        row = self.con.execute(
+            f"select count(*) from (select 1 from {self.t('list_members')} "
+            f"where account_id = ? and list_id = ? limit 1)", [self.account_id, list_id]
+        ).fetchone()
+        return bool(row and row[0])
+
     def _held(self, list_id: str | None) -> str:
         if not self.has_state or list_id is None:
             return "select null::varchar as identifier, null::varchar as fingerprint where false"
@@ -360,10 +385,49 @@ class Planner:
                 f"where account_id = {sql_str(self.account_id)} "
                 f"and list_id = {sql_str(list_id)} group by identifier")
 
-    def diff_sql(self, list_id: str | None) -> str:
-        """One pass over the desired rows and the list's members (a full join on the
-        identifier): every desired row that is not unchanged, rendered, with its diff class;
-        the members no longer desired; the unchanged rows with something to do.
+    def _clearing(self, m: str = "m", d: str = "d") -> str:
+        """SQL: state says a field was sent (or may have been, ``uncertain_fields``) that the
+        desired row no longer carries."""
+        return (f"({d}.fields is not null and (coalesce({m}.sent_fields, 0) "
+                f"| coalesce({m}.uncertain_fields, 0)) & ~{d}.fields & {int(self.clear_mask)}"
+                f" <> 0)")
+
+    def changed_sql(self, list_id: str | None) -> str:
+        """The narrow half of the diff (kept in ``CHANGED``): a full join of the desired rows'
+        (identifier, fingerprint, fields) with the members' (identifier, fingerprint, state
+        flags), keeping the keys that are not unchanged or have a field to clear.
+
+        Columns: rid (the desired row's rowid; null for a member no longer desired),
+        d_identifier, m_identifier, m_fingerprint, in_state, uncertain_fields,
+        m_sent_fields, render (a desired row whose fingerprint state does not hold).
+        """
+        return f"""
+with members as ({self._members(list_id)})
+select d.rid, d.identifier as d_identifier, m.identifier as m_identifier,
+    m.fingerprint as m_fingerprint, m.in_state, m.uncertain_fields,
+    m.sent_fields as m_sent_fields,
+    d.identifier is not null and m.fingerprint is distinct from d.fingerprint as render
+from (select rowid as rid, identifier, fingerprint, fields from {DESIRED}) as d
+full join (select identifier, fingerprint, in_state, uncertain_fields, sent_fields
+    from members) as m on m.identifier = d.identifier
+where d.identifier is null or m.fingerprint is distinct from d.fingerprint
+    or {self._clearing()}
+"""
+
+    def diff_sql(self, list_id: str | None, path: str = "wide") -> str:
+        """The desired rows and the list's members, joined on the identifier: every desired
+        row that is not unchanged, rendered, with its diff class; the members no longer
+        desired; the unchanged rows with something to do.
+
+        ``path`` says how the rows are joined (each gives the same rows):
+
+        * ``changed``: from ``CHANGED`` (``changed_sql``, built first): only its keys fetch
+          their desired values (by rowid) and their members' other columns, so a push that
+          changes 1 % of a list moves 1 % of its values through a join;
+        * ``wide``: one full join carrying every desired column (cheaper when most rows
+          changed: a mapping change sends everyone);
+        * ``none``: state knows no member of the list (a first push; the caller checks
+          there is no uncertain key either): every desired row is an add, no join.
 
         Columns: kind ('add'|'change'|'unchanged'|'held'|'oversize'|'remove'), identifier,
         amperity_id, fingerprint, payload, nbytes, profile_id, customers, sent_email,
@@ -376,6 +440,7 @@ class Planner:
         with the md5 of the rendered profile; equal, the row is unchanged (``upgrade``: state
         gets the new fingerprint, ``loader.sync.clear.upgrade``). ``clear``: the fields state
         says were sent and the desired row no longer carries (``loader.sync.clear``).
+        ``seq``: the desired row's rowid + 1 (its position in ``DESIRED``).
         """
         assert self.campaign is not None, "build_desired first"
         mask = int(self.clear_mask)
@@ -387,11 +452,37 @@ class Planner:
 
         sent = ", ".join(f"case when d_identifier is null then m_sent_{k} else sent_{k} end "
                          f"as sent_{k}" for k in IDENTIFIERS)
-        clearing = (f"(coalesce(m.sent_fields, 0) | coalesce(m.uncertain_fields, 0)) "
-                    f"& ~d.fields & {mask} <> 0")
-        return f"""
-with members as ({self._members(list_id)}),
-held as ({self._held(list_id)}),
+        if not self.has_state or list_id is None:
+            path = "none"
+        if path == "none":
+            joined = f"""
+joined as (
+    select d.* exclude (identifier), d.rowid + 1 as seq, d.identifier as d_identifier,
+        null::varchar as m_identifier, null::varchar as m_fingerprint,
+        null::varchar as profile_id, null::varchar as m_amperity_id,
+        null::varchar as m_sent_email, null::varchar as m_sent_phone_number,
+        null::varchar as m_sent_external_id, null::boolean as in_state,
+        null::bigint as uncertain_fields, null::bigint as m_sent_fields, true as render
+    from {DESIRED} as d
+),"""
+        elif path == "changed":
+            joined = f"""
+members as ({self._members(list_id)}),
+joined as (
+    select d.* exclude (identifier), c.rid + 1 as seq, c.d_identifier, c.m_identifier,
+        c.m_fingerprint, k.profile_id, k.amperity_id as m_amperity_id,
+        k.sent_email as m_sent_email, k.sent_phone_number as m_sent_phone_number,
+        k.sent_external_id as m_sent_external_id, c.in_state, c.uncertain_fields,
+        c.m_sent_fields, c.render
+    from {CHANGED} as c
+    left join {DESIRED} as d on d.rowid = c.rid
+    left join (select * from members
+        where identifier in (select m_identifier from {CHANGED})) as k
+        on k.identifier = c.m_identifier
+),"""
+        else:
+            joined = f"""
+members as ({self._members(list_id)}),
 joined as (
     select d.* exclude (identifier), d.rowid + 1 as seq, d.identifier as d_identifier,
         m.identifier as m_identifier, m.fingerprint as m_fingerprint, m.profile_id,
@@ -402,8 +493,10 @@ joined as (
     from {DESIRED} as d
     full join members as m on m.identifier = d.identifier
     where d.identifier is null or m.fingerprint is distinct from d.fingerprint
-        or (d.fields is not null and {clearing})
-),
+        or {self._clearing()}
+),"""
+        return f"""
+with held as ({self._held(list_id)}),{joined}
 texts as (
     select j.*, {texts or "null as _j"}
     from joined as j
@@ -466,10 +559,20 @@ from {DIFF} where kind = 'remove'
         p.uncertain = self.load_uncertain(list_id)
         # seq: the row's position in DESIRED (no sort or window over wide rows, so it spills
         # nowhere); jobs are seq ranges, and a range's rows sit together in the table
+        path = "none"  # state knows no member of the list: every desired row is an add
+        if p.uncertain or self._has_members(list_id):
+            self.con.execute(f"create or replace temp table {CHANGED} as "
+                             f"{self.changed_sql(list_id)}")
+            row = self.con.execute(f"select (select count(*) from {CHANGED}), "
+                                   f"(select count(*) from {DESIRED})").fetchone()
+            path = "wide" if row and row[0] > WIDE_SHARE * max(row[1], 1) else "changed"
+            if path == "wide":
+                self.con.execute(f"drop table {CHANGED}")  # (memory for the wide join)
         self.con.execute(f"""
             create or replace temp table {DIFF} as
             select case when kind in ('add', 'change') then seq end as seq, * exclude (seq)
-            from ({self.diff_sql(list_id)})""")
+            from ({self.diff_sql(list_id, path)})""")
+        self.con.execute(f"drop table if exists {CHANGED}")
         counts = dict(self.con.execute(
             f"select kind, count(*) from {DIFF} group by kind").fetchall())
         total = self.con.execute(

@@ -1,0 +1,184 @@
+"""Desired rows and the diff cost what the change costs (docs/sync.md, "Change detection").
+
+Identifiers with one row are a plain projection; only identifiers held by several rows
+(expansion rows, customers sharing the identifier) are aggregated. The diff joins narrow rows
+and fetches the values of the rows it keeps; when most rows changed it carries every column
+through one join instead. Both ways give the same rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import duckdb
+import pytest
+
+from loader.config import STATE_SCHEMA as SCHEMA
+from loader.errors import EXIT_OK
+from loader.sync import PushResult
+from loader.sync.plan import CHANGED, DESIRED, DIFF, SEVERAL, Planner
+from loader.warehouse import attribute_columns, read_campaigns
+from tests.sync.helpers import CampaignSpec, Member, query, write_warehouse
+
+LIST = "Spring Sale A"
+UNIQUE = 1000
+
+
+def members() -> list[Member]:
+    out = [Member(f"amp-{i:05d}", f"u{i}@example.com", "Ann", "Paris", "gold")
+           for i in range(UNIQUE)]
+    # one email held by two customers: the smallest amperity_id is sent, the other reported
+    out.append(Member("amp-zz-1", "shared@example.com", "First", "Oslo", "gold"))
+    out.append(Member("amp-zz-2", "shared@example.com", "Second", "Rome", "silver"))
+    # one customer on two rows (an expansion row): one profile, its tier a list
+    out.append(Member("amp-xx-1", "expand@example.com", "Exp", "Lima", "gold"))
+    out.append(Member("amp-xx-1", "expand@example.com", "Exp", "Lima", "silver"))
+    return out
+
+
+@pytest.fixture
+def spec() -> CampaignSpec:
+    return CampaignSpec(members=members())
+
+
+def imports(emulator: Any) -> int:
+    return int(emulator.stats()["requests"].get("bulk_import_profiles", 0))
+
+
+def only_list(result: PushResult) -> Any:
+    assert result.exit_code == EXIT_OK, result.error
+    (r,) = result.lists
+    return r
+
+
+def test_several_rows_among_unique_ones_exact_list_then_nothing_sent(
+        klaviyo_emulator, spec: CampaignSpec, warehouse: str,
+        run_push: Callable[..., PushResult]) -> None:
+    first = only_list(run_push())
+    assert (first.added, first.duplicates) == (UNIQUE + 2, 1)
+    emails = {f"u{i}@example.com" for i in range(UNIQUE)} | {"shared@example.com",
+                                                             "expand@example.com"}
+    assert klaviyo_emulator.lists()[LIST]["emails"] == emails
+    shared = klaviyo_emulator.find_profile(email="shared@example.com")
+    assert (shared["first_name"], shared["location"]["city"]) == ("First", "Oslo")
+    assert shared["properties"]["loyalty_tier"] == "gold"
+    assert klaviyo_emulator.find_profile(email="expand@example.com")["properties"][
+        "loyalty_tier"] == ["gold", "silver"]
+    assert klaviyo_emulator.find_profile(email="u7@example.com")["properties"][
+        "loyalty_tier"] == "gold"
+    reasons = query(warehouse, "select amperity_id, reason from klaviyo_loader.rejected_rows")
+    assert [a for a, _ in reasons] == ["amp-zz-2"]
+    assert reasons[0][1].startswith("duplicate_email:") and "amp-zz-1" in reasons[0][1]
+
+    sent = imports(klaviyo_emulator)
+    second = only_list(run_push())
+    assert (second.added, second.updated, second.unchanged, second.removed) == (
+        0, 0, UNIQUE + 2, 0)
+    assert second.duplicates == 1
+    assert imports(klaviyo_emulator) == sent
+
+    # one unique row, the expansion row and the shared customer sent change: three profiles
+    spec.members[5].city = "Oslo"
+    spec.members[-1].loyalty_tier = "platinum"
+    spec.members[UNIQUE].first_name = "Premier"
+    write_warehouse(warehouse, [spec])
+    third = only_list(run_push())
+    assert (third.added, third.updated, third.unchanged) == (0, 3, UNIQUE - 1)
+    assert klaviyo_emulator.find_profile(email="u5@example.com")["location"]["city"] == "Oslo"
+    assert klaviyo_emulator.find_profile(email="expand@example.com")["properties"][
+        "loyalty_tier"] == ["gold", "platinum"]
+    assert klaviyo_emulator.find_profile(email="shared@example.com")["first_name"] == "Premier"
+    assert only_list(run_push()).updated == 0
+
+
+def planner(con: duckdb.DuckDBPyConnection, list_name: str = LIST) -> tuple[Planner, str]:
+    """A planner of the warehouse's only campaign with its desired rows built, and the list's
+    id in state."""
+    (campaign,) = read_campaigns(con)
+    account_id, list_id = con.execute(
+        f"select account_id, list_id from {SCHEMA}.list_members limit 1").fetchone()
+    p = Planner(con, SCHEMA, account_id)
+    p.build_desired(campaign, list_name, attribute_columns(con, campaign), None)
+    p.load_uncertain(list_id)
+    return p, list_id
+
+
+def diff_rows(con: duckdb.DuckDBPyConnection, p: Planner, list_id: str, path: str
+              ) -> list[tuple[Any, ...]]:
+    rows = con.execute(f"select * from ({p.diff_sql(list_id, path)})").fetchall()
+    return sorted(rows, key=lambda r: (r[0], r[1]))
+
+
+def test_the_narrow_and_the_wide_diff_give_the_same_rows(
+        klaviyo_emulator, spec: CampaignSpec, warehouse: str,
+        run_push: Callable[..., PushResult]) -> None:
+    run_push()
+    for m in spec.members[:3]:
+        m.city = "Changed"  # changes
+    spec.members[3].loyalty_tier = None  # a change clearing a property
+    spec.members[4].city = None  # a change with a location field to clear
+    del spec.members[10:13]  # removals
+    spec.members.append(Member("amp-new-1", "new1@example.com", "Neu", "Oslo", "gold"))
+    spec.members[-2].loyalty_tier = "bronze"  # the expansion customer's second row
+    write_warehouse(warehouse, [spec])
+    con = duckdb.connect(warehouse)
+    try:
+        # a member a killed run left uncertain, and one no longer desired it may have sent
+        account_id = con.execute(f"select any_value(account_id) from {SCHEMA}.list_members"
+                                 ).fetchone()[0]
+        list_id = con.execute(f"select any_value(list_id) from {SCHEMA}.list_members"
+                              ).fetchone()[0]
+        con.execute(f"insert into {SCHEMA}.pending_rows (account_id, list_id, seq, op, "
+                    f"identifier, amperity_id, fingerprint, fields) values "
+                    f"(?, ?, 1, 'upsert', 'u30@example.com', 'amp-00030', 'h1.1', 32767), "
+                    f"(?, ?, 2, 'upsert', 'gone@example.com', 'amp-gone', 'h2.2', 8)",
+                    [account_id, list_id, account_id, list_id])
+        p, list_id = planner(con)
+        # a member an older loader sent: its fingerprint the md5 of the profile's JSON
+        con.execute(f"update {SCHEMA}.list_members set fingerprint = 'older' "
+                    f"where identifier = 'u20@example.com'")
+        (payload,) = [r[4] for r in diff_rows(con, p, list_id, "wide")
+                      if r[1] == "u20@example.com"]
+        assert payload.startswith('{"type":"profile"')
+        con.execute(f"update {SCHEMA}.list_members set fingerprint = md5(?) "
+                    f"where identifier = 'u20@example.com'", [payload])
+        assert con.execute(f"select count(*) from {SEVERAL}").fetchone() == (2,)
+        con.execute(f"create temp table {CHANGED} as {p.changed_sql(list_id)}")
+        narrow = diff_rows(con, p, list_id, "changed")
+        wide = diff_rows(con, p, list_id, "wide")
+        assert narrow == wide
+        kinds: dict[str, int] = {}
+        for r in narrow:
+            kinds[r[0]] = kinds.get(r[0], 0) + 1
+        # five members changed, the expansion customer, u30 (uncertain); u20 rendered, its md5
+        # equal: unchanged, its fingerprint upgraded; removed: three members and `gone`
+        assert kinds == {"add": 1, "change": 7, "remove": 4, "unchanged": 1}
+        assert [(r[1], r[-1]) for r in narrow if r[0] == "unchanged"] == [
+            ("u20@example.com", True)]
+        by_id = {r[1]: r for r in narrow}
+        assert by_id["u0@example.com"][4] is not None  # the rows sent carry their JSON
+        assert by_id["u11@example.com"][4] is None
+        # the plan takes the narrow way for a small change; its seq are the desired rows'
+        plan = p.plan(p.campaign, LIST, list_id, True, None)  # type: ignore[arg-type]
+        assert (plan.adds, plan.changes, plan.removals) == (1, 7, 4)
+        assert con.execute(
+            f"select count(*), count(*) filter (where f.seq = d.rowid + 1) from {DIFF} as f "
+            f"inner join {DESIRED} as d on d.identifier = f.identifier "
+            f"where f.seq is not null").fetchone() == (8, 8)
+    finally:
+        con.close()
+
+
+def test_a_push_with_every_row_changed_takes_the_wide_diff(
+        klaviyo_emulator, spec: CampaignSpec, warehouse: str,
+        run_push: Callable[..., PushResult]) -> None:
+    run_push()
+    for m in spec.members:
+        m.first_name = "Renamed"
+    write_warehouse(warehouse, [spec])
+    result = only_list(run_push())
+    assert (result.updated, result.unchanged) == (UNIQUE + 2, 0)
+    assert klaviyo_emulator.find_profile(email="u999@example.com")["first_name"] == "Renamed"
+    assert only_list(run_push()).unchanged == UNIQUE + 2
+
