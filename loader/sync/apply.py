@@ -28,8 +28,9 @@ removed (when no look-up finds its profile, it never reached Klaviyo: only state
 
 from __future__ import annotations
 
+import contextlib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -56,6 +57,30 @@ LIST_SCAN_MAX = 200_000
 # small ones (an append that is not a whole number of row groups is compressed again by the
 # next checkpoint: 8 appends of 125,000 rows cost 2.9 s more CPU than 2 of 500,000).
 CONFIRM_BATCH_ROWS = 500_000
+
+
+# Pending rows live from the intent to their job's confirmation, in the same push: DuckDB
+# compressing them as it compresses every large append (dictionaries, FSST of every string
+# column) is most of the insert's CPU, for blocks freed when the rows are confirmed. They are
+# written with constant runs only (account, list, op and the null columns) and the rest plain.
+TRANSIENT_OFF = "fsst,dictionary,dict_fsst,bitpacking,rle,chimp,patas,alp,alprd,zstd"
+
+
+@contextlib.contextmanager
+def transient_writes(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """Appends inside are stored with constant runs or plain (``TRANSIENT_OFF`` disabled);
+    the connection's setting is restored after (a DuckDB without a method: unchanged)."""
+    row = con.execute("select current_setting('disabled_compression_methods')").fetchone()
+    before = str(row[0]) if row and row[0] else ""
+    try:
+        con.execute(f"set disabled_compression_methods = '{TRANSIENT_OFF}'")
+    except duckdb.Error:  # a version that lacks one of them: its default compression
+        yield
+        return
+    try:
+        yield
+    finally:
+        con.execute(f"set disabled_compression_methods = '{before}'")
 
 
 def insert_rows(con: duckdb.DuckDBPyConnection, table: str, rows: list[tuple[Any, ...]],
@@ -178,6 +203,22 @@ class Applier:
         self.con.execute(f"delete from {self.t('pending_rows')} where account_id = ? "
                          f"and list_id = ?", a)
         crashpoint("intent.replacing")  # inside the transaction: a kill rolls it back
+        with transient_writes(self.con):
+            self._write_pending(removals_sql, a)
+        oversize = self.con.execute(
+            f"select identifier, amperity_id, fingerprint, nbytes from {DIFF} "
+            f"where kind = 'oversize'").fetchall()
+        for identifier, amperity_id, fingerprint, nbytes in oversize:
+            reason = (f"profile_too_large: {nbytes:,} bytes exceeds Klaviyo's "
+                      f"{IMPORT_MAX_PROFILE_BYTES:,}-byte limit a profile")
+            self._reject(list_id, list_name, campaign_id, identifier, amperity_id, fingerprint,
+                         reason)
+            stats.rejected += 1
+            stats.rejections.append((identifier, amperity_id, reason))
+        self.tally(rejected=stats.rejected)
+
+    def _write_pending(self, removals_sql: str | None, a: list[Any]) -> None:
+        """The plan's upserts (from ``DIFF``) and removals into ``pending_rows``."""
         cols = ("account_id, list_id, seq, op, identifier, amperity_id, fingerprint, payload, "
                 f"nbytes, profile_id, is_new, {SENT}, fields")
         self.con.execute(f"""
@@ -191,17 +232,6 @@ class Applier:
                 select ?, ?, -row_number() over (order by identifier), 'remove', identifier,
                     amperity_id, fingerprint, null, 0, profile_id, is_new, {SENT}, null
                 from ({removals_sql})""", a)
-        oversize = self.con.execute(
-            f"select identifier, amperity_id, fingerprint, nbytes from {DIFF} "
-            f"where kind = 'oversize'").fetchall()
-        for identifier, amperity_id, fingerprint, nbytes in oversize:
-            reason = (f"profile_too_large: {nbytes:,} bytes exceeds Klaviyo's "
-                      f"{IMPORT_MAX_PROFILE_BYTES:,}-byte limit a profile")
-            self._reject(list_id, list_name, campaign_id, identifier, amperity_id, fingerprint,
-                         reason)
-            stats.rejected += 1
-            stats.rejections.append((identifier, amperity_id, reason))
-        self.tally(rejected=stats.rejected)
 
     def _reject(self, list_id: str, list_name: str, campaign_id: str, identifier: str,
                 amperity_id: str | None, fingerprint: str | None, reason: str) -> None:
