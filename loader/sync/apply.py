@@ -695,6 +695,7 @@ class Applier:
             f"and list_id = ? and op = 'remove' and profile_id is null and {col} is not null "
             f"order by 1", a).fetchall()]
         pairs: list[tuple[str, str]] = []
+        resolved: list[tuple[str | None, ...]] = []  # into _resolved in one insert, at the end
         for i in range(0, len(values), 100):
             chunk = values[i:i + 100]
             found = self.client.find_profiles(kind, chunk)
@@ -705,9 +706,9 @@ class Applier:
             pairs += [(wanted[key], p["id"]) for p in found
                       if (key := (p[kind] or "").lower() if kind == "email" else p[kind])
                       in wanted]
-            insert_rows(self.con, "_resolved",
-                        [(p["id"], p["email"], p["phone_number"], p["external_id"])
-                         for p in found], 4)
+            resolved += [(p["id"], p["email"], p["phone_number"], p["external_id"])
+                         for p in found]
+        insert_rows(self.con, "_resolved", resolved, 4)
         if not pairs:
             return
         self.con.execute("create or replace temp table _ids (value varchar, profile_id varchar)")
