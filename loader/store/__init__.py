@@ -22,7 +22,7 @@ from typing import Any, Protocol
 import duckdb
 
 from loader.store.names import qualified, quote
-from loader.store.schema import TABLES, ensure_schema, table_exists
+from loader.store.schema import READ_ONLY_TABLES, TABLES, ensure_schema, table_exists
 
 __all__ = ["Mirror", "Store", "qualified", "quote"]
 
@@ -75,7 +75,8 @@ class Store:
         try:
             yield
             if self.mirror is not None:
-                self.mirror.flush(self.con, tables or tuple(TABLES))
+                self.mirror.flush(self.con, tables or tuple(
+                    t for t in TABLES if t not in READ_ONLY_TABLES))
         except BaseException:
             self._depth = 0
             with contextlib.suppress(duckdb.Error):
@@ -212,8 +213,11 @@ class Store:
                           campaign: Any, lists: Sequence[tuple[str, str]], identifier: str,
                           is_sample: bool, sample_table: str, notes_table: str,
                           unchanged: int, at: datetime) -> bool:
-        """Record the delivery's recipients (one ``insert … select`` by the engine), its
-        duplicates and withheld identifiers, and complete it: one step, once per delivery.
+        """Record the delivery's recipients (one ``insert … select`` by the engine into
+        ``recipients``: what varies per member), its duplicates and withheld identifiers, and
+        complete it, writing what is constant per delivery (campaign, destination, launch,
+        dataset version, completion time) once in its ``deliveries`` row: one step, once per
+        delivery. Readers see both joined in the view ``campaign_recipients``.
 
         A recipient is a member the list holds (``list_members``, confirmed by Klaviyo) that
         the audience sends, or a control member. A sample delivery records only its sample
@@ -265,14 +269,17 @@ class Store:
 
         group_by = ("" if unique else
                     "group by a.amperity_id, a.sub_audience_id, a.treatment_id, l.list_id")
-        with self.step("campaign_recipients", "rejected_rows", "deliveries"):
+        with self.step("recipients", "rejected_rows", "deliveries"):
             done = self.con.execute(
                 f"select status from {self.t('deliveries')} where delivery_id = ?",
                 [delivery_id]).fetchone()
             if not done or done[0] == "completed":
                 return False
+            # only what varies per recipient: the delivery's constants go in its row, once
             self.con.execute(f"""
-                insert into {self.t('campaign_recipients')}
+                insert into {self.t('recipients')} (amperity_id, sub_audience_id,
+                    sub_audience_name, treatment_id, treatment_name, is_control, list_id,
+                    segment_id, segment_name, delivery_id)
                 with lists(list_name, list_id) as (values {values}),
                 recipients as (
                     select a.amperity_id, a.sub_audience_id,
@@ -292,16 +299,14 @@ class Store:
                     {group_by}
                     {control}
                 )
-                select r.amperity_id, ?, ?, ?, r.sub_audience_id, r.sub_audience_name,
-                    r.treatment_id, r.treatment_name, r.is_control, ?, ?, r.list_id,
-                    r.segment_id, r.segment_name, ?::timestamp, ?::timestamp, ?, ?, ?, ?
+                select r.amperity_id, r.sub_audience_id, r.sub_audience_name,
+                    r.treatment_id, r.treatment_name, r.is_control, r.list_id,
+                    r.segment_id, r.segment_name, ?
                 from recipients as r
                 anti join ({earlier_samples}) as e on e.amperity_id = r.amperity_id
                     and e.sub_audience_id is not distinct from r.sub_audience_id
                     and e.treatment_id is not distinct from r.treatment_id""",
-                [account_id, c.campaign_id, c.campaign_name, c.campaign_type,
-                 c.destination_id, c.destination_name, at, c.launch_at, c.dbt_invocation_id,
-                 account_id, delivery_id, is_sample])
+                [account_id, delivery_id])
             # duplicates and withheld identifiers: recorded once per delivery
             self.con.execute(f"""
                 insert into {self.t('rejected_rows')} (run_id, account_id, campaign_id,
@@ -317,13 +322,20 @@ class Store:
                 f"count(*) filter (where starts_with(reason, 'invalid_')) "
                 f"from {notes_table}").fetchone()
             # added/updated/removed/rejected were tallied as they happened (apply.py); rows a
-            # phone-keyed campaign could not send (invalid numbers) are rejected rows too
+            # phone-keyed campaign could not send (invalid numbers) are rejected rows too.
+            # What every recipient row shares (campaign_recipients reads it from here).
             self.con.execute(
                 f"update {self.t('deliveries')} set status = 'completed', completed_at = ?, "
                 f"run_id = ?, unchanged = ?, withheld = ?, duplicates = ?, "
-                f"rejected = coalesce(rejected, 0) + ? where delivery_id = ?",
+                f"rejected = coalesce(rejected, 0) + ?, campaign_name = ?, "
+                f"campaign_type = ?, destination_id = ?, destination_name = ?, "
+                f"delivery_datetime = ?::timestamp, launch_datetime = ?::timestamp, "
+                f"dataset_version = ? "
+                f"where delivery_id = ?",
                 [at, run_id, unchanged, notes[0] if notes else 0, notes[1] if notes else 0,
-                 notes[2] if notes else 0, delivery_id])
+                 notes[2] if notes else 0, c.campaign_name, c.campaign_type,
+                 c.destination_id, c.destination_name, at, c.launch_at, c.dbt_invocation_id,
+                 delivery_id])
             crashpoint("recipients.written")  # inside the transaction: a kill rolls it back
         return True
 

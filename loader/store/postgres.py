@@ -34,7 +34,16 @@ from loader.engines.profiles import Target
 from loader.errors import LockedError, WarehouseError
 from loader.store.mirror import LOADING, Change, WorkingCopy
 from loader.store.names import qualified, quote
-from loader.store.schema import ADDED_COLUMNS, KEYS, TABLES, columns
+from loader.store.schema import (
+    ADDED_COLUMNS,
+    CAMPAIGN_RECIPIENTS_COLUMNS,
+    KEYS,
+    LEGACY_RECIPIENTS,
+    RECIPIENTS_VIEW,
+    TABLES,
+    columns,
+    recipients_view_select,
+)
 
 LOCK_CLASS = 0x4B4C  # advisory lock key 1 ("KL"); key 2 is the account's crc32
 APPLICATION = "klaviyo-audiences loader run {run_id}"
@@ -212,9 +221,25 @@ class PostgresState(WorkingCopy):
                 self.copy_in(schema, name)
 
     def ensure_schema(self) -> None:
-        """The state schema and tables in PostgreSQL (columns added by newer versions too)."""
+        """The state schema and tables in PostgreSQL (columns added by newer versions too) and
+        the view ``campaign_recipients``; a table of that name (a loader before the view, or
+        dbt's on-run-start hook) becomes ``campaign_recipients_legacy``, its rows kept. One
+        transaction."""
         with self.pg.cursor() as cur:
             cur.execute(f"create schema if not exists {quote(self.schema)}")
+            kinds = self._relkinds(cur, (RECIPIENTS_VIEW, LEGACY_RECIPIENTS))
+            if kinds.get(RECIPIENTS_VIEW) in ("r", "p"):
+                old = qualified(self.schema, RECIPIENTS_VIEW)
+                if LEGACY_RECIPIENTS not in kinds:
+                    # a rename: no row moves; views dbt built on it follow it (PostgreSQL
+                    # binds them to the table) until the next `dbt run` rebuilds them
+                    cur.execute(f"alter table {old} rename to {quote(LEGACY_RECIPIENTS)}")
+                else:
+                    cols = ", ".join(quote(c) for c, _ in CAMPAIGN_RECIPIENTS_COLUMNS)
+                    cur.execute(f"insert into {qualified(self.schema, LEGACY_RECIPIENTS)} "
+                                f"({cols}) select {cols} from {old}")
+                    cur.execute(f"drop table {old}")
+                kinds.pop(RECIPIENTS_VIEW)
             for name, cols in TABLES.items():
                 cur.execute(f"create table if not exists {qualified(self.schema, name)} "
                             f"({cols})")
@@ -226,14 +251,36 @@ class PostgresState(WorkingCopy):
                 cur.execute(f"create index if not exists {quote(name + '_key')} on "
                             f"{qualified(self.schema, name)} "
                             f"({', '.join(quote(k) for k in keycols)})")
+            if RECIPIENTS_VIEW not in kinds or self._view_outdated(cur):
+                cur.execute(f"create or replace view {qualified(self.schema, RECIPIENTS_VIEW)} "
+                            f"as " + recipients_view_select(
+                                lambda t: qualified(self.schema, t)))
         self.pg.commit()
+
+    def _relkinds(self, cur: Any, names: Sequence[str]) -> dict[str, str]:
+        """relkind ('r' table, 'v' view, …) of the named relations of the state schema."""
+        cur.execute("select c.relname, c.relkind from pg_class as c join pg_namespace as n "
+                    "on n.oid = c.relnamespace where n.nspname = %s and c.relname = any(%s)",
+                    (self.schema, list(names)))
+        return {str(n): str(k) for n, k in cur.fetchall()}
+
+    def _view_outdated(self, cur: Any) -> bool:
+        """Whether ``campaign_recipients`` is not (yet) the view over ``recipients``."""
+        cur.execute("select count(*) from information_schema.view_table_usage "
+                    "where view_schema = %s and view_name = %s and table_name = 'recipients'",
+                    (self.schema, RECIPIENTS_VIEW))
+        return not cur.fetchone()[0]
 
     def state_tables(self) -> set[str]:
         return {t for t in TABLES if self.schema in self.relations(t)}
 
     def fetch(self, table: str, account_id: str | None) -> set[str]:
-        self.copy_in(self.schema, table,
-                     "where account_id = %s" if account_id is not None else "",
+        where = ""
+        if account_id is not None:  # recipients: through their deliveries
+            where = ("where account_id = %s" if "account_id" in dict(columns(table)) else
+                     f"where delivery_id in (select delivery_id from "
+                     f"{qualified(self.schema, 'deliveries')} where account_id = %s)")
+        self.copy_in(self.schema, table, where,
                      [account_id] if account_id is not None else [], local_schema=LOADING)
         return {n for n, _ in self._pg_columns(self.schema, table)}
 

@@ -6,7 +6,16 @@ Relations (docs/sync.md documents every column):
 * ``deliveries`` — one row per campaign delivery (a one-time send, a recurring tick, a sample);
 * ``list_members`` — per (account, list): what the list last received, confirmed;
 * ``rejected_rows`` — rows Klaviyo (or our size checks) refused, per run;
-* ``campaign_recipients`` — once per delivered member (and control member) per delivery;
+* ``recipients`` — once per delivered member (and control member) per delivery: only what
+  varies per member, and the ``delivery_id``; what is constant per delivery (campaign, its
+  name and type, destination, launch, dataset version, when it completed, account, sample) is
+  in ``deliveries``, once;
+* ``campaign_recipients`` — the *view* every reader (dbt's history source, the results
+  models, an analyst) reads: ``recipients`` joined to ``deliveries``, with the columns of
+  ``CAMPAIGN_RECIPIENTS_COLUMNS``, plus (``union all``) the rows of
+  ``campaign_recipients_legacy``: the table ``campaign_recipients`` was before this form (or
+  as dbt's on-run-start hook creates it before the first push), renamed by
+  :func:`ensure_schema` and never written again;
 * ``rejected_members`` — (identifier, fingerprint) pairs refused, so an unchanged bad row is not
   re-sent on every run;
 * ``list_digests`` — per (account, list): the digest of every input of its last clean plan, so
@@ -19,6 +28,8 @@ Everything is keyed by the Klaviyo account id, so each account gets the full aud
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import duckdb
 
@@ -47,6 +58,37 @@ CAMPAIGN_RECIPIENTS_COLUMNS: list[tuple[str, str]] = [
     ("is_sample", "boolean"),
 ]
 
+# What varies per recipient (and the delivery it belongs to): the stored table ``recipients``.
+RECIPIENTS_COLUMNS: list[tuple[str, str]] = [
+    ("amperity_id", "varchar"),
+    ("sub_audience_id", "varchar"),
+    ("sub_audience_name", "varchar"),
+    ("treatment_id", "varchar"),
+    ("treatment_name", "varchar"),
+    ("is_control", "boolean"),
+    ("list_id", "varchar"),
+    ("segment_id", "varchar"),
+    ("segment_name", "varchar"),
+    ("delivery_id", "varchar"),
+]
+
+# What is constant per delivery: ``campaign_recipients`` column -> ``deliveries`` column.
+DELIVERY_COLUMNS: dict[str, str] = {
+    "campaign_id": "campaign_id",
+    "campaign_name": "campaign_name",
+    "campaign_type": "campaign_type",
+    "destination_id": "destination_id",
+    "destination_name": "destination_name",
+    "delivery_datetime": "delivery_datetime",
+    "launch_datetime": "launch_datetime",
+    "dataset_version": "dataset_version",
+    "account_id": "account_id",
+    "is_sample": "is_sample",
+}
+
+RECIPIENTS_VIEW = "campaign_recipients"
+LEGACY_RECIPIENTS = "campaign_recipients_legacy"
+
 TABLES: dict[str, str] = {
     "sync_runs": """run_id varchar, account_id varchar, started_at timestamp,
         finished_at timestamp, status varchar, campaigns varchar, is_sample boolean,
@@ -55,7 +97,9 @@ TABLES: dict[str, str] = {
         campaign_id varchar, scheduled_for timestamp, started_at timestamp,
         completed_at timestamp, status varchar, is_sample boolean, added bigint,
         updated bigint, removed bigint, rejected bigint, unchanged bigint, withheld bigint,
-        duplicates bigint""",
+        duplicates bigint, campaign_name varchar, campaign_type varchar,
+        destination_id varchar, destination_name varchar, delivery_datetime timestamp,
+        launch_datetime timestamp, dataset_version varchar""",
     "list_members": """account_id varchar, list_id varchar, list_name varchar,
         identifier varchar, profile_id varchar, fingerprint varchar, amperity_id varchar,
         first_sent_at timestamp, last_sent_at timestamp, sent_email varchar,
@@ -63,7 +107,8 @@ TABLES: dict[str, str] = {
     "rejected_rows": """run_id varchar, account_id varchar, campaign_id varchar,
         list_name varchar, identifier varchar, amperity_id varchar, reason varchar,
         rejected_at timestamp, delivery_id varchar""",
-    "campaign_recipients": ", ".join(f"{n} {t}" for n, t in CAMPAIGN_RECIPIENTS_COLUMNS),
+    "recipients": ", ".join(f"{n} {t}" for n, t in RECIPIENTS_COLUMNS),
+    LEGACY_RECIPIENTS: ", ".join(f"{n} {t}" for n, t in CAMPAIGN_RECIPIENTS_COLUMNS),
     "rejected_members": """account_id varchar, list_id varchar, identifier varchar,
         fingerprint varchar, reason varchar, rejected_at timestamp""",
     "pending_rows": """account_id varchar, list_id varchar, seq bigint, op varchar,
@@ -85,20 +130,63 @@ ADDED_COLUMNS: dict[str, list[str]] = {
                      "sent_external_id varchar", "sent_fields bigint"],
     "pending_rows": ["sent_email varchar", "sent_phone_number varchar",
                      "sent_external_id varchar", "fields bigint"],
-    "deliveries": ["withheld bigint", "duplicates bigint"],
+    "deliveries": ["withheld bigint", "duplicates bigint", "campaign_name varchar",
+                   "campaign_type varchar", "destination_id varchar",
+                   "destination_name varchar", "delivery_datetime timestamp",
+                   "launch_datetime timestamp", "dataset_version varchar"],
     "rejected_rows": ["delivery_id varchar"],
     "import_jobs": ["delivery_id varchar"],
 }
 
 
+# Tables a push never writes (steps that name no table do not compare them).
+READ_ONLY_TABLES = frozenset({LEGACY_RECIPIENTS})
+
+
 def ensure_schema(con: duckdb.DuckDBPyConnection, schema: str) -> None:
-    """Create the state schema and tables when missing; add columns newer versions need."""
+    """Create the state schema and tables when missing; add columns newer versions need; and
+    the view ``campaign_recipients`` (a table of that name, as a loader before the view or
+    dbt's hook wrote it, becomes ``campaign_recipients_legacy`` with its rows first)."""
     con.execute(f"create schema if not exists {quote(schema)}")
+    if relation_type(con, schema, RECIPIENTS_VIEW) == "BASE TABLE":
+        if relation_type(con, schema, LEGACY_RECIPIENTS) is None:
+            con.execute(f"alter table {qualified(schema, RECIPIENTS_VIEW)} "
+                        f"rename to {quote(LEGACY_RECIPIENTS)}")
+        else:  # both: a hook re-created the table by hand; keep its rows too
+            legacy_cols = ", ".join(quote(c) for c, _ in CAMPAIGN_RECIPIENTS_COLUMNS)
+            con.execute(f"insert into {qualified(schema, LEGACY_RECIPIENTS)} ({legacy_cols}) "
+                        f"select {legacy_cols} from {qualified(schema, RECIPIENTS_VIEW)}")
+            con.execute(f"drop table {qualified(schema, RECIPIENTS_VIEW)}")
     for name, cols in TABLES.items():
         con.execute(f"create table if not exists {qualified(schema, name)} ({cols})")
     for name, added in ADDED_COLUMNS.items():
         for col in added:
             con.execute(f"alter table {qualified(schema, name)} add column if not exists {col}")
+    con.execute(f"create or replace view {qualified(schema, RECIPIENTS_VIEW)} as "
+                + recipients_view_select(lambda t: qualified(schema, t)))
+
+
+def recipients_view_select(rel: Callable[[str], str],
+                           q: Callable[[str], str] = quote) -> str:
+    """The select of the view ``campaign_recipients``: ``CAMPAIGN_RECIPIENTS_COLUMNS`` in order,
+    from ``recipients`` joined to its delivery, then the legacy rows. Portable SQL (DuckDB,
+    PostgreSQL, Spark); ``rel`` names a state relation, ``q`` quotes a column."""
+    narrow = {c for c, _ in RECIPIENTS_COLUMNS}
+    picks = ", ".join(
+        f"r.{q(c)}" if c in narrow else f"d.{q(DELIVERY_COLUMNS[c])} as {q(c)}"
+        for c, _ in CAMPAIGN_RECIPIENTS_COLUMNS)
+    legacy = ", ".join(q(c) for c, _ in CAMPAIGN_RECIPIENTS_COLUMNS)
+    return (f"select {picks} from {rel('recipients')} as r "
+            f"inner join {rel('deliveries')} as d on d.{q('delivery_id')} = r.{q('delivery_id')} "
+            f"union all select {legacy} from {rel(LEGACY_RECIPIENTS)}")
+
+
+def relation_type(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> str | None:
+    """'BASE TABLE', 'VIEW' (or another table_type) of a relation; None when missing."""
+    row = con.execute(
+        "select table_type from information_schema.tables where table_schema = ? "
+        "and table_name = ?", [schema, name]).fetchone()
+    return str(row[0]) if row else None
 
 
 def table_exists(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:

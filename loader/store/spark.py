@@ -37,7 +37,14 @@ from loader.engines.profiles import Target
 from loader.errors import LockedError
 from loader.store.mirror import LOADING, Change, WorkingCopy, change_set
 from loader.store.names import qualified, quote
-from loader.store.schema import TABLES, columns, key
+from loader.store.schema import (
+    LEGACY_RECIPIENTS,
+    RECIPIENTS_VIEW,
+    TABLES,
+    columns,
+    key,
+    recipients_view_select,
+)
 from loader.sync.crashpoints import crashpoint
 
 COMMITS = "commits"
@@ -59,8 +66,15 @@ def bq(name: str) -> str:
     return "`" + name.replace("`", "``") + "`"
 
 
+# The legacy recipients' log keeps the name it had when ``campaign_recipients`` was a logged
+# table (a loader before the narrow form): its rows stay where they are, no copy, no rename.
+_LOGS = {LEGACY_RECIPIENTS: f"{RECIPIENTS_VIEW}_writes"}
+# tables a write named under another name then (``commits.tables``)
+_WRITTEN_AS = {LEGACY_RECIPIENTS: {LEGACY_RECIPIENTS, RECIPIENTS_VIEW}}
+
+
 def writes_table(table: str) -> str:
-    return f"{table}_writes"
+    return _LOGS.get(table, f"{table}_writes")
 
 
 def lease_table(account_id: str) -> str:
@@ -226,11 +240,16 @@ class SparkState(WorkingCopy):
         """The log tables, ``commits`` and the reader views (columns newer versions add too).
 
         A ``campaign_recipients`` *table* (dbt's on-run-start hook creates one before the
-        first push) becomes the view, its rows kept as one committed write."""
+        first push) has its rows kept as one committed write of ``campaign_recipients_legacy``
+        (whose log is ``campaign_recipients_writes``, where a loader before the narrow form
+        logged them), then ``campaign_recipients`` becomes the view over ``recipients``,
+        ``deliveries`` and the legacy rows."""
         self.sql(f"create database if not exists {bq(self.schema)}")
         self.sql(f"create table if not exists {self.rel(COMMITS)} ("
                  + ", ".join(f"{bq(c)} {t}" for c, t in COMMIT_COLUMNS) + ") using parquet")
         present = self._tables()
+        hook_table = present.get(RECIPIENTS_VIEW) not in (None, "VIEW")
+        recreate = hook_table or RECIPIENTS_VIEW not in present
         for table in TABLES:
             cols = [(c, spark_type(t)) for c, t in columns(table)]
             log = writes_table(table)
@@ -246,22 +265,29 @@ class SparkState(WorkingCopy):
                     self.sql(f"alter table {self.rel(log)} add columns ("
                              + ", ".join(f"{bq(c)} {t}" for c, t in missing) + ")")
                 changed = bool(missing)
-            if table in present and present[table] != "VIEW":
-                self._adopt_table(table, cols)
+            adopt = RECIPIENTS_VIEW if table == LEGACY_RECIPIENTS and hook_table else table
+            if adopt in present and present[adopt] != "VIEW":
+                self._adopt_table(adopt, cols, table)
                 changed = True
             if changed or table not in present:
                 self.sql(f"create or replace view {self.rel(table)} as "
                          + committed_select(table, self.rel(log), self.rel(COMMITS)))
+                recreate = recreate or table in ("recipients", LEGACY_RECIPIENTS, "deliveries")
+        if recreate:
+            self.sql(f"create or replace view {self.rel(RECIPIENTS_VIEW)} as "
+                     + recipients_view_select(self.rel, bq))
 
-    def _adopt_table(self, table: str, cols: list[tuple[str, str]]) -> None:
-        have = {f.name for f in self.spark.table(self.rel(table)).schema.fields}
+    def _adopt_table(self, source: str, cols: list[tuple[str, str]], table: str) -> None:
+        """The rows of a real table ``source`` as one committed write of ``table``; then the
+        table is dropped (a view of its name replaces it)."""
+        have = {f.name for f in self.spark.table(self.rel(source)).schema.fields}
         wid = self.next_write_id()
         select = ", ".join(bq(c) if c in have else f"cast(null as {t})" for c, t in cols)
         self.sql(f"insert into {self.rel(writes_table(table))} "
                  f"({', '.join(bq(c) for c, _ in cols)}, write_id, write_op) "
-                 f"select {select}, '{wid}', 'set' from {self.rel(table)}")
+                 f"select {select}, '{wid}', 'set' from {self.rel(source)}")
         self._commit(wid, [table])
-        self.sql(f"drop table {self.rel(table)}")
+        self.sql(f"drop table {self.rel(source)}")
 
     # -- reading: Spark writes Parquet, DuckDB reads it ------------------------------------
 
@@ -338,13 +364,18 @@ class SparkState(WorkingCopy):
         super().load_state(account_id)
 
     def fetch(self, table: str, account_id: str | None) -> set[str]:
-        if table not in self._written:  # never written: empty, no Spark job
+        if not self._written & _WRITTEN_AS.get(table, {table}):  # never written: empty
             self.con.execute(f"create or replace table {qualified(LOADING, table)} ("
                              + ", ".join(f"{quote(c)} {t}" for c, t in columns(table)) + ")")
             return {c for c, _ in columns(table)}
-        frame = self.spark.sql(committed_select(table, self.rel(writes_table(table)),
-                                                self.rel(COMMITS)))
-        if account_id is not None:
+        select = committed_select(table, self.rel(writes_table(table)), self.rel(COMMITS))
+        if account_id is not None and "account_id" not in dict(columns(table)):
+            # recipients: those of the account's deliveries
+            select = (f"select r.* from ({select}) as r left semi join "
+                      f"{self.rel('deliveries')} as d on d.delivery_id = r.delivery_id "
+                      f"and d.account_id = {_lit(account_id)}")
+        frame = self.spark.sql(select)
+        if account_id is not None and "account_id" in dict(columns(table)):
             frame = frame.where(frame["account_id"] == account_id)
         return self.to_local(frame, LOADING, table)
 

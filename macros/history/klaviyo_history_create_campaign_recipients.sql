@@ -1,8 +1,11 @@
 {#-
     on-run-start: create the loader's history relation empty when it is missing, so models that
     read source('klaviyo_loader', 'campaign_recipients') build before the first `loader push`.
-    The columns are the source's (models/history/_history__sources.yml); loader/state.py
-    creates the same (tests/contracts/ compares them).
+    The columns are the source's (models/history/_history__sources.yml); the loader's view of
+    that name has the same (loader/store/schema.py; tests/contracts/ compares them). It is a
+    table here: the first push renames it campaign_recipients_legacy (rows kept) and puts the
+    view over its narrow tables in its place (docs/history.md, "How it is stored"); once the
+    view exists, `create table if not exists` does nothing on DuckDB, PostgreSQL and Spark.
 -#}
 {% macro klaviyo_history_create_campaign_recipients() %}
     {{ return(adapter.dispatch('klaviyo_history_create_campaign_recipients')()) }}

@@ -19,6 +19,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ from loader.engines import connect, read_target
 from loader.errors import LockedError
 from loader.export import export_campaign
 from loader.klaviyo.client import KlaviyoClient
+from loader.state import CAMPAIGN_RECIPIENTS_COLUMNS
 from loader.store.postgres import APPLICATION, lock_keys
 from loader.sync import PushOptions, push
 from loader.warehouse import read_campaigns
@@ -78,6 +80,15 @@ def run_loader(emu: Emulator, env: dict[str, str], *args: str, crash_at: str | N
 def run_push(emu: Emulator, env: dict[str, str], crash_at: str | None = None
              ) -> subprocess.CompletedProcess[str]:
     return run_loader(emu, env, "push", "--all", "--at", AT, "--quiet", crash_at=crash_at)
+
+
+PG_TYPES = {"varchar": "character varying", "boolean": "boolean",
+            "timestamp": "timestamp without time zone"}
+OLD = ("amp-before", "spring_sale", "Spring Sale", "one_time", "all", "All", "t", "T", False,
+       "klaviyo", "Klaviyo", "L-before", "seg", "Seg", datetime(2026, 1, 2, 3, 4, 5),
+       datetime(2026, 1, 1, 9, 0), "inv-before", "acct-before", "d-before", False)
+OLD_ROW = ", ".join("null" if v is None else str(v).lower() if isinstance(v, bool)
+                    else f"'{v}'" for v in OLD)
 
 
 def pg_exec(env: dict[str, str], sql: str) -> None:
@@ -144,7 +155,12 @@ def test_killed_push_on_postgres_converges_on_rerun(
     emu = Emulator()
     emu.start()
     env = {**pg_push, "LOADER_STATE_SCHEMA": "klaviyo_loader_kill"}  # its own state
+    # state as a loader before the narrow form left it: campaign_recipients a table, one row
+    cols = ", ".join(f"{n} {PG_TYPES[t]}" for n, t in CAMPAIGN_RECIPIENTS_COLUMNS)
     try:
+        pg_exec(env, f"create schema klaviyo_loader_kill; "
+                     f"create table klaviyo_loader_kill.campaign_recipients ({cols}); "
+                     f"insert into klaviyo_loader_kill.campaign_recipients values ({OLD_ROW})")
         killed = run_push(emu, env, crash_at="jobs.confirming:2")
         assert killed.returncode == -9, (killed.returncode, killed.stderr)
         # the kill rolled the confirmation back: PostgreSQL holds jobs submitted, unconfirmed
@@ -168,6 +184,11 @@ def test_killed_push_on_postgres_converges_on_rerun(
                             "from klaviyo_loader_kill.campaign_recipients "
                             "group by 1, 2, 3, 4, 5 "
                             "having count(*) > 1) as d") == [(0,)]
+        # the old row kept its place in the history, next to the rerun's delivery
+        assert pg_rows(env, "select * from klaviyo_loader_kill.campaign_recipients "
+                            "where delivery_id = 'd-before'") == [OLD]
+        assert pg_rows(env, "select count(*) from klaviyo_loader_kill.campaign_recipients "
+                            "where delivery_id <> 'd-before'")[0][0] > 0
     finally:
         emu.stop()
         pg_exec(env, "drop schema if exists klaviyo_loader_kill cascade")
@@ -204,8 +225,16 @@ def test_second_push_waits_then_names_the_lock_holder(
 
 def test_history_segment_builds_on_recipients_in_postgres(
         pg_push: dict[str, str], postgres_build: EngineBuild, tmp_path: Path) -> None:
-    """After the pushes above, `dbt build` again: history segments read the recipients."""
+    """After the pushes above, `dbt build` again: history segments read the recipients
+    (through the view campaign_recipients, with the columns and types of the source)."""
     assert pg_rows(pg_push, "select count(*) from klaviyo_loader.campaign_recipients")[0][0] > 0
+    assert pg_rows(pg_push, "select table_type from information_schema.tables where "
+                            "table_schema = 'klaviyo_loader' and table_name = "
+                            "'campaign_recipients'") == [("VIEW",)]
+    assert pg_rows(pg_push, "select column_name, data_type from information_schema.columns "
+                            "where table_schema = 'klaviyo_loader' and table_name = "
+                            "'campaign_recipients' order by ordinal_position") == [
+        (n, PG_TYPES[t]) for n, t in CAMPAIGN_RECIPIENTS_COLUMNS]
     results = dbt_subprocess(tmp_path, pg_push, "build", "--select",
                              "seg_history_recent_recipients")
     assert {r["status"] for r in results["results"]} <= {"success", "pass"}

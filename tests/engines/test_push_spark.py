@@ -35,8 +35,9 @@ from loader.engines import read_target
 from loader.errors import LockedError
 from loader.export import export_campaign
 from loader.klaviyo.client import KlaviyoClient
+from loader.state import CAMPAIGN_RECIPIENTS_COLUMNS
 from loader.store.names import quote
-from loader.store.schema import TABLES, columns
+from loader.store.schema import RECIPIENTS_VIEW, TABLES, columns, recipients_view_select
 from loader.store.spark import COMMITS, committed_select, lease_table, writes_table
 from loader.sync import PushOptions, PushResult, push
 from loader.warehouse import read_campaigns
@@ -97,7 +98,7 @@ def test_push_from_spark_mirrors_the_audiences_and_a_second_push_sends_nothing(
     # the second push wrote only bookkeeping: no member, no recipient
     assert spark_rows(spark_build, f"select count(*) from klaviyo_loader.commits where "
                       f"write_id > '{last}' and (tables like '%list_members%' "
-                      f"or tables like '%campaign_recipients%')") == [(0,)]
+                      f"or tables like '%recipients%')") == [(0,)]
 
 
 def test_status_and_export_read_spark(spark_build: EngineBuild,
@@ -171,6 +172,13 @@ def test_history_segment_builds_on_recipients_in_spark(spark_build: EngineBuild,
     (the view of committed rows that stands where dbt's source points)."""
     assert spark_rows(spark_build, "select count(*) from klaviyo_loader.campaign_recipients"
                       )[0][0] > 0
+    # the hook's empty table became the view over recipients, deliveries and the legacy rows
+    session = spark_build.warehouse.dbapi.session
+    kinds = {t.name: t.tableType for t in session.catalog.listTables("klaviyo_loader")}
+    assert kinds[RECIPIENTS_VIEW] == "VIEW" and kinds["recipients_writes"] != "VIEW"
+    assert [(f.name, f.dataType.simpleString()) for f in session.table(
+        f"klaviyo_loader.{RECIPIENTS_VIEW}").schema.fields] == [
+        (n, {"varchar": "string"}.get(t, t)) for n, t in CAMPAIGN_RECIPIENTS_COLUMNS]
     results = dbt_in_process(tmp_path, spark_build.env, "build", "--select",
                              "seg_history_recent_recipients")
     assert {r["status"] for r in results["results"]} <= {"success", "pass"}
@@ -229,6 +237,7 @@ def state_reader(state_dir: Path, schema: str) -> duckdb.DuckDBPyConnection:
             con.execute(f"create table {log} ({cols}, write_id varchar, write_op varchar)")
         con.execute(f"create view {table} as "
                     + committed_select(table, log, COMMITS, quote))
+    con.execute(f"create view {RECIPIENTS_VIEW} as " + recipients_view_select(quote, quote))
     return con
 
 
@@ -242,11 +251,11 @@ def test_killed_push_on_spark_converges_on_rerun(
     emu = Emulator()
     emu.start()
     try:
-        killed = run_push(emu, env, crash_at="spark.uncommitted.campaign_recipients:1")
+        killed = run_push(emu, env, crash_at="spark.uncommitted.recipients:1")
         assert killed.returncode == -9, (killed.returncode, killed.stderr[-3000:])
         con = state_reader(state, KILL_SCHEMA)
         uncommitted = con.execute(
-            "select count(*) from campaign_recipients_writes where write_id not in "
+            "select count(*) from recipients_writes where write_id not in "
             "(select write_id from commits)").fetchone()
         assert uncommitted and uncommitted[0] > 0  # written, never committed
         assert con.execute("select count(*) from campaign_recipients").fetchone() == (0,)

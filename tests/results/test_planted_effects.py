@@ -44,7 +44,7 @@ def _synthetic_history(con: duckdb.DuckDBPyConnection) -> None:
     for n, campaign_id in enumerate(("spring_sale", "two_points")):
         for g, (treatment_id, treatment_name, is_control) in enumerate(GROUPS):
             con.execute(f"""
-                insert into klaviyo_loader.campaign_recipients
+                insert into klaviyo_loader.campaign_recipients_legacy
                     (amperity_id, campaign_id, campaign_name, campaign_type, sub_audience_id,
                      sub_audience_name, treatment_id, treatment_name, is_control,
                      delivery_datetime, launch_datetime, account_id, delivery_id, is_sample)
@@ -148,7 +148,7 @@ def test_a_rerun_replaces_the_simulated_orders(tmp_path: Path) -> None:
         demo_data.generate_into(con, customers=50)
         organic = con.execute("select count(*) from amperity.unified_transactions").fetchone()
         ensure_schema(con, "klaviyo_loader")
-        con.execute("""insert into klaviyo_loader.campaign_recipients
+        con.execute("""insert into klaviyo_loader.campaign_recipients_legacy
             (amperity_id, campaign_id, sub_audience_id, treatment_id, is_control,
              delivery_datetime, account_id, delivery_id, is_sample)
             select 'c' || i::varchar, 'spring_sale', 'everyone', 'offer_a', false,
