@@ -42,6 +42,9 @@ class Store:
         self.schema = schema
         self.mirror = mirror
         self._depth = 0
+        # steps ended per table that may have changed it (``loader.sync.digest`` re-reads a
+        # table's aggregate only when its count moved)
+        self.steps: dict[str, int] = {}
 
     def t(self, name: str) -> str:
         """A state table's qualified name."""
@@ -58,6 +61,8 @@ class Store:
         """One protocol step: one transaction (and, with a mirror, one warehouse transaction
         holding the same changes, committed first). ``tables``: the tables it may change (all
         when none are named). A step inside a step joins it."""
+        for table in tables or TABLES:  # counted before: a write that fails still counts
+            self.steps[table] = self.steps.get(table, 0) + 1
         if self._depth:
             self._depth += 1
             try:

@@ -28,8 +28,9 @@ removed (when no look-up finds its profile, it never reached Klaviyo: only state
 
 from __future__ import annotations
 
+import contextlib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -40,7 +41,7 @@ import duckdb
 from loader.errors import ImportJobLostError, KlaviyoError
 from loader.klaviyo.client import BadRequestError, KlaviyoClient
 from loader.klaviyo.limits import IMPORT_MAX_PROFILE_BYTES
-from loader.klaviyo.payloads import IDENTIFIERS, import_job_body
+from loader.klaviyo.payloads import IDENTIFIERS, import_job_body, sql_str
 from loader.store import Store
 from loader.sync.crashpoints import crashpoint
 from loader.sync.plan import DESIRED, DIFF, SENT, job_bounds
@@ -56,6 +57,33 @@ LIST_SCAN_MAX = 200_000
 # small ones (an append that is not a whole number of row groups is compressed again by the
 # next checkpoint: 8 appends of 125,000 rows cost 2.9 s more CPU than 2 of 500,000).
 CONFIRM_BATCH_ROWS = 500_000
+
+
+# Pending rows live from the intent to their job's confirmation, in the same push: DuckDB
+# compressing their strings as it does every large append (dictionary and FSST analysis of
+# each string column) is most of the insert's CPU, for blocks freed when the rows are
+# confirmed. Their strings are written plain (numbers and constant columns still compressed).
+# The price is disk, not memory: the file's high-water mark grows by about 4x what the
+# compressed rows took (~140 MB per million upserts instead of ~32 MB), free blocks that
+# later writes reuse (a DuckDB file never shrinks).
+TRANSIENT_OFF = "fsst,dictionary,dict_fsst"
+
+
+@contextlib.contextmanager
+def transient_writes(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """Appends inside store strings plain (``TRANSIENT_OFF`` disabled); the connection's
+    setting is restored after (a DuckDB without one of those methods: unchanged)."""
+    row = con.execute("select current_setting('disabled_compression_methods')").fetchone()
+    before = str(row[0]) if row and row[0] else ""
+    try:
+        con.execute(f"set disabled_compression_methods = '{TRANSIENT_OFF}'")
+    except duckdb.Error:  # a version that lacks one of them: its default compression
+        yield
+        return
+    try:
+        yield
+    finally:
+        con.execute(f"set disabled_compression_methods = '{before}'")
 
 
 def insert_rows(con: duckdb.DuckDBPyConnection, table: str, rows: list[tuple[Any, ...]],
@@ -178,6 +206,22 @@ class Applier:
         self.con.execute(f"delete from {self.t('pending_rows')} where account_id = ? "
                          f"and list_id = ?", a)
         crashpoint("intent.replacing")  # inside the transaction: a kill rolls it back
+        with transient_writes(self.con):
+            self._write_pending(removals_sql, a)
+        oversize = self.con.execute(
+            f"select identifier, amperity_id, fingerprint, nbytes from {DIFF} "
+            f"where kind = 'oversize'").fetchall()
+        for identifier, amperity_id, fingerprint, nbytes in oversize:
+            reason = (f"profile_too_large: {nbytes:,} bytes exceeds Klaviyo's "
+                      f"{IMPORT_MAX_PROFILE_BYTES:,}-byte limit a profile")
+            self._reject(list_id, list_name, campaign_id, identifier, amperity_id, fingerprint,
+                         reason)
+            stats.rejected += 1
+            stats.rejections.append((identifier, amperity_id, reason))
+        self.tally(rejected=stats.rejected)
+
+    def _write_pending(self, removals_sql: str | None, a: list[Any]) -> None:
+        """The plan's upserts (from ``DIFF``) and removals into ``pending_rows``."""
         cols = ("account_id, list_id, seq, op, identifier, amperity_id, fingerprint, payload, "
                 f"nbytes, profile_id, is_new, {SENT}, fields")
         self.con.execute(f"""
@@ -191,17 +235,6 @@ class Applier:
                 select ?, ?, -row_number() over (order by identifier), 'remove', identifier,
                     amperity_id, fingerprint, null, 0, profile_id, is_new, {SENT}, null
                 from ({removals_sql})""", a)
-        oversize = self.con.execute(
-            f"select identifier, amperity_id, fingerprint, nbytes from {DIFF} "
-            f"where kind = 'oversize'").fetchall()
-        for identifier, amperity_id, fingerprint, nbytes in oversize:
-            reason = (f"profile_too_large: {nbytes:,} bytes exceeds Klaviyo's "
-                      f"{IMPORT_MAX_PROFILE_BYTES:,}-byte limit a profile")
-            self._reject(list_id, list_name, campaign_id, identifier, amperity_id, fingerprint,
-                         reason)
-            stats.rejected += 1
-            stats.rejections.append((identifier, amperity_id, reason))
-        self.tally(rejected=stats.rejected)
 
     def _reject(self, list_id: str, list_name: str, campaign_id: str, identifier: str,
                 amperity_id: str | None, fingerprint: str | None, reason: str) -> None:
@@ -549,12 +582,26 @@ class Applier:
         """
         stats = ListStats()
         a = [self.account_id, list_id]
+        row = self.con.execute(f"select count(*) from {self.t('pending_rows')} "
+                               f"where account_id = ? and list_id = ? and op = 'remove'",
+                               a).fetchone()
+        if not (row and row[0]):  # nobody left: no look-up, no read of the audience
+            return stats
         self.con.execute("create or replace temp table _resolved (profile_id varchar, "
                          "email varchar, phone_number varchar, external_id varchar)")
         for kind in [identifier_field, *[k for k in IDENTIFIERS if k != identifier_field]]:
             self._look_up(list_id, identifier_field, kind)
+        self._desired_hits(identifier_field, f"""
+            select sent_email as email, sent_phone_number as phone_number,
+                sent_external_id as external_id
+            from {self.t('pending_rows')}
+            where account_id = {sql_str(self.account_id)} and list_id = {sql_str(list_id)}
+                and op = 'remove'
+            union all
+            select email, phone_number, external_id from _resolved""")
+
         def desired(*values: str) -> str:
-            return self._desired_match(identifier_field, *values)
+            return self._desired_match(*values)
 
         keep = (f"({desired('r.sent_email', 'r.sent_phone_number', 'r.sent_external_id')} "
                 f"or exists (select 1 from _resolved as p where p.profile_id = r.profile_id "
@@ -602,18 +649,38 @@ class Applier:
                 stats.pending += len(unresolved)
         return stats
 
-    @staticmethod
-    def _desired_match(identifier_field: str, email: str, phone: str, external_id: str) -> str:
-        """SQL: a desired profile of the list carries one of these identifier values.
+    def _desired_hits(self, identifier_field: str, candidates: str) -> None:
+        """Temp table ``_desired_hits (kind, value)``: the identifier values among
+        ``candidates`` (SQL: columns email, phone_number, external_id) that a desired profile
+        of the list carries, emails lower-cased.
 
-        Semi-joins (hashed), never an OR join over the whole audience. The campaign's own
-        identifier is ``DESIRED.identifier``; the others are its ``sent_*`` columns.
+        The desired audience is read once a kind, each value probing a hash of the few
+        distinct candidates: never a hash table (nor a ``lower()``) of the whole audience per
+        question asked. The campaign's own identifier is ``DESIRED.identifier``; the others
+        are its ``sent_*`` columns.
         """
-        def member(kind: str, value: str) -> str:
+        self.con.execute(f"create or replace temp table _candidates as "
+                         f"select distinct lower(email) as email, phone_number, external_id "
+                         f"from ({candidates})")
+        parts = []
+        for kind in IDENTIFIERS:
             column = "identifier" if kind == identifier_field else f"sent_{kind}"
+            value = f"lower(d.{column})" if kind == "email" else f"d.{column}"
+            parts.append(f"select distinct '{kind}' as kind, {value} as value "
+                         f"from {DESIRED} as d where {value} in "
+                         f"(select {kind} from _candidates where {kind} is not null)")
+        self.con.execute("create or replace temp table _desired_hits as "
+                         + " union all ".join(parts))
+
+    @staticmethod
+    def _desired_match(email: str, phone: str, external_id: str) -> str:
+        """SQL: a desired profile of the list carries one of these identifier values (they
+        must be among the candidates ``_desired_hits`` was built from). Semi-joins on the
+        small ``_desired_hits``."""
+        def member(kind: str, value: str) -> str:
             if kind == "email":
-                value, column = f"lower({value})", f"lower({column})"
-            return f"{value} in (select {column} from {DESIRED} where {column} is not null)"
+                value = f"lower({value})"
+            return f"{value} in (select value from _desired_hits where kind = '{kind}')"
 
         return (f"coalesce({member('email', email)} or {member('phone_number', phone)} "
                 f"or {member('external_id', external_id)}, false)")
@@ -631,6 +698,7 @@ class Applier:
             f"and list_id = ? and op = 'remove' and profile_id is null and {col} is not null "
             f"order by 1", a).fetchall()]
         pairs: list[tuple[str, str]] = []
+        resolved: list[tuple[str | None, ...]] = []  # into _resolved in one insert, at the end
         for i in range(0, len(values), 100):
             chunk = values[i:i + 100]
             found = self.client.find_profiles(kind, chunk)
@@ -641,9 +709,9 @@ class Applier:
             pairs += [(wanted[key], p["id"]) for p in found
                       if (key := (p[kind] or "").lower() if kind == "email" else p[kind])
                       in wanted]
-            insert_rows(self.con, "_resolved",
-                        [(p["id"], p["email"], p["phone_number"], p["external_id"])
-                         for p in found], 4)
+            resolved += [(p["id"], p["email"], p["phone_number"], p["external_id"])
+                         for p in found]
+        insert_rows(self.con, "_resolved", resolved, 4)
         if not pairs:
             return
         self.con.execute("create or replace temp table _ids (value varchar, profile_id varchar)")
@@ -656,14 +724,20 @@ class Applier:
         crashpoint("lookup.stored")
 
     def _forget(self, list_id: str, identifiers: list[str]) -> None:
-        """Removed members leave state (and the plan), in one transaction."""
-        a = [self.account_id, list_id, identifiers]
+        """Removed members leave state (and the plan), in one transaction.
+
+        The keys go into a small temp table first: each delete is a hash semi-join on it
+        (one probe a state row), not ``list_contains`` of the whole batch for every row."""
+        self.con.execute("create or replace temp table _forget (identifier varchar)")
+        insert_rows(self.con, "_forget", [(i,) for i in identifiers], 1)
+        a = [self.account_id, list_id]
         with self.store.step("list_members", "pending_rows", "deliveries"):
             self.con.execute(f"delete from {self.t('list_members')} where account_id = ? "
-                             f"and list_id = ? and list_contains(?, identifier)", a)
+                             f"and list_id = ? and identifier in "
+                             f"(select identifier from _forget)", a)
             self.con.execute(f"delete from {self.t('pending_rows')} where account_id = ? "
-                             f"and list_id = ? and op = 'remove' "
-                             f"and list_contains(?, identifier)", a)
+                             f"and list_id = ? and op = 'remove' and identifier in "
+                             f"(select identifier from _forget)", a)
             self.tally(removed=len(identifiers))
 
     def _scan_and_remove(self, list_id: str, identifier_field: str, scan_max: int) -> bool:
@@ -688,8 +762,9 @@ class Applier:
         if page:
             insert_rows(self.con, "_list_scan", page, 4)
         crashpoint("scan.read")
-        desired = self._desired_match(identifier_field, "s.email", "s.phone_number",
-                                      "s.external_id")
+        self._desired_hits(identifier_field,
+                           "select email, phone_number, external_id from _list_scan")
+        desired = self._desired_match("s.email", "s.phone_number", "s.external_id")
         extras = [r[0] for r in self.con.execute(
             f"select distinct profile_id from _list_scan as s where not {desired} "
             f"order by 1").fetchall()]

@@ -11,7 +11,9 @@ list is an md5 over:
 * the registry rows (the mapping: identifier, attribute columns, list names, update_contacts…;
   not ``built_at`` / ``dbt_invocation_id``, which change with every ``dbt build``);
 * the account's state the plan and the identity pass read (every ``list_members`` and
-  ``rejected_members`` row of the account, the same way);
+  ``rejected_members`` row of the account, the same way, every column but ``account_id``,
+  which the rows are filtered by, and ``list_members``' ``first_sent_at`` /
+  ``last_sent_at``, history no plan reads);
 * the loader's own source, DuckDB's and phonenumbers' versions, and the push options that
   change a plan.
 
@@ -22,6 +24,13 @@ compares: when a list's digest is unchanged and state holds no pending work for 
 no render, and no identity pass when no list needs one). Before a list's intent is written its
 stored digest is deleted, so a kill mid-send never leaves a digest that vouches for state
 the sends have since changed.
+
+The state part is read from the tables once at the start of a push (after recovery), and
+again only when a step that may write ``list_members`` or ``rejected_members`` ended since
+the last read (``Store.steps``): an unchanged push reads state once, a push that sends twice
+(start and end), however many times the identity pass and the end ask. A write no step
+named would only make the stored digest disagree with the next push's fresh read of state:
+the list is then planned again, never skipped wrongly.
 """
 
 from __future__ import annotations
@@ -38,9 +47,12 @@ from loader.store import Store, quote
 from loader.warehouse import Campaign
 
 # Bump when what a digest covers changes meaning (old digests then never match).
-DIGEST_VERSION = "1"
+DIGEST_VERSION = "2"
 # registry columns that change with every `dbt build` without changing what is sent
 _VOLATILE = {"built_at", "dbt_invocation_id"}
+# the state tables a plan reads, and their columns no plan reads (``account_id`` filters)
+_STATE = ("list_members", "rejected_members")
+_STATE_UNREAD = {"account_id", "first_sent_at", "last_sent_at"}
 _LOADER = Path(__file__).resolve().parents[1]
 
 
@@ -92,6 +104,7 @@ class Digests:
         self._per_list: dict[tuple[str, str], list[Any]] = {}
         self._state: Any = None
         self.begin_state: Any = None
+        self._read: tuple[tuple[int, ...], list[Any]] | None = None  # (steps, state) last read
         self._versions: dict[str, str] | None = None
 
     # -- the inputs -------------------------------------------------------------------------
@@ -129,15 +142,22 @@ class Digests:
         return self._state
 
     def state_now(self) -> list[Any]:
-        """The account's state rows the plan and the identity pass read, aggregated."""
+        """The account's state rows the plan and the identity pass read, aggregated: read
+        from the tables unless no step that may write them ended since the last read."""
+        steps = tuple(self.store.steps.get(t, 0) for t in _STATE)
+        if self._read is None or self._read[0] != steps:
+            self._read = (steps, self._read_state())
+        return self._read[1]
+
+    def _read_state(self) -> list[Any]:
         out: list[Any] = []
-        for table in ("list_members", "rejected_members"):
+        for table in _STATE:
             if not self.store.exists(table):
                 out.append(None)
                 continue
             cols = self.con.execute(f"select column_name from (describe "
                                     f"{self.store.t(table)})").fetchall()
-            h = row_hash([str(c[0]) for c in cols])
+            h = row_hash([str(c[0]) for c in cols if str(c[0]) not in _STATE_UNREAD])
             row = self.con.execute(
                 f"select count(*), coalesce(sum({h}::hugeint), 0)::varchar, "
                 f"coalesce(bit_xor({h}), 0) from {self.store.t(table)} "

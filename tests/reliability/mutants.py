@@ -61,18 +61,18 @@ MUTANTS = [
            "a job is marked confirmed when it is submitted, before Klaviyo completes it and "
            "before its rows reach list_members"),
     Mutant("pending-rows-deleted-early", "loader/sync/apply.py",
-           "        stats.added, stats.updated = (int(counts[0]), int(counts[1])) if counts "
+           "            stats.added, stats.updated = (int(counts[0]), int(counts[1])) if counts "
            "else (0, 0)\n",
-           "        stats.added, stats.updated = (int(counts[0]), int(counts[1])) if counts "
+           "            stats.added, stats.updated = (int(counts[0]), int(counts[1])) if counts "
            "else (0, 0)\n"
-           "        self.con.execute(f\"delete from {self.t('pending_rows')} as p where "
+           "            self.con.execute(f\"delete from {self.t('pending_rows')} as p where "
            "account_id = ? and list_id = ? and op = 'upsert' and {in_ranges}\", a)\n"
-           "        self.con.execute(f\"update {self.t('import_jobs')} set status = 'confirmed' "
-           "where account_id = ? and list_contains(?, job_id)\", [self.account_id, "
-           "[j.job_id for j, _ in finished]])\n"
-           "        self.con.execute(\"commit\")\n"
-           "        crashpoint(\"jobs.confirming\")\n"
-           "        self.con.execute(\"begin\")\n",
+           "            self.con.execute(f\"update {self.t('import_jobs')} set status = "
+           "'confirmed' where account_id = ? and list_contains(?, job_id)\", "
+           "[self.account_id, [j.job_id for j, _ in finished]])\n"
+           "            self.con.execute(\"commit\")\n"
+           "            crashpoint(\"jobs.confirming\")\n"
+           "            self.con.execute(\"begin\")\n",
            "a job's pending rows are deleted and the job marked confirmed in a transaction of "
            "their own, before its rows move into list_members"),
     Mutant("forget-before-delete", "loader/sync/apply.py",
@@ -158,7 +158,13 @@ def run(mutant: Mutant, workdir: Path) -> tuple[str | None, str, float]:
     if count != 1:
         raise SystemExit(f"mutant {mutant.name}: its text occurs {count} times in "
                          f"{mutant.file}; update tests/reliability/mutants.py")
-    target.write_text(text.replace(mutant.old, mutant.new))
+    mutated = text.replace(mutant.old, mutant.new)
+    try:  # a mutant that does not compile would be "caught" by every test, proving nothing
+        compile(mutated, str(target), "exec")
+    except SyntaxError as exc:
+        raise SystemExit(f"mutant {mutant.name}: {mutant.file} no longer compiles once "
+                         f"mutated ({exc}); update tests/reliability/mutants.py") from exc
+    target.write_text(mutated)
     started = time.monotonic()
     stages = [("kill suite", [*mutant.tests, "tests/reliability/test_kill.py"]),
               ("other reliability tests", ["tests/reliability",

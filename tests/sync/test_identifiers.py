@@ -134,6 +134,23 @@ def test_identifier_change_of_a_member_who_stays_keeps_it_in_the_list(klaviyo_em
     assert (again.lists[0].added, again.lists[0].updated, again.lists[0].removed) == (0, 0, 0)
 
 
+def test_a_stayer_whose_email_is_now_in_capitals_is_kept(klaviyo_emulator, path) -> None:
+    """m-3's email (the newsletter's identifier, its only identifier) is now written in
+    capitals: the old key leaves, the new key is the same Klaviyo profile, so the removal
+    finds it desired (emails compared case-insensitively) and deletes nothing."""
+    c = customers()
+    c["m-3"].phone_number = None
+    write(path, {"newsletter": list(c.values())})
+    assert run(klaviyo_emulator, path, "newsletter").exit_code == EXIT_OK
+    c["m-3"].email = "Cat@Example.COM"
+    write(path, {"newsletter": list(c.values())})
+    result = run(klaviyo_emulator, path, "newsletter")
+    assert result.exit_code == EXIT_OK, result.error
+    assert {e.lower() for e in list_emails(klaviyo_emulator, "Newsletter")} == {
+        "ann@example.com", "bob@example.com", "cat@example.com", "dan@example.com",
+        "eve@example.com"}
+
+
 def test_removal_found_by_scanning_the_list_when_no_identifier_matches(klaviyo_emulator, path
                                                                        ) -> None:
     """Every identifier of m-3's profile changed in Klaviyo: the list itself is read."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import duckdb
+import pytest
 import requests
 
 from loader.errors import EXIT_OK
@@ -238,3 +239,41 @@ def test_a_skipped_list_is_recorded_when_another_list_makes_a_delivery(
     # the skipped list's duplicate is recorded by this delivery too
     assert query(warehouse, f"select list_name, amperity_id from klaviyo_loader.rejected_rows "
                             f"where delivery_id = '{delivery}'") == [(spec.list_a, "amp-zzz")]
+
+
+STATE_EDITS = {  # a column a plan reads, edited by hand on one member: SQL set clause
+    "list_name": "list_name = list_name || ' (old)'",
+    "profile_id": "profile_id = 'edited-by-hand'",
+    "fingerprint": "fingerprint = 'edited-by-hand'",
+    "amperity_id": "amperity_id = 'edited-by-hand'",
+    "sent_email": "sent_email = 'edited.by.hand@example.com'",
+    "sent_fields": "sent_fields = xor(coalesce(sent_fields, 0), 1024)",
+    "list_id": "list_id = 'edited-by-hand'",
+}
+
+
+@pytest.mark.parametrize("column", sorted(STATE_EDITS))
+def test_any_state_column_a_plan_reads_edited_by_hand_replans(
+        klaviyo_emulator, spec, warehouse, run_push, column) -> None:
+    """The state part of the digest covers every list_members column a plan or the identity
+    pass reads: one member's value edited alone gets the lists planned again (a digest that
+    ignored the column would skip them)."""
+    run_push()
+    assert skipped(run_push()) == [True, True]
+    one = query(warehouse, "select identifier from klaviyo_loader.list_members "
+                           "order by identifier limit 1")[0][0]
+    execute(warehouse, f"update klaviyo_loader.list_members set {STATE_EDITS[column]} "
+                       f"where identifier = '{one}'")
+    result = run_push()
+    assert result.exit_code == EXIT_OK, result.error
+    assert False in skipped(result)
+
+
+def test_history_timestamps_edited_by_hand_still_skip(klaviyo_emulator, spec, warehouse,
+                                                      run_push) -> None:
+    """``first_sent_at`` / ``last_sent_at`` are history no plan reads: not in the digest."""
+    run_push()
+    execute(warehouse, "update klaviyo_loader.list_members set first_sent_at = "
+                       "first_sent_at - interval 1 day, last_sent_at = last_sent_at "
+                       "- interval 1 day")
+    assert skipped(run_push()) == [True, True]
