@@ -73,11 +73,15 @@ TRANSIENT_OFF = "fsst,dictionary,dict_fsst"
 def transient_writes(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
     """Appends inside store strings plain (``TRANSIENT_OFF`` disabled); the connection's
     setting is restored after (a DuckDB without one of those methods: unchanged)."""
-    row = con.execute("select current_setting('disabled_compression_methods')").fetchone()
-    before = str(row[0]) if row and row[0] else ""
-    try:
+    before: str | None = None
+    try:  # outside any transaction: a failed `set` must not abort the step's writes
+        row = con.execute("select current_setting('disabled_compression_methods')").fetchone()
+        current = str(row[0]) if row and row[0] else ""
         con.execute(f"set disabled_compression_methods = '{TRANSIENT_OFF}'")
+        before = current
     except duckdb.Error:  # a version that lacks one of them: its default compression
+        pass
+    if before is None:
         yield
         return
     try:
@@ -196,7 +200,11 @@ class Applier:
         renders again), only what confirming a job and planning a rerun need.
         """
         stats = ListStats()
-        with self.store.step("pending_rows", "rejected_rows", "rejected_members", "deliveries"):
+        # the setting is global to the database: set before the step's transaction and
+        # restored after its commit or rollback (a statement that fails inside would abort
+        # the transaction, and with it the restore)
+        with transient_writes(self.con), self.store.step(
+                "pending_rows", "rejected_rows", "rejected_members", "deliveries"):
             self._write_intent(removals_sql, list_id, list_name, campaign_id, stats)
         return stats
 
@@ -206,8 +214,7 @@ class Applier:
         self.con.execute(f"delete from {self.t('pending_rows')} where account_id = ? "
                          f"and list_id = ?", a)
         crashpoint("intent.replacing")  # inside the transaction: a kill rolls it back
-        with transient_writes(self.con):
-            self._write_pending(removals_sql, a)
+        self._write_pending(removals_sql, a)
         oversize = self.con.execute(
             f"select identifier, amperity_id, fingerprint, nbytes from {DIFF} "
             f"where kind = 'oversize'").fetchall()
