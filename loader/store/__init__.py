@@ -8,7 +8,8 @@ locally (``loader.store.postgres``). The protocol (docs/sync.md) is the same eit
 
 Operations: ``start_run`` / ``finish_run``, ``deliveries``, ``resume_delivery`` /
 ``open_delivery``, ``tally``, ``known_list_ids``, ``forget_lists``, ``record_recipients``
-(the delivery's recipients, notes and completion: one bulk ``insert … select`` and one step).
+(the delivery's recipients, notes and completion, in one step: a full delivery opens and
+closes recipient spans for what changed, a sample writes its rows).
 The apply step's writes (intent, jobs, confirmation, removals) go through ``step()`` too.
 """
 
@@ -22,7 +23,15 @@ from typing import Any, Protocol
 import duckdb
 
 from loader.store.names import qualified, quote
-from loader.store.schema import READ_ONLY_TABLES, TABLES, ensure_schema, table_exists
+from loader.store.schema import (
+    LEGACY_RECIPIENTS,
+    READ_ONLY_TABLES,
+    RECIPIENT_SPANS,
+    SPAN_COLUMNS,
+    TABLES,
+    ensure_schema,
+    table_exists,
+)
 
 __all__ = ["Mirror", "Store", "qualified", "quote"]
 
@@ -213,15 +222,22 @@ class Store:
                           campaign: Any, lists: Sequence[tuple[str, str]], identifier: str,
                           is_sample: bool, sample_table: str, notes_table: str,
                           unchanged: int, at: datetime) -> bool:
-        """Record the delivery's recipients (one ``insert … select`` by the engine into
-        ``recipients``: what varies per member), its duplicates and withheld identifiers, and
+        """Record the delivery's recipients, its duplicates and withheld identifiers, and
         complete it, writing what is constant per delivery (campaign, destination, launch,
         dataset version, completion time) once in its ``deliveries`` row: one step, once per
-        delivery. Readers see both joined in the view ``campaign_recipients``.
+        delivery. Readers see every recipient of every delivery in the view
+        ``campaign_recipients``.
+
+        A full delivery is numbered (``deliveries.delivery_number``: the campaign's completed
+        full deliveries 1, 2, …) and records its recipients as spans (``recipient_spans``):
+        a recipient new or changed since the campaign's previous full delivery opens a span
+        at this number, one no longer there (or changed) has its span closed at the previous
+        number, an unchanged one writes nothing. A sample delivery writes explicit rows into
+        ``recipients`` (what varies per member, and the delivery id).
 
         A recipient is a member the list holds (``list_members``, confirmed by Klaviyo) that
-        the audience sends, or a control member. A sample delivery records only its sample
-        and never a member a sample since the last full delivery already recorded.
+        the audience sends, or a control member. A sample delivery records only its sample;
+        no delivery records a member a sample since the last full delivery already recorded.
         False when the delivery was already completed (nothing written).
         """
         from loader.sync.crashpoints import crashpoint
@@ -241,17 +257,24 @@ class Store:
             from {c.audience_relation} as a
             where coalesce(a.is_control, false) and a.shrink_reason is null
             group by a.amperity_id, a.sub_audience_id, a.treatment_id"""
+        campaign_of = (f"account_id = {_lit(account_id)} and campaign_id = "
+                       f"{_lit(c.campaign_id)}")
         last_full = f"""(select coalesce(max(completed_at), '1970-01-01'::timestamp)
-            from {self.t('deliveries')} where account_id = {_lit(account_id)}
-            and campaign_id = {_lit(c.campaign_id)} and status = 'completed'
+            from {self.t('deliveries')} where {campaign_of} and status = 'completed'
             and not is_sample)"""
         # members already recorded by a sample delivery since the last full one: not again
+        # (samples are explicit rows, in ``recipients`` or, before the view, the legacy table)
         earlier_samples = f"""
-            select cr.amperity_id, cr.sub_audience_id, cr.treatment_id
-            from {self.t('campaign_recipients')} as cr
-            where cr.account_id = {_lit(account_id)}
-                and cr.campaign_id = {_lit(c.campaign_id)} and cr.is_sample
-                and cr.delivery_datetime > {last_full}"""
+            select r.amperity_id, r.sub_audience_id, r.treatment_id
+            from {self.t('recipients')} as r
+            inner join {self.t('deliveries')} as d on d.delivery_id = r.delivery_id
+            where d.account_id = {_lit(account_id)}
+                and d.campaign_id = {_lit(c.campaign_id)} and d.is_sample
+                and d.delivery_datetime > {last_full}
+            union all
+            select amperity_id, sub_audience_id, treatment_id
+            from {self.t(LEGACY_RECIPIENTS)}
+            where {campaign_of} and is_sample and delivery_datetime > {last_full}"""
         # a customer appears once per list in most audiences (one identifier each): then
         # every (customer, list) the join keeps is one row already, and the group by (the
         # insert's costliest pass after the write) is skipped; exact either way
@@ -269,17 +292,9 @@ class Store:
 
         group_by = ("" if unique else
                     "group by a.amperity_id, a.sub_audience_id, a.treatment_id, l.list_id")
-        with self.step("recipients", "rejected_rows", "deliveries"):
-            done = self.con.execute(
-                f"select status from {self.t('deliveries')} where delivery_id = ?",
-                [delivery_id]).fetchone()
-            if not done or done[0] == "completed":
-                return False
-            # only what varies per recipient: the delivery's constants go in its row, once
-            self.con.execute(f"""
-                insert into {self.t('recipients')} (amperity_id, sub_audience_id,
-                    sub_audience_name, treatment_id, treatment_name, is_control, list_id,
-                    segment_id, segment_name, delivery_id)
+        # the delivery's recipients: one row per (customer, sub-audience, treatment, list),
+        # control members once with no list
+        recorded = f"""
                 with lists(list_name, list_id) as (values {values}),
                 recipients as (
                     select a.amperity_id, a.sub_audience_id,
@@ -301,12 +316,26 @@ class Store:
                 )
                 select r.amperity_id, r.sub_audience_id, r.sub_audience_name,
                     r.treatment_id, r.treatment_name, r.is_control, r.list_id,
-                    r.segment_id, r.segment_name, ?
+                    r.segment_id, r.segment_name
                 from recipients as r
                 anti join ({earlier_samples}) as e on e.amperity_id = r.amperity_id
                     and e.sub_audience_id is not distinct from r.sub_audience_id
-                    and e.treatment_id is not distinct from r.treatment_id""",
-                [account_id, delivery_id])
+                    and e.treatment_id is not distinct from r.treatment_id"""
+        with self.step(RECIPIENT_SPANS, "recipients", "rejected_rows", "deliveries"):
+            done = self.con.execute(
+                f"select status from {self.t('deliveries')} where delivery_id = ?",
+                [delivery_id]).fetchone()
+            if not done or done[0] == "completed":
+                return False
+            number: int | None = None
+            if is_sample:  # explicit rows: what varies per recipient, and the delivery
+                self.con.execute(
+                    f"insert into {self.t('recipients')} (amperity_id, sub_audience_id, "
+                    f"sub_audience_name, treatment_id, treatment_name, is_control, list_id, "
+                    f"segment_id, segment_name, delivery_id) select *, ? from ({recorded})",
+                    [delivery_id, account_id])
+            else:
+                number = self._record_spans(account_id, c.campaign_id, recorded)
             # duplicates and withheld identifiers: recorded once per delivery
             self.con.execute(f"""
                 insert into {self.t('rejected_rows')} (run_id, account_id, campaign_id,
@@ -330,14 +359,62 @@ class Store:
                 f"rejected = coalesce(rejected, 0) + ?, campaign_name = ?, "
                 f"campaign_type = ?, destination_id = ?, destination_name = ?, "
                 f"delivery_datetime = ?::timestamp, launch_datetime = ?::timestamp, "
-                f"dataset_version = ? "
+                f"dataset_version = ?, delivery_number = ? "
                 f"where delivery_id = ?",
                 [at, run_id, unchanged, notes[0] if notes else 0, notes[1] if notes else 0,
                  notes[2] if notes else 0, c.campaign_name, c.campaign_type,
                  c.destination_id, c.destination_name, at, c.launch_at, c.dbt_invocation_id,
-                 delivery_id])
+                 number, delivery_id])
             crashpoint("recipients.written")  # inside the transaction: a kill rolls it back
         return True
+
+    def _record_spans(self, account_id: str, campaign_id: str, recorded: str) -> int:
+        """A full delivery's recipients (``recorded``: a select of ``SPAN_COLUMNS`` with one
+        parameter, the account) as spans, inside the caller's step; the delivery's number.
+
+        The number is one more than the campaign's last; open spans (``last_number`` null)
+        are compared with the recipients on ``row_hash``, then column by column, null-safe
+        (a hash collision or a hash that changed between versions can only close a span and
+        open an equal one: the view shows the same rows). Unmatched open spans close at the
+        previous number; unmatched recipients open spans at this one."""
+        spans = self.t(RECIPIENT_SPANS)
+        row = self.con.execute(
+            f"select coalesce(max(delivery_number), 0) + 1 from {self.t('deliveries')} "
+            f"where account_id = ? and campaign_id = ? and status = 'completed' "
+            f"and not is_sample", [account_id, campaign_id]).fetchone()
+        number = int(row[0]) if row else 1
+        cols = ", ".join(SPAN_COLUMNS)
+        same = " and ".join(["n.row_hash = o.row_hash"] + [
+            f"n.{col} is not distinct from o.{col}" for col in SPAN_COLUMNS])
+        open_spans = (f"(select * from {spans} where account_id = ? and campaign_id = ? "
+                      f"and last_number is null)")
+        try:
+            self.con.execute(
+                f"create or replace temp table _klaviyo_recorded as select {cols}, "
+                f"(hash({cols}) >> 1)::bigint as row_hash from ({recorded})", [account_id])
+            self.con.execute(
+                f"create or replace temp table _klaviyo_opened as select n.* "
+                f"from _klaviyo_recorded as n anti join {open_spans} as o on {same}",
+                [account_id, campaign_id])
+            self.con.execute(
+                f"create or replace temp table _klaviyo_closed as select o.first_number, "
+                f"o.span_no from {open_spans} as o anti join _klaviyo_recorded as n on {same}",
+                [account_id, campaign_id])
+            self.con.execute(
+                f"update {spans} as o set last_number = ? from _klaviyo_closed as k "
+                f"where o.account_id = ? and o.campaign_id = ? "
+                f"and o.first_number = k.first_number and o.span_no = k.span_no",
+                [number - 1, account_id, campaign_id])
+            self.con.execute(
+                f"insert into {spans} (account_id, campaign_id, {cols}, row_hash, "
+                f"first_number, span_no, last_number) select ?, ?, {cols}, row_hash, ?, "
+                f"row_number() over (), null from _klaviyo_opened",
+                [account_id, campaign_id, number])
+        finally:
+            for temp in ("_klaviyo_recorded", "_klaviyo_opened", "_klaviyo_closed"):
+                with contextlib.suppress(duckdb.Error):
+                    self.con.execute(f"drop table if exists {temp}")
+        return number
 
 
 def _lit(value: str | None) -> str:
