@@ -12,8 +12,7 @@ Relations (docs/sync.md documents every column):
   in ``deliveries``) that included it, ``last_number`` null while the recipient is still in.
   A delivery opens spans for recipients that are new or whose recorded columns changed and
   closes those of recipients no longer there; an unchanged recipient writes nothing, so a
-  delivery costs what changed, not the audience. ``row_hash`` (a hash of the recorded
-  columns) finds the unchanged cheaply; equality of the columns decides;
+  delivery costs what changed, not the audience (compared column by column, null-safe);
 * ``recipients`` — explicit rows, one per member per delivery: what sample deliveries record,
   and every row a loader before the spans wrote (read as they are: no copy on upgrade). Only
   what varies per member and the ``delivery_id``; what is constant per delivery (campaign,
@@ -82,8 +81,8 @@ RECIPIENTS_COLUMNS: list[tuple[str, str]] = [
     ("delivery_id", "varchar"),
 ]
 
-# What varies per recipient of a full delivery: a span's recorded columns (compared, in this
-# order, to decide whether a recipient is unchanged; ``row_hash`` hashes them).
+# What varies per recipient of a full delivery: a span's recorded columns (all compared,
+# null-safe, to decide whether a recipient is unchanged).
 SPAN_COLUMNS: list[str] = [c for c, _ in RECIPIENTS_COLUMNS if c != "delivery_id"]
 
 # The stored spans: the recorded columns, then the span's campaign, key and extent.
@@ -91,7 +90,6 @@ RECIPIENT_SPANS_COLUMNS: list[tuple[str, str]] = [
     ("account_id", "varchar"),
     ("campaign_id", "varchar"),
     *[(c, t) for c, t in RECIPIENTS_COLUMNS if c != "delivery_id"],
-    ("row_hash", "bigint"),
     ("first_number", "bigint"),
     ("span_no", "bigint"),
     ("last_number", "bigint"),

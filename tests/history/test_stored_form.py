@@ -81,7 +81,7 @@ def test_the_view_has_every_column_and_meaning(klaviyo_emulator, tmp_path: Path)
     assert [n for n, _ in types(path, "recipient_spans")] == [
         "account_id", "campaign_id", "amperity_id", "sub_audience_id", "sub_audience_name",
         "treatment_id", "treatment_name", "is_control", "list_id", "segment_id",
-        "segment_name", "row_hash", "first_number", "span_no", "last_number"]
+        "segment_name", "first_number", "span_no", "last_number"]
     (completed_at, account_id), = q(path, f"select completed_at, account_id "
                                           f"from {S}.deliveries")
     rows = q(path, f"select distinct campaign_id, campaign_name, campaign_type, destination_id, "
