@@ -388,7 +388,9 @@ class Store:
         same = " and ".join(f"n.{col} is not distinct from o.{col}" for col in SPAN_COLUMNS)
         try:
             # one join finds both sides: recipients no open span matches (o.span_no null: to
-            # open) and open spans no recipient matches (n.matched null: to close)
+            # open) and open spans no recipient matches (n.matched null: to close); the
+            # opened are numbered by their row in it (``rowid``: unique, and free, where a
+            # row_number() over the insert cost a third more at 1M)
             self.con.execute(f"""
                 create or replace temp table _klaviyo_span_diff as
                 with n as (
@@ -410,7 +412,7 @@ class Store:
                 [number - 1, account_id, campaign_id])
             self.con.execute(
                 f"insert into {spans} (account_id, campaign_id, {cols}, first_number, "
-                f"span_no, last_number) select ?, ?, {cols}, ?, row_number() over (), null "
+                f"span_no, last_number) select ?, ?, {cols}, ?, rowid + 1, null "
                 f"from _klaviyo_span_diff where span_no is null",
                 [account_id, campaign_id, number])
         finally:
