@@ -316,3 +316,38 @@ def test_a_delivery_writes_what_changed(klaviyo_emulator, tmp_path: Path) -> Non
               f"count(*) filter (where last_number = 1), count(*) from {S}.recipient_spans")
     assert (opened, closed, total) == (2, 2, first + 2)
     assert query(path, f"select count(*) from {S}.recipients") == [(0,)]
+
+
+def test_a_delivery_killed_while_recording_is_recorded_once_by_the_rerun(
+        klaviyo_emulator, tmp_path: Path) -> None:
+    """A push SIGKILLed inside the step that opens and closes spans and completes the
+    delivery (crash point ``recipients.written``) leaves none of it: no span opened or
+    closed, the delivery running; its rerun records the delivery once, as the old form."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.fixtures.warehouse import REPO
+
+    path = str(tmp_path / "w.duckdb")
+    c = Campaign(klaviyo_emulator, path)
+    rows = base()
+    c.push(rows)
+    before = (stored(path), view(path))
+    rows = [r for r in rows if r.amperity_id != "c07"] + [Row("c40", "c40@example.com")]
+    rows = [replace(r, segment_id="seg_b") if r.amperity_id == "c08" else r for r in rows]
+    write(path, rows)
+    env = {**os.environ, "KLAVIYO_BASE_URL": klaviyo_emulator.base_url,
+           "KLAVIYO_API_KEY": klaviyo_emulator.api_key, "DUCKDB_PATH": path,
+           "LOADER_CRASH_AT": "recipients.written:1"}
+    killed = subprocess.run(
+        [sys.executable, "-m", "loader", "push", CAMPAIGN, "--quiet", "--at",
+         (DAY0 + timedelta(days=c.day + 1)).strftime("%Y-%m-%dT%H:%M:%SZ")],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert killed.returncode == -9, (killed.returncode, killed.stderr[-2000:])
+    assert (stored(path), view(path)) == before  # the step rolled back whole
+    assert query(path, f"select count(*) from {S}.deliveries where status = 'running'"
+                       ) == [(1,)]
+    c.push(rows)  # the rerun resumes the delivery: recorded once, as explicit rows would
+    assert len(set(c.deliveries)) == 2
+    assert query(path, f"select count(*) from {S}.deliveries") == [(2,)]
