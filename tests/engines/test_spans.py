@@ -4,9 +4,9 @@ working copy (a fresh one per delivery, loaded from the engine, each step writte
 opened, spans closed by an update of their key, samples' explicit rows) and by the same store
 on a DuckDB file; after each delivery the engine's view ``campaign_recipients`` holds exactly
 the DuckDB one's rows (tests/history/test_spans.py proves those are what explicit rows
-recorded). On PostgreSQL the state starts as the loader before the spans left it (an explicit
-row in ``recipients``, the view over it alone): it stays visible. A delivery that changes
-nothing writes nothing to the engine."""
+recorded). The state starts as the loader before the spans left it (an explicit row in
+``recipients``, the view over it alone): the first delivery upgrades it, and the row stays
+visible. A delivery that changes nothing writes nothing to the engine."""
 
 from __future__ import annotations
 
@@ -102,29 +102,42 @@ def engine_rows(build: EngineBuild, sql: str) -> list[tuple[Any, ...]]:
         return sorted((tuple(r) for r in build.warehouse.query(sql)), key=repr)
 
 
+OLD_DELIVERY = ("insert into {t} (delivery_id, run_id, account_id, campaign_id, status, "
+                "is_sample, campaign_name, campaign_type, destination_id, destination_name, "
+                "delivery_datetime, dataset_version) values ('d-narrow', 'old', '" + ACCOUNT
+                + "', 'spans', 'completed', false, 'Spans', 'recurring', 'klaviyo', "
+                "'Klaviyo', timestamp '2026-02-01 09:00:00', 'inv-0')")
+
+
+def explicit_rows(store: Store) -> None:
+    """A delivery recorded as the loader before the spans recorded every delivery: an explicit
+    row in ``recipients`` (one step: written to the engine too)."""
+    with store.step("deliveries", "recipients"):
+        store.con.execute(OLD_DELIVERY.format(t=store.t("deliveries")))
+        store.con.execute(f"insert into {store.t('recipients')} values "
+                          f"({', '.join('?' * 10)})", list(NARROW_ROW))
+
+
 def to_explicit_rows_form(build: EngineBuild) -> None:
-    """PostgreSQL state as the loader before the spans left it: no ``recipient_spans``, no
-    ``delivery_number``, one delivery with an explicit row, the view over ``recipients``."""
-    with engine_store(build):
-        pass  # the current schema, then taken back
+    """The engine's state as the loader before the spans left it: one delivery with an
+    explicit row, no ``recipient_spans``, the view ``campaign_recipients`` over
+    ``recipients`` and the legacy rows only (PostgreSQL: no ``delivery_number`` either)."""
+    with engine_store(build) as store:
+        explicit_rows(store)
     s = SCHEMA
+    narrow = {"amperity_id", "sub_audience_id", "sub_audience_name", "treatment_id",
+              "treatment_name", "is_control", "list_id", "segment_id", "segment_name"}
+    cols = ", ".join(f"r.{c}" if c in narrow else f"d.{c}"
+                     for c, _ in CAMPAIGN_RECIPIENTS_COLUMNS)
     with environment(build.env):
         w = build.warehouse
         w.execute(f"drop view {s}.campaign_recipients")
-        w.execute(f"drop table {s}.recipient_spans")
-        w.execute(f"alter table {s}.deliveries drop column delivery_number")
-        w.execute(f"insert into {s}.deliveries (delivery_id, run_id, account_id, campaign_id, "
-                  f"status, is_sample, campaign_name, campaign_type, destination_id, "
-                  f"destination_name, delivery_datetime, dataset_version) values "
-                  f"('d-narrow', 'old', '{ACCOUNT}', 'spans', 'completed', false, 'Spans', "
-                  f"'recurring', 'klaviyo', 'Klaviyo', '2026-02-01 09:00:00', 'inv-0')")
-        w.execute(f"insert into {s}.recipients values ("
-                  + ", ".join("null" if v is None else str(v).lower() if isinstance(v, bool)
-                              else f"'{v}'" for v in NARROW_ROW) + ")")
-        cols = ", ".join(f"d.{c}" if c not in dict.fromkeys(
-            ("amperity_id", "sub_audience_id", "sub_audience_name", "treatment_id",
-             "treatment_name", "is_control", "list_id", "segment_id", "segment_name"))
-            else f"r.{c}" for c, _ in CAMPAIGN_RECIPIENTS_COLUMNS)
+        if build.engine == "postgres":
+            w.execute(f"drop table {s}.recipient_spans")
+            w.execute(f"alter table {s}.deliveries drop column delivery_number")
+        else:  # Spark: the spans' reader view and their log
+            w.execute(f"drop view {s}.recipient_spans")
+            w.execute(f"drop table {s}.recipient_spans_writes")
         w.execute(f"create view {s}.campaign_recipients as select {cols} from {s}.recipients "
                   f"as r inner join {s}.deliveries as d on d.delivery_id = r.delivery_id "
                   f"union all select * from {s}.campaign_recipients_legacy")
@@ -143,16 +156,8 @@ def test_spans_in_the_engine_are_duckdbs(engine: EngineBuild, tmp_path: Path) ->
     reference = Store(duckdb.connect(str(tmp_path / "reference.duckdb")), SCHEMA)
     reference.ensure()
     try:
-        if engine.engine == "postgres":
-            to_explicit_rows_form(engine)
-            reference.con.execute(
-                f"insert into {SCHEMA}.deliveries (delivery_id, run_id, account_id, "
-                f"campaign_id, status, is_sample, campaign_name, campaign_type, destination_id, "
-                f"destination_name, delivery_datetime, dataset_version) values ('d-narrow', "
-                f"'old', ?, 'spans', 'completed', false, 'Spans', 'recurring', 'klaviyo', "
-                f"'Klaviyo', '2026-02-01 09:00:00', 'inv-0')", [ACCOUNT])
-            reference.con.execute(f"insert into {SCHEMA}.recipients values "
-                                  f"({', '.join('?' * 10)})", list(NARROW_ROW))
+        to_explicit_rows_form(engine)
+        explicit_rows(reference)
         rows = base()
         steps: list[tuple[list[Row], list[str] | None]] = [(list(rows), None)]
         rows = [r for r in rows if r.amperity_id not in ("c04", "c06")] + [
@@ -176,7 +181,7 @@ def test_spans_in_the_engine_are_duckdbs(engine: EngineBuild, tmp_path: Path) ->
                 f"{len(want)} in DuckDB"
             if n == 6:  # as delivery 5: no span opened or closed, in the engine either
                 assert engine_writes(engine) == writes_before
-        assert any(r[0] == "old-1" for r in want) == (engine.engine == "postgres")
+        assert any(r[0] == "old-1" for r in want)  # the explicit row, still visible
     finally:
         reference.con.close()
         drop_state(engine)
