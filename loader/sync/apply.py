@@ -41,7 +41,7 @@ import duckdb
 from loader.errors import ImportJobLostError, KlaviyoError
 from loader.klaviyo.client import BadRequestError, KlaviyoClient
 from loader.klaviyo.limits import IMPORT_MAX_PROFILE_BYTES
-from loader.klaviyo.payloads import IDENTIFIERS, import_job_body, sql_str
+from loader.klaviyo.payloads import IDENTIFIERS, import_job_body_bytes, sql_str
 from loader.store import Store
 from loader.sync.crashpoints import crashpoint
 from loader.sync.plan import DESIRED, DIFF, SENT, job_bounds
@@ -265,10 +265,12 @@ class Applier:
         """One import job body and its profile count: the job's rendered profiles, in seq
         order, joined into the body's JSON text. Joined here rather than by
         ``string_agg(… order by seq)`` in DuckDB: the same bytes for about a third less CPU
-        (the ordered string aggregate copies every profile again as it sorts)."""
-        rows = self.con.execute(f"select payload from {DIFF} where seq between ? and ? "
-                                f"order by seq", [seq_from, seq_to]).fetchall()
-        return import_job_body([r[0] for r in rows], list_id).encode(), len(rows)
+        (the ordered string aggregate copies every profile again as it sorts). The profiles
+        come as UTF-8 bytes (``encode``: a BLOB of the same bytes), joined as bytes: no
+        Python string is made of them (decoding and encoding again cost more than the join)."""
+        rows = self.con.execute(f"select encode(payload) from {DIFF} where seq between ? "
+                                f"and ? order by seq", [seq_from, seq_to]).fetchall()
+        return import_job_body_bytes([r[0] for r in rows], list_id), len(rows)
 
     def submit_all(self, list_id: str, list_name: str, campaign_id: str,
                    bounds: list[tuple[int, int]] | None = None) -> tuple[list[Job], ListStats]:
@@ -521,23 +523,13 @@ class Applier:
                                  amperity_id, fingerprint, bad[seq])
                     stats.rejected += 1
                     stats.rejections.append((identifier, amperity_id, bad[seq]))
-            self.con.execute(f"""
-                create or replace temp table _confirm as
-                select p.identifier, p.amperity_id, p.fingerprint, p.is_new,
-                    coalesce(p.profile_id, m.profile_id) as profile_id,
-                    p.sent_email, p.sent_phone_number, p.sent_external_id,
-                    coalesce(m.first_sent_at, ?::timestamp) as first_sent_at,
-                    -- a field sent before stays in the mask until it is cleared (clear.py)
-                    case when p.fields is null and m.sent_fields is null then null
-                        else coalesce(p.fields, 0) | coalesce(m.sent_fields, 0)
-                    end as sent_fields,
-                    m.identifier is not null as in_members
-                from {self.t('pending_rows')} as p
-                left join {self.t('list_members')} as m on m.account_id = p.account_id
-                    and m.list_id = p.list_id and m.identifier = p.identifier
-                where p.account_id = ? and p.list_id = ? and p.op = 'upsert'
-                    and {in_ranges} and not list_contains(?, p.seq)""",
-                [ts, *a, list(bad)])
+            row = self.con.execute(
+                f"select count(*) from (select 1 from {self.t('pending_rows')} as p "
+                f"where p.account_id = ? and p.list_id = ? and p.op = 'upsert' "
+                f"and {in_ranges} and not coalesce(p.is_new, false) limit 1)", a).fetchone()
+            self.con.execute(f"create or replace temp table _confirm as "
+                             f"{self._confirm_sql(in_ranges, bool(row and row[0]))}",
+                             [ts, *a, list(bad)])
             counts = self.con.execute(
                 "select count(*) filter (where is_new), count(*) filter (where not is_new), "
                 "count(*) filter (where in_members) from _confirm").fetchone()
@@ -569,6 +561,44 @@ class Applier:
         crashpoint("jobs.confirmed")
         self.con.execute("drop table if exists _confirm")
         return stats
+
+    def _confirm_sql(self, in_ranges: str, changes: bool) -> str:
+        """SQL: the confirmed rows as ``list_members`` will hold them (parameters: the
+        confirmation time, account id, list id, the refused seqs; ``changes``: the rows
+        confirmed include some not planned as adds).
+
+        A row planned as an add (``is_new``) was not a member when the plan was made, and
+        nothing but its own confirmation makes it one before then (a plan's keys are
+        distinct; removals, clears and list reads come after the imports): it needs nothing
+        from ``list_members``. Only the other rows (changes) are joined with the list's
+        members, and without them (a list's first push) there is no join at all: it would
+        hash every member confirmed so far."""
+        where = (f"p.account_id = $2 and p.list_id = $3 and p.op = 'upsert' and {in_ranges} "
+                 f"and not list_contains($4, p.seq)")
+        adds = f"""
+            select p.identifier, p.amperity_id, p.fingerprint, p.is_new, p.profile_id,
+                p.sent_email, p.sent_phone_number, p.sent_external_id,
+                $1::timestamp as first_sent_at, p.fields as sent_fields,
+                false as in_members
+            from {self.t('pending_rows')} as p
+            where {where} and coalesce(p.is_new, false)"""
+        if not changes:
+            return adds
+        return f"""{adds}
+            union all
+            select p.identifier, p.amperity_id, p.fingerprint, p.is_new,
+                coalesce(p.profile_id, m.profile_id) as profile_id,
+                p.sent_email, p.sent_phone_number, p.sent_external_id,
+                coalesce(m.first_sent_at, $1::timestamp) as first_sent_at,
+                -- a field sent before stays in the mask until it is cleared (clear.py)
+                case when p.fields is null and m.sent_fields is null then null
+                    else coalesce(p.fields, 0) | coalesce(m.sent_fields, 0)
+                end as sent_fields,
+                m.identifier is not null as in_members
+            from {self.t('pending_rows')} as p
+            left join {self.t('list_members')} as m on m.account_id = p.account_id
+                and m.list_id = p.list_id and m.identifier = p.identifier
+            where {where} and not coalesce(p.is_new, false)"""
 
     # -- removals ---------------------------------------------------------------------------
 
