@@ -93,11 +93,15 @@ def job_bounds(con: duckdb.DuckDBPyConnection) -> list[tuple[int, int]]:
     largest profile cannot push 10,000 of them past 5 MB, jobs are every 10,000 rows, cut
     in SQL (the same cuts, without streaming every size through Python).
     """
-    stats = con.execute(f"select count(*), max(nbytes) from {DIFF} where seq is not null"
-                        ).fetchone()
+    stats = con.execute(f"select count(*), max(nbytes), min(seq), max(seq) from {DIFF} "
+                        f"where seq is not null").fetchone()
     if not stats or not stats[0]:
         return []
     if IMPORT_BODY_OVERHEAD + IMPORT_MAX_PROFILES * (int(stats[1]) + 1) <= IMPORT_MAX_BYTES:
+        count, lo, hi = int(stats[0]), int(stats[2]), int(stats[3])
+        if hi - lo + 1 == count:  # seqs without a gap (a first push): the cuts are arithmetic
+            return [(a, min(a + IMPORT_MAX_PROFILES - 1, hi))
+                    for a in range(lo, hi + 1, IMPORT_MAX_PROFILES)]
         return [(int(a), int(b)) for a, b in con.execute(f"""
             select min(seq), max(seq) from (
                 select seq, (row_number() over (order by seq) - 1) // {IMPORT_MAX_PROFILES}
