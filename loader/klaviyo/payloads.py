@@ -118,20 +118,35 @@ def profile_sql(columns: list[str], identifier: str, update_contacts: bool,
     return f"""'{{"type":"profile","attributes":{{' || {attributes} || '}}' || {meta} || '}}'"""
 
 
-def import_job_body(profiles: list[str], list_id: str | None) -> str:
-    """The bulk import job body around already-rendered profile objects."""
+BODY_HEAD = '{"data":{"type":"profile-bulk-import-job","attributes":{"profiles":{"data":['
+
+
+def _body_tail(list_id: str | None) -> str:
     rel = (
         f',"relationships":{{"lists":{{"data":[{{"type":"list","id":{json.dumps(list_id)}}}]}}}}'
         if list_id
         else ""
     )
-    return (
-        '{"data":{"type":"profile-bulk-import-job","attributes":{"profiles":{"data":['
-        + ",".join(profiles)
-        + "]}}"
-        + rel
-        + "}}"
-    )
+    return "]}}" + rel + "}}"
+
+
+def import_job_body(profiles: list[str], list_id: str | None) -> str:
+    """The bulk import job body around already-rendered profile objects."""
+    return BODY_HEAD + ",".join(profiles) + _body_tail(list_id)
+
+
+def import_job_body_bytes(profiles: list[bytes], list_id: str | None) -> bytes:
+    """``import_job_body(…).encode()`` from profiles already UTF-8 encoded (DuckDB hands
+    them over as BLOBs): the same bytes, without decoding each profile into a Python string
+    and encoding the body again (a third of a job body's CPU)."""
+    head, tail = BODY_HEAD.encode(), _body_tail(list_id).encode()
+    if not profiles:
+        return head + tail
+    # the head and tail join the first and last profile: the body is copied once, not twice
+    parts = list(profiles)
+    parts[0] = head + parts[0]
+    parts[-1] = parts[-1] + tail
+    return b",".join(parts)
 
 
 IMPORT_BODY_OVERHEAD = len(import_job_body([], "X" * 64))

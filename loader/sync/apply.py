@@ -41,7 +41,7 @@ import duckdb
 from loader.errors import ImportJobLostError, KlaviyoError
 from loader.klaviyo.client import BadRequestError, KlaviyoClient
 from loader.klaviyo.limits import IMPORT_MAX_PROFILE_BYTES
-from loader.klaviyo.payloads import IDENTIFIERS, import_job_body, sql_str
+from loader.klaviyo.payloads import IDENTIFIERS, import_job_body_bytes, sql_str
 from loader.store import Store
 from loader.sync.crashpoints import crashpoint
 from loader.sync.plan import DESIRED, DIFF, SENT, job_bounds
@@ -265,10 +265,12 @@ class Applier:
         """One import job body and its profile count: the job's rendered profiles, in seq
         order, joined into the body's JSON text. Joined here rather than by
         ``string_agg(… order by seq)`` in DuckDB: the same bytes for about a third less CPU
-        (the ordered string aggregate copies every profile again as it sorts)."""
-        rows = self.con.execute(f"select payload from {DIFF} where seq between ? and ? "
-                                f"order by seq", [seq_from, seq_to]).fetchall()
-        return import_job_body([r[0] for r in rows], list_id).encode(), len(rows)
+        (the ordered string aggregate copies every profile again as it sorts). The profiles
+        come as UTF-8 bytes (``encode``: a BLOB of the same bytes), joined as bytes: no
+        Python string is made of them (decoding and encoding again cost more than the join)."""
+        rows = self.con.execute(f"select encode(payload) from {DIFF} where seq between ? "
+                                f"and ? order by seq", [seq_from, seq_to]).fetchall()
+        return import_job_body_bytes([r[0] for r in rows], list_id), len(rows)
 
     def submit_all(self, list_id: str, list_name: str, campaign_id: str,
                    bounds: list[tuple[int, int]] | None = None) -> tuple[list[Job], ListStats]:
@@ -521,41 +523,26 @@ class Applier:
                                  amperity_id, fingerprint, bad[seq])
                     stats.rejected += 1
                     stats.rejections.append((identifier, amperity_id, bad[seq]))
-            self.con.execute(f"""
-                create or replace temp table _confirm as
-                select p.identifier, p.amperity_id, p.fingerprint, p.is_new,
-                    coalesce(p.profile_id, m.profile_id) as profile_id,
-                    p.sent_email, p.sent_phone_number, p.sent_external_id,
-                    coalesce(m.first_sent_at, ?::timestamp) as first_sent_at,
-                    -- a field sent before stays in the mask until it is cleared (clear.py)
-                    case when p.fields is null and m.sent_fields is null then null
-                        else coalesce(p.fields, 0) | coalesce(m.sent_fields, 0)
-                    end as sent_fields,
-                    m.identifier is not null as in_members
-                from {self.t('pending_rows')} as p
-                left join {self.t('list_members')} as m on m.account_id = p.account_id
-                    and m.list_id = p.list_id and m.identifier = p.identifier
-                where p.account_id = ? and p.list_id = ? and p.op = 'upsert'
-                    and {in_ranges} and not list_contains(?, p.seq)""",
-                [ts, *a, list(bad)])
+            source = self._stage_confirmed(first.list_id, in_ranges, ts, list(bad))
             counts = self.con.execute(
-                "select count(*) filter (where is_new), count(*) filter (where not is_new), "
-                "count(*) filter (where in_members) from _confirm").fetchone()
+                f"select count(*) filter (where is_new), count(*) filter (where not is_new), "
+                f"count(*) filter (where in_members) from {source}").fetchone()
             stats.added, stats.updated = (int(counts[0]), int(counts[1])) if counts else (0, 0)
             if counts and counts[2]:  # only rows state holds are replaced (none on a 1st push)
                 self.con.execute(f"""
                     delete from {self.t('list_members')} where account_id = ? and list_id = ?
-                    and identifier in (select identifier from _confirm where in_members)""", a)
+                    and identifier in (select identifier from {source} where in_members)""", a)
             self.con.execute(f"""
                 insert into {self.t('list_members')} (account_id, list_id, list_name,
                     identifier, profile_id, fingerprint, amperity_id, first_sent_at,
                     last_sent_at, {SENT}, sent_fields)
                 select ?, ?, ?, identifier, profile_id, fingerprint, amperity_id,
                     first_sent_at, ?, {SENT}, sent_fields
-                from _confirm""", [*a, first.list_name, ts])
-            self.con.execute(f"""
-                delete from {self.t('rejected_members')} where account_id = ? and list_id = ?
-                and identifier in (select identifier from _confirm)""", a)
+                from {source}""", [*a, first.list_name, ts])
+            if self._any_rejected(first.list_id):  # a row refused before is no longer held
+                self.con.execute(f"""
+                    delete from {self.t('rejected_members')} where account_id = ?
+                    and list_id = ? and identifier in (select identifier from {source})""", a)
             self.con.execute(f"""
                 delete from {self.t('pending_rows')} as p where account_id = ? and list_id = ?
                 and op = 'upsert' and {in_ranges}""", a)
@@ -568,7 +555,76 @@ class Applier:
             crashpoint("jobs.confirming")  # inside the transaction: a kill rolls it back
         crashpoint("jobs.confirmed")
         self.con.execute("drop table if exists _confirm")
+        self.con.execute("drop view if exists _confirm_adds")
         return stats
+
+    def _stage_confirmed(self, list_id: str, in_ranges: str, ts: datetime, bad: list[int]
+                         ) -> str:
+        """The relation of the confirmed rows as ``list_members`` will hold them
+        (``_confirm_sql``): a temp table when some are changes (joined with the members
+        once, read four times), else a view over the pending rows (adds need nothing from
+        ``list_members``: on a list's first push no row is copied twice)."""
+        row = self.con.execute(
+            f"select count(*) from (select 1 from {self.t('pending_rows')} as p "
+            f"where p.account_id = ? and p.list_id = ? and p.op = 'upsert' "
+            f"and {in_ranges} and not coalesce(p.is_new, false) limit 1)",
+            [self.account_id, list_id]).fetchone()
+        changes = bool(row and row[0])
+        sql = self._confirm_sql(list_id, in_ranges, ts, bad, changes)
+        if changes:
+            self.con.execute(f"create or replace temp table _confirm as {sql}")
+            return "_confirm"
+        self.con.execute(f"create or replace temp view _confirm_adds as {sql}")
+        return "_confirm_adds"
+
+    def _any_rejected(self, list_id: str) -> bool:
+        """State holds a refused row of the list (``rejected_members``)."""
+        row = self.con.execute(
+            f"select count(*) from (select 1 from {self.t('rejected_members')} "
+            f"where account_id = ? and list_id = ? limit 1)", [self.account_id, list_id]
+        ).fetchone()
+        return bool(row and row[0])
+
+    def _confirm_sql(self, list_id: str, in_ranges: str, ts: datetime, bad: list[int],
+                     changes: bool) -> str:
+        """SQL: the confirmed rows of ``in_ranges`` as ``list_members`` will hold them, less
+        the ``bad`` seqs (refused), confirmed at ``ts``; ``changes``: some rows were not
+        planned as adds. Values are literals (the SQL may be a view's).
+
+        A row planned as an add (``is_new``) was not a member when the plan was made, and
+        nothing but its own confirmation makes it one before then (a plan's keys are
+        distinct; removals, clears and list reads come after the imports): it needs nothing
+        from ``list_members``. Only the other rows (changes) are joined with the list's
+        members, and without them (a list's first push) there is no join at all: it would
+        hash every member confirmed so far."""
+        refused = f"[{', '.join(str(int(s)) for s in bad)}]::bigint[]"
+        where = (f"p.account_id = {sql_str(self.account_id)} and p.list_id = {sql_str(list_id)} "
+                 f"and p.op = 'upsert' and {in_ranges} and not list_contains({refused}, p.seq)")
+        at = f"timestamp '{ts.isoformat(sep=' ')}'"
+        adds = f"""
+            select p.identifier, p.amperity_id, p.fingerprint, p.is_new, p.profile_id,
+                p.sent_email, p.sent_phone_number, p.sent_external_id,
+                {at} as first_sent_at, p.fields as sent_fields,
+                false as in_members
+            from {self.t('pending_rows')} as p
+            where {where} and coalesce(p.is_new, false)"""
+        if not changes:
+            return adds
+        return f"""{adds}
+            union all
+            select p.identifier, p.amperity_id, p.fingerprint, p.is_new,
+                coalesce(p.profile_id, m.profile_id) as profile_id,
+                p.sent_email, p.sent_phone_number, p.sent_external_id,
+                coalesce(m.first_sent_at, {at}) as first_sent_at,
+                -- a field sent before stays in the mask until it is cleared (clear.py)
+                case when p.fields is null and m.sent_fields is null then null
+                    else coalesce(p.fields, 0) | coalesce(m.sent_fields, 0)
+                end as sent_fields,
+                m.identifier is not null as in_members
+            from {self.t('pending_rows')} as p
+            left join {self.t('list_members')} as m on m.account_id = p.account_id
+                and m.list_id = p.list_id and m.identifier = p.identifier
+            where {where} and not coalesce(p.is_new, false)"""
 
     # -- removals ---------------------------------------------------------------------------
 

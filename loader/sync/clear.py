@@ -52,6 +52,8 @@ inner join {qualified(schema, "list_members")} as m on m.account_id = {sql_str(a
     and m.list_id = {sql_str(list_id)} and m.identifier = d.identifier
 where d.kind <> 'remove' and d.desired_fields is not null and m.sent_fields is not null
     and m.sent_fields & ~d.desired_fields & {int(mask)} <> 0
+    -- an add was no member: its mask is what it was sent with (fields), nothing more
+    and (d.kind <> 'add' or d.fields & ~d.desired_fields & {int(mask)} <> 0)
 """
 
 

@@ -93,11 +93,15 @@ def job_bounds(con: duckdb.DuckDBPyConnection) -> list[tuple[int, int]]:
     largest profile cannot push 10,000 of them past 5 MB, jobs are every 10,000 rows, cut
     in SQL (the same cuts, without streaming every size through Python).
     """
-    stats = con.execute(f"select count(*), max(nbytes) from {DIFF} where seq is not null"
-                        ).fetchone()
+    stats = con.execute(f"select count(*), max(nbytes), min(seq), max(seq) from {DIFF} "
+                        f"where seq is not null").fetchone()
     if not stats or not stats[0]:
         return []
     if IMPORT_BODY_OVERHEAD + IMPORT_MAX_PROFILES * (int(stats[1]) + 1) <= IMPORT_MAX_BYTES:
+        count, lo, hi = int(stats[0]), int(stats[2]), int(stats[3])
+        if hi - lo + 1 == count:  # seqs without a gap (a first push): the cuts are arithmetic
+            return [(a, min(a + IMPORT_MAX_PROFILES - 1, hi))
+                    for a in range(lo, hi + 1, IMPORT_MAX_PROFILES)]
         return [(int(a), int(b)) for a, b in con.execute(f"""
             select min(seq), max(seq) from (
                 select seq, (row_number() over (order by seq) - 1) // {IMPORT_MAX_PROFILES}
@@ -377,6 +381,17 @@ class Planner:
         ).fetchone()
         return bool(row and row[0])
 
+    def _held_any(self, list_id: str | None) -> bool:
+        """State holds a row of the list Klaviyo refused (``rejected_members``)."""
+        if not self.has_state or list_id is None or not table_exists(
+                self.con, self.schema, "rejected_members"):
+            return False
+        row = self.con.execute(
+            f"select count(*) from (select 1 from {self.t('rejected_members')} "
+            f"where account_id = ? and list_id = ? limit 1)", [self.account_id, list_id]
+        ).fetchone()
+        return bool(row and row[0])
+
     def _held(self, list_id: str | None) -> str:
         if not self.has_state or list_id is None:
             return "select null::varchar as identifier, null::varchar as fingerprint where false"
@@ -427,7 +442,9 @@ where d.identifier is null or m.fingerprint is distinct from d.fingerprint
         * ``wide``: one full join carrying every desired column (cheaper when most rows
           changed: a mapping change sends everyone);
         * ``none``: state knows no member of the list (a first push; the caller checks
-          there is no uncertain key either): every desired row is an add, no join.
+          there is no uncertain key either): every desired row is an add, no join;
+        * ``fresh``: as ``none``, and no row of the list was refused before (the caller
+          checks): ``fresh_sql``, the same rows without the classification's other cases.
 
         Columns: kind ('add'|'change'|'unchanged'|'held'|'oversize'|'remove'), identifier,
         amperity_id, fingerprint, payload, nbytes, profile_id, customers, sent_email,
@@ -452,6 +469,8 @@ where d.identifier is null or m.fingerprint is distinct from d.fingerprint
 
         sent = ", ".join(f"case when d_identifier is null then m_sent_{k} else sent_{k} end "
                          f"as sent_{k}" for k in IDENTIFIERS)
+        if path == "fresh":
+            return self.fresh_sql()
         if not self.has_state or list_id is None:
             path = "none"
         if path == "none":
@@ -539,6 +558,37 @@ select kind, coalesce(d_identifier, m_identifier) as identifier,
 from classified
 """
 
+    def fresh_sql(self) -> str:
+        """``diff_sql``'s rows for a list that state knows nothing of: no member, no key a
+        killed run left uncertain, no row refused before (the caller checks). Every desired
+        row is an add (or oversize), rendered as ``diff_sql`` renders it: one projection of
+        the desired rows, no join, none of the columns of a member (a first push of a
+        million profiles spends its plan rendering them, not classifying them)."""
+        assert self.campaign is not None, "build_desired first"
+        texts = json_texts_sql(self.campaign, self.columns, self.types, "d")
+        payload = payload_sql(self.campaign, self.columns, "identifier")
+        sent = ", ".join(f"sent_{k}" for k in IDENTIFIERS)
+        return f"""
+with texts as (
+    select d.* exclude (payload), d.rowid + 1 as seq, d.payload, {texts or "null as _j"}
+    from {DESIRED} as d
+),
+rendered as (
+    select *, coalesce(payload, {payload}) as rendered
+    from texts
+),
+measured as (
+    select *, strlen(rendered) > {IMPORT_MAX_PROFILE_BYTES} as oversize
+    from rendered
+)
+select case when oversize then 'oversize' else 'add' end as kind, identifier, amperity_id,
+    fingerprint, rendered as payload, strlen(rendered)::bigint as nbytes,
+    null::varchar as profile_id, coalesce(customers, 1)::bigint as customers, {sent},
+    fields, seq, false as is_new, fields as desired_fields, null::bigint as clear,
+    false as upgrade
+from measured
+"""
+
     def removals_sql(self, list_id: str | None) -> str:
         """The members to remove (of the last plan, ``DIFF``)."""
         return f"""
@@ -560,6 +610,8 @@ from {DIFF} where kind = 'remove'
         # seq: the row's position in DESIRED (no sort or window over wide rows, so it spills
         # nowhere); jobs are seq ranges, and a range's rows sit together in the table
         path = "none"  # state knows no member of the list: every desired row is an add
+        if not self._held_any(list_id):
+            path = "fresh"  # nor any row refused before: adds and oversize rows only
         if p.uncertain or self._has_members(list_id):
             self.con.execute(f"create or replace temp table {CHANGED} as "
                              f"{self.changed_sql(list_id)}")

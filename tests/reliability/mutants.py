@@ -75,6 +75,11 @@ MUTANTS = [
            "            self.con.execute(\"begin\")\n",
            "a job's pending rows are deleted and the job marked confirmed in a transaction of "
            "their own, before its rows move into list_members"),
+    Mutant("confirm-changes-as-adds", "loader/sync/apply.py",
+           "        changes = bool(row and row[0])\n",
+           "        changes = False\n",
+           "a confirmation takes every row for an add (no join with list_members): a change "
+           "confirmed leaves its member's row as it was and its pending row is dropped"),
     Mutant("forget-before-delete", "loader/sync/apply.py",
            "            self.client.remove_from_list(list_id, sorted({r[1] for r in chunk}))\n"
            "            crashpoint(\"removal.sent\")  # removed in Klaviyo; state still holds "

@@ -182,3 +182,41 @@ def test_a_push_with_every_row_changed_takes_the_wide_diff(
     assert klaviyo_emulator.find_profile(email="u999@example.com")["first_name"] == "Renamed"
     assert only_list(run_push()).unchanged == UNIQUE + 2
 
+
+
+def test_a_list_state_knows_nothing_of_plans_the_same_rows_without_the_classification(
+        spec: CampaignSpec, warehouse: str) -> None:
+    """A first push takes ``fresh_sql`` (every row an add, nothing joined): the same rows,
+    byte for byte, as the general diff's ``none`` way, oversize and aggregated rows too."""
+    spec.members.append(Member("amp-big-1", "big@example.com", "Big", "Oslo",
+                               "x" * 110_000))  # a profile over Klaviyo's 100 KB
+    write_warehouse(warehouse, [spec])
+    con = duckdb.connect(warehouse)
+    try:
+        (campaign,) = read_campaigns(con)
+        p = Planner(con, SCHEMA, "acct")
+        p.build_desired(campaign, LIST, attribute_columns(con, campaign), None)
+        fresh = diff_rows(con, p, "L1", "fresh")
+        assert fresh == diff_rows(con, p, "L1", "none")
+        kinds = [r[0] for r in fresh]
+        assert (kinds.count("add"), kinds.count("oversize")) == (UNIQUE + 2, 1)
+        plan = p.plan(campaign, LIST, None, False, None)
+        assert (plan.adds, plan.oversize, plan.unchanged) == (UNIQUE + 2, 1, 0)
+        assert con.execute(f"select count(*), count(seq), min(seq), max(seq) from {DIFF}"
+                           ).fetchone() == (UNIQUE + 3, UNIQUE + 2, 1, UNIQUE + 3)
+    finally:
+        con.close()
+
+
+def test_a_job_body_is_the_same_bytes_whether_joined_as_text_or_as_bytes() -> None:
+    """Job bodies are joined from the profiles' UTF-8 bytes (no Python string is made of
+    them): byte for byte the body ``import_job_body`` builds from text."""
+    from loader.klaviyo.payloads import import_job_body, import_job_body_bytes
+
+    profiles = ['{"type":"profile","attributes":{"email":"åsa@example.com",'
+                '"first_name":"Chloé 😀","properties":{"q":"a\\"b\\\\c"}}}',
+                '{"type":"profile","attributes":{"email":"b@example.com"}}']
+    for list_id in ("AbC123", 'we"ird', None):
+        for chosen in (profiles, profiles[:1], []):
+            assert import_job_body_bytes([p.encode() for p in chosen], list_id) == \
+                import_job_body(chosen, list_id).encode()
