@@ -39,6 +39,7 @@ from loader.store.schema import (
     CAMPAIGN_RECIPIENTS_COLUMNS,
     KEYS,
     LEGACY_RECIPIENTS,
+    RECIPIENT_SPANS,
     RECIPIENTS_VIEW,
     TABLES,
     columns,
@@ -265,10 +266,11 @@ class PostgresState(WorkingCopy):
         return {str(n): str(k) for n, k in cur.fetchall()}
 
     def _view_outdated(self, cur: Any) -> bool:
-        """Whether ``campaign_recipients`` is not (yet) the view over ``recipients``."""
+        """Whether ``campaign_recipients`` is not (yet) the view over ``recipient_spans``
+        (a loader before the spans made it the view over ``recipients`` alone)."""
         cur.execute("select count(*) from information_schema.view_table_usage "
-                    "where view_schema = %s and view_name = %s and table_name = 'recipients'",
-                    (self.schema, RECIPIENTS_VIEW))
+                    "where view_schema = %s and view_name = %s and table_name = %s",
+                    (self.schema, RECIPIENTS_VIEW, RECIPIENT_SPANS))
         return not cur.fetchone()[0]
 
     def state_tables(self) -> set[str]:

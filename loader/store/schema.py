@@ -6,14 +6,23 @@ Relations (docs/sync.md documents every column):
 * ``deliveries`` — one row per campaign delivery (a one-time send, a recurring tick, a sample);
 * ``list_members`` — per (account, list): what the list last received, confirmed;
 * ``rejected_rows`` — rows Klaviyo (or our size checks) refused, per run;
-* ``recipients`` — once per delivered member (and control member) per delivery: only what
-  varies per member, and the ``delivery_id``; what is constant per delivery (campaign, its
-  name and type, destination, launch, dataset version, when it completed, account, sample) is
-  in ``deliveries``, once;
+* ``recipient_spans`` — the recipients of a campaign's full (non-sample) deliveries as
+  *spans*: one row per recipient (what varies per member: ``SPAN_COLUMNS``) with the first
+  and last ``delivery_number`` (the campaign's completed full deliveries, numbered 1, 2, …
+  in ``deliveries``) that included it, ``last_number`` null while the recipient is still in.
+  A delivery opens spans for recipients that are new or whose recorded columns changed and
+  closes those of recipients no longer there; an unchanged recipient writes nothing, so a
+  delivery costs what changed, not the audience (compared column by column, null-safe);
+* ``recipients`` — explicit rows, one per member per delivery: what sample deliveries record,
+  and every row a loader before the spans wrote (read as they are: no copy on upgrade). Only
+  what varies per member and the ``delivery_id``; what is constant per delivery (campaign,
+  its name and type, destination, launch, dataset version, when it completed, account,
+  sample) is in ``deliveries``, once;
 * ``campaign_recipients`` — the *view* every reader (dbt's history source, the results
-  models, an analyst) reads: ``recipients`` joined to ``deliveries``, with the columns of
-  ``CAMPAIGN_RECIPIENTS_COLUMNS``, plus (``union all``) the rows of
-  ``campaign_recipients_legacy``: the table ``campaign_recipients`` was before this form (or
+  models, an analyst) reads, one row per recipient per delivery with the columns of
+  ``CAMPAIGN_RECIPIENTS_COLUMNS``: the spans expanded over the deliveries they cover,
+  ``union all`` ``recipients`` joined to ``deliveries``, ``union all`` the rows of
+  ``campaign_recipients_legacy``: the table ``campaign_recipients`` was before the view (or
   as dbt's on-run-start hook creates it before the first push), renamed by
   :func:`ensure_schema` and never written again;
 * ``rejected_members`` — (identifier, fingerprint) pairs refused, so an unchanged bad row is not
@@ -72,6 +81,20 @@ RECIPIENTS_COLUMNS: list[tuple[str, str]] = [
     ("delivery_id", "varchar"),
 ]
 
+# What varies per recipient of a full delivery: a span's recorded columns (all compared,
+# null-safe, to decide whether a recipient is unchanged).
+SPAN_COLUMNS: list[str] = [c for c, _ in RECIPIENTS_COLUMNS if c != "delivery_id"]
+
+# The stored spans: the recorded columns, then the span's campaign, key and extent.
+RECIPIENT_SPANS_COLUMNS: list[tuple[str, str]] = [
+    ("account_id", "varchar"),
+    ("campaign_id", "varchar"),
+    *[(c, t) for c, t in RECIPIENTS_COLUMNS if c != "delivery_id"],
+    ("first_number", "bigint"),
+    ("span_no", "bigint"),
+    ("last_number", "bigint"),
+]
+
 # What is constant per delivery: ``campaign_recipients`` column -> ``deliveries`` column.
 DELIVERY_COLUMNS: dict[str, str] = {
     "campaign_id": "campaign_id",
@@ -87,6 +110,7 @@ DELIVERY_COLUMNS: dict[str, str] = {
 }
 
 RECIPIENTS_VIEW = "campaign_recipients"
+RECIPIENT_SPANS = "recipient_spans"
 LEGACY_RECIPIENTS = "campaign_recipients_legacy"
 
 TABLES: dict[str, str] = {
@@ -99,7 +123,7 @@ TABLES: dict[str, str] = {
         updated bigint, removed bigint, rejected bigint, unchanged bigint, withheld bigint,
         duplicates bigint, campaign_name varchar, campaign_type varchar,
         destination_id varchar, destination_name varchar, delivery_datetime timestamp,
-        launch_datetime timestamp, dataset_version varchar""",
+        launch_datetime timestamp, dataset_version varchar, delivery_number bigint""",
     "list_members": """account_id varchar, list_id varchar, list_name varchar,
         identifier varchar, profile_id varchar, fingerprint varchar, amperity_id varchar,
         first_sent_at timestamp, last_sent_at timestamp, sent_email varchar,
@@ -108,6 +132,7 @@ TABLES: dict[str, str] = {
         list_name varchar, identifier varchar, amperity_id varchar, reason varchar,
         rejected_at timestamp, delivery_id varchar""",
     "recipients": ", ".join(f"{n} {t}" for n, t in RECIPIENTS_COLUMNS),
+    RECIPIENT_SPANS: ", ".join(f"{n} {t}" for n, t in RECIPIENT_SPANS_COLUMNS),
     LEGACY_RECIPIENTS: ", ".join(f"{n} {t}" for n, t in CAMPAIGN_RECIPIENTS_COLUMNS),
     "rejected_members": """account_id varchar, list_id varchar, identifier varchar,
         fingerprint varchar, reason varchar, rejected_at timestamp""",
@@ -133,7 +158,8 @@ ADDED_COLUMNS: dict[str, list[str]] = {
     "deliveries": ["withheld bigint", "duplicates bigint", "campaign_name varchar",
                    "campaign_type varchar", "destination_id varchar",
                    "destination_name varchar", "delivery_datetime timestamp",
-                   "launch_datetime timestamp", "dataset_version varchar"],
+                   "launch_datetime timestamp", "dataset_version varchar",
+                   "delivery_number bigint"],
     "rejected_rows": ["delivery_id varchar"],
     "import_jobs": ["delivery_id varchar"],
 }
@@ -169,14 +195,28 @@ def ensure_schema(con: duckdb.DuckDBPyConnection, schema: str) -> None:
 def recipients_view_select(rel: Callable[[str], str],
                            q: Callable[[str], str] = quote) -> str:
     """The select of the view ``campaign_recipients``: ``CAMPAIGN_RECIPIENTS_COLUMNS`` in order,
-    from ``recipients`` joined to its delivery, then the legacy rows. Portable SQL (DuckDB,
-    PostgreSQL, Spark); ``rel`` names a state relation, ``q`` quotes a column."""
+    one row per recipient per delivery: each span once per completed full delivery of its
+    campaign it covers (``delivery_number`` from ``first_number`` to ``last_number``, or on
+    while open), then the explicit ``recipients`` joined to their delivery, then the legacy
+    rows. Portable SQL (DuckDB, PostgreSQL, Spark); ``rel`` names a state relation, ``q``
+    quotes a column."""
     narrow = {c for c, _ in RECIPIENTS_COLUMNS}
-    picks = ", ".join(
-        f"r.{q(c)}" if c in narrow else f"d.{q(DELIVERY_COLUMNS[c])} as {q(c)}"
-        for c, _ in CAMPAIGN_RECIPIENTS_COLUMNS)
+
+    def picks(alias: str) -> str:
+        return ", ".join(
+            f"{alias}.{q(c)}" if c in narrow and c != "delivery_id"
+            else f"d.{q(DELIVERY_COLUMNS.get(c, c))} as {q(c)}"
+            for c, _ in CAMPAIGN_RECIPIENTS_COLUMNS)
+
     legacy = ", ".join(q(c) for c, _ in CAMPAIGN_RECIPIENTS_COLUMNS)
-    return (f"select {picks} from {rel('recipients')} as r "
+    number = q("delivery_number")
+    return (f"select {picks('s')} from {rel(RECIPIENT_SPANS)} as s "
+            f"inner join {rel('deliveries')} as d on d.{q('account_id')} = s.{q('account_id')} "
+            f"and d.{q('campaign_id')} = s.{q('campaign_id')} "
+            f"and d.{q('status')} = 'completed' and not d.{q('is_sample')} "
+            f"and d.{number} >= s.{q('first_number')} "
+            f"and (s.{q('last_number')} is null or d.{number} <= s.{q('last_number')}) "
+            f"union all select {picks('r')} from {rel('recipients')} as r "
             f"inner join {rel('deliveries')} as d on d.{q('delivery_id')} = r.{q('delivery_id')} "
             f"union all select {legacy} from {rel(LEGACY_RECIPIENTS)}")
 
@@ -208,6 +248,8 @@ KEYS: dict[str, tuple[str, ...]] = {
     "pending_rows": ("account_id", "list_id", "op", "seq"),
     "import_jobs": ("account_id", "job_id"),
     "list_digests": ("account_id", "list_id"),
+    # a span's identity survives its closing (an update of last_number); never null
+    RECIPIENT_SPANS: ("account_id", "campaign_id", "first_number", "span_no"),
 }
 
 

@@ -39,6 +39,7 @@ from loader.store.mirror import LOADING, Change, WorkingCopy, change_set
 from loader.store.names import qualified, quote
 from loader.store.schema import (
     LEGACY_RECIPIENTS,
+    RECIPIENT_SPANS,
     RECIPIENTS_VIEW,
     TABLES,
     columns,
@@ -242,8 +243,8 @@ class SparkState(WorkingCopy):
         A ``campaign_recipients`` *table* (dbt's on-run-start hook creates one before the
         first push) has its rows kept as one committed write of ``campaign_recipients_legacy``
         (whose log is ``campaign_recipients_writes``, where a loader before the narrow form
-        logged them), then ``campaign_recipients`` becomes the view over ``recipients``,
-        ``deliveries`` and the legacy rows."""
+        logged them), then ``campaign_recipients`` becomes the view over
+        ``recipient_spans``, ``recipients``, ``deliveries`` and the legacy rows."""
         self.sql(f"create database if not exists {bq(self.schema)}")
         self.sql(f"create table if not exists {self.rel(COMMITS)} ("
                  + ", ".join(f"{bq(c)} {t}" for c, t in COMMIT_COLUMNS) + ") using parquet")
@@ -272,7 +273,8 @@ class SparkState(WorkingCopy):
             if changed or table not in present:
                 self.sql(f"create or replace view {self.rel(table)} as "
                          + committed_select(table, self.rel(log), self.rel(COMMITS)))
-                recreate = recreate or table in ("recipients", LEGACY_RECIPIENTS, "deliveries")
+                recreate = recreate or table in (RECIPIENT_SPANS, "recipients",
+                                                 LEGACY_RECIPIENTS, "deliveries")
         if recreate:
             self.sql(f"create or replace view {self.rel(RECIPIENTS_VIEW)} as "
                      + recipients_view_select(self.rel, bq))

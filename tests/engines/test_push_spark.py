@@ -243,7 +243,7 @@ def state_reader(state_dir: Path, schema: str) -> duckdb.DuckDBPyConnection:
 
 def test_killed_push_on_spark_converges_on_rerun(
         spark_build: EngineBuild, duckdb_push: tuple[Emulator, str], tmp_path: Path) -> None:
-    """Killed after a delivery's recipients were appended and before their commit row: no
+    """Killed after a delivery's recipient spans were appended and before their commit row: no
     reader sees them, and the rerun records each recipient once."""
     state = tmp_path / "spark"
     backup_metastore(spark_build, state)
@@ -251,11 +251,11 @@ def test_killed_push_on_spark_converges_on_rerun(
     emu = Emulator()
     emu.start()
     try:
-        killed = run_push(emu, env, crash_at="spark.uncommitted.recipients:1")
+        killed = run_push(emu, env, crash_at="spark.uncommitted.recipient_spans:1")
         assert killed.returncode == -9, (killed.returncode, killed.stderr[-3000:])
         con = state_reader(state, KILL_SCHEMA)
         uncommitted = con.execute(
-            "select count(*) from recipients_writes where write_id not in "
+            "select count(*) from recipient_spans_writes where write_id not in "
             "(select write_id from commits)").fetchone()
         assert uncommitted and uncommitted[0] > 0  # written, never committed
         assert con.execute("select count(*) from campaign_recipients").fetchone() == (0,)

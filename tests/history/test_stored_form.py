@@ -1,5 +1,6 @@
-"""How ``campaign_recipients`` is stored (docs/history.md): a narrow ``recipients`` table (what
-varies per member, and the delivery) plus the delivery's constants once in ``deliveries``,
+"""How ``campaign_recipients`` is stored (docs/history.md): narrow ``recipient_spans`` (what
+varies per member, over the full deliveries it covers; ``recipients`` for explicit rows) plus
+the delivery's constants once in ``deliveries``,
 read through the view ``campaign_recipients`` with the columns and meaning it always had; and
 the upgrade of state a loader before this form wrote (a real ``campaign_recipients`` table
 with rows): its rows stay visible, new deliveries append."""
@@ -50,8 +51,9 @@ def to_old_format(path: str) -> None:
         con.execute(f"create table {S}.old_form as select * from {S}.campaign_recipients")
         con.execute(f"drop view {S}.campaign_recipients")
         con.execute(f"drop table {S}.recipients")
+        con.execute(f"drop table {S}.recipient_spans")
         con.execute(f"drop table {S}.campaign_recipients_legacy")
-        for col in NEW_DELIVERY_COLUMNS:
+        for col in (*NEW_DELIVERY_COLUMNS, "delivery_number"):
             con.execute(f"alter table {S}.deliveries drop column {col}")
         con.execute(f"alter table {S}.old_form rename to campaign_recipients")
     finally:
@@ -72,10 +74,14 @@ def test_the_view_has_every_column_and_meaning(klaviyo_emulator, tmp_path: Path)
 
     assert kind(path, "campaign_recipients") == "VIEW"
     assert types(path, "campaign_recipients") == [(n, t) for n, t in CAMPAIGN_RECIPIENTS_COLUMNS]
-    # the narrow table: nothing constant per delivery
+    # the narrow tables: nothing constant per delivery
     assert [n for n, _ in types(path, "recipients")] == [
         "amperity_id", "sub_audience_id", "sub_audience_name", "treatment_id",
         "treatment_name", "is_control", "list_id", "segment_id", "segment_name", "delivery_id"]
+    assert [n for n, _ in types(path, "recipient_spans")] == [
+        "account_id", "campaign_id", "amperity_id", "sub_audience_id", "sub_audience_name",
+        "treatment_id", "treatment_name", "is_control", "list_id", "segment_id",
+        "segment_name", "first_number", "span_no", "last_number"]
     (completed_at, account_id), = q(path, f"select completed_at, account_id "
                                           f"from {S}.deliveries")
     rows = q(path, f"select distinct campaign_id, campaign_name, campaign_type, destination_id, "
@@ -123,8 +129,9 @@ def test_old_format_rows_stay_visible_after_the_upgrade(klaviyo_emulator, tmp_pa
         return r[:14] + r[15:18] + r[19:]
 
     assert [same(r) for r in new] == [same(r) for r in old]
-    assert q(path, f"select count(*), count(distinct delivery_id) from {S}.recipients") == [
-        (len(new), 1)]
+    assert q(path, f"select count(*), count(distinct first_number) from {S}.recipient_spans"
+             ) == [(len(new), 1)]
+    assert q(path, f"select count(*) from {S}.recipients") == [(0,)]
 
     members[6].city = "Elsewhere"  # and again: the upgrade happened once
     write_warehouse(path, [spec])
