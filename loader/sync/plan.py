@@ -373,21 +373,19 @@ class Planner:
 
     def _has_members(self, list_id: str | None) -> bool:
         """State holds a member of the list."""
-        if not self.has_state or list_id is None:
-            return False
-        row = self.con.execute(
-            f"select count(*) from (select 1 from {self.t('list_members')} "
-            f"where account_id = ? and list_id = ? limit 1)", [self.account_id, list_id]
-        ).fetchone()
-        return bool(row and row[0])
+        return self._holds("list_members", list_id)
 
     def _held_any(self, list_id: str | None) -> bool:
         """State holds a row of the list Klaviyo refused (``rejected_members``)."""
+        return self._holds("rejected_members", list_id)
+
+    def _holds(self, table: str, list_id: str | None) -> bool:
+        """State's ``table`` (when it exists) has a row of the list."""
         if not self.has_state or list_id is None or not table_exists(
-                self.con, self.schema, "rejected_members"):
+                self.con, self.schema, table):
             return False
         row = self.con.execute(
-            f"select count(*) from (select 1 from {self.t('rejected_members')} "
+            f"select count(*) from (select 1 from {self.t(table)} "
             f"where account_id = ? and list_id = ? limit 1)", [self.account_id, list_id]
         ).fetchone()
         return bool(row and row[0])

@@ -21,6 +21,7 @@ import duckdb
 import pytest
 
 from loader.sync import PushOptions, push
+from tests.reliability.harness import query
 from tests.sync.conftest import settings_for
 from tests.sync.helpers import CampaignSpec, write_warehouse
 
@@ -87,14 +88,6 @@ def write(path: str, rows: list[Row], lists: tuple[str, ...] = (LIST_A,)) -> Non
             [(CAMPAIGN, CAMPAIGN, r.sub_audience_id, r.sub_audience_name, r.treatment_id,
               r.treatment_name, r.is_control, r.list_name, r.segment_id, r.segment_name,
               r.amperity_id, r.shrink_reason, r.email, r.city) for r in rows])
-    finally:
-        con.close()
-
-
-def query(path: str, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
-    con = duckdb.connect(path, read_only=True)
-    try:
-        return con.execute(sql, params or []).fetchall()
     finally:
         con.close()
 
