@@ -672,33 +672,31 @@ class Applier:
         kept = [r[0] for r in self.con.execute(
             f"select identifier from {self.t('pending_rows')} as r where account_id = ? "
             f"and list_id = ? and op = 'remove' and {keep}", a).fetchall()]
-        if kept:  # the profile stays a member of the list: only the state row goes
-            self._forget(list_id, kept)
-            crashpoint("removal.kept")
-            stats.removed += len(kept)
-            self.progress(list_id, len(kept))
-        rows = self.con.execute(
+        kept_set = set(kept)  # the profile stays a member of the list: only the state row goes
+        rows = [r for r in self.con.execute(
             f"select identifier, profile_id from {self.t('pending_rows')} where account_id = ? "
             f"and list_id = ? and op = 'remove' and profile_id is not null order by seq",
-            a).fetchall()
+            a).fetchall() if r[0] not in kept_set]
         for i in range(0, len(rows), 1000):
             chunk = rows[i:i + 1000]
             self.client.remove_from_list(list_id, sorted({r[1] for r in chunk}))
             crashpoint("removal.sent")  # removed in Klaviyo; state still holds them
-            self._forget(list_id, [r[0] for r in chunk])
-            crashpoint("removal.forgotten")
-            stats.removed += len(chunk)
             self.progress(list_id, len(chunk))
         # a killed run's unconfirmed add (is_new) no look-up resolves: no profile carries
         # its identifiers, so the list cannot hold it (no scan, which a large list forbids)
         unknown = [r[0] for r in self.con.execute(
             f"select identifier from {self.t('pending_rows')} where account_id = ? "
-            f"and list_id = ? and op = 'remove' and is_new order by seq", a).fetchall()]
-        if unknown:
-            self._forget(list_id, unknown)
-            crashpoint("removal.unknown")
-            stats.removed += len(unknown)
-            self.progress(list_id, len(unknown))
+            f"and list_id = ? and op = 'remove' and is_new and profile_id is null "
+            f"order by seq", a).fetchall() if r[0] not in kept_set]
+        # every member settled above leaves state in one step, after the last DELETE: one
+        # pass over the list's members however many DELETE calls were made (a kill before it
+        # leaves them in state with their pending rows, so the rerun removes them again)
+        gone = kept + [r[0] for r in rows] + unknown
+        if gone:
+            self._forget(list_id, gone)
+            crashpoint("removal.forgotten")
+            stats.removed += len(gone)
+            self.progress(list_id, len(kept) + len(unknown))
         unresolved = [r[0] for r in self.con.execute(
             f"select identifier from {self.t('pending_rows')} where account_id = ? "
             f"and list_id = ? and op = 'remove' order by seq", a).fetchall()]
