@@ -166,9 +166,24 @@ class Applier:
         self.progress = progress or (lambda key, n: None)
         self.delivery_id: str | None = None  # the delivery rows are being sent for
         self.abandoned: list[Job] = []  # jobs Klaviyo lost or cancelled, since the last reset
+        # follows this run's changes to list_members for the list digests (``Digests.changing``)
+        self.state_changes: Callable[..., contextlib.AbstractContextManager[None]] | None = None
 
     def t(self, name: str) -> str:
         return self.store.t(name)
+
+    def changing(self, list_id: str, rows: str, before: str | None = None
+                 ) -> contextlib.AbstractContextManager[None]:
+        """Around a step's writes to the list's ``list_members`` rows whose identifier is in
+        ``rows`` (SQL: a select of identifiers; ``before``: of those that exist before, ``""``
+        none): the digests follow the change from those rows alone (``Digests.changing``)."""
+        if self.state_changes is None:
+            return contextlib.nullcontext()
+        where = (f"account_id = {sql_str(self.account_id)} and list_id = {sql_str(list_id)} "
+                 f"and identifier in ")
+        return self.state_changes(f"{where}({rows})", [],
+                                  before_where="" if before == "" else
+                                  f"{where}({before})" if before else None)
 
     def tally(self, delivery_id: str | None = None, **counts: int) -> None:
         """Add counts to the delivery's row inside the caller's step (``Store.tally``)."""
@@ -528,18 +543,24 @@ class Applier:
                 f"select count(*) filter (where is_new), count(*) filter (where not is_new), "
                 f"count(*) filter (where in_members) from {source}").fetchone()
             stats.added, stats.updated = (int(counts[0]), int(counts[1])) if counts else (0, 0)
-            if counts and counts[2]:  # only rows state holds are replaced (none on a 1st push)
+            replaced = bool(counts and counts[2])  # rows state holds (none on a 1st push)
+            with self.changing(first.list_id, f"select identifier from {source}",
+                               f"select identifier from {source} where in_members"
+                               if replaced else ""):
+                if replaced:
+                    self.con.execute(f"""
+                        delete from {self.t('list_members')} where account_id = ?
+                        and list_id = ? and identifier in
+                            (select identifier from {source} where in_members)""", a)
                 self.con.execute(f"""
-                    delete from {self.t('list_members')} where account_id = ? and list_id = ?
-                    and identifier in (select identifier from {source} where in_members)""", a)
-            self.con.execute(f"""
-                insert into {self.t('list_members')} (account_id, list_id, list_name,
-                    identifier, profile_id, fingerprint, amperity_id, first_sent_at,
-                    last_sent_at, {SENT}, sent_fields)
-                select ?, ?, ?, identifier, profile_id, fingerprint, amperity_id,
-                    first_sent_at, ?, {SENT}, sent_fields
-                from {source}""", [*a, first.list_name, ts])
-            if self._any_rejected(first.list_id):  # a row refused before is no longer held
+                    insert into {self.t('list_members')} (account_id, list_id, list_name,
+                        identifier, profile_id, fingerprint, amperity_id, first_sent_at,
+                        last_sent_at, {SENT}, sent_fields)
+                    select ?, ?, ?, identifier, profile_id, fingerprint, amperity_id,
+                        first_sent_at, ?, {SENT}, sent_fields
+                    from {source}""", [*a, first.list_name, ts])
+            if self.store.holds("rejected_members", self.account_id, first.list_id):
+                # a row refused before is no longer held
                 self.con.execute(f"""
                     delete from {self.t('rejected_members')} where account_id = ?
                     and list_id = ? and identifier in (select identifier from {source})""", a)
@@ -576,14 +597,6 @@ class Applier:
             return "_confirm"
         self.con.execute(f"create or replace temp view _confirm_adds as {sql}")
         return "_confirm_adds"
-
-    def _any_rejected(self, list_id: str) -> bool:
-        """State holds a refused row of the list (``rejected_members``)."""
-        row = self.con.execute(
-            f"select count(*) from (select 1 from {self.t('rejected_members')} "
-            f"where account_id = ? and list_id = ? limit 1)", [self.account_id, list_id]
-        ).fetchone()
-        return bool(row and row[0])
 
     def _confirm_sql(self, list_id: str, in_ranges: str, ts: datetime, bad: list[int],
                      changes: bool) -> str:
@@ -793,9 +806,10 @@ class Applier:
         insert_rows(self.con, "_forget", [(i,) for i in identifiers], 1)
         a = [self.account_id, list_id]
         with self.store.step("list_members", "pending_rows", "deliveries"):
-            self.con.execute(f"delete from {self.t('list_members')} where account_id = ? "
-                             f"and list_id = ? and identifier in "
-                             f"(select identifier from _forget)", a)
+            with self.changing(list_id, "select identifier from _forget"):
+                self.con.execute(f"delete from {self.t('list_members')} where account_id = ? "
+                                 f"and list_id = ? and identifier in "
+                                 f"(select identifier from _forget)", a)
             self.con.execute(f"delete from {self.t('pending_rows')} where account_id = ? "
                              f"and list_id = ? and op = 'remove' and identifier in "
                              f"(select identifier from _forget)", a)

@@ -35,8 +35,10 @@ the list is then planned again, never skipped wrongly.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -104,7 +106,9 @@ class Digests:
         self._per_list: dict[tuple[str, str], list[Any]] = {}
         self._state: Any = None
         self.begin_state: Any = None
-        self._read: tuple[tuple[int, ...], list[Any]] | None = None  # (steps, state) last read
+        # per state table: [steps ended when its part was last known, its part]
+        self._known: dict[str, list[Any]] = {}
+        self._columns: dict[str, str] = {}  # per state table: its row hash (``row_hash``)
         self._versions: dict[str, str] | None = None
 
     # -- the inputs -------------------------------------------------------------------------
@@ -142,28 +146,72 @@ class Digests:
         return self._state
 
     def state_now(self) -> list[Any]:
-        """The account's state rows the plan and the identity pass read, aggregated: read
-        from the tables unless no step that may write them ended since the last read."""
-        steps = tuple(self.store.steps.get(t, 0) for t in _STATE)
-        if self._read is None or self._read[0] != steps:
-            self._read = (steps, self._read_state())
-        return self._read[1]
-
-    def _read_state(self) -> list[Any]:
+        """The account's state rows the plan and the identity pass read, aggregated per table:
+        read from the table only when a step that may have written it ended since its part
+        was last known and did not account for its change (``changing``)."""
         out: list[Any] = []
         for table in _STATE:
-            if not self.store.exists(table):
-                out.append(None)
-                continue
+            steps = self.store.steps.get(table, 0)
+            known = self._known.get(table)
+            if known is None or known[0] != steps:
+                known = self._known[table] = [steps, self._read_table(table)]
+            out.append(list(known[1]) if known[1] is not None else None)
+        return out
+
+    def _hash(self, table: str) -> str:
+        if table not in self._columns:
             cols = self.con.execute(f"select column_name from (describe "
                                     f"{self.store.t(table)})").fetchall()
-            h = row_hash([str(c[0]) for c in cols if str(c[0]) not in _STATE_UNREAD])
-            row = self.con.execute(
-                f"select count(*), coalesce(sum({h}::hugeint), 0)::varchar, "
-                f"coalesce(bit_xor({h}), 0) from {self.store.t(table)} "
-                f"where account_id = ?", [self.account_id]).fetchone()
-            out.append([int(row[0]), str(row[1]), int(row[2])] if row else None)
-        return out
+            self._columns[table] = row_hash([str(c[0]) for c in cols
+                                             if str(c[0]) not in _STATE_UNREAD])
+        return self._columns[table]
+
+    def _aggregate(self, table: str, where: str, params: list[Any]) -> list[Any]:
+        """[count, exact sum as text, xor] of the row hashes of ``table``'s rows ``where``."""
+        h = self._hash(table)
+        row = self.con.execute(
+            f"select count(*), coalesce(sum({h}::hugeint), 0)::varchar, "
+            f"coalesce(bit_xor({h}), 0) from {self.store.t(table)} where {where}",
+            params).fetchone()
+        return [int(row[0]), str(row[1]), int(row[2])] if row else [0, "0", 0]
+
+    def _read_table(self, table: str) -> list[Any] | None:
+        if not self.store.exists(table):
+            return None
+        return self._aggregate(table, "account_id = ?", [self.account_id])
+
+    @contextlib.contextmanager
+    def changing(self, where: str, params: list[Any], before_where: str | None = None,
+                 table: str = "list_members") -> Iterator[None]:
+        """Around the writes of one step (entered inside it) that change only ``table``'s rows
+        matching ``where`` (SQL over the table's own columns, ``params`` its parameters), the
+        same predicate before and after: the table's part is kept up to date from those rows
+        (the sum of the row hashes less theirs before plus theirs after, the xor with both,
+        the count), so the end of a push does not hash every member again.
+
+        Only a step entered with the part current (no other step since it was known) and
+        left without an error, with no other step of the table in between, is accounted;
+        any other leaves the part to be read again. A write outside ``where`` would make the
+        stored digest disagree with the next push's read of state: the list is then planned
+        again, never skipped wrongly. ``before_where``: a narrower predicate for the rows before
+        (``""``: none), when the step knows which of them exist (a confirmation's adds were
+        no members); a wrong one, like any error here, only makes the list planned again."""
+        known = self._known.get(table)
+        steps = self.store.steps.get(table, 0)
+        current = known is not None and known[1] is not None and known[0] == steps - 1
+        before = None
+        if current:
+            before = ([0, "0", 0] if before_where == "" else
+                      self._aggregate(table, before_where or where, params))
+        yield
+        if before is None or known is None or self.store.steps.get(table, 0) != steps:
+            return
+        after = self._aggregate(table, where, params)
+        count, total, xor = known[1]
+        known[1] = [count - before[0] + after[0],
+                    str(int(total) - int(before[1]) + int(after[1])),
+                    xor ^ before[2] ^ after[2]]
+        known[0] = steps
 
     def world(self) -> str:
         """md5 of every input but the list's own name: audiences, registry, state, code."""
