@@ -12,7 +12,9 @@ Commit protocol (so a kill at any instant, then a rerun, converges exactly):
    into ``list_members`` (less the rows Klaviyo refused, which go to ``rejected_rows``), its
    pending rows are deleted and the job is marked confirmed (a list's completed jobs share
    the transaction: ``CONFIRM_BATCH_ROWS``);
-4. a removal call is followed by deleting those members from state in one transaction.
+4. a list's removed members leave state (``list_members`` and their pending rows) in one
+   transaction after its last removal call (a kill before it: the rerun removes them again,
+   harmless; never before the call, which would lose a member still in Klaviyo's list).
 
 A rerun first confirms every job a killed run left submitted, then plans again from
 ``list_members``: rows already confirmed are not re-sent; a removal call repeated is harmless.

@@ -25,12 +25,15 @@ no render, and no identity pass when no list needs one). Before a list's intent 
 stored digest is deleted, so a kill mid-send never leaves a digest that vouches for state
 the sends have since changed.
 
-The state part is read from the tables once at the start of a push (after recovery), and
-again only when a step that may write ``list_members`` or ``rejected_members`` ended since
-the last read (``Store.steps``): an unchanged push reads state once, a push that sends twice
-(start and end), however many times the identity pass and the end ask. A write no step
-named would only make the stored digest disagree with the next push's fresh read of state:
-the list is then planned again, never skipped wrongly.
+The state part is read from the tables once at the start of a push (after recovery). A step
+that writes ``list_members`` (a confirmation, a removal, a clear) hashes the rows it touches
+before and after its write (``Digests.changing``), and the part is updated from those (the
+sums and xors of row hashes are additive): the end of a push that sent costs what it
+changed, not a hash of every member. A table some other step wrote (``Store.steps``) is read
+again, so an unchanged push reads state once, however many times the identity pass and the
+end ask. A write no step named, or a slip in that bookkeeping, would only make the stored
+digest disagree with the next push's fresh read of state: the list is then planned again,
+never skipped wrongly.
 """
 
 from __future__ import annotations
