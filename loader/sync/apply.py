@@ -44,8 +44,9 @@ from loader.errors import ImportJobLostError, KlaviyoError
 from loader.klaviyo.client import BadRequestError, KlaviyoClient
 from loader.klaviyo.limits import IMPORT_MAX_PROFILE_BYTES
 from loader.klaviyo.payloads import IDENTIFIERS, import_job_body_bytes, sql_str
-from loader.store import Store
+from loader.store import Store, quote
 from loader.sync.crashpoints import crashpoint
+from loader.sync.digest import Change
 from loader.sync.plan import DESIRED, DIFF, SENT, job_bounds
 
 POINTER = re.compile(r"/data/attributes/profiles/data/(\d+)")
@@ -169,23 +170,34 @@ class Applier:
         self.delivery_id: str | None = None  # the delivery rows are being sent for
         self.abandoned: list[Job] = []  # jobs Klaviyo lost or cancelled, since the last reset
         # follows this run's changes to list_members for the list digests (``Digests.changing``)
-        self.state_changes: Callable[..., contextlib.AbstractContextManager[None]] | None = None
+        self.state_changes: Callable[[], contextlib.AbstractContextManager[Change]] | None = None
 
     def t(self, name: str) -> str:
         return self.store.t(name)
 
-    def changing(self, list_id: str, rows: str, before: str | None = None
-                 ) -> contextlib.AbstractContextManager[None]:
-        """Around a step's writes to the list's ``list_members`` rows whose identifier is in
-        ``rows`` (SQL: a select of identifiers; ``before``: of those that exist before, ``""``
-        none): the digests follow the change from those rows alone (``Digests.changing``)."""
+    def changing(self) -> contextlib.AbstractContextManager[Change]:
+        """Around a step's writes to ``list_members``: the ``Change`` to tell them to, for the
+        digests (``Digests.changing``; inactive without them)."""
         if self.state_changes is None:
-            return contextlib.nullcontext()
-        where = (f"account_id = {sql_str(self.account_id)} and list_id = {sql_str(list_id)} "
-                 f"and identifier in ")
-        return self.state_changes(f"{where}({rows})", [],
-                                  before_where="" if before == "" else
-                                  f"{where}({before})" if before else None)
+            return contextlib.nullcontext(Change(None, "list_members"))
+        return self.state_changes()
+
+    def members_where(self, list_id: str, keys: str) -> str:
+        """SQL: the list's ``list_members`` rows whose identifier is in ``keys`` (a select)."""
+        return (f"select * from {self.t('list_members')} "
+                f"where account_id = {sql_str(self.account_id)} "
+                f"and list_id = {sql_str(list_id)} and identifier in ({keys})")
+
+    def _delete_members(self, change: Change, list_id: str, keys: str) -> None:
+        """Delete the list's members whose identifier is in ``keys`` (SQL, a select), telling
+        ``change`` the rows removed: their row ids are found once (the scan a delete makes
+        anyway), then only those rows are hashed and deleted, by row id."""
+        lm = self.t("list_members")
+        self.con.execute(f"create or replace temp table _klaviyo_gone as select rowid as r "
+                         f"from {lm} where account_id = ? and list_id = ? and identifier in "
+                         f"({keys})", [self.account_id, list_id])
+        change.rows(-1, f"select * from {lm} where rowid in (select r from _klaviyo_gone)")
+        self.con.execute(f"delete from {lm} where rowid in (select r from _klaviyo_gone)")
 
     def tally(self, delivery_id: str | None = None, **counts: int) -> None:
         """Add counts to the delivery's row inside the caller's step (``Store.tally``)."""
@@ -545,15 +557,11 @@ class Applier:
                 f"select count(*) filter (where is_new), count(*) filter (where not is_new), "
                 f"count(*) filter (where in_members) from {source}").fetchone()
             stats.added, stats.updated = (int(counts[0]), int(counts[1])) if counts else (0, 0)
-            replaced = bool(counts and counts[2])  # rows state holds (none on a 1st push)
-            with self.changing(first.list_id, f"select identifier from {source}",
-                               f"select identifier from {source} where in_members"
-                               if replaced else ""):
-                if replaced:
-                    self.con.execute(f"""
-                        delete from {self.t('list_members')} where account_id = ?
-                        and list_id = ? and identifier in
-                            (select identifier from {source} where in_members)""", a)
+            with self.changing() as change:
+                if counts and counts[2]:  # only rows state holds are replaced (none at first)
+                    self._delete_members(change, first.list_id,
+                                         f"select identifier from {source} where in_members")
+                self._added(change, source, first.list_id, first.list_name)
                 self.con.execute(f"""
                     insert into {self.t('list_members')} (account_id, list_id, list_name,
                         identifier, profile_id, fingerprint, amperity_id, first_sent_at,
@@ -599,6 +607,23 @@ class Applier:
             return "_confirm"
         self.con.execute(f"create or replace temp view _confirm_adds as {sql}")
         return "_confirm_adds"
+
+    def _added(self, change: Change, source: str, list_id: str, list_name: str) -> None:
+        """Tell ``change`` the rows the confirmation inserts from ``source``, as the insert
+        writes them (each column cast to its type in ``list_members``), without reading the
+        table; a hashed column the insert does not write: the table is read again."""
+        if not change.active:
+            return
+        given = {"list_id": sql_str(list_id), "list_name": sql_str(list_name),
+                 **{c: c for c in ("identifier", "profile_id", "fingerprint", "amperity_id",
+                                   "sent_email", "sent_phone_number", "sent_external_id",
+                                   "sent_fields")}}
+        columns = change.columns()
+        if any(c not in given for c, _ in columns):
+            change.unknown()
+            return
+        change.rows(1, "select " + ", ".join(f"cast({given[c]} as {t}) as {quote(c)}"
+                                             for c, t in columns) + f" from {source}")
 
     def _confirm_sql(self, list_id: str, in_ranges: str, ts: datetime, bad: list[int],
                      changes: bool) -> str:
@@ -808,10 +833,8 @@ class Applier:
         insert_rows(self.con, "_forget", [(i,) for i in identifiers], 1)
         a = [self.account_id, list_id]
         with self.store.step("list_members", "pending_rows", "deliveries"):
-            with self.changing(list_id, "select identifier from _forget"):
-                self.con.execute(f"delete from {self.t('list_members')} where account_id = ? "
-                                 f"and list_id = ? and identifier in "
-                                 f"(select identifier from _forget)", a)
+            with self.changing() as change:
+                self._delete_members(change, list_id, "select identifier from _forget")
             self.con.execute(f"delete from {self.t('pending_rows')} where account_id = ? "
                              f"and list_id = ? and op = 'remove' and identifier in "
                              f"(select identifier from _forget)", a)

@@ -95,6 +95,41 @@ def _versions() -> dict[str, str]:
             "phonenumbers": phones}
 
 
+class Change:
+    """What one step changes in a state table, as the digests sum it: rows removed and
+    added, each a row hash (``Digests.changing``). Inactive (``digests`` None: no digests,
+    or the table's part is to be read again anyway), every method does nothing."""
+
+    def __init__(self, digests: Digests | None, table: str) -> None:
+        self.digests = digests
+        self.table = table
+        self.count = 0
+        self.total = 0
+        self.xor = 0
+
+    @property
+    def active(self) -> bool:
+        return self.digests is not None
+
+    def rows(self, sign: int, relation: str, params: list[Any] | None = None) -> None:
+        """Count ``relation``'s rows (SQL: a select with the table's columns, by name and
+        type) as removed (``sign`` -1) or added (+1)."""
+        if self.digests is None:
+            return
+        count, total, xor = self.digests.aggregate(self.table, relation, params or [])
+        self.count += sign * count
+        self.total += sign * int(total)
+        self.xor ^= xor
+
+    def columns(self) -> list[tuple[str, str]]:
+        """(name, type) of the table's columns the digests hash (none when inactive)."""
+        return self.digests.columns(self.table) if self.digests is not None else []
+
+    def unknown(self) -> None:
+        """The step cannot tell its change: the table is read again."""
+        self.digests = None
+
+
 class Digests:
     """The digests of one push's lists, over one connection and store."""
 
@@ -111,7 +146,7 @@ class Digests:
         self.begin_state: Any = None
         # per state table: [steps ended when its part was last known, its part]
         self._known: dict[str, list[Any]] = {}
-        self._columns: dict[str, str] = {}  # per state table: its row hash (``row_hash``)
+        self._columns: dict[str, list[tuple[str, str]]] = {}  # per state table: hashed
         self._versions: dict[str, str] | None = None
 
     # -- the inputs -------------------------------------------------------------------------
@@ -161,59 +196,52 @@ class Digests:
             out.append(list(known[1]) if known[1] is not None else None)
         return out
 
-    def _hash(self, table: str) -> str:
+    def columns(self, table: str) -> list[tuple[str, str]]:
+        """(name, type) of ``table``'s columns the digests hash, in the table's order."""
         if table not in self._columns:
-            cols = self.con.execute(f"select column_name from (describe "
+            cols = self.con.execute(f"select column_name, column_type from (describe "
                                     f"{self.store.t(table)})").fetchall()
-            self._columns[table] = row_hash([str(c[0]) for c in cols
-                                             if str(c[0]) not in _STATE_UNREAD])
+            self._columns[table] = [(str(c[0]), str(c[1])) for c in cols
+                                    if str(c[0]) not in _STATE_UNREAD]
         return self._columns[table]
 
-    def _aggregate(self, table: str, where: str, params: list[Any]) -> list[Any]:
-        """[count, exact sum as text, xor] of the row hashes of ``table``'s rows ``where``."""
-        h = self._hash(table)
+    def aggregate(self, table: str, relation: str, params: list[Any]) -> list[Any]:
+        """[count, exact sum as text, xor] of the row hashes of ``relation`` (SQL: a select
+        holding ``table``'s hashed columns, by name, of the same types)."""
+        h = row_hash([c for c, _ in self.columns(table)])
         row = self.con.execute(
             f"select count(*), coalesce(sum({h}::hugeint), 0)::varchar, "
-            f"coalesce(bit_xor({h}), 0) from {self.store.t(table)} where {where}",
-            params).fetchone()
+            f"coalesce(bit_xor({h}), 0) from ({relation})", params).fetchone()
         return [int(row[0]), str(row[1]), int(row[2])] if row else [0, "0", 0]
 
     def _read_table(self, table: str) -> list[Any] | None:
         if not self.store.exists(table):
             return None
-        return self._aggregate(table, "account_id = ?", [self.account_id])
+        return self.aggregate(table, f"select * from {self.store.t(table)} "
+                                     f"where account_id = ?", [self.account_id])
 
     @contextlib.contextmanager
-    def changing(self, where: str, params: list[Any], before_where: str | None = None,
-                 table: str = "list_members") -> Iterator[None]:
-        """Around the writes of one step (entered inside it) that change only ``table``'s rows
-        matching ``where`` (SQL over the table's own columns, ``params`` its parameters), the
-        same predicate before and after: the table's part is kept up to date from those rows
-        (the sum of the row hashes less theirs before plus theirs after, the xor with both,
-        the count), so the end of a push does not hash every member again.
+    def changing(self, table: str = "list_members") -> Iterator[Change]:
+        """Around the writes of one step to ``table`` (entered inside the step): the step
+        tells the ``Change`` it is given the rows it removes and adds (their row hashes are
+        summed and xor-ed: those aggregates are additive), and the table's part is updated
+        from them, so the end of a push does not hash every member again.
 
-        Only a step entered with the part current (no other step since it was known) and
-        left without an error, with no other step of the table in between, is accounted;
-        any other leaves the part to be read again. A write outside ``where`` would make the
-        stored digest disagree with the next push's read of state: the list is then planned
-        again, never skipped wrongly. ``before_where``: a narrower predicate for the rows before
-        (``""``: none), when the step knows which of them exist (a confirmation's adds were
-        no members); a wrong one, like any error here, only makes the list planned again."""
+        Only a step entered with the part current (no other step since it was known), left
+        without an error, with no other step of the table in between, and that did not call
+        ``Change.unknown`` is accounted; any other leaves the part to be read again. A change
+        a step writes but does not tell would make the stored digest disagree with the next
+        push's read of state: the list is then planned again, never skipped wrongly."""
         known = self._known.get(table)
         steps = self.store.steps.get(table, 0)
         current = known is not None and known[1] is not None and known[0] == steps - 1
-        before = None
-        if current:
-            before = ([0, "0", 0] if before_where == "" else
-                      self._aggregate(table, before_where or where, params))
-        yield
-        if before is None or known is None or self.store.steps.get(table, 0) != steps:
+        change = Change(self, table) if current else Change(None, table)
+        yield change
+        if (not change.active or known is None
+                or self.store.steps.get(table, 0) != steps):
             return
-        after = self._aggregate(table, where, params)
         count, total, xor = known[1]
-        known[1] = [count - before[0] + after[0],
-                    str(int(total) - int(before[1]) + int(after[1])),
-                    xor ^ before[2] ^ after[2]]
+        known[1] = [count + change.count, str(int(total) + change.total), xor ^ change.xor]
         known[0] = steps
 
     def world(self) -> str:
@@ -294,4 +322,4 @@ def same_withheld(con: duckdb.DuckDBPyConnection, a: str, b: str) -> bool:
     return bool(row) and not row[0]
 
 
-__all__ = ["DIGEST_VERSION", "Digests", "Stored", "same_withheld"]
+__all__ = ["DIGEST_VERSION", "Change", "Digests", "Stored", "same_withheld"]
