@@ -404,21 +404,9 @@ def kept_sql(campaign: Campaign, columns: list[str], types: dict[str, str],
     return "".join(out)
 
 
-def values_sql(campaign: Campaign, columns: list[str], types: dict[str, str], source: str,
-               keys: str) -> str:
-    """The kept values (``_v<i>``, ``kept_sql``) of the rows of ``source`` whose identifier
-    (as varchar) is among ``keys`` (SQL: a query of one varchar column), with their
-    ``identifier``: what a diff reads of the few desired rows it renders when the desired
-    rows do not keep their values (``desired_sql(keep_values=False)``)."""
-    idc = ident(campaign.identifier)
-    return (f"select cast(s.{idc} as varchar) as identifier"
-            f"{kept_sql(campaign, columns, types)} from ({source}) as s "
-            f"where cast(s.{idc} as varchar) in ({keys})")
-
-
 def desired_sql(campaign: Campaign, list_name: str, columns: list[str],
                 types: dict[str, str], source: str | None = None, timezone: str = "",
-                several: str | None = None, keep_values: bool = True) -> str:
+                several: str | None = None) -> str:
     """One row per identifier the list should hold, not rendered.
 
     Columns: identifier (varchar), amperity_id (the customer sent: the smallest id among
@@ -440,8 +428,7 @@ def desired_sql(campaign: Campaign, list_name: str, columns: list[str],
     (default ``sendable_sql``; a push passes ``loader.sync.identity.source_sql``).
     ``several``: a relation of the identifiers with several rows (``several_sql``, kept in a
     table by the caller), or ``""`` when the caller knows none or will check (the projection
-    alone); default: ``several_sql`` inline. ``keep_values``: False leaves the ``_v…`` columns
-    out (a diff that renders few rows reads theirs from the source: ``values_sql``).
+    alone); default: ``several_sql`` inline.
     """
     idc = ident(campaign.identifier)
     values = value_columns(campaign, columns)
@@ -471,7 +458,7 @@ def desired_sql(campaign: Campaign, list_name: str, columns: list[str],
                                 fingerprint_seeds(campaign, columns, types, timezone))
     multi_fp = fingerprint_sql([(f"_j{i}", "json") for i in range(len(values))],
                                fingerprint_seeds(campaign, columns, types, timezone, True))
-    v_cols = "".join(f", _v{i}" for i in range(len(values))) if keep_values else ""
+    v_cols = "".join(f", _v{i}" for i in range(len(values)))
     source = source or sendable_sql(campaign, list_name)
     singles_final = f"""
     select identifier, amperity_id, customers{sent_cols}, {fields('_v')} as fields,

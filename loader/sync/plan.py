@@ -32,7 +32,6 @@ from loader.warehouse import (
     json_texts_sql,
     payload_sql,
     several_sql,
-    values_sql,
 )
 
 DESIRED = "_klaviyo_desired"
@@ -166,11 +165,9 @@ class Planner:
         self.columns: list[str] = []
         self.types: dict[str, str] = {}
         self.uncertain_list: str | None = None  # the list whose leftovers fill UNCERTAIN
-        # the list whose CHANGED build_desired made (its desired rows keep no values: the
-        # diff reads those of the rows it renders from ``source``), and its UNCERTAIN count
+        # the list whose CHANGED build_desired joined, and its UNCERTAIN count
         self.prepared: str | None = None
         self.prepared_uncertain = 0
-        self.source = ""  # the list's rows as sent (identity.source_sql), of the last plan
         identity.empty(con)  # nothing withheld until identity.build says otherwise
         # the account-wide identity pass, run before the first list planned (None: done)
         self.identity: Callable[[], object] | None = None
@@ -226,14 +223,13 @@ class Planner:
         ``WITHHELD_ROWS`` says what was withheld from whom.
 
         ``list_id``: the list this plan is for. When state holds members of it (and no sample
-        is asked), the desired rows keep no values and the diff's narrow half (``CHANGED``)
-        is joined here: it also proves that no identifier has several rows
-        (``_single_rows``), so no pass groups the list's rows by identifier unless one has.
+        is asked), the diff's narrow half (``CHANGED``) is joined here, over the desired rows
+        built as if every identifier had one row: its counts prove it (``_single_rows``), so
+        no pass groups the list's rows by identifier unless one has several.
         """
         self.ready()
         self.clear_mask = fields_mask(campaign, columns)
         source = identity.source_sql(campaign, list_name, columns)
-        self.source = source
         self.types = {str(r[0]): str(r[1]) for r in self.con.execute(
             f"describe select * from ({source})").fetchall()}
         row = self.con.execute("select current_setting('TimeZone')").fetchone()
@@ -246,8 +242,7 @@ class Planner:
 
             def build(several: str) -> None:
                 self.con.execute(f"create or replace temp table {DESIRED} as " + desired_sql(
-                    campaign, list_name, columns, self.types, source, timezone, several,
-                    keep_values=False))
+                    campaign, list_name, columns, self.types, source, timezone, several))
                 self.con.execute(f"create or replace temp table {CHANGED} as "
                                  f"{self.changed_sql(list_id)}")
 
@@ -541,18 +536,10 @@ joined as (
     from {DESIRED} as d
 ),"""
         elif path == "changed":
-            values, kept, kept_join = "", "", ""
-            if list_id is not None and self.prepared == list_id:  # DESIRED keeps no values
-                keys = f"select d_identifier from {CHANGED} where render"
-                values = f"""
-kept as ({values_sql(self.campaign, self.columns, self.types, self.source, keys)}),"""
-                kept = ", v.* exclude (identifier)"
-                kept_join = ("\n    left join kept as v on v.identifier = c.d_identifier "
-                             "and d.payload is null")
             joined = f"""
-members as ({self._members(list_id)}),{values}
+members as ({self._members(list_id)}),
 joined as (
-    select d.* exclude (identifier){kept}, c.rid + 1 as seq, c.d_identifier, c.m_identifier,
+    select d.* exclude (identifier), c.rid + 1 as seq, c.d_identifier, c.m_identifier,
         c.m_fingerprint, k.profile_id, k.amperity_id as m_amperity_id,
         k.sent_email as m_sent_email, k.sent_phone_number as m_sent_phone_number,
         k.sent_external_id as m_sent_external_id, c.in_state, c.uncertain_fields,
@@ -561,7 +548,7 @@ joined as (
     left join {DESIRED} as d on d.rowid = c.rid
     left join (select * from members
         where identifier in (select m_identifier from {CHANGED})) as k
-        on k.identifier = c.m_identifier{kept_join}
+        on k.identifier = c.m_identifier
 ),"""
         else:
             joined = f"""
@@ -677,11 +664,10 @@ from {DIFF} where kind = 'remove'
         path = "none"  # state knows no member of the list: every desired row is an add
         if not self._held_any(list_id):
             path = "fresh"  # nor any row refused before: adds and oversize rows only
-        if prepared:
-            path = "changed"  # CHANGED is built; the desired rows keep no values
-        elif p.uncertain or self._has_members(list_id):
-            self.con.execute(f"create or replace temp table {CHANGED} as "
-                             f"{self.changed_sql(list_id)}")
+        if prepared or p.uncertain or self._has_members(list_id):
+            if not prepared:
+                self.con.execute(f"create or replace temp table {CHANGED} as "
+                                 f"{self.changed_sql(list_id)}")
             row = self.con.execute(f"select (select count(*) from {CHANGED}), "
                                    f"(select count(*) from {DESIRED})").fetchone()
             path = "wide" if row and row[0] > WIDE_SHARE * max(row[1], 1) else "changed"
