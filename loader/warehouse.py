@@ -356,8 +356,9 @@ def fingerprint_sql(values: list[tuple[str, str]], seeds: tuple[int, int]) -> st
         second += [f"coalesce(strlen({v}), -1)" for v in texts]
     for v in reversed(fixed):
         second += [v, f"{v} is null"]
-    return (f"{sql_str(FINGERPRINT_PREFIX)} || to_hex(hash({first})) || '.' || "
-            f"to_hex(hash({', '.join(second)}))")
+    # one concat (not a chain of ||: each makes a string) of pieces never null
+    return (f"concat({sql_str(FINGERPRINT_PREFIX)}, to_hex(hash({first})), '.', "
+            f"to_hex(hash({', '.join(second)})))")
 
 
 def json_texts_sql(campaign: Campaign, columns: list[str], types: dict[str, str],
@@ -391,6 +392,18 @@ def several_sql(campaign: Campaign, list_name: str, source: str | None = None) -
             f"group by 1 having count(*) > 1")
 
 
+def kept_sql(campaign: Campaign, columns: list[str], types: dict[str, str],
+             alias: str = "s") -> str:
+    """SQL select items: each value column of a row of ``alias`` as a desired row keeps it
+    (``_v<i>``: typed, or its JSON text for types kept as JSON, ``value_kind``)."""
+    out = []
+    for i, c in enumerate(value_columns(campaign, columns)):
+        ref = f"{alias}.{ident(c)}"
+        out.append(f", {value_json(c, ref) if value_kind(types.get(c, '')) == 'json' else ref}"
+                   f" as _v{i}")
+    return "".join(out)
+
+
 def desired_sql(campaign: Campaign, list_name: str, columns: list[str],
                 types: dict[str, str], source: str | None = None, timezone: str = "",
                 several: str | None = None) -> str:
@@ -414,8 +427,8 @@ def desired_sql(campaign: Campaign, list_name: str, columns: list[str],
     ``types``: the DuckDB type of each column. ``source``: the list's rows as they are sent
     (default ``sendable_sql``; a push passes ``loader.sync.identity.source_sql``).
     ``several``: a relation of the identifiers with several rows (``several_sql``, kept in a
-    table by the caller), or ``""`` when the caller found none (the projection alone);
-    default: ``several_sql`` inline.
+    table by the caller), or ``""`` when the caller knows none or will check (the projection
+    alone); default: ``several_sql`` inline.
     """
     idc = ident(campaign.identifier)
     values = value_columns(campaign, columns)
@@ -430,9 +443,7 @@ def desired_sql(campaign: Campaign, list_name: str, columns: list[str],
         f", cast(min(s.{ident(k)}) filter (where {owner}) as varchar) as sent_{k}"
         if k in others_sent else f", null::varchar as sent_{k}" for k in IDENTIFIERS)
     sent_cols = "".join(f", sent_{k}" for k in IDENTIFIERS)
-    kept = "".join(
-        f", {value_json(c, f's.{ident(c)}') if k == 'json' else f's.{ident(c)}'} as _v{i}"
-        for i, (c, k) in enumerate(zip(values, kinds, strict=True)))
+    kept = kept_sql(campaign, columns, types)
     aggs = "".join(f", {aggregate_json(c, owner)} as _j{i}" for i, c in enumerate(values))
     clearable = set(clearable_columns(campaign, columns))
 

@@ -491,7 +491,7 @@ class Pusher:
             if len(ids) > 1:
                 self.client.resolve_list(name)  # raises AmbiguousListError
             list_id = ids[0] if ids else None
-            planner.build_desired(c, name, columns, self.options.sample)
+            planner.build_desired(c, name, columns, self.options.sample, list_id)
             plan = planner.plan(c, name, list_id, bool(ids), self.options.sample)
             r = self._list_result(c, name, list_id, summary)
             r.plan = plan
@@ -591,7 +591,7 @@ class Pusher:
                 campaign_results.append(r)
                 continue
             earlier = store.sent_earlier(account_id, list_id, resumed)
-            planner.build_desired(c, name, columns, sample)
+            planner.build_desired(c, name, columns, sample, list_id)
             if sample is not None:
                 con.execute(f"insert into _sample select ?, identifier from {DESIRED}",
                             [list_id])

@@ -165,6 +165,9 @@ class Planner:
         self.columns: list[str] = []
         self.types: dict[str, str] = {}
         self.uncertain_list: str | None = None  # the list whose leftovers fill UNCERTAIN
+        # the list whose CHANGED build_desired joined, and its UNCERTAIN count
+        self.prepared: str | None = None
+        self.prepared_uncertain = 0
         identity.empty(con)  # nothing withheld until identity.build says otherwise
         # the account-wide identity pass, run before the first list planned (None: done)
         self.identity: Callable[[], object] | None = None
@@ -210,7 +213,7 @@ class Planner:
         return bool(row and row[0])
 
     def build_desired(self, campaign: Campaign, list_name: str, columns: list[str],
-                      sample: int | None) -> None:
+                      sample: int | None, list_id: str | None = None) -> None:
         """(Re)create the temp table of profiles the list should hold (or its sample).
 
         The list's rows as they are sent (``identity.source_sql``: withheld identifiers set to
@@ -218,6 +221,11 @@ class Planner:
         (``desired_sql``); customers sharing the campaign identifier with a smaller
         amperity_id of the list (``DUPLICATES``, from the same pass) are not sent;
         ``WITHHELD_ROWS`` says what was withheld from whom.
+
+        ``list_id``: the list this plan is for. When state holds members of it (and no sample
+        is asked), the diff's narrow half (``CHANGED``) is joined here, over the desired rows
+        built as if every identifier had one row: its counts prove it (``_single_rows``), so
+        no pass groups the list's rows by identifier unless one has several.
         """
         self.ready()
         self.clear_mask = fields_mask(campaign, columns)
@@ -227,15 +235,36 @@ class Planner:
         row = self.con.execute("select current_setting('TimeZone')").fetchone()
         timezone = str(row[0]) if row else ""
         self.campaign, self.columns = campaign, columns
-        # one narrow pass finds the identifiers with several rows; when there are none (the
-        # common case) the desired rows are a plain projection of the list's rows
-        self.con.execute(f"create or replace temp table {SEVERAL} as "
-                         f"{several_sql(campaign, list_name, source)}")
-        row = self.con.execute(f"select count(*) from {SEVERAL}").fetchone()
-        several = SEVERAL if row and row[0] else ""
-        desired = desired_sql(campaign, list_name, columns, self.types, source, timezone,
-                              several)
-        self.con.execute(f"create or replace temp table {DESIRED} as {desired}")
+        self.prepared = None
+        if (sample is None and list_id is not None and self._has_members(list_id)):
+            self.prepared_uncertain = self.load_uncertain(list_id)
+            self.prepared = list_id
+
+            def build(several: str) -> None:
+                self.con.execute(f"create or replace temp table {DESIRED} as " + desired_sql(
+                    campaign, list_name, columns, self.types, source, timezone, several))
+                self.con.execute(f"create or replace temp table {CHANGED} as "
+                                 f"{self.changed_sql(list_id)}")
+
+            build("")  # as if every identifier had one row: the common case, checked
+            several = "" if self._single_rows(list_id) else SEVERAL
+            if several:
+                self.con.execute(f"create or replace temp table {SEVERAL} as "
+                                 f"{several_sql(campaign, list_name, source)}")
+                build(SEVERAL)
+            else:
+                self.con.execute(f"create or replace temp table {SEVERAL} "
+                                 f"(identifier varchar)")
+        else:
+            # one narrow pass finds the identifiers with several rows; when there are none
+            # (the common case) the desired rows are a plain projection of the list's rows
+            self.con.execute(f"create or replace temp table {SEVERAL} as "
+                             f"{several_sql(campaign, list_name, source)}")
+            row = self.con.execute(f"select count(*) from {SEVERAL}").fetchone()
+            several = SEVERAL if row and row[0] else ""
+            desired = desired_sql(campaign, list_name, columns, self.types, source, timezone,
+                                  several)
+            self.con.execute(f"create or replace temp table {DESIRED} as {desired}")
         self.con.execute(f"create or replace temp table {DUPLICATES} as "
                          f"{duplicates_from_desired(campaign, DESIRED)}")
         if sample is not None:
@@ -370,6 +399,30 @@ class Planner:
     union all
     select * from unconfirmed_upserts
 """
+
+    def _single_rows(self, list_id: str) -> bool:
+        """Every identifier of ``DESIRED`` (a projection of the list's rows, one a row) is on
+        one row, proven by counts of the narrow diff ``CHANGED`` just joined, not by
+        grouping the list's rows by identifier.
+
+        State holds each member once, so every desired row matches at most one member. The
+        rows that match one are all but the unmatched ones (kept in ``CHANGED``, where
+        ``m_identifier`` is null), and the members matched are all but the unmatched ones
+        (``d_identifier`` null). Equal counts mean no member is matched by two rows; the
+        unmatched rows (adds, few) are checked by a group by of their own. Any doubt (two
+        rows of one identifier, or state holding an identifier twice) answers False: the
+        caller then finds the identifiers with several rows the exact way.
+        """
+        row = self.con.execute(f"""
+            select
+                (select count(*) from {DESIRED})
+                    - count(*) filter (where m_identifier is null)
+                    = (select count(*) from ({self._members(list_id)}))
+                    - count(*) filter (where d_identifier is null),
+                (select count(*) from (select d_identifier from {CHANGED}
+                    where m_identifier is null group by 1 having count(*) > 1)) = 0
+            from {CHANGED}""").fetchone()
+        return bool(row and row[0] and row[1])
 
     def _has_members(self, list_id: str | None) -> bool:
         """State holds a member of the list."""
@@ -604,15 +657,17 @@ from {DIFF} where kind = 'remove'
         order) on the adds and changes: the rows to send, already rendered.
         """
         p = ListPlan(campaign.campaign_id, list_name, list_id, list_exists)
-        p.uncertain = self.load_uncertain(list_id)
+        prepared = list_id is not None and self.prepared == list_id
+        p.uncertain = self.prepared_uncertain if prepared else self.load_uncertain(list_id)
         # seq: the row's position in DESIRED (no sort or window over wide rows, so it spills
         # nowhere); jobs are seq ranges, and a range's rows sit together in the table
         path = "none"  # state knows no member of the list: every desired row is an add
         if not self._held_any(list_id):
             path = "fresh"  # nor any row refused before: adds and oversize rows only
-        if p.uncertain or self._has_members(list_id):
-            self.con.execute(f"create or replace temp table {CHANGED} as "
-                             f"{self.changed_sql(list_id)}")
+        if prepared or p.uncertain or self._has_members(list_id):
+            if not prepared:
+                self.con.execute(f"create or replace temp table {CHANGED} as "
+                                 f"{self.changed_sql(list_id)}")
             row = self.con.execute(f"select (select count(*) from {CHANGED}), "
                                    f"(select count(*) from {DESIRED})").fetchone()
             path = "wide" if row and row[0] > WIDE_SHARE * max(row[1], 1) else "changed"
@@ -623,6 +678,7 @@ from {DIFF} where kind = 'remove'
             select case when kind in ('add', 'change') then seq end as seq, * exclude (seq)
             from ({self.diff_sql(list_id, path)})""")
         self.con.execute(f"drop table if exists {CHANGED}")
+        self.prepared = None
         counts = dict(self.con.execute(
             f"select kind, count(*) from {DIFF} group by kind").fetchall())
         total = self.con.execute(
