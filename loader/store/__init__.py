@@ -62,6 +62,15 @@ class Store:
     def exists(self, name: str = "list_members") -> bool:
         return table_exists(self.con, self.schema, name)
 
+    def holds(self, table: str, account_id: str, list_id: str) -> bool:
+        """``table`` (when it exists) has a row of the account's list (one row read at most)."""
+        if not self.exists(table):
+            return False
+        row = self.con.execute(
+            f"select count(*) from (select 1 from {self.t(table)} "
+            f"where account_id = ? and list_id = ? limit 1)", [account_id, list_id]).fetchone()
+        return bool(row and row[0])
+
     def ensure(self) -> None:
         ensure_schema(self.con, self.schema)
 

@@ -12,7 +12,9 @@ Commit protocol (so a kill at any instant, then a rerun, converges exactly):
    into ``list_members`` (less the rows Klaviyo refused, which go to ``rejected_rows``), its
    pending rows are deleted and the job is marked confirmed (a list's completed jobs share
    the transaction: ``CONFIRM_BATCH_ROWS``);
-4. a removal call is followed by deleting those members from state in one transaction.
+4. a list's removed members leave state (``list_members`` and their pending rows) in one
+   transaction after its last removal call (a kill before it: the rerun removes them again,
+   harmless; never before the call, which would lose a member still in Klaviyo's list).
 
 A rerun first confirms every job a killed run left submitted, then plans again from
 ``list_members``: rows already confirmed are not re-sent; a removal call repeated is harmless.
@@ -42,8 +44,9 @@ from loader.errors import ImportJobLostError, KlaviyoError
 from loader.klaviyo.client import BadRequestError, KlaviyoClient
 from loader.klaviyo.limits import IMPORT_MAX_PROFILE_BYTES
 from loader.klaviyo.payloads import IDENTIFIERS, import_job_body_bytes, sql_str
-from loader.store import Store
+from loader.store import Store, quote
 from loader.sync.crashpoints import crashpoint
+from loader.sync.digest import Change
 from loader.sync.plan import DESIRED, DIFF, SENT, job_bounds
 
 POINTER = re.compile(r"/data/attributes/profiles/data/(\d+)")
@@ -166,9 +169,35 @@ class Applier:
         self.progress = progress or (lambda key, n: None)
         self.delivery_id: str | None = None  # the delivery rows are being sent for
         self.abandoned: list[Job] = []  # jobs Klaviyo lost or cancelled, since the last reset
+        # follows this run's changes to list_members for the list digests (``Digests.changing``)
+        self.state_changes: Callable[[], contextlib.AbstractContextManager[Change]] | None = None
 
     def t(self, name: str) -> str:
         return self.store.t(name)
+
+    def changing(self) -> contextlib.AbstractContextManager[Change]:
+        """Around a step's writes to ``list_members``: the ``Change`` to tell them to, for the
+        digests (``Digests.changing``; inactive without them)."""
+        if self.state_changes is None:
+            return contextlib.nullcontext(Change(None, "list_members"))
+        return self.state_changes()
+
+    def members_where(self, list_id: str, keys: str) -> str:
+        """SQL: the list's ``list_members`` rows whose identifier is in ``keys`` (a select)."""
+        return (f"select * from {self.t('list_members')} "
+                f"where account_id = {sql_str(self.account_id)} "
+                f"and list_id = {sql_str(list_id)} and identifier in ({keys})")
+
+    def _delete_members(self, change: Change, list_id: str, keys: str) -> None:
+        """Delete the list's members whose identifier is in ``keys`` (SQL, a select), telling
+        ``change`` the rows removed: their row ids are found once (the scan a delete makes
+        anyway), then only those rows are hashed and deleted, by row id."""
+        lm = self.t("list_members")
+        self.con.execute(f"create or replace temp table _klaviyo_gone as select rowid as r "
+                         f"from {lm} where account_id = ? and list_id = ? and identifier in "
+                         f"({keys})", [self.account_id, list_id])
+        change.rows(-1, f"select * from {lm} where rowid in (select r from _klaviyo_gone)")
+        self.con.execute(f"delete from {lm} where rowid in (select r from _klaviyo_gone)")
 
     def tally(self, delivery_id: str | None = None, **counts: int) -> None:
         """Add counts to the delivery's row inside the caller's step (``Store.tally``)."""
@@ -528,18 +557,20 @@ class Applier:
                 f"select count(*) filter (where is_new), count(*) filter (where not is_new), "
                 f"count(*) filter (where in_members) from {source}").fetchone()
             stats.added, stats.updated = (int(counts[0]), int(counts[1])) if counts else (0, 0)
-            if counts and counts[2]:  # only rows state holds are replaced (none on a 1st push)
+            with self.changing() as change:
+                if counts and counts[2]:  # only rows state holds are replaced (none at first)
+                    self._delete_members(change, first.list_id,
+                                         f"select identifier from {source} where in_members")
+                self._added(change, source, first.list_id, first.list_name)
                 self.con.execute(f"""
-                    delete from {self.t('list_members')} where account_id = ? and list_id = ?
-                    and identifier in (select identifier from {source} where in_members)""", a)
-            self.con.execute(f"""
-                insert into {self.t('list_members')} (account_id, list_id, list_name,
-                    identifier, profile_id, fingerprint, amperity_id, first_sent_at,
-                    last_sent_at, {SENT}, sent_fields)
-                select ?, ?, ?, identifier, profile_id, fingerprint, amperity_id,
-                    first_sent_at, ?, {SENT}, sent_fields
-                from {source}""", [*a, first.list_name, ts])
-            if self._any_rejected(first.list_id):  # a row refused before is no longer held
+                    insert into {self.t('list_members')} (account_id, list_id, list_name,
+                        identifier, profile_id, fingerprint, amperity_id, first_sent_at,
+                        last_sent_at, {SENT}, sent_fields)
+                    select ?, ?, ?, identifier, profile_id, fingerprint, amperity_id,
+                        first_sent_at, ?, {SENT}, sent_fields
+                    from {source}""", [*a, first.list_name, ts])
+            if self.store.holds("rejected_members", self.account_id, first.list_id):
+                # a row refused before is no longer held
                 self.con.execute(f"""
                     delete from {self.t('rejected_members')} where account_id = ?
                     and list_id = ? and identifier in (select identifier from {source})""", a)
@@ -577,13 +608,22 @@ class Applier:
         self.con.execute(f"create or replace temp view _confirm_adds as {sql}")
         return "_confirm_adds"
 
-    def _any_rejected(self, list_id: str) -> bool:
-        """State holds a refused row of the list (``rejected_members``)."""
-        row = self.con.execute(
-            f"select count(*) from (select 1 from {self.t('rejected_members')} "
-            f"where account_id = ? and list_id = ? limit 1)", [self.account_id, list_id]
-        ).fetchone()
-        return bool(row and row[0])
+    def _added(self, change: Change, source: str, list_id: str, list_name: str) -> None:
+        """Tell ``change`` the rows the confirmation inserts from ``source``, as the insert
+        writes them (each column cast to its type in ``list_members``), without reading the
+        table; a hashed column the insert does not write: the table is read again."""
+        if not change.active:
+            return
+        given = {"list_id": sql_str(list_id), "list_name": sql_str(list_name),
+                 **{c: c for c in ("identifier", "profile_id", "fingerprint", "amperity_id",
+                                   "sent_email", "sent_phone_number", "sent_external_id",
+                                   "sent_fields")}}
+        columns = change.columns()
+        if any(c not in given for c, _ in columns):
+            change.unknown()
+            return
+        change.rows(1, "select " + ", ".join(f"cast({given[c]} as {t}) as {quote(c)}"
+                                             for c, t in columns) + f" from {source}")
 
     def _confirm_sql(self, list_id: str, in_ranges: str, ts: datetime, bad: list[int],
                      changes: bool) -> str:
@@ -672,33 +712,31 @@ class Applier:
         kept = [r[0] for r in self.con.execute(
             f"select identifier from {self.t('pending_rows')} as r where account_id = ? "
             f"and list_id = ? and op = 'remove' and {keep}", a).fetchall()]
-        if kept:  # the profile stays a member of the list: only the state row goes
-            self._forget(list_id, kept)
-            crashpoint("removal.kept")
-            stats.removed += len(kept)
-            self.progress(list_id, len(kept))
-        rows = self.con.execute(
+        kept_set = set(kept)  # the profile stays a member of the list: only the state row goes
+        rows = [r for r in self.con.execute(
             f"select identifier, profile_id from {self.t('pending_rows')} where account_id = ? "
             f"and list_id = ? and op = 'remove' and profile_id is not null order by seq",
-            a).fetchall()
+            a).fetchall() if r[0] not in kept_set]
         for i in range(0, len(rows), 1000):
             chunk = rows[i:i + 1000]
             self.client.remove_from_list(list_id, sorted({r[1] for r in chunk}))
             crashpoint("removal.sent")  # removed in Klaviyo; state still holds them
-            self._forget(list_id, [r[0] for r in chunk])
-            crashpoint("removal.forgotten")
-            stats.removed += len(chunk)
             self.progress(list_id, len(chunk))
         # a killed run's unconfirmed add (is_new) no look-up resolves: no profile carries
         # its identifiers, so the list cannot hold it (no scan, which a large list forbids)
         unknown = [r[0] for r in self.con.execute(
             f"select identifier from {self.t('pending_rows')} where account_id = ? "
-            f"and list_id = ? and op = 'remove' and is_new order by seq", a).fetchall()]
-        if unknown:
-            self._forget(list_id, unknown)
-            crashpoint("removal.unknown")
-            stats.removed += len(unknown)
-            self.progress(list_id, len(unknown))
+            f"and list_id = ? and op = 'remove' and is_new and profile_id is null "
+            f"order by seq", a).fetchall() if r[0] not in kept_set]
+        # every member settled above leaves state in one step, after the last DELETE: one
+        # pass over the list's members however many DELETE calls were made (a kill before it
+        # leaves them in state with their pending rows, so the rerun removes them again)
+        gone = kept + [r[0] for r in rows] + unknown
+        if gone:
+            self._forget(list_id, gone)
+            crashpoint("removal.forgotten")
+            stats.removed += len(gone)
+            self.progress(list_id, len(kept) + len(unknown))
         unresolved = [r[0] for r in self.con.execute(
             f"select identifier from {self.t('pending_rows')} where account_id = ? "
             f"and list_id = ? and op = 'remove' order by seq", a).fetchall()]
@@ -795,9 +833,8 @@ class Applier:
         insert_rows(self.con, "_forget", [(i,) for i in identifiers], 1)
         a = [self.account_id, list_id]
         with self.store.step("list_members", "pending_rows", "deliveries"):
-            self.con.execute(f"delete from {self.t('list_members')} where account_id = ? "
-                             f"and list_id = ? and identifier in "
-                             f"(select identifier from _forget)", a)
+            with self.changing() as change:
+                self._delete_members(change, list_id, "select identifier from _forget")
             self.con.execute(f"delete from {self.t('pending_rows')} where account_id = ? "
                              f"and list_id = ? and op = 'remove' and identifier in "
                              f"(select identifier from _forget)", a)

@@ -21,6 +21,7 @@ loader wrote, found unchanged by the plan, this version's fingerprint (``upgrade
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import duckdb
@@ -30,6 +31,7 @@ from loader.klaviyo.payloads import LOCATION_FIELDS, sql_str
 from loader.store import Store, qualified
 from loader.sync.apply import Applier, insert_rows
 from loader.sync.crashpoints import crashpoint
+from loader.sync.digest import Change
 from loader.sync.plan import DIFF
 from loader.warehouse import CLEARABLE_FIELDS, FINGERPRINT_PREFIX
 
@@ -68,7 +70,8 @@ def count(con: duckdb.DuckDBPyConnection, schema: str, account_id: str, list_id:
     return (int(row[0]), int(row[1])) if row else (0, 0)
 
 
-def upgrade(store: Store, account_id: str, list_id: str) -> int:
+def upgrade(store: Store, account_id: str, list_id: str, applier: Applier | None = None
+            ) -> int:
     """Members whose fingerprint an older loader wrote (the md5 of the profile's JSON) and
     whose profile rendered now has that md5 (``DIFF.upgrade``: unchanged) get the fingerprint
     of this version, so the next push does not render them again. The same content under
@@ -77,13 +80,18 @@ def upgrade(store: Store, account_id: str, list_id: str) -> int:
     row = con.execute(f"select count(*) from {DIFF} where upgrade").fetchone()
     if not row or not row[0]:
         return 0
-    with store.step("list_members"):
+    follow = applier.changing() if applier else contextlib.nullcontext(Change(None, ""))
+    with store.step("list_members"), follow as change:
+        rows = (applier.members_where(list_id, f"select identifier from {DIFF} where upgrade")
+                if applier else "")
+        change.rows(-1, rows)
         con.execute(f"""
             update {store.t('list_members')} as m set fingerprint = d.fingerprint
             from {DIFF} as d
             where d.upgrade and m.account_id = ? and m.list_id = ?
                 and m.identifier = d.identifier and not starts_with(m.fingerprint, ?)""",
                     [account_id, list_id, FINGERPRINT_PREFIX])
+        change.rows(1, rows)
     return int(row[0])
 
 
@@ -107,7 +115,7 @@ def clear_fields(applier: Applier, list_id: str, identifier_field: str, mask: in
     profiles patched. First, members found unchanged under an older fingerprint get this
     version's (``upgrade``)."""
     con, store = applier.con, applier.store
-    upgrade(store, applier.account_id, list_id)
+    upgrade(store, applier.account_id, list_id, applier)
     rows = con.execute(clears_sql(applier.schema, applier.account_id, list_id, mask)
                        ).fetchall()
     if not rows:
@@ -134,33 +142,36 @@ def clear_fields(applier: Applier, list_id: str, identifier_field: str, mask: in
                 patched += 1
             except KlaviyoError as exc:
                 if getattr(exc, "status", None) != 404:
-                    _record(store, applier.account_id, list_id, done)
+                    _record(applier, list_id, done)
                     raise
                 pid = None  # the profile is gone: nothing left to clear
         done.append((identifier, pid, int(fields)))
         if len(done) >= STATE_BATCH:
-            _record(store, applier.account_id, list_id, done)
+            _record(applier, list_id, done)
             done = []
-    _record(store, applier.account_id, list_id, done)
+    _record(applier, list_id, done)
     return patched
 
 
-def _record(store: Store, account_id: str, list_id: str,
-            done: list[tuple[str, str | None, int]]) -> None:
+def _record(applier: Applier, list_id: str, done: list[tuple[str, str | None, int]]) -> None:
     """The patched members' masks become the desired ones (their ids cached), in one
     transaction."""
     if not done:
         return
+    store, account_id = applier.store, applier.account_id
     con, t = store.con, store.t
     con.execute("create or replace temp table _klaviyo_cleared (identifier varchar, "
                 "profile_id varchar, fields bigint)")
     insert_rows(con, "_klaviyo_cleared", done, 3)
-    with store.step("list_members"):
+    with store.step("list_members"), applier.changing() as change:
+        rows = applier.members_where(list_id, "select identifier from _klaviyo_cleared")
+        change.rows(-1, rows)
         con.execute(f"""
             update {t('list_members')} as m set sent_fields = c.fields,
                 profile_id = coalesce(m.profile_id, c.profile_id)
             from _klaviyo_cleared as c
             where m.account_id = ? and m.list_id = ? and m.identifier = c.identifier""",
                     [account_id, list_id])
+        change.rows(1, rows)
     crashpoint("clear.recorded")
     done.clear()

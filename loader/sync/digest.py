@@ -25,18 +25,23 @@ no render, and no identity pass when no list needs one). Before a list's intent 
 stored digest is deleted, so a kill mid-send never leaves a digest that vouches for state
 the sends have since changed.
 
-The state part is read from the tables once at the start of a push (after recovery), and
-again only when a step that may write ``list_members`` or ``rejected_members`` ended since
-the last read (``Store.steps``): an unchanged push reads state once, a push that sends twice
-(start and end), however many times the identity pass and the end ask. A write no step
-named would only make the stored digest disagree with the next push's fresh read of state:
-the list is then planned again, never skipped wrongly.
+The state part is read from the tables once at the start of a push (after recovery). A step
+that writes ``list_members`` (a confirmation, a removal, a clear) hashes the rows it touches
+before and after its write (``Digests.changing``), and the part is updated from those (the
+sums and xors of row hashes are additive): the end of a push that sent costs what it
+changed, not a hash of every member. A table some other step wrote (``Store.steps``) is read
+again, so an unchanged push reads state once, however many times the identity pass and the
+end ask. A write no step named, or a slip in that bookkeeping, would only make the stored
+digest disagree with the next push's fresh read of state: the list is then planned again,
+never skipped wrongly.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -90,6 +95,41 @@ def _versions() -> dict[str, str]:
             "phonenumbers": phones}
 
 
+class Change:
+    """What one step changes in a state table, as the digests sum it: rows removed and
+    added, each a row hash (``Digests.changing``). Inactive (``digests`` None: no digests,
+    or the table's part is to be read again anyway), every method does nothing."""
+
+    def __init__(self, digests: Digests | None, table: str) -> None:
+        self.digests = digests
+        self.table = table
+        self.count = 0
+        self.total = 0
+        self.xor = 0
+
+    @property
+    def active(self) -> bool:
+        return self.digests is not None
+
+    def rows(self, sign: int, relation: str, params: list[Any] | None = None) -> None:
+        """Count ``relation``'s rows (SQL: a select with the table's columns, by name and
+        type) as removed (``sign`` -1) or added (+1)."""
+        if self.digests is None:
+            return
+        count, total, xor = self.digests.aggregate(self.table, relation, params or [])
+        self.count += sign * count
+        self.total += sign * int(total)
+        self.xor ^= xor
+
+    def columns(self) -> list[tuple[str, str]]:
+        """(name, type) of the table's columns the digests hash (none when inactive)."""
+        return self.digests.columns(self.table) if self.digests is not None else []
+
+    def unknown(self) -> None:
+        """The step cannot tell its change: the table is read again."""
+        self.digests = None
+
+
 class Digests:
     """The digests of one push's lists, over one connection and store."""
 
@@ -104,7 +144,9 @@ class Digests:
         self._per_list: dict[tuple[str, str], list[Any]] = {}
         self._state: Any = None
         self.begin_state: Any = None
-        self._read: tuple[tuple[int, ...], list[Any]] | None = None  # (steps, state) last read
+        # per state table: [steps ended when its part was last known, its part]
+        self._known: dict[str, list[Any]] = {}
+        self._columns: dict[str, list[tuple[str, str]]] = {}  # per state table: hashed
         self._versions: dict[str, str] | None = None
 
     # -- the inputs -------------------------------------------------------------------------
@@ -142,28 +184,65 @@ class Digests:
         return self._state
 
     def state_now(self) -> list[Any]:
-        """The account's state rows the plan and the identity pass read, aggregated: read
-        from the tables unless no step that may write them ended since the last read."""
-        steps = tuple(self.store.steps.get(t, 0) for t in _STATE)
-        if self._read is None or self._read[0] != steps:
-            self._read = (steps, self._read_state())
-        return self._read[1]
-
-    def _read_state(self) -> list[Any]:
+        """The account's state rows the plan and the identity pass read, aggregated per table:
+        read from the table only when a step that may have written it ended since its part
+        was last known and did not account for its change (``changing``)."""
         out: list[Any] = []
         for table in _STATE:
-            if not self.store.exists(table):
-                out.append(None)
-                continue
-            cols = self.con.execute(f"select column_name from (describe "
-                                    f"{self.store.t(table)})").fetchall()
-            h = row_hash([str(c[0]) for c in cols if str(c[0]) not in _STATE_UNREAD])
-            row = self.con.execute(
-                f"select count(*), coalesce(sum({h}::hugeint), 0)::varchar, "
-                f"coalesce(bit_xor({h}), 0) from {self.store.t(table)} "
-                f"where account_id = ?", [self.account_id]).fetchone()
-            out.append([int(row[0]), str(row[1]), int(row[2])] if row else None)
+            steps = self.store.steps.get(table, 0)
+            known = self._known.get(table)
+            if known is None or known[0] != steps:
+                known = self._known[table] = [steps, self._read_table(table)]
+            out.append(list(known[1]) if known[1] is not None else None)
         return out
+
+    def columns(self, table: str) -> list[tuple[str, str]]:
+        """(name, type) of ``table``'s columns the digests hash, in the table's order."""
+        if table not in self._columns:
+            cols = self.con.execute(f"select column_name, column_type from (describe "
+                                    f"{self.store.t(table)})").fetchall()
+            self._columns[table] = [(str(c[0]), str(c[1])) for c in cols
+                                    if str(c[0]) not in _STATE_UNREAD]
+        return self._columns[table]
+
+    def aggregate(self, table: str, relation: str, params: list[Any]) -> list[Any]:
+        """[count, exact sum as text, xor] of the row hashes of ``relation`` (SQL: a select
+        holding ``table``'s hashed columns, by name, of the same types)."""
+        h = row_hash([c for c, _ in self.columns(table)])
+        row = self.con.execute(
+            f"select count(*), coalesce(sum({h}::hugeint), 0)::varchar, "
+            f"coalesce(bit_xor({h}), 0) from ({relation})", params).fetchone()
+        return [int(row[0]), str(row[1]), int(row[2])] if row else [0, "0", 0]
+
+    def _read_table(self, table: str) -> list[Any] | None:
+        if not self.store.exists(table):
+            return None
+        return self.aggregate(table, f"select * from {self.store.t(table)} "
+                                     f"where account_id = ?", [self.account_id])
+
+    @contextlib.contextmanager
+    def changing(self, table: str = "list_members") -> Iterator[Change]:
+        """Around the writes of one step to ``table`` (entered inside the step): the step
+        tells the ``Change`` it is given the rows it removes and adds (their row hashes are
+        summed and xor-ed: those aggregates are additive), and the table's part is updated
+        from them, so the end of a push does not hash every member again.
+
+        Only a step entered with the part current (no other step since it was known), left
+        without an error, with no other step of the table in between, and that did not call
+        ``Change.unknown`` is accounted; any other leaves the part to be read again. A change
+        a step writes but does not tell would make the stored digest disagree with the next
+        push's read of state: the list is then planned again, never skipped wrongly."""
+        known = self._known.get(table)
+        steps = self.store.steps.get(table, 0)
+        current = known is not None and known[1] is not None and known[0] == steps - 1
+        change = Change(self, table) if current else Change(None, table)
+        yield change
+        if (not change.active or known is None
+                or self.store.steps.get(table, 0) != steps):
+            return
+        count, total, xor = known[1]
+        known[1] = [count + change.count, str(int(total) + change.total), xor ^ change.xor]
+        known[0] = steps
 
     def world(self) -> str:
         """md5 of every input but the list's own name: audiences, registry, state, code."""
@@ -243,4 +322,4 @@ def same_withheld(con: duckdb.DuckDBPyConnection, a: str, b: str) -> bool:
     return bool(row) and not row[0]
 
 
-__all__ = ["DIGEST_VERSION", "Digests", "Stored", "same_withheld"]
+__all__ = ["DIGEST_VERSION", "Change", "Digests", "Stored", "same_withheld"]

@@ -363,6 +363,7 @@ class Pusher:
         if self.options.sample is None:
             self._digests = Digests(con, store, account_id, registry,
                                     {"list_scan_max": self.options.list_scan_max})
+            applier.state_changes = self._digests.changing  # the end reads only what changed
         try:
             recovered = applier.wait_and_confirm(applier.submitted_jobs())
             crashpoint("recovery.done")

@@ -81,14 +81,18 @@ MUTANTS = [
            "a confirmation takes every row for an add (no join with list_members): a change "
            "confirmed leaves its member's row as it was and its pending row is dropped"),
     Mutant("forget-before-delete", "loader/sync/apply.py",
-           "            self.client.remove_from_list(list_id, sorted({r[1] for r in chunk}))\n"
-           "            crashpoint(\"removal.sent\")  # removed in Klaviyo; state still holds "
-           "them\n            self._forget(list_id, [r[0] for r in chunk])",
-           "            self._forget(list_id, [r[0] for r in chunk])\n"
-           "            self.client.remove_from_list(list_id, sorted({r[1] for r in chunk}))\n"
-           "            crashpoint(\"removal.sent\")",
+           "        for i in range(0, len(rows), 1000):\n"
+           "            chunk = rows[i:i + 1000]\n",
+           "        self._forget(list_id, [r[0] for r in rows])\n"
+           "        for i in range(0, len(rows), 1000):\n"
+           "            chunk = rows[i:i + 1000]\n",
            "members leave state before their DELETE is sent: a kill in between leaves them in "
            "the list for good"),
+    Mutant("forget-never", "loader/sync/apply.py",
+           "            self._forget(list_id, gone)\n",
+           "            pass\n",
+           "removed members never leave state (list_members, their pending rows): state keeps "
+           "members Klaviyo's list no longer holds"),
     Mutant("scan-forget-first", "loader/sync/apply.py",
            "            if self._scan_and_remove(list_id, identifier_field, scan_max):\n"
            "                self._forget(list_id, unresolved)",

@@ -277,3 +277,29 @@ def test_history_timestamps_edited_by_hand_still_skip(klaviyo_emulator, spec, wa
                        "first_sent_at - interval 1 day, last_sent_at = last_sent_at "
                        "- interval 1 day")
     assert skipped(run_push()) == [True, True]
+
+
+def test_state_a_push_changed_is_followed_not_read_again(klaviyo_emulator, spec, warehouse,
+                                                          run_push) -> None:
+    """The end of a push knows the state it left from the rows its steps wrote (adds,
+    changes, a field cleared, removals: ``Digests.changing``), not by hashing every member
+    again: the digests it stores must be those of that state, so the next push, with
+    nothing changed, skips both lists; and the state part it followed equals a fresh read."""
+    run_push()
+    live = [m for m in spec.members if m.treatment in ("a", "b") and not m.shrink_reason]
+    with_city = [m for m in live if m.city]
+    live[0].city = "Reykjavik"  # a change
+    with_city[-1].city = None  # a field cleared
+    spec.members.remove(live[1])  # a removal
+    spec.members.append(Member("new-1", "new-1@example.com", "New", "Oslo", "gold", "b"))
+    write_warehouse(warehouse, [spec])
+    result = run_push()
+    assert result.exit_code == EXIT_OK, result.error
+    assert skipped(result) == [False, False]
+    assert (sum(r.added for r in result.lists), sum(r.removed for r in result.lists),
+            sum(r.cleared for r in result.lists)) == (1, 1, 1)
+    # what the push stored vouches for the state it left: nothing to do, nothing planned
+    again = run_push()
+    assert skipped(again) == [True, True], "the push's followed state disagreed with a read"
+    assert sent(again) == 0
+    assert_lists_exact(klaviyo_emulator, spec)
