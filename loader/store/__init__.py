@@ -473,7 +473,7 @@ class Store:
                 select {', '.join(key)} from _klaviyo_span_diff where span_no is null
             ),
             repeated as (
-                select 1 from to_open group by all having count(*) > 1
+                select {', '.join(key)} from to_open group by all having count(*) > 1
             ),
             still_open as (
                 select 1 from {self.t(RECIPIENT_SPANS)} as o
