@@ -384,8 +384,9 @@ class Store:
         appears once per list, so the recipients need no group by.
 
         With no open span (the campaign's first full delivery, or the first after an empty
-        audience or the upgrade) every recipient opens a span: inserted directly, numbered
-        by ``row_number()``, nothing to compare with.
+        audience or the upgrade) every recipient opens a span: no join, the recipients
+        grouped when ``unique()`` says so (a ``row_number()`` over a direct insert, instead of
+        the temp table's ``rowid``, measured 0.4 s slower at 1M).
 
         Otherwise the open spans (``last_number`` null) are compared with the recipients
         column by column, null-safe (``list_id`` is null for control members; an open span
@@ -405,19 +406,18 @@ class Store:
             f"and not is_sample", [account_id, campaign_id]).fetchone()
         number = int(row[0]) if row else 1
         cols = ", ".join(SPAN_COLUMNS)
-        opened = self.con.execute(
+        row = self.con.execute(
             f"select count(*) from {spans} where account_id = ? and campaign_id = ? "
             f"and last_number is null", [account_id, campaign_id]).fetchone()
-        if not (opened and opened[0]):
-            self.con.execute(
-                f"insert into {spans} (account_id, campaign_id, {cols}, first_number, "
-                f"span_no, last_number) select ?, ?, {cols}, ?, row_number() over (), null "
-                f"from ({recorded(not unique())})",
-                [account_id, campaign_id, number, account_id])
-            return number
+        comparisons = (False, True) if row and row[0] else ()  # ungrouped, then grouped
         same = " and ".join(f"n.{col} is not distinct from o.{col}" for col in SPAN_COLUMNS)
         try:
-            for grouped in (False, True):
+            if not comparisons:  # nothing to compare with: every recipient opens a span
+                self.con.execute(
+                    f"create or replace temp table _klaviyo_span_diff as select {cols}, "
+                    f"null::bigint as first_number, null::bigint as span_no "
+                    f"from ({recorded(not unique())})", [account_id])
+            for grouped in comparisons:
                 # one join finds both sides: recipients no open span matches (o.span_no
                 # null: to open) and open spans no recipient matches (n.matched null: to
                 # close); the opened are numbered by their row in it (``rowid``, from 1:
