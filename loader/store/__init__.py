@@ -16,7 +16,7 @@ The apply step's writes (intent, jobs, confirmation, removals) go through ``step
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -284,26 +284,27 @@ class Store:
             select amperity_id, sub_audience_id, treatment_id
             from {self.t(LEGACY_RECIPIENTS)}
             where {campaign_of} and is_sample and delivery_datetime > {last_full}"""
-        # a customer appears once per list in most audiences (one identifier each): then
-        # every (customer, list) the join keeps is one row already, and the group by (the
-        # insert's costliest pass after the write) is skipped; exact either way
         sendable = (f"from {c.audience_relation} as a where a.list_name in "
                     f"(select list_name from lists) and not coalesce(a.is_control, false) "
                     f"and a.shrink_reason is null")
-        row = self.con.execute(
-            f"with lists(list_name, list_id) as (values {values}) "
-            f"select coalesce(bool_and(n = d), true) from (select count(*) as n, "
-            f"count(distinct a.amperity_id) as d {sendable} group by a.list_name)").fetchone()
-        unique = bool(row and row[0])
+        unique_sql = (f"with lists(list_name, list_id) as (values {values}) "
+                      f"select coalesce(bool_and(n = d), true) from (select count(*) as n, "
+                      f"count(distinct a.amperity_id) as d {sendable} group by a.list_name)")
 
-        def pick(agg: str, column: str) -> str:
-            return f"a.{column}" if unique else f"{agg}(a.{column})"
+        def recorded(grouped: bool) -> str:
+            """The delivery's recipients (``SPAN_COLUMNS``; one parameter, the account): one
+            row per (customer, sub-audience, treatment, list), control members once with no
+            list. ``grouped=False`` skips the group by of the members (its costliest pass
+            after the join): exact when each customer appears once per list, and what a
+            caller checks (a delivery's recipients are grouped when it finds otherwise)."""
+            def pick(agg: str, column: str) -> str:
+                return f"{agg}(a.{column})" if grouped else f"a.{column}"
 
-        group_by = ("" if unique else
-                    "group by a.amperity_id, a.sub_audience_id, a.treatment_id, l.list_id")
-        # the delivery's recipients: one row per (customer, sub-audience, treatment, list),
-        # control members once with no list
-        recorded = f"""
+            group_by = ("group by a.amperity_id, a.sub_audience_id, a.treatment_id, l.list_id"
+                        if grouped else "")
+            # the proof of delivery reads the audience's keys and recorded columns and the
+            # members' keys (list, identifier, customer): nothing else of either
+            return f"""
                 with lists(list_name, list_id) as (values {values}),
                 recipients as (
                     select a.amperity_id, a.sub_audience_id,
@@ -330,6 +331,12 @@ class Store:
                 anti join ({earlier_samples}) as e on e.amperity_id = r.amperity_id
                     and e.sub_audience_id is not distinct from r.sub_audience_id
                     and e.treatment_id is not distinct from r.treatment_id"""
+
+        def unique() -> bool:
+            """Each customer appears once per list among the audience's sendable rows."""
+            row = self.con.execute(unique_sql).fetchone()
+            return bool(row and row[0])
+
         with self.step(RECIPIENT_SPANS, "recipients", "rejected_rows", "deliveries"):
             done = self.con.execute(
                 f"select status from {self.t('deliveries')} where delivery_id = ?",
@@ -341,10 +348,11 @@ class Store:
                 self.con.execute(
                     f"insert into {self.t('recipients')} (amperity_id, sub_audience_id, "
                     f"sub_audience_name, treatment_id, treatment_name, is_control, list_id, "
-                    f"segment_id, segment_name, delivery_id) select *, ? from ({recorded})",
+                    f"segment_id, segment_name, delivery_id) select *, ? from "
+                    f"({recorded(grouped=True)})",
                     [delivery_id, account_id])
             else:
-                number = self._record_spans(account_id, c.campaign_id, recorded)
+                number = self._record_spans(account_id, c.campaign_id, recorded, unique)
             # duplicates and withheld identifiers: recorded once per delivery
             self.con.execute(f"""
                 insert into {self.t('rejected_rows')} (run_id, account_id, campaign_id,
@@ -377,16 +385,29 @@ class Store:
             crashpoint("recipients.written")  # inside the transaction: a kill rolls it back
         return True
 
-    def _record_spans(self, account_id: str, campaign_id: str, recorded: str) -> int:
-        """A full delivery's recipients (``recorded``: a select of ``SPAN_COLUMNS`` with one
-        parameter, the account) as spans, inside the caller's step; the delivery's number.
+    def _record_spans(self, account_id: str, campaign_id: str,
+                      recorded: Callable[[bool], str], unique: Callable[[], bool]) -> int:
+        """A full delivery's recipients as spans, inside the caller's step; the delivery's
+        number (one more than the campaign's last). ``recorded(grouped)``: the select of
+        ``SPAN_COLUMNS`` (one parameter, the account); ``unique()``: whether each customer
+        appears once per list, so the recipients need no group by.
 
-        The number is one more than the campaign's last; open spans (``last_number`` null)
-        are compared with the recipients column by column, null-safe (``list_id`` is null for
-        control members; an open span equal to a recipient stays open, untouched). Unmatched
-        open spans close at the previous number; unmatched recipients open spans at this
-        one. (A stored hash of the columns, compared first, was measured slower at 1M: the
-        join hashes its keys anyway, and equal hashes still need the columns compared.)"""
+        With no open span (the campaign's first full delivery, or the first after an empty
+        audience or the upgrade) every recipient opens a span: no join, the recipients
+        grouped when ``unique()`` says so (a ``row_number()`` over a direct insert, instead of
+        the temp table's ``rowid``, measured 0.4 s slower at 1M).
+
+        Otherwise the open spans (``last_number`` null) are compared with the recipients
+        column by column, null-safe (``list_id`` is null for control members; an open span
+        equal to a recipient stays open, untouched), in one full join: unmatched open spans
+        close at the previous number, unmatched recipients open spans at this one. The
+        recipients are first taken without their group by (no audience-wide check up front);
+        the key ``(customer, sub-audience, treatment, list)`` appearing twice among them
+        shows in the (small) difference, see :meth:`_needs_group_by`, and only then is the
+        difference computed again from the grouped recipients. Every comparison is of the
+        values themselves: no hash decides that a recipient is unchanged. (A stored hash of
+        the columns, compared first, was measured slower at 1M: the join hashes its keys
+        anyway, and equal hashes still need the columns compared.)"""
         spans = self.t(RECIPIENT_SPANS)
         row = self.con.execute(
             f"select coalesce(max(delivery_number), 0) + 1 from {self.t('deliveries')} "
@@ -394,26 +415,38 @@ class Store:
             f"and not is_sample", [account_id, campaign_id]).fetchone()
         number = int(row[0]) if row else 1
         cols = ", ".join(SPAN_COLUMNS)
+        row = self.con.execute(
+            f"select count(*) from {spans} where account_id = ? and campaign_id = ? "
+            f"and last_number is null", [account_id, campaign_id]).fetchone()
+        comparisons = (False, True) if row and row[0] else ()  # ungrouped, then grouped
         same = " and ".join(f"n.{col} is not distinct from o.{col}" for col in SPAN_COLUMNS)
         try:
-            # one join finds both sides: recipients no open span matches (o.span_no null: to
-            # open) and open spans no recipient matches (n.matched null: to close); the
-            # opened are numbered by their row in it (``rowid``, from 1: unique, and free,
-            # where a row_number() over the insert cost a third more at 1M)
-            self.con.execute(f"""
-                create or replace temp table _klaviyo_span_diff as
-                with n as (
-                    select *, true as matched from ({recorded})
-                ),
-                o as (
-                    select {cols}, first_number, span_no from {spans}
-                    where account_id = ? and campaign_id = ? and last_number is null
-                )
-                select {', '.join(f'n.{col}' for col in SPAN_COLUMNS)}, o.first_number,
-                    o.span_no
-                from n full join o on {same}
-                where n.matched is null or o.span_no is null""",
-                [account_id, account_id, campaign_id])
+            if not comparisons:  # nothing to compare with: every recipient opens a span
+                self.con.execute(
+                    f"create or replace temp table _klaviyo_span_diff as select {cols}, "
+                    f"null::bigint as first_number, null::bigint as span_no "
+                    f"from ({recorded(not unique())})", [account_id])
+            for grouped in comparisons:
+                # one join finds both sides: recipients no open span matches (o.span_no
+                # null: to open) and open spans no recipient matches (n.matched null: to
+                # close); the opened are numbered by their row in it (``rowid``, from 1:
+                # unique, and free, where a row_number() over the insert cost a third more)
+                self.con.execute(f"""
+                    create or replace temp table _klaviyo_span_diff as
+                    with n as (
+                        select *, true as matched from ({recorded(grouped)})
+                    ),
+                    o as (
+                        select {cols}, first_number, span_no from {spans}
+                        where account_id = ? and campaign_id = ? and last_number is null
+                    )
+                    select {', '.join(f'n.{col}' for col in SPAN_COLUMNS)}, o.first_number,
+                        o.span_no
+                    from n full join o on {same}
+                    where n.matched is null or o.span_no is null""",
+                    [account_id, account_id, campaign_id])
+                if grouped or not self._needs_group_by(account_id, campaign_id):
+                    break
             self.con.execute(
                 f"update {spans} as o set last_number = ? from _klaviyo_span_diff as k "
                 f"where o.account_id = ? and o.campaign_id = ? and k.span_no is not null "
@@ -429,6 +462,38 @@ class Store:
             with contextlib.suppress(duckdb.Error):
                 self.con.execute("drop table if exists _klaviyo_span_diff")
         return number
+
+    def _needs_group_by(self, account_id: str, campaign_id: str) -> bool:
+        """Whether the difference in ``_klaviyo_span_diff``, computed from the recipients
+        without their group by, needs them grouped: some recipient key (customer,
+        sub-audience, treatment, list) came from two rows. Open spans are unique by that key
+        (each delivery's grouped recipients are). For a key with rows n1, n2, …: if none of
+        them is to open, each equals the key's open span, and so does their aggregate (it is
+        unchanged either way); otherwise a row is to open while the key repeats among the
+        rows to open (no open span equal to any of them), or while the key's open span stays
+        open (another row equals it). Both show among the rows to open, which a push of
+        1 % changes keeps few, and are checked here against those rows and the open spans
+        of their customers; a key from one row shows neither (its open span, if any, is
+        closed whenever the row differs from it)."""
+        key = ("amperity_id", "sub_audience_id", "treatment_id", "list_id")
+        same = " and ".join(f"o.{c} is not distinct from k.{c}" for c in key)
+        row = self.con.execute(f"""
+            with to_open as (
+                select {', '.join(key)} from _klaviyo_span_diff where span_no is null
+            ),
+            repeated as (
+                select {', '.join(key)} from to_open group by all having count(*) > 1
+            ),
+            still_open as (
+                select 1 from {self.t(RECIPIENT_SPANS)} as o
+                semi join to_open as k on {same}
+                anti join _klaviyo_span_diff as c on c.first_number = o.first_number
+                    and c.span_no = o.span_no
+                where o.account_id = ? and o.campaign_id = ? and o.last_number is null
+            )
+            select exists (select 1 from repeated) or exists (select 1 from still_open)""",
+            [account_id, campaign_id]).fetchone()
+        return bool(row and row[0])
 
 
 def _lit(value: str | None) -> str:

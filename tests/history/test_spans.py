@@ -344,3 +344,38 @@ def test_a_delivery_killed_while_recording_is_recorded_once_by_the_rerun(
     c.push(rows)  # the rerun resumes the delivery: recorded once, as explicit rows would
     assert len(set(c.deliveries)) == 2
     assert query(path, f"select count(*) from {S}.deliveries") == [(2,)]
+
+
+def test_a_customer_with_two_rows_for_one_key_is_recorded_once(klaviyo_emulator,
+                                                               tmp_path: Path) -> None:
+    """A customer with two rows in one list for the same sub-audience and treatment (two
+    identifiers, or one identifier from two segments) is one recipient, its least segment
+    id and name: on the campaign's first delivery (spans inserted directly), on a later
+    delivery where one of its rows equals its open span and the other does not (the span
+    stays open: nothing written), where its least segment changes (closed and reopened), and
+    for a customer joining with two rows (one span)."""
+    path = str(tmp_path / "w.duckdb")
+    c = Campaign(klaviyo_emulator, path)
+    # without c01's second identifier (its rows, both unlike its span, would have every
+    # later delivery grouped): here one row of a customer equals its span
+    rows = [r for r in base() if r.email != "c01.second@example.com"] + [
+        # c07's open span is its first row's (seg_vip / VIP customers are the least)
+        Row("c07", "c07.second@example.com", segment_id="seg_zz", segment_name="Zz"),
+        # c08 twice under one identifier: its second row is the least of both columns
+        Row("c08", "c08@example.com", segment_id="seg_b", segment_name="B")]
+    c.push(rows)  # 1: first delivery
+    keys = f"""select amperity_id, count(*) from {S}.recipient_spans
+        where amperity_id in ('c07', 'c08', 'c40') and last_number is null group by all
+        order by all"""
+    assert query(path, keys) == [("c07", 1), ("c08", 1)]
+    spans = stored(path)
+    c.push(rows)  # 2: unchanged (each customer's other row differs from its span)
+    assert stored(path) == spans
+    rows[-2] = replace(rows[-2], segment_id="seg_a")  # 3: c07's least segment id changes
+    rows += [Row("c40", "c40@example.com", segment_id="seg_x", segment_name="X"),
+             Row("c40", "c40.second@example.com", segment_name="A")]  # 4: joins twice
+    c.push(rows)
+    assert query(path, keys) == [("c07", 1), ("c08", 1), ("c40", 1)]
+    (opened,), = query(path, f"select count(*) from {S}.recipient_spans "
+                             f"where first_number = 3")
+    assert opened == 2  # c07 reopened, c40 opened: nobody else
