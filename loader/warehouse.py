@@ -361,16 +361,26 @@ def fingerprint_sql(values: list[tuple[str, str]], seeds: tuple[int, int]) -> st
             f"to_hex(hash({', '.join(second)})))")
 
 
+def _value_items(campaign: Campaign, columns: list[str], types: dict[str, str],
+                 ref: Callable[[int, str], str], json_kind_as_json: bool,
+                 label: str) -> list[str]:
+    """SQL select items ``<ref> as <label><i>``, one per value column, the reference turned
+    into JSON text (``value_json``) when its kind (``value_kind``) is 'json' and
+    ``json_kind_as_json``, or when it is not and not ``json_kind_as_json``."""
+    out = []
+    for i, c in enumerate(value_columns(campaign, columns)):
+        r = ref(i, c)
+        convert = (value_kind(types.get(c, "")) == "json") == json_kind_as_json
+        out.append(f"{value_json(c, r) if convert else r} as {label}{i}")
+    return out
+
+
 def json_texts_sql(campaign: Campaign, columns: list[str], types: dict[str, str],
                    alias: str) -> str:
     """SQL select items: the JSON text of each value column of a desired row (``_j<i>``),
     from its kept value (``<alias>._v<i>``)."""
-    out = []
-    for i, c in enumerate(value_columns(campaign, columns)):
-        ref = f"{alias}._v{i}"
-        out.append(f"{ref if value_kind(types.get(c, '')) == 'json' else value_json(c, ref)}"
-                   f" as _j{i}")
-    return ", ".join(out)
+    return ", ".join(_value_items(campaign, columns, types, lambda i, _c: f"{alias}._v{i}",
+                                  False, "_j"))
 
 
 def payload_sql(campaign: Campaign, columns: list[str], identifier: str = "identifier") -> str:
@@ -396,12 +406,8 @@ def kept_sql(campaign: Campaign, columns: list[str], types: dict[str, str],
              alias: str = "s") -> str:
     """SQL select items: each value column of a row of ``alias`` as a desired row keeps it
     (``_v<i>``: typed, or its JSON text for types kept as JSON, ``value_kind``)."""
-    out = []
-    for i, c in enumerate(value_columns(campaign, columns)):
-        ref = f"{alias}.{ident(c)}"
-        out.append(f", {value_json(c, ref) if value_kind(types.get(c, '')) == 'json' else ref}"
-                   f" as _v{i}")
-    return "".join(out)
+    return "".join(f", {item}" for item in _value_items(
+        campaign, columns, types, lambda _i, c: f"{alias}.{ident(c)}", True, "_v"))
 
 
 def desired_sql(campaign: Campaign, list_name: str, columns: list[str],

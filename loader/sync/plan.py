@@ -20,7 +20,7 @@ from loader.klaviyo.limits import (
     limit,
 )
 from loader.klaviyo.payloads import IDENTIFIERS, IMPORT_BODY_OVERHEAD, ident, sql_str
-from loader.store import qualified
+from loader.store import Store, qualified
 from loader.store.schema import table_exists
 from loader.sync import identity
 from loader.warehouse import (
@@ -434,14 +434,9 @@ class Planner:
 
     def _holds(self, table: str, list_id: str | None) -> bool:
         """State's ``table`` (when it exists) has a row of the list."""
-        if not self.has_state or list_id is None or not table_exists(
-                self.con, self.schema, table):
+        if not self.has_state or list_id is None:
             return False
-        row = self.con.execute(
-            f"select count(*) from (select 1 from {self.t(table)} "
-            f"where account_id = ? and list_id = ? limit 1)", [self.account_id, list_id]
-        ).fetchone()
-        return bool(row and row[0])
+        return Store(self.con, self.schema).holds(table, self.account_id, list_id)
 
     def _held(self, list_id: str | None) -> str:
         if not self.has_state or list_id is None:
