@@ -247,23 +247,16 @@ class Planner:
                                  f"{self.changed_sql(list_id)}")
 
             build("")  # as if every identifier had one row: the common case, checked
-            several = "" if self._single_rows(list_id) else SEVERAL
-            if several:
-                self.con.execute(f"create or replace temp table {SEVERAL} as "
-                                 f"{several_sql(campaign, list_name, source)}")
-                build(SEVERAL)
-            else:
+            if self._single_rows(list_id):
                 self.con.execute(f"create or replace temp table {SEVERAL} "
                                  f"(identifier varchar)")
+            else:
+                build(self._several(campaign, list_name, source))
         else:
             # one narrow pass finds the identifiers with several rows; when there are none
             # (the common case) the desired rows are a plain projection of the list's rows
-            self.con.execute(f"create or replace temp table {SEVERAL} as "
-                             f"{several_sql(campaign, list_name, source)}")
-            row = self.con.execute(f"select count(*) from {SEVERAL}").fetchone()
-            several = SEVERAL if row and row[0] else ""
             desired = desired_sql(campaign, list_name, columns, self.types, source, timezone,
-                                  several)
+                                  self._several(campaign, list_name, source))
             self.con.execute(f"create or replace temp table {DESIRED} as {desired}")
         self.con.execute(f"create or replace temp table {DUPLICATES} as "
                          f"{duplicates_from_desired(campaign, DESIRED)}")
@@ -399,6 +392,14 @@ class Planner:
     union all
     select * from unconfirmed_upserts
 """
+
+    def _several(self, campaign: Campaign, list_name: str, source: str) -> str:
+        """Fill ``SEVERAL`` (the list's identifiers on several rows: one narrow group by);
+        ``SEVERAL`` when it holds any, else "" (``desired_sql``'s plain projection)."""
+        self.con.execute(f"create or replace temp table {SEVERAL} as "
+                         f"{several_sql(campaign, list_name, source)}")
+        row = self.con.execute(f"select count(*) from {SEVERAL}").fetchone()
+        return SEVERAL if row and row[0] else ""
 
     def _single_rows(self, list_id: str) -> bool:
         """Every identifier of ``DESIRED`` (a projection of the list's rows, one a row) is on
