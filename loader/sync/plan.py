@@ -510,14 +510,17 @@ where d.identifier is null or m.fingerprint is distinct from d.fingerprint
         Columns: kind ('add'|'change'|'unchanged'|'held'|'oversize'|'remove'), identifier,
         amperity_id, fingerprint, payload, nbytes, profile_id, customers, sent_email,
         sent_phone_number, sent_external_id, fields, seq, is_new, desired_fields, clear,
-        upgrade.
+        recluster, upgrade.
 
         A row is unchanged when state holds its fingerprint. Only the other rows are
         rendered (``payload``, ``nbytes``): adds, changes, refused rows, oversize rows. A
         fingerprint written by an older loader (the md5 of the profile's JSON) is compared
         with the md5 of the rendered profile; equal, the row is unchanged (``upgrade``: state
-        gets the new fingerprint, ``loader.sync.clear.upgrade``). ``clear``: the fields state
-        says were sent and the desired row no longer carries (``loader.sync.clear``).
+        gets the new fingerprint, ``loader.sync.clear.upgrade``). ``recluster``: an unchanged
+        row whose member names another customer (a new ``amperity_id`` for the person, or a
+        shared identifier's new holder): nothing is sent, state gets the customer
+        (``loader.sync.clear.upgrade``). ``clear``: the fields state says were sent and the
+        desired row no longer carries (``loader.sync.clear``).
         ``seq``: the desired row's rowid + 1 (its position in ``DESIRED``).
         """
         assert self.campaign is not None, "build_desired first"
@@ -615,8 +618,8 @@ select kind, coalesce(d_identifier, m_identifier) as identifier,
     seq, d_identifier is null and not in_state as is_new, fields as desired_fields,
     case when in_state and d_identifier is not null then m_sent_fields & ~fields & {mask}
         end as clear,
-    kind = 'unchanged' and m_fingerprint <> fingerprint as upgrade,
-    kind = 'unchanged' and m_amperity_id is distinct from amperity_id as recluster
+    kind = 'unchanged' and m_amperity_id is distinct from amperity_id as recluster,
+    kind = 'unchanged' and m_fingerprint <> fingerprint as upgrade
 from classified
 """
 
@@ -647,7 +650,7 @@ select case when oversize then 'oversize' else 'add' end as kind, identifier, am
     fingerprint, rendered as payload, strlen(rendered)::bigint as nbytes,
     null::varchar as profile_id, coalesce(customers, 1)::bigint as customers, {sent},
     fields, seq, false as is_new, fields as desired_fields, null::bigint as clear,
-    false as upgrade, false as recluster
+    false as recluster, false as upgrade
 from measured
 """
 

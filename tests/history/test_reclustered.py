@@ -24,7 +24,7 @@ import pytest
 
 from loader.sync import PushOptions, PushResult, push
 from tests.fixtures.warehouse import REPO
-from tests.history.test_spans import CAMPAIGN, DAY0, LIST_A, S, Row, base, write
+from tests.history.test_spans import CAMPAIGN, DAY0, LIST_A, Row, S, base, write
 from tests.reliability.harness import query
 from tests.sync.conftest import settings_for
 
