@@ -162,6 +162,9 @@ ADDED_COLUMNS: dict[str, list[str]] = {
                    "delivery_number bigint"],
     "rejected_rows": ["delivery_id varchar"],
     "import_jobs": ["delivery_id varchar"],
+    # the digest of a list's inputs but state, and the account's state part it was stored
+    # over (loader.sync.digest: a skip's first stage, the next push's start)
+    "list_digests": ["inputs varchar", "state varchar"],
 }
 
 
