@@ -245,7 +245,10 @@ class Digests:
         if not isinstance(doc, dict) or doc.get("format") != self._state_format():
             return None
         tables = doc.get("tables")
-        return tables if isinstance(tables, list) and len(tables) == len(_STATE) else None
+        if (not isinstance(tables, list) or len(tables) != len(_STATE)
+                or not all(isinstance(p, list) and len(p) == 3 for p in tables)):
+            return None
+        return [[int(p[0]), str(p[1]), int(p[2])] for p in tables]
 
     def _state_format(self) -> dict[str, Any]:
         """What a stored state part was hashed with: the versions and the hashed columns."""
