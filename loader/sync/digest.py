@@ -240,15 +240,12 @@ class Digests:
             return None
         try:
             doc = json.loads(str(row[0]))
-        except ValueError:
-            return None
-        if not isinstance(doc, dict) or doc.get("format") != self._state_format():
-            return None
-        tables = doc.get("tables")
-        if (not isinstance(tables, list) or len(tables) != len(_STATE)
-                or not all(isinstance(p, list) and len(p) == 3 for p in tables)):
-            return None
-        return [[int(p[0]), str(p[1]), int(p[2])] for p in tables]
+            if doc.get("format") != self._state_format():
+                return None
+            tables = [[int(p[0]), str(int(p[1])), int(p[2])] for p in doc["tables"]]
+        except (AttributeError, KeyError, IndexError, TypeError, ValueError):
+            return None  # not a part this loader wrote: read the tables instead
+        return tables if len(tables) == len(_STATE) else None
 
     def _state_format(self) -> dict[str, Any]:
         """What a stored state part was hashed with: the versions and the hashed columns."""
