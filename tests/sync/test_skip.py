@@ -408,3 +408,47 @@ def test_a_stored_state_part_edited_by_hand_is_not_trusted(klaviyo_emulator, spe
     assert changed.exit_code == EXIT_OK, changed.error
     assert sum(r.updated for r in changed.lists) == 1
     assert skipped(run_push()) == [True, True]
+
+
+def _delete_klaviyo_list(emulator: Any, name: str) -> None:
+    list_id = emulator.lists()[name]["id"]
+    resp = requests.delete(f"{emulator.base_url}/api/lists/{list_id}", timeout=10,
+                           headers={"Authorization": f"Klaviyo-API-Key {emulator.api_key}",
+                                    "revision": "2026-07-15"})
+    assert resp.status_code == 204
+
+
+def test_verdicts_on_state_the_push_changed_before_its_first_plan_vouch_for_nothing(
+        klaviyo_emulator, tmp_path) -> None:
+    """A skipped list was checked against the state the push began with; the identity pass
+    must have run on that state too. Here it cannot: Autumn's list was deleted in Klaviyo, so
+    its old members leave state before its plan, and with them the profile that held the
+    phone Spring's customer was refused. Spring is skipped (on the state the push began
+    with), the pass then finds the phone free: the push must store no digest, so that the
+    next push plans Spring and sends the phone (a digest stored over the new state would
+    skip Spring for ever with the phone withheld)."""
+    path = str(tmp_path / "recreated.duckdb")
+    a = Row("a-1", "a@example.com", "+442079460555", list_name="Spring")
+    b = Row("a-2", "b@example.com", PHONE, list_name="Autumn")
+
+    def build() -> None:
+        write(path, {"spring": ("email", ["Spring"], [a]), "autumn": ("email", ["Autumn"], [b])})
+
+    build()
+    assert run_identity(klaviyo_emulator, path, "spring", "autumn").exit_code == EXIT_OK
+    a.phone_number, b.phone_number = PHONE, None  # Autumn is not pushed: b keeps it in state
+    build()
+    spring = run_identity(klaviyo_emulator, path, "spring")
+    assert spring.exit_code == EXIT_OK, spring.error
+    assert spring.lists[0].withheld == 1  # b's profile holds the phone
+    _delete_klaviyo_list(klaviyo_emulator, "Autumn")
+    both = run_identity(klaviyo_emulator, path, "autumn", "spring")
+    assert both.exit_code == EXIT_OK, both.error
+    assert {r.list_name: r.skipped for r in both.lists} == {"Autumn": False, "Spring": True}
+    assert query(path, f"select count(*) from klaviyo_loader.list_digests "
+                       f"where run_id = '{both.run_id}'") == [(0,)]
+    after = run_identity(klaviyo_emulator, path, "spring")
+    assert skipped(after) == [False]
+    assert after.lists[0].withheld == 0
+    assert after.lists[0].updated == 1  # the phone is sent (whether Klaviyo keeps it while
+    # b's profile holds it is Klaviyo's matter: forgetting the deleted list forgot that)
