@@ -72,27 +72,43 @@ def count(con: duckdb.DuckDBPyConnection, schema: str, account_id: str, list_id:
 
 def upgrade(store: Store, account_id: str, list_id: str, applier: Applier | None = None
             ) -> int:
-    """Members whose fingerprint an older loader wrote (the md5 of the profile's JSON) and
-    whose profile rendered now has that md5 (``DIFF.upgrade``: unchanged) get the fingerprint
-    of this version, so the next push does not render them again. The same content under
-    another name: whenever it is written (or not, after a kill), nothing is sent or missed."""
+    """Members the plan found unchanged whose state row still says something else, written
+    in one step (nothing is sent: Klaviyo's profile, keyed by the identifier, already holds
+    this content):
+
+    * ``DIFF.upgrade``: a fingerprint an older loader wrote (the md5 of the profile's JSON)
+      whose profile rendered now has that md5 gets the fingerprint of this version, so the
+      next push does not render it again;
+    * ``DIFF.recluster``: the customer sent under the identifier is now another
+      ``amperity_id`` (identity resolution re-clustered the person, or another customer now
+      holds a shared identifier) with the same content: state names the new customer, whom
+      the recording then proves delivered (``Store.record_recipients`` joins on it).
+
+    The same content under another name: whenever it is written (or not, after a kill: the
+    next plan finds the same rows again), nothing is sent or missed. Returns how many
+    members changed customer."""
     con = store.con
-    row = con.execute(f"select count(*) from {DIFF} where upgrade").fetchone()
+    row = con.execute(f"select count(*) filter (where upgrade or recluster), "
+                      f"count(*) filter (where recluster) from {DIFF}").fetchone()
     if not row or not row[0]:
         return 0
     follow = applier.changing() if applier else contextlib.nullcontext(Change(None, ""))
+    keys = f"select identifier from {DIFF} where upgrade or recluster"
     with store.step("list_members"), follow as change:
-        rows = (applier.members_where(list_id, f"select identifier from {DIFF} where upgrade")
-                if applier else "")
+        rows = applier.members_where(list_id, keys) if applier else ""
         change.rows(-1, rows)
         con.execute(f"""
-            update {store.t('list_members')} as m set fingerprint = d.fingerprint
+            update {store.t('list_members')} as m set fingerprint = d.fingerprint,
+                amperity_id = d.amperity_id
             from {DIFF} as d
-            where d.upgrade and m.account_id = ? and m.list_id = ?
-                and m.identifier = d.identifier and not starts_with(m.fingerprint, ?)""",
+            where (d.upgrade or d.recluster) and m.account_id = ? and m.list_id = ?
+                and m.identifier = d.identifier
+                and (not starts_with(m.fingerprint, ?)
+                    or m.amperity_id is distinct from d.amperity_id)""",
                     [account_id, list_id, FINGERPRINT_PREFIX])
         change.rows(1, rows)
-    return int(row[0])
+    crashpoint("members.upgraded")
+    return int(row[1])
 
 
 def body(profile_id: str, clear: int) -> dict[str, Any]:
@@ -112,8 +128,8 @@ def body(profile_id: str, clear: int) -> dict[str, Any]:
 
 def clear_fields(applier: Applier, list_id: str, identifier_field: str, mask: int) -> int:
     """PATCH every profile of the list whose field went from a value to NULL; the number of
-    profiles patched. First, members found unchanged under an older fingerprint get this
-    version's (``upgrade``)."""
+    profiles patched. First, members found unchanged under an older fingerprint or another
+    customer get this version's fingerprint and the customer sent now (``upgrade``)."""
     con, store = applier.con, applier.store
     upgrade(store, applier.account_id, list_id, applier)
     rows = con.execute(clears_sql(applier.schema, applier.account_id, list_id, mask)

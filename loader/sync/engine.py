@@ -95,6 +95,7 @@ class ListResult:
     duplicates: int = 0
     withheld: int = 0
     cleared: int = 0  # profiles whose fields went from a value to NULL, cleared in Klaviyo
+    reclustered: int = 0  # members now another customer, same content: state updated only
     added: int = 0
     updated: int = 0
     removed: int = 0
@@ -629,6 +630,7 @@ class Pusher:
             r.unchanged = max(0, r.unchanged - recovered_rows)
             sent_before += max(0, min(r.unchanged, earlier[0] + earlier[1] - recovered_rows))
             r.cleared = clear.clear_fields(applier, list_id, c.identifier, planner.clear_mask)
+            r.reclustered = plan.reclustered
             if sample is None:
                 stats.merge(applier.remove_all(list_id, c.identifier,
                                                self.options.list_scan_max))

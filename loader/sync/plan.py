@@ -77,6 +77,9 @@ class ListPlan:
     oversize: int = 0
     held_rejected: int = 0  # rows refused before with the same content: not re-sent
     uncertain: int = 0  # keys a killed run may have sent unrecorded: planned as unknown
+    # unchanged members now another customer (re-clustered, or a shared identifier's new
+    # holder): nothing sent, state names the new customer (``clear.upgrade``)
+    reclustered: int = 0
     import_jobs: int = 0
     lookups: int = 0
     requests: dict[str, int] = field(default_factory=dict)
@@ -459,6 +462,11 @@ class Planner:
         (identifier, fingerprint, fields) with the members' (identifier, fingerprint, state
         flags), keeping the keys that are not unchanged or have a field to clear.
 
+        A member whose customer changed (identity resolution gave the person a new
+        ``amperity_id``, or another customer now holds a shared identifier) is kept too, even
+        when its fingerprint is unchanged: nothing is sent for it, but state must name the
+        customer now sent (``diff_sql``'s ``recluster``).
+
         Columns: rid (the desired row's rowid; null for a member no longer desired),
         d_identifier, m_identifier, m_fingerprint, in_state, uncertain_fields,
         m_sent_fields, render (a desired row whose fingerprint state does not hold).
@@ -469,12 +477,18 @@ select d.rid, d.identifier as d_identifier, m.identifier as m_identifier,
     m.fingerprint as m_fingerprint, m.in_state, m.uncertain_fields,
     m.sent_fields as m_sent_fields,
     d.identifier is not null and m.fingerprint is distinct from d.fingerprint as render
-from (select rowid as rid, identifier, fingerprint, fields from {DESIRED}) as d
-full join (select identifier, fingerprint, in_state, uncertain_fields, sent_fields
-    from members) as m on m.identifier = d.identifier
+from (select rowid as rid, identifier, fingerprint, fields, amperity_id from {DESIRED}) as d
+full join (select identifier, fingerprint, in_state, uncertain_fields, sent_fields,
+    amperity_id from members) as m on m.identifier = d.identifier
 where d.identifier is null or m.fingerprint is distinct from d.fingerprint
-    or {self._clearing()}
+    or {self._reclustered()} or {self._clearing()}
 """
+
+    @staticmethod
+    def _reclustered(m: str = "m", d: str = "d") -> str:
+        """SQL: a member (matched on the identifier) whose customer is not the desired
+        row's: state must say who is sent now (the recording proves delivery by it)."""
+        return f"{m}.amperity_id is distinct from {d}.amperity_id"
 
     def diff_sql(self, list_id: str | None, path: str = "wide") -> str:
         """The desired rows and the list's members, joined on the identifier: every desired
@@ -496,14 +510,17 @@ where d.identifier is null or m.fingerprint is distinct from d.fingerprint
         Columns: kind ('add'|'change'|'unchanged'|'held'|'oversize'|'remove'), identifier,
         amperity_id, fingerprint, payload, nbytes, profile_id, customers, sent_email,
         sent_phone_number, sent_external_id, fields, seq, is_new, desired_fields, clear,
-        upgrade.
+        recluster, upgrade.
 
         A row is unchanged when state holds its fingerprint. Only the other rows are
         rendered (``payload``, ``nbytes``): adds, changes, refused rows, oversize rows. A
         fingerprint written by an older loader (the md5 of the profile's JSON) is compared
         with the md5 of the rendered profile; equal, the row is unchanged (``upgrade``: state
-        gets the new fingerprint, ``loader.sync.clear.upgrade``). ``clear``: the fields state
-        says were sent and the desired row no longer carries (``loader.sync.clear``).
+        gets the new fingerprint, ``loader.sync.clear.upgrade``). ``recluster``: an unchanged
+        row whose member names another customer (a new ``amperity_id`` for the person, or a
+        shared identifier's new holder): nothing is sent, state gets the customer
+        (``loader.sync.clear.upgrade``). ``clear``: the fields state says were sent and the
+        desired row no longer carries (``loader.sync.clear``).
         ``seq``: the desired row's rowid + 1 (its position in ``DESIRED``).
         """
         assert self.campaign is not None, "build_desired first"
@@ -559,7 +576,7 @@ joined as (
     from {DESIRED} as d
     full join members as m on m.identifier = d.identifier
     where d.identifier is null or m.fingerprint is distinct from d.fingerprint
-        or {self._clearing()}
+        or {self._reclustered()} or {self._clearing()}
 ),"""
         return f"""
 with held as ({self._held(list_id)}),{joined}
@@ -601,6 +618,7 @@ select kind, coalesce(d_identifier, m_identifier) as identifier,
     seq, d_identifier is null and not in_state as is_new, fields as desired_fields,
     case when in_state and d_identifier is not null then m_sent_fields & ~fields & {mask}
         end as clear,
+    kind = 'unchanged' and m_amperity_id is distinct from amperity_id as recluster,
     kind = 'unchanged' and m_fingerprint <> fingerprint as upgrade
 from classified
 """
@@ -632,7 +650,7 @@ select case when oversize then 'oversize' else 'add' end as kind, identifier, am
     fingerprint, rendered as payload, strlen(rendered)::bigint as nbytes,
     null::varchar as profile_id, coalesce(customers, 1)::bigint as customers, {sent},
     fields, seq, false as is_new, fields as desired_fields, null::bigint as clear,
-    false as upgrade
+    false as recluster, false as upgrade
 from measured
 """
 
@@ -687,12 +705,14 @@ from {DIFF} where kind = 'remove'
             f"(select count(distinct amperity_id) from {NOTES} "
             f"where list_name = {sql_str(list_name)} and origin = 'sql'), "
             f"(select count(*) filter (where profile_id is null) from {DIFF} "
-            f"where kind = 'remove')").fetchone()
+            f"where kind = 'remove'), "
+            f"(select count(*) filter (where recluster) from {DIFF})").fetchone()
         missing_ids = 0
         if total:
             p.desired, p.withheld, p.invalid = int(total[0]), int(total[2]), int(total[3])
             p.duplicates = int(total[1]) + int(total[4])
             missing_ids = int(total[5]) if sample is None else 0
+            p.reclustered = int(total[6])
         p.adds = counts.get("add", 0)
         p.changes = counts.get("change", 0)
         p.oversize = counts.get("oversize", 0)
