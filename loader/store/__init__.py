@@ -230,7 +230,7 @@ class Store:
     def record_recipients(self, *, account_id: str, run_id: str, delivery_id: str,
                           campaign: Any, lists: Sequence[tuple[str, str]], identifier: str,
                           is_sample: bool, sample_table: str, notes_table: str,
-                          unchanged: int, at: datetime) -> bool:
+                          unchanged: int, at: datetime, suspects: str | None = None) -> bool:
         """Record the delivery's recipients, its duplicates and withheld identifiers, and
         complete it, writing what is constant per delivery (campaign, destination, launch,
         dataset version, completion time) once in its ``deliveries`` row: one step, once per
@@ -248,6 +248,37 @@ class Store:
         the audience sends, or a control member. A sample delivery records only its sample;
         no delivery records a member a sample since the last full delivery already recorded.
         False when the delivery was already completed (nothing written).
+
+        How a sendable row is known to be a member. Without ``suspects`` (a sample, or a
+        delivery whose push does not vouch for its lists), by the *proof join*: the
+        audience's rows joined with ``list_members`` on (list, identifier, customer), a
+        million-row join at a million members. With ``suspects`` (a full delivery whose every
+        list this push planned or skipped: ``loader.sync.engine``), a table of
+        ``(list_id, identifier)``: every identifier of the list's plan that was not
+        unchanged (the rows of ``DIFF``: adds, changes, refused or oversize rows, uncertain
+        keys, removals, rows with something to clear), every identifier on several rows
+        (``SEVERAL``) and every row not sent for an invalid phone number. A row whose
+        identifier is a suspect is proved as before, against ``list_members`` as the push
+        left it (a small join: the suspects are what changed). Any other row with an
+        identifier and a customer is recorded as a member without a join, and that is exact:
+
+        * its identifier is on this one row of the list (not in ``SEVERAL``) and was sent
+          (not an invalid phone number), so the list's desired row for it is this row, with
+          this customer;
+        * the plan found that desired row unchanged with nothing to do (not in ``DIFF``):
+          ``list_members`` held the identifier, with this fingerprint and (the plan makes
+          state's ``amperity_id`` follow the desired row's) this customer, when the list was
+          planned; a list skipped by its digest is unchanged since a clean push, after which
+          every desired row was such a member;
+        * nothing after the plan writes ``list_members`` rows of the list but for
+          identifiers of ``DIFF`` (apply, confirm, clear and removals act on the plan's rows),
+          and the delivery completes only when no removal is pending;
+
+        so ``list_members`` holds (list, identifier, customer) now, which is what the proof
+        join would find. And each row the new path leaves out is one the proof leaves out:
+        a suspect row is left out only when the same join fails for it; a row without an
+        identifier or a customer matches no member. The outcome is the proof join's, row for
+        row (``tests/history/test_spans.py`` compares every delivery with it).
         """
         from loader.sync.crashpoints import crashpoint
 
@@ -304,8 +335,24 @@ class Store:
                         if grouped else "")
             # the proof of delivery reads the audience's keys and recorded columns and the
             # members' keys (list, identifier, customer): nothing else of either
+            members = f"""inner join {self.t('list_members')} as m on m.account_id = ?
+                        and m.list_id = l.list_id and m.identifier = a.{idc}
+                        and m.amperity_id = a.amperity_id"""
+            vouched, proved = "", ""
+            if suspects is not None:  # only the suspects' rows are proved (docstring)
+                vouched = f""",
+                proved as (
+                    select s.list_id, s.identifier, m.amperity_id
+                    from (select distinct list_id, identifier from {suspects}) as s
+                    left join {self.t('list_members')} as m on m.account_id = ?
+                        and m.list_id = s.list_id and m.identifier = s.identifier
+                )"""
+                members = (f"left join proved as p on p.list_id = l.list_id "
+                           f"and p.identifier = a.{idc}")
+                proved = (f"and a.{idc} is not null and a.amperity_id is not null "
+                          f"and (p.identifier is null or p.amperity_id = a.amperity_id)")
             return f"""
-                with lists(list_name, list_id) as (values {values}),
+                with lists(list_name, list_id) as (values {values}){vouched},
                 recipients as (
                     select a.amperity_id, a.sub_audience_id,
                         {pick('any_value', 'sub_audience_name')} as sub_audience_name,
@@ -316,11 +363,9 @@ class Store:
                         {pick('min', 'segment_name')} as segment_name
                     from {c.audience_relation} as a
                     inner join lists as l on l.list_name = a.list_name
-                    inner join {self.t('list_members')} as m on m.account_id = ?
-                        and m.list_id = l.list_id and m.identifier = a.{idc}
-                        and m.amperity_id = a.amperity_id
+                    {members}
                     where not coalesce(a.is_control, false) and a.shrink_reason is null
-                        {sample_filter}
+                        {sample_filter} {proved}
                     {group_by}
                     {control}
                 )

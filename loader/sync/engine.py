@@ -39,7 +39,7 @@ from loader.sync.apply import LIST_SCAN_MAX, Applier, ListStats, now_utc
 from loader.sync.crashpoints import crashpoint
 from loader.sync.digest import Digests, Stored, same_withheld
 from loader.sync.identity import WITHHELD
-from loader.sync.plan import DESIRED, NOTES, ListPlan, Planner
+from loader.sync.plan import DESIRED, DIFF, NOTES, SEVERAL, WITHHELD_ROWS, ListPlan, Planner
 from loader.warehouse import (
     DELIVERY_SUMMARY,
     REGISTRY,
@@ -48,6 +48,13 @@ from loader.warehouse import (
     delivery_summary,
     read_registry,
 )
+
+# (list_id, identifier) of a delivery's lists whose rows the recording proves members against
+# list_members; every other sendable row is one (Store.record_recipients says why)
+SUSPECTS = "_klaviyo_suspects"
+# above this share of a list's desired rows not unchanged (a first push: every row an add),
+# the recording proves every row (one join) instead of listing nearly all of them as suspects
+SUSPECT_SHARE = 0.5
 
 # Errors about the account or Klaviyo itself: the run stops (the next campaign would fail the
 # same way). Any other LoaderError fails its campaign only; the others are still sent.
@@ -560,6 +567,9 @@ class Pusher:
         result.control_duplicates[c.campaign_id] = planner.start_campaign(c)
         lists: list[tuple[str, str]] = []
         con.execute("create or replace temp table _sample (list_id varchar, identifier varchar)")
+        con.execute(f"create or replace temp table {SUSPECTS} (list_id varchar, "
+                    f"identifier varchar)")
+        vouched = sample is None  # every list's plan (or skip) names its suspects
         campaign_results: list[ListResult] = []
         skipped: list[tuple[str, ListResult]] = []  # lists not planned: nothing changed
         clean: list[tuple[Campaign, str, str, list[str], int, int, int]] = []
@@ -597,6 +607,7 @@ class Pusher:
                             [list_id])
             plan = planner.plan(c, name, list_id, True, sample)
             planner.note_list(name)
+            vouched = vouched and self._suspects(con, list_id, plan)
             self._warn_empty(result, c, name, plan)
             r.unchanged, r.duplicates, r.withheld = plan.unchanged, plan.duplicates, plan.withheld
             sends = (plan.adds + plan.changes + plan.oversize + plan.clears + created
@@ -646,13 +657,33 @@ class Pusher:
             result.resynced.append(c.campaign_id)
             self._clean += clean
             return
-        for name, _r in skipped:  # a later list opened a delivery: it records every list
+        for name, r in skipped:  # a later list opened a delivery: it records every list
             planner.build_desired(c, name, columns, None)
             planner.note_list(name)
+            vouched = vouched and r.list_id is not None and self._suspects(con, r.list_id, None)
         result.deliveries[c.campaign_id] = delivery_id
         result.delivery_totals[c.campaign_id] = self._complete_delivery(
-            con, account_id, c, delivery_id, lists, campaign_results, sent_before)
+            con, account_id, c, delivery_id, lists, campaign_results, sent_before,
+            SUSPECTS if vouched else None)
         self._clean += clean
+
+    @staticmethod
+    def _suspects(con: duckdb.DuckDBPyConnection, list_id: str, plan: ListPlan | None
+                  ) -> bool:
+        """Add the list's suspects to ``SUSPECTS`` (its identifiers on several rows, its rows
+        not sent for an invalid phone number, and, when ``plan`` is given, every identifier
+        of ``DIFF``: what the plan did not find unchanged); a list skipped by its digest
+        (``plan`` None) has no other. False, adding nothing, when most of the list is not
+        unchanged (the recording then proves every row of the delivery)."""
+        if plan is not None and plan.desired - plan.unchanged > SUSPECT_SHARE * plan.desired:
+            return False
+        parts = [f"select identifier from {SEVERAL}",
+                 f"select identifier from {WITHHELD_ROWS} where starts_with(reason, 'invalid_')"]
+        if plan is not None:
+            parts.append(f"select identifier from {DIFF}")
+        con.execute(f"insert into {SUSPECTS} select distinct ?, identifier from "
+                    f"({' union all '.join(parts)}) where identifier is not null", [list_id])
+        return True
 
     def _unchanged(self, c: Campaign, name: str, list_id: str, columns: list[str],
                    fresh: bool, delivery_id: str | None) -> Stored | None:
@@ -703,14 +734,17 @@ class Pusher:
 
     def _complete_delivery(self, con: duckdb.DuckDBPyConnection, account_id: str, c: Campaign,
                            delivery_id: str, lists: list[tuple[str, str]],
-                           results: list[ListResult], sent_before: int = 0) -> dict[str, int]:
-        """Record recipients and close the delivery, in one step (once per delivery)."""
+                           results: list[ListResult], sent_before: int = 0,
+                           suspects: str | None = None) -> dict[str, int]:
+        """Record recipients and close the delivery, in one step (once per delivery).
+        ``suspects``: the table of the rows the recording proves members (None: all)."""
         assert self.store is not None
         self.store.record_recipients(
             account_id=account_id, run_id=self.run_id, delivery_id=delivery_id, campaign=c,
             lists=lists, identifier=c.identifier, is_sample=self.options.sample is not None,
             sample_table="_sample", notes_table=NOTES,
-            unchanged=max(0, sum(r.unchanged for r in results) - sent_before), at=now_utc())
+            unchanged=max(0, sum(r.unchanged for r in results) - sent_before), at=now_utc(),
+            suspects=suspects)
         crashpoint("delivery.completed")
         return self.store.delivery_totals(delivery_id)
 
