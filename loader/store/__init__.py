@@ -35,6 +35,9 @@ from loader.store.schema import (
 
 __all__ = ["Mirror", "Store", "qualified", "quote"]
 
+# a delivery's suspects (Store.record_recipients) that list_members does not hold
+NOT_MEMBERS = "_klaviyo_not_members"
+
 
 class Mirror(Protocol):
     """Copies a step's changes to the warehouse that holds the truth (PostgreSQL)."""
@@ -284,6 +287,7 @@ class Store:
 
         c = campaign
         idc = quote(identifier)
+        not_members = False  # NOT_MEMBERS holds a row (suspects given)
         lit = [f"({_lit(n)}, {_lit(i)})" for n, i in lists]
         values = ", ".join(lit) or "(null, null)"
         sample_filter = (f"and exists (select 1 from {sample_table} as s "
@@ -323,7 +327,7 @@ class Store:
                       f"count(distinct a.amperity_id) as d {sendable} group by a.list_name)")
 
         def recorded(grouped: bool) -> str:
-            """The delivery's recipients (``SPAN_COLUMNS``; one parameter, the account): one
+            """The delivery's recipients (``SPAN_COLUMNS``): one
             row per (customer, sub-audience, treatment, list), control members once with no
             list. ``grouped=False`` skips the group by of the members (its costliest pass
             after the join): exact when each customer appears once per list, and what a
@@ -335,24 +339,17 @@ class Store:
                         if grouped else "")
             # the proof of delivery reads the audience's keys and recorded columns and the
             # members' keys (list, identifier, customer): nothing else of either
-            members = f"""inner join {self.t('list_members')} as m on m.account_id = ?
-                        and m.list_id = l.list_id and m.identifier = a.{idc}
-                        and m.amperity_id = a.amperity_id"""
-            vouched, proved = "", ""
+            members = f"""inner join {self.t('list_members')} as m
+                        on m.account_id = {_lit(account_id)} and m.list_id = l.list_id
+                        and m.identifier = a.{idc} and m.amperity_id = a.amperity_id"""
+            proved = ""
             if suspects is not None:  # only the suspects' rows are proved (docstring)
-                vouched = f""",
-                proved as (
-                    select s.list_id, s.identifier, m.amperity_id
-                    from (select distinct list_id, identifier from {suspects}) as s
-                    left join {self.t('list_members')} as m on m.account_id = ?
-                        and m.list_id = s.list_id and m.identifier = s.identifier
-                )"""
-                members = (f"left join proved as p on p.list_id = l.list_id "
-                           f"and p.identifier = a.{idc}")
-                proved = (f"and a.{idc} is not null and a.amperity_id is not null "
-                          f"and (p.identifier is null or p.amperity_id = a.amperity_id)")
+                members = (f"anti join {NOT_MEMBERS} as x on x.list_id = l.list_id "
+                           f"and x.identifier = a.{idc} and x.amperity_id = a.amperity_id"
+                           if not_members else "")
+                proved = f"and a.{idc} is not null and a.amperity_id is not null"
             return f"""
-                with lists(list_name, list_id) as (values {values}){vouched},
+                with lists(list_name, list_id) as (values {values}),
                 recipients as (
                     select a.amperity_id, a.sub_audience_id,
                         {pick('any_value', 'sub_audience_name')} as sub_audience_name,
@@ -388,6 +385,8 @@ class Store:
                 [delivery_id]).fetchone()
             if not done or done[0] == "completed":
                 return False
+            if suspects is not None and not is_sample:
+                not_members = self._not_members(account_id, suspects)
             number: int | None = None
             if is_sample:  # explicit rows: what varies per recipient, and the delivery
                 self.con.execute(
@@ -395,7 +394,7 @@ class Store:
                     f"sub_audience_name, treatment_id, treatment_name, is_control, list_id, "
                     f"segment_id, segment_name, delivery_id) select *, ? from "
                     f"({recorded(grouped=True)})",
-                    [delivery_id, account_id])
+                    [delivery_id])
             else:
                 number = self._record_spans(account_id, c.campaign_id, recorded, unique)
             # duplicates and withheld identifiers: recorded once per delivery
@@ -428,13 +427,14 @@ class Store:
                  c.destination_id, c.destination_name, at, c.launch_at, c.dbt_invocation_id,
                  number, delivery_id])
             crashpoint("recipients.written")  # inside the transaction: a kill rolls it back
+        self.con.execute(f"drop table if exists {NOT_MEMBERS}")
         return True
 
     def _record_spans(self, account_id: str, campaign_id: str,
                       recorded: Callable[[bool], str], unique: Callable[[], bool]) -> int:
         """A full delivery's recipients as spans, inside the caller's step; the delivery's
         number (one more than the campaign's last). ``recorded(grouped)``: the select of
-        ``SPAN_COLUMNS`` (one parameter, the account); ``unique()``: whether each customer
+        ``SPAN_COLUMNS``; ``unique()``: whether each customer
         appears once per list, so the recipients need no group by.
 
         With no open span (the campaign's first full delivery, or the first after an empty
@@ -470,7 +470,7 @@ class Store:
                 self.con.execute(
                     f"create or replace temp table _klaviyo_span_diff as select {cols}, "
                     f"null::bigint as first_number, null::bigint as span_no "
-                    f"from ({recorded(not unique())})", [account_id])
+                    f"from ({recorded(not unique())})")
             for grouped in comparisons:
                 # one join finds both sides: recipients no open span matches (o.span_no
                 # null: to open) and open spans no recipient matches (n.matched null: to
@@ -489,7 +489,7 @@ class Store:
                         o.span_no
                     from n full join o on {same}
                     where n.matched is null or o.span_no is null""",
-                    [account_id, account_id, campaign_id])
+                    [account_id, campaign_id])
                 if grouped or not self._needs_group_by(account_id, campaign_id):
                     break
             self.con.execute(
@@ -507,6 +507,28 @@ class Store:
             with contextlib.suppress(duckdb.Error):
                 self.con.execute("drop table if exists _klaviyo_span_diff")
         return number
+
+    def _not_members(self, account_id: str, suspects: str) -> bool:
+        """Fill ``NOT_MEMBERS`` with the suspects (list, identifier, customer) that
+        ``list_members`` does not hold now; whether there is any (usually none: a suspect
+        is mostly a row the push just sent). The members are read through the suspects
+        (a semi join probing them: no hash table of the list's members is built)."""
+        self.con.execute(f"""
+            create or replace temp table {NOT_MEMBERS} as
+            with s as (
+                select distinct list_id, identifier, amperity_id from {suspects}
+            ),
+            held as (
+                select m.list_id, m.identifier, m.amperity_id
+                from {self.t('list_members')} as m
+                semi join s on s.list_id = m.list_id and s.identifier = m.identifier
+                where m.account_id = ?
+            )
+            select s.* from s
+            anti join held as h on h.list_id = s.list_id and h.identifier = s.identifier
+                and h.amperity_id = s.amperity_id""", [account_id])
+        row = self.con.execute(f"select count(*) from {NOT_MEMBERS}").fetchone()
+        return bool(row and row[0])
 
     def _needs_group_by(self, account_id: str, campaign_id: str) -> bool:
         """Whether the difference in ``_klaviyo_span_diff``, computed from the recipients

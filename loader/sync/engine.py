@@ -32,6 +32,7 @@ from loader.errors import (
 )
 from loader.klaviyo.client import KlaviyoClient
 from loader.klaviyo.limits import estimate_seconds
+from loader.klaviyo.payloads import ident
 from loader.store import Store
 from loader.store.lock import PushLock, connect
 from loader.sync import clear, identity
@@ -47,9 +48,10 @@ from loader.warehouse import (
     attribute_columns,
     delivery_summary,
     read_registry,
+    sendable_sql,
 )
 
-# (list_id, identifier) of a delivery's lists whose rows the recording proves members against
+# (list_id, identifier, amperity_id) of a delivery's rows the recording proves members against
 # list_members; every other sendable row is one (Store.record_recipients says why)
 SUSPECTS = "_klaviyo_suspects"
 # above this share of a list's desired rows not unchanged (a first push: every row an add),
@@ -568,7 +570,7 @@ class Pusher:
         lists: list[tuple[str, str]] = []
         con.execute("create or replace temp table _sample (list_id varchar, identifier varchar)")
         con.execute(f"create or replace temp table {SUSPECTS} (list_id varchar, "
-                    f"identifier varchar)")
+                    f"identifier varchar, amperity_id varchar)")
         vouched = sample is None  # every list's plan (or skip) names its suspects
         campaign_results: list[ListResult] = []
         skipped: list[tuple[str, ListResult]] = []  # lists not planned: nothing changed
@@ -607,7 +609,7 @@ class Pusher:
                             [list_id])
             plan = planner.plan(c, name, list_id, True, sample)
             planner.note_list(name)
-            vouched = vouched and self._suspects(con, list_id, plan)
+            vouched = vouched and self._suspects(con, c, name, list_id, plan)
             self._warn_empty(result, c, name, plan)
             r.unchanged, r.duplicates, r.withheld = plan.unchanged, plan.duplicates, plan.withheld
             sends = (plan.adds + plan.changes + plan.oversize + plan.clears + created
@@ -660,7 +662,8 @@ class Pusher:
         for name, r in skipped:  # a later list opened a delivery: it records every list
             planner.build_desired(c, name, columns, None)
             planner.note_list(name)
-            vouched = vouched and r.list_id is not None and self._suspects(con, r.list_id, None)
+            vouched = vouched and r.list_id is not None and self._suspects(
+                con, c, name, r.list_id, None)
         result.deliveries[c.campaign_id] = delivery_id
         result.delivery_totals[c.campaign_id] = self._complete_delivery(
             con, account_id, c, delivery_id, lists, campaign_results, sent_before,
@@ -668,20 +671,27 @@ class Pusher:
         self._clean += clean
 
     @staticmethod
-    def _suspects(con: duckdb.DuckDBPyConnection, list_id: str, plan: ListPlan | None
-                  ) -> bool:
-        """Add the list's suspects to ``SUSPECTS`` (its identifiers on several rows, its rows
-        not sent for an invalid phone number, and, when ``plan`` is given, every identifier
-        of ``DIFF``: what the plan did not find unchanged); a list skipped by its digest
-        (``plan`` None) has no other. False, adding nothing, when most of the list is not
-        unchanged (the recording then proves every row of the delivery)."""
+    def _suspects(con: duckdb.DuckDBPyConnection, c: Campaign, name: str, list_id: str,
+                  plan: ListPlan | None) -> bool:
+        """Add the list's suspects to ``SUSPECTS``: (identifier, customer) of every row the
+        plan did not find unchanged (``DIFF``, when ``plan`` is given; a list skipped by its
+        digest has none), of every row not sent for an invalid phone number, and of every
+        sendable row whose identifier is on several rows (``SEVERAL``). False, adding
+        nothing, when most of the list is not unchanged (the recording then proves every row
+        of the delivery: one join instead of listing nearly all of them)."""
         if plan is not None and plan.desired - plan.unchanged > SUSPECT_SHARE * plan.desired:
             return False
-        parts = [f"select identifier from {SEVERAL}",
-                 f"select identifier from {WITHHELD_ROWS} where starts_with(reason, 'invalid_')"]
+        parts = [f"select identifier, amperity_id from {WITHHELD_ROWS} "
+                 f"where starts_with(reason, 'invalid_')"]
         if plan is not None:
-            parts.append(f"select identifier from {DIFF}")
-        con.execute(f"insert into {SUSPECTS} select distinct ?, identifier from "
+            parts.append(f"select identifier, amperity_id from {DIFF}")
+        row = con.execute(f"select count(*) from {SEVERAL}").fetchone()
+        if row and row[0]:
+            idc = ident(c.identifier)
+            parts.append(f"select cast({idc} as varchar), amperity_id from "
+                         f"({sendable_sql(c, name)}) where {idc} in "
+                         f"(select identifier from {SEVERAL})")
+        con.execute(f"insert into {SUSPECTS} select distinct ?, identifier, amperity_id from "
                     f"({' union all '.join(parts)}) where identifier is not null", [list_id])
         return True
 

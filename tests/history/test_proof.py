@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from tests.history.test_spans import S, Campaign, Row, base, query
+from tests.history.test_spans import Campaign, Row, S, base, query
 
 
 def phones(rows: list[Row]) -> list[Row]:
