@@ -256,32 +256,31 @@ class Store:
         delivery whose push does not vouch for its lists), by the *proof join*: the
         audience's rows joined with ``list_members`` on (list, identifier, customer), a
         million-row join at a million members. With ``suspects`` (a full delivery whose every
-        list this push planned or skipped: ``loader.sync.engine``), a table of
-        ``(list_id, identifier)``: every identifier of the list's plan that was not
-        unchanged (the rows of ``DIFF``: adds, changes, refused or oversize rows, uncertain
-        keys, removals, rows with something to clear), every identifier on several rows
-        (``SEVERAL``) and every row not sent for an invalid phone number. A row whose
-        identifier is a suspect is proved as before, against ``list_members`` as the push
-        left it (a small join: the suspects are what changed). Any other row with an
-        identifier and a customer is recorded as a member without a join, and that is exact:
+        list this push planned, or skipped by its digest: ``loader.sync.engine``), a table of
+        ``(list_id, identifier, amperity_id)``: every row of each list's plan that was not
+        unchanged (``DIFF``: adds, changes, refused or oversize rows, uncertain keys,
+        removals, rows with something to clear), every row not sent for an invalid phone
+        number, and every sendable row whose identifier is on several rows (``SEVERAL``).
+        The suspects ``list_members`` does not hold now are found first (``NOT_MEMBERS``,
+        a small join: the suspects are what changed) and their rows left out; every other
+        sendable row with an identifier and a customer is recorded without a join, and that
+        is exact, row for row, with the proof join:
 
-        * its identifier is on this one row of the list (not in ``SEVERAL``) and was sent
-          (not an invalid phone number), so the list's desired row for it is this row, with
-          this customer;
-        * the plan found that desired row unchanged with nothing to do (not in ``DIFF``):
-          ``list_members`` held the identifier, with this fingerprint and (the plan makes
-          state's ``amperity_id`` follow the desired row's) this customer, when the list was
-          planned; a list skipped by its digest is unchanged since a clean push, after which
-          every desired row was such a member;
-        * nothing after the plan writes ``list_members`` rows of the list but for
-          identifiers of ``DIFF`` (apply, confirm, clear and removals act on the plan's rows),
-          and the delivery completes only when no removal is pending;
+        * a row left out is a suspect (list, identifier, customer) the members lack, or has
+          no identifier or customer: the proof join finds no member for it either;
+        * a row recorded whose (list, identifier, customer) is a suspect is held by
+          ``list_members`` (it is not in ``NOT_MEMBERS``);
+        * any other row recorded: its identifier is on this one row of the list (else every
+          row of it is a suspect) and was sent (else a suspect), so the list's desired row
+          for it is this row, with this customer, and the plan found it unchanged with
+          nothing to do (else in ``DIFF``): ``list_members`` held the identifier with this
+          fingerprint and (the plan makes state's ``amperity_id`` follow the desired row's)
+          this customer. A list skipped by its digest is unchanged since a clean push, after
+          which every desired row was such a member. After the plan nothing writes the
+          list's ``list_members`` rows but for identifiers of ``DIFF`` (apply, confirm,
+          clear and removals act on the plan's rows), so it holds the row now.
 
-        so ``list_members`` holds (list, identifier, customer) now, which is what the proof
-        join would find. And each row the new path leaves out is one the proof leaves out:
-        a suspect row is left out only when the same join fails for it; a row without an
-        identifier or a customer matches no member. The outcome is the proof join's, row for
-        row (``tests/history/test_spans.py`` compares every delivery with it).
+        ``tests/history`` compares every delivery with what the proof join records.
         """
         from loader.sync.crashpoints import crashpoint
 
