@@ -55,8 +55,10 @@ from loader.warehouse import (
 # list_members; every other sendable row is one (Store.record_recipients says why)
 SUSPECTS = "_klaviyo_suspects"
 # above this share of a list's desired rows not unchanged (a first push: every row an add),
-# the recording proves every row (one join) instead of listing nearly all of them as suspects
+# and this many rows, the recording proves every row (one join) instead of listing nearly all
+# of them as suspects (a small list refilled, next to a large one unchanged, is listed)
 SUSPECT_SHARE = 0.5
+SUSPECT_ROWS = 10_000
 
 # Errors about the account or Klaviyo itself: the run stops (the next campaign would fail the
 # same way). Any other LoaderError fails its campaign only; the others are still sent.
@@ -677,9 +679,10 @@ class Pusher:
         plan did not find unchanged (``DIFF``, when ``plan`` is given; a list skipped by its
         digest has none), of every row not sent for an invalid phone number, and of every
         sendable row whose identifier is on several rows (``SEVERAL``). False, adding
-        nothing, when most of the list is not unchanged (the recording then proves every row
-        of the delivery: one join instead of listing nearly all of them)."""
-        if plan is not None and plan.desired - plan.unchanged > SUSPECT_SHARE * plan.desired:
+        nothing, when most of a large list is not unchanged (the recording then proves every
+        row of the delivery: one join instead of listing nearly all of them)."""
+        if plan is not None and (doubt := plan.desired - plan.unchanged) > SUSPECT_ROWS \
+                and doubt > SUSPECT_SHARE * plan.desired:
             return False
         parts = [f"select identifier, amperity_id from {WITHHELD_ROWS} "
                  f"where starts_with(reason, 'invalid_')"]

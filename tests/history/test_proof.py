@@ -13,7 +13,9 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from tests.history.test_spans import Campaign, Row, S, base, query
+import requests
+
+from tests.history.test_spans import LIST_A, LIST_B, Campaign, Row, S, base, query
 
 
 def phones(rows: list[Row]) -> list[Row]:
@@ -79,3 +81,27 @@ def test_a_row_not_sent_for_an_invalid_phone_number_is_no_recipient(
     c.push(rows)  # 3: valid again: a recipient again
     assert query(path, f"select count(*) from {S}.recipient_spans where amperity_id = 'c13' "
                        f"and last_number is null") == [(1,)]
+
+
+def test_a_list_skipped_by_its_digest_is_recorded_when_another_list_sends(
+        klaviyo_emulator, tmp_path: Path) -> None:
+    """Pushed again on the day of its delivery, a campaign makes a delivery only because its
+    second list was deleted in Klaviyo by hand (refilled): the first list, unchanged since a
+    clean push, is skipped (not planned) and its members recorded all the same, as the proof
+    join records them (its email shared by two customers included: one is no member)."""
+    path = str(tmp_path / "w.duckdb")
+    c = Campaign(klaviyo_emulator, path)
+    rows = base()
+    for i in (21, 22, 23):
+        rows[i] = replace(rows[i], treatment_id="b", treatment_name="Offer B", list_name=LIST_B)
+    c.push(rows, lists=(LIST_A, LIST_B))  # 1
+    c.push(rows, lists=(LIST_A, LIST_B))  # 2: a day later, nothing changed
+    list_b = klaviyo_emulator.lists()[LIST_B]["id"]
+    resp = requests.delete(f"{klaviyo_emulator.base_url}/api/lists/{list_b}", timeout=10,
+                           headers={"Authorization": f"Klaviyo-API-Key {klaviyo_emulator.api_key}",
+                                    "revision": "2026-07-15"})
+    assert resp.status_code == 204
+    c.push(rows, lists=(LIST_A, LIST_B), same_day=True, edit="select 1")  # 3: the same day
+    by_list = {r.list_name: r for r in c.result.lists}
+    assert by_list[LIST_A].skipped and by_list[LIST_B].created
+    assert len(set(c.deliveries)) == 3

@@ -208,10 +208,20 @@ class Campaign:
         self.deliveries: list[str] = []
 
     def push(self, rows: list[Row], lists: tuple[str, ...] = (LIST_A,),
-             sample: int | None = None) -> str:
-        write(self.path, rows, lists, self.identifier, self.phones)
-        self.day += 1
-        result = push(settings_for(self.emulator, self.path),
+             sample: int | None = None, same_day: bool = False, edit: str = "") -> str:
+        """One push a day after the last (``same_day``: the same day, a resync that makes a
+        delivery only when something is sent); ``edit``: SQL run on the warehouse instead
+        of writing it again (``rows`` must be what it leaves)."""
+        if edit:
+            con = duckdb.connect(self.path)
+            try:
+                con.execute(edit)
+            finally:
+                con.close()
+        else:
+            write(self.path, rows, lists, self.identifier, self.phones)
+        self.day += 0 if same_day else 1
+        self.result = result = push(settings_for(self.emulator, self.path),
                       PushOptions(campaigns=[CAMPAIGN], sample=sample,
                                   at=DAY0 + timedelta(days=self.day)))
         assert result.error is None, result.error
