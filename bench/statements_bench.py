@@ -41,10 +41,13 @@ def main() -> None:
     import duckdb
     import sync_bench
 
+    sys.path.insert(0, code)  # (sync_bench put this tree first: the timed tree goes before it)
+
     import loader.store.lock as lock
     from loader.config import Settings
     from loader.klaviyo.client import KlaviyoClient
     from loader.sync import PushOptions, push
+    print(f"timing the loader at {Path(lock.__file__).resolve().parents[2]}", flush=True)
 
     stats: dict[str, list[float]] = {}
 

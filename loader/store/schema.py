@@ -27,8 +27,9 @@ Relations (docs/sync.md documents every column):
   :func:`ensure_schema` and never written again;
 * ``rejected_members`` — (identifier, fingerprint) pairs refused, so an unchanged bad row is not
   re-sent on every run;
-* ``list_digests`` — per (account, list): the digest of every input of its last clean plan, so
-  an unchanged list is not planned again (``loader.sync.digest``);
+* ``list_digests`` — per (account, list): the digest of every input of its last clean plan, of
+  its inputs but state, and the account's state part it was computed over, so an unchanged
+  list is not planned again (``loader.sync.digest``);
 * ``pending_rows`` / ``import_jobs`` — the write-ahead intent of the current plan: rows to send or
   remove, and the import jobs submitted for them. A job is confirmed into ``list_members`` only
   after Klaviyo reports it complete, so a kill at any instant leaves state that a rerun finishes.
@@ -162,6 +163,9 @@ ADDED_COLUMNS: dict[str, list[str]] = {
                    "delivery_number bigint"],
     "rejected_rows": ["delivery_id varchar"],
     "import_jobs": ["delivery_id varchar"],
+    # the digest of a list's inputs but state, and the account's state part it was stored
+    # over (loader.sync.digest: a skip's first stage, the next push's start)
+    "list_digests": ["inputs varchar", "state varchar"],
 }
 
 

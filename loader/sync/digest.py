@@ -2,7 +2,7 @@
 
 A push plans a list by rebuilding its desired rows, rendering them and diffing them against
 state: work proportional to the audience, paid even when nothing changed. The digest of a
-list is an md5 over:
+list is an md5 of two parts. Its **inputs**, everything but state:
 
 * every row of every audience relation of the registry (DuckDB's `hash()` of every column,
   aggregated per list and per relation as an exact 128-bit sum and a 64-bit xor, with the
@@ -10,30 +10,38 @@ list is an md5 over:
   identifier the account-wide identity pass reads (``loader.sync.identity``);
 * the registry rows (the mapping: identifier, attribute columns, list names, update_contacts…;
   not ``built_at`` / ``dbt_invocation_id``, which change with every ``dbt build``);
-* the account's state the plan and the identity pass read (every ``list_members`` and
-  ``rejected_members`` row of the account, the same way, every column but ``account_id``,
-  which the rows are filtered by, and ``list_members``' ``first_sent_at`` /
-  ``last_sent_at``, history no plan reads);
 * the loader's own source, DuckDB's and phonenumbers' versions, and the push options that
-  change a plan.
+  change a plan;
+
+and the **state** part: the account's state the plan and the identity pass read (every
+``list_members`` and ``rejected_members`` row of the account, the same way, every column but
+``account_id``, which the rows are filtered by, and ``list_members``' ``first_sent_at`` /
+``last_sent_at``, history no plan reads).
 
 A delivery that completes cleanly (every row confirmed, nothing rejected, no removal pending)
-stores the digest of its lists in ``list_digests``, computed after its sends. The next push
-compares: when a list's digest is unchanged and state holds no pending work for it
-(``pending_rows``, a submitted import job), the list is not planned at all (no desired rows,
-no render, and no identity pass when no list needs one). Before a list's intent is written its
-stored digest is deleted, so a kill mid-send never leaves a digest that vouches for state
-the sends have since changed.
+stores in ``list_digests`` the digest of its lists computed after its sends, their inputs
+alone, and the state part it was computed over. The next push decides a skip in two stages:
+first the inputs (no state read: a list whose audience, mapping, code or options changed is
+planned, and when no list of the push can be skipped on its inputs, state is not read at
+all); only when they match, and state holds no pending work for the list (``pending_rows``, a
+submitted import job), the whole digest, over the state part read fresh from the tables at
+the start of the push (after recovery). When both match the list is not planned at all (no
+desired rows, no render, and no identity pass when no list needs one). Before a list's
+intent is written its stored digest is deleted, so a kill mid-send never leaves a digest
+that vouches for state the sends have since changed.
 
-The state part is read from the tables once at the start of a push (after recovery). A step
-that writes ``list_members`` (a confirmation, a removal, a clear) hashes the rows it touches
-before and after its write (``Digests.changing``), and the part is updated from those (the
-sums and xors of row hashes are additive): the end of a push that sent costs what it
-changed, not a hash of every member. A table some other step wrote (``Store.steps``) is read
-again, so an unchanged push reads state once, however many times the identity pass and the
-end ask. A write no step named, or a slip in that bookkeeping, would only make the stored
-digest disagree with the next push's fresh read of state: the list is then planned again,
-never skipped wrongly.
+**A skip is always decided on state read fresh, never on a stored state part.** A push that
+reads no state at its start (no list could be skipped on its inputs) starts from the state
+part the last push stored, when that push is the account's latest run, the part was hashed
+by this loader version over the same columns, and this push's recovery wrote nothing;
+otherwise it reads the tables. A step that writes ``list_members`` (a confirmation, a
+removal, a clear) hashes the rows it touches before and after its write
+(``Digests.changing``), and the part is updated from those (the sums and xors of row hashes
+are additive): the end of a push that sent costs what it changed, not a hash of every member.
+A table some other step wrote (``Store.steps``) is read again. So the digests a push stores
+may rest on a stored part that was wrong or stale (state edited by hand, a write outside a
+push, a slip in that bookkeeping): that can only make them disagree with the next push's
+fresh read of state, and the list is then planned again, never skipped wrongly.
 """
 
 from __future__ import annotations
@@ -52,7 +60,7 @@ from loader.store import Store, quote
 from loader.warehouse import Campaign
 
 # Bump when what a digest covers changes meaning (old digests then never match).
-DIGEST_VERSION = "2"
+DIGEST_VERSION = "3"
 # registry columns that change with every `dbt build` without changing what is sent
 _VOLATILE = {"built_at", "dbt_invocation_id"}
 # the state tables a plan reads, and their columns no plan reads (``account_id`` filters)
@@ -64,6 +72,7 @@ _LOADER = Path(__file__).resolve().parents[1]
 @dataclass
 class Stored:
     digest: str
+    inputs: str | None  # the digest of every input but state (None: an older loader's)
     desired: int
     duplicates: int
     withheld: int
@@ -134,16 +143,21 @@ class Digests:
     """The digests of one push's lists, over one connection and store."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection, store: Store, account_id: str,
-                 registry: list[Campaign], options: dict[str, Any]) -> None:
+                 registry: list[Campaign], options: dict[str, Any], run_id: str = "") -> None:
         self.con = con
         self.store = store
         self.account_id = account_id
         self.registry = registry
         self.options = options
+        self.run_id = run_id
         self._audiences: dict[str, Any] | None = None
         self._per_list: dict[tuple[str, str], list[Any]] = {}
+        self._inputs: str | None = None  # md5 of the inputs every list shares
         self._state: Any = None
         self.begin_state: Any = None
+        # the state part the push began from was read from the tables (``begin``): only
+        # then may a list be skipped
+        self.begin_read = False
         # per state table: [steps ended when its part was last known, its part]
         self._known: dict[str, list[Any]] = {}
         self._columns: dict[str, list[tuple[str, str]]] = {}  # per state table: hashed
@@ -174,9 +188,74 @@ class Digests:
         self._audiences = out
         return out
 
-    def begin(self) -> None:
-        """Read the state part now: the state the push starts from (after recovery)."""
+    def begin(self, skippable: list[tuple[Campaign, str, list[str]]]) -> None:
+        """The state part the push starts from (after recovery): read from the tables when a
+        list of ``skippable`` (campaign, list name, columns) could be skipped on its inputs
+        (stage one of the check), or when no stored part can stand for it; otherwise the
+        part the last push stored, unread (a skip is never decided on it: ``fresh_state``)."""
+        stored = None if self._inputs_match(skippable) else self._stored_state()
+        if stored is not None:
+            for table, part in zip(_STATE, stored, strict=True):
+                self._known[table] = [self.store.steps.get(table, 0), part]
+        self.begin_read = stored is None
         self._state = self.begin_state = self.state_now()
+
+    def fresh_state(self) -> Any:
+        """The state part the push began from, when it was read from the tables (else None:
+        a skip needs a fresh read and a push whose lists' inputs all changed made none)."""
+        return self.begin_state if self.begin_read else None
+
+    def _inputs_match(self, skippable: list[tuple[Campaign, str, list[str]]]) -> bool:
+        """Stage one for every list the push might skip: is any list's stored inputs digest
+        the same as now (its campaign and list name)? No state is read."""
+        if not skippable or not self.store.exists("list_digests"):
+            return False
+        rows = self.con.execute(
+            f"select campaign_id, list_name, inputs from {self.store.t('list_digests')} "
+            f"where account_id = ? and inputs is not null", [self.account_id]).fetchall()
+        if not rows:
+            return False
+        have = {(str(r[0]), str(r[1]), str(r[2])) for r in rows}
+        return any((c.campaign_id, name, self.inputs(c, name, columns)) in have
+                   for c, name, columns in skippable)
+
+    def _stored_state(self) -> list[Any] | None:
+        """The state part the account's last push stored with its digests, if it can stand for
+        state now without a read: that push is the account's latest run before this one,
+        this push's recovery wrote no state table, and the part was hashed by this loader
+        version over the same columns. It may still be wrong (state edited by hand): only a
+        stored digest rests on it, which the next push's fresh read then disagrees with."""
+        if (any(self.store.steps.get(t, 0) for t in _STATE)
+                or not all(self.store.exists(t) for t in (*_STATE, "list_digests", "sync_runs"))):
+            return None
+        row = self.con.execute(
+            f"select state, run_id from {self.store.t('list_digests')} where account_id = ? "
+            f"and state is not null order by recorded_at desc limit 1",
+            [self.account_id]).fetchone()
+        last = self.con.execute(
+            f"select run_id from {self.store.t('sync_runs')} where account_id = ? "
+            f"and run_id <> ? order by started_at desc limit 1",
+            [self.account_id, self.run_id]).fetchone()
+        if row is None or last is None or str(last[0]) != str(row[1]):
+            return None
+        try:
+            doc = json.loads(str(row[0]))
+            if doc.get("format") != self._state_format():
+                return None
+            tables = [[int(p[0]), str(int(p[1])), int(p[2])] for p in doc["tables"]]
+        except (AttributeError, KeyError, IndexError, TypeError, ValueError):
+            return None  # not a part this loader wrote: read the tables instead
+        return tables if len(tables) == len(_STATE) else None
+
+    def _state_format(self) -> dict[str, Any]:
+        """What a stored state part was hashed with: the versions and the hashed columns."""
+        return {"versions": self._versions_now(),
+                "columns": {t: [list(c) for c in self.columns(t)] for t in _STATE}}
+
+    def stored_state_text(self) -> str:
+        """The state part now, as ``list_digests.state`` stores it (``_stored_state``)."""
+        return json.dumps({"format": self._state_format(), "tables": self._state_part()},
+                          sort_keys=True, default=str)
 
     def _state_part(self) -> Any:
         if self._state is None:
@@ -244,21 +323,33 @@ class Digests:
         known[1] = [count + change.count, str(int(total) + change.total), xor ^ change.xor]
         known[0] = steps
 
-    def world(self) -> str:
-        """md5 of every input but the list's own name: audiences, registry, state, code."""
+    def _versions_now(self) -> dict[str, str]:
         if self._versions is None:
             self._versions = _versions()
-        registry = sorted(
-            json.dumps({k: v for k, v in c.row.items() if k not in _VOLATILE},
-                       sort_keys=True, default=str) for c in self.registry)
-        doc = {"versions": self._versions, "options": self.options, "registry": registry,
-               "audiences": self._audience_parts(), "state": self._state_part()}
-        return hashlib.md5(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()
+        return self._versions
 
-    def of(self, campaign: Campaign, list_name: str, columns: list[str]) -> str:
-        """The digest of one list (its rows are in ``world`` through their relation)."""
+    def world(self) -> str:
+        """md5 of every input every list shares but state: audiences, registry, code."""
+        if self._inputs is None:
+            registry = sorted(
+                json.dumps({k: v for k, v in c.row.items() if k not in _VOLATILE},
+                           sort_keys=True, default=str) for c in self.registry)
+            doc = {"versions": self._versions_now(), "options": self.options,
+                   "registry": registry, "audiences": self._audience_parts()}
+            self._inputs = hashlib.md5(
+                json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()
+        return self._inputs
+
+    def inputs(self, campaign: Campaign, list_name: str, columns: list[str]) -> str:
+        """The digest of one list's inputs but state (its rows are in ``world`` through their
+        relation): stage one of a skip."""
         parts = [self.world(), campaign.campaign_id, list_name, columns,
                  self._per_list.get((campaign.audience_relation, list_name))]
+        return hashlib.md5(json.dumps(parts, default=str).encode()).hexdigest()
+
+    def of(self, campaign: Campaign, list_name: str, columns: list[str], state: Any) -> str:
+        """The whole digest of one list: its inputs and the state part ``state``."""
+        parts = [self.inputs(campaign, list_name, columns), state]
         return hashlib.md5(json.dumps(parts, default=str).encode()).hexdigest()
 
     def refresh_state(self) -> bool:
@@ -273,9 +364,13 @@ class Digests:
         if not self.store.exists("list_digests"):
             return None
         row = self.con.execute(
-            f"select digest, desired, duplicates, withheld from {self.store.t('list_digests')} "
-            f"where account_id = ? and list_id = ?", [self.account_id, list_id]).fetchone()
-        return Stored(str(row[0]), int(row[1]), int(row[2]), int(row[3])) if row else None
+            f"select digest, inputs, desired, duplicates, withheld from "
+            f"{self.store.t('list_digests')} where account_id = ? and list_id = ?",
+            [self.account_id, list_id]).fetchone()
+        if row is None:
+            return None
+        return Stored(str(row[0]), None if row[1] is None else str(row[1]), int(row[2]),
+                      int(row[3]), int(row[4]))
 
     def pending(self, list_id: str) -> bool:
         """State holds work for the list: intent rows, or an import job not yet confirmed."""
@@ -297,20 +392,23 @@ class Digests:
     def record(self, rows: list[tuple[Campaign, str, str, list[str], int, int, int]],
                run_id: str, at: Any) -> None:
         """Store (campaign, list name, list id, columns, desired, duplicates, withheld) rows'
-        digests, computed now, in one step."""
+        digests, over the state part now (``refresh_state``), with their inputs and that
+        part (the next push's start when it reads no state), in one step."""
         if not rows:
             return
         t = self.store.t("list_digests")
+        state, text = self._state_part(), self.stored_state_text()
         with self.store.step("list_digests"):
             for c, name, list_id, columns, desired, duplicates, withheld in rows:
                 self.con.execute(f"delete from {t} where account_id = ? and list_id = ?",
                                  [self.account_id, list_id])
                 self.con.execute(
                     f"insert into {t} (account_id, list_id, list_name, campaign_id, digest, "
-                    f"desired, duplicates, withheld, run_id, recorded_at) "
-                    f"values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    f"desired, duplicates, withheld, run_id, recorded_at, inputs, state) "
+                    f"values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     [self.account_id, list_id, name, c.campaign_id,
-                     self.of(c, name, columns), desired, duplicates, withheld, run_id, at])
+                     self.of(c, name, columns, state), desired, duplicates, withheld, run_id,
+                     at, self.inputs(c, name, columns), text])
 
 
 def same_withheld(con: duckdb.DuckDBPyConnection, a: str, b: str) -> bool:

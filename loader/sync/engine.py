@@ -373,13 +373,15 @@ class Pusher:
                           progress=lambda key, n: self.progress.advance(key, n))
         if self.options.sample is None:
             self._digests = Digests(con, store, account_id, registry,
-                                    {"list_scan_max": self.options.list_scan_max})
+                                    {"list_scan_max": self.options.list_scan_max},
+                                    run_id=self.run_id)
             applier.state_changes = self._digests.changing  # the end reads only what changed
         try:
             recovered = applier.wait_and_confirm(applier.submitted_jobs())
             crashpoint("recovery.done")
             if self._digests is not None:
-                self._digests.begin()  # the state this push starts from
+                # the state this push starts from: read only if a list may be skipped
+                self._digests.begin(self._skippable(con, todo, deliveries))
             for c in todo:
                 self._each(result, c, lambda c=c: self._push_campaign(
                     con, planner, applier, c, result, recovered, deliveries))
@@ -698,15 +700,37 @@ class Pusher:
                     f"({' union all '.join(parts)}) where identifier is not null", [list_id])
         return True
 
+    def _skippable(self, con: duckdb.DuckDBPyConnection, todo: list[Campaign],
+                   deliveries: list[dict[str, Any]]) -> list[tuple[Campaign, str, list[str]]]:
+        """(campaign, list name, columns) of the lists this push might skip: those of the
+        campaigns it pushes again for a tick already delivered (any other makes a delivery
+        now, which plans). A campaign whose columns cannot be read fails in its own push."""
+        out: list[tuple[Campaign, str, list[str]]] = []
+        for c in todo:
+            if not delivered_and_not_due(c, deliveries, self.at):
+                continue
+            try:
+                columns = attribute_columns(con, c)
+            except (LoaderError, duckdb.Error):
+                continue
+            out += [(c, name, columns) for name in c.list_names]
+        return out
+
     def _unchanged(self, c: Campaign, name: str, list_id: str, columns: list[str],
                    fresh: bool, delivery_id: str | None) -> Stored | None:
         """The stored counts of a list that needs no plan: nothing it reads changed since a
-        clean push, state holds no pending work for it, and no delivery records it now."""
+        clean push, state holds no pending work for it, and no delivery records it now.
+        Two stages: its inputs but state (no state read), then the whole digest over the
+        state part read from the tables at the push's start, never a stored one."""
         d = self._digests
         if d is None or fresh or delivery_id is not None:
             return None
         stored = d.stored(list_id)
-        if stored is None or d.pending(list_id) or stored.digest != d.of(c, name, columns):
+        if (stored is None or stored.inputs != d.inputs(c, name, columns)
+                or d.pending(list_id)):
+            return None
+        state = d.fresh_state()
+        if state is None or stored.digest != d.of(c, name, columns, state):
             return None
         return stored
 

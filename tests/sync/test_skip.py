@@ -170,17 +170,26 @@ def test_a_push_killed_mid_send_is_finished_by_the_rerun(klaviyo_emulator, spec,
     assert skipped(run_push()) == [True, True]
 
 
+@pytest.mark.parametrize("stale", [False, True], ids=["stored-part", "stale-stored-part"])
 def test_a_verdict_the_pushs_own_sends_changed_is_not_vouched_for(klaviyo_emulator,
-                                                                  tmp_path) -> None:
+                                                                  tmp_path, stale) -> None:
     """A's phone moves to B in one push of both campaigns: at its start the state still says
     A's profile holds the phone, so it is withheld from B; A's new phone is sent in the same
     push. Nothing in the audiences changes after that, yet the next push must send B's phone:
-    the digests are stored only if the identity verdicts on the new state are the same."""
+    the digests are stored only if the identity verdicts on the new state are the same.
+
+    The audiences changed, so that push reads no state at its start: it starts from the part
+    the last push stored, and the identity pass (which reads the tables) must still be seen
+    to run on the state the push began with and its verdicts compared on the state it left,
+    also when that stored part is stale (B's member removed from state by hand)."""
     path = str(tmp_path / "moved.duckdb")
     a = Row("a-1", "a@example.com", PHONE, list_name="Spring")
     b = Row("a-2", "b@example.com", None, list_name="Autumn")
     write(path, {"spring": ("email", ["Spring"], [a]), "autumn": ("email", ["Autumn"], [b])})
     assert run_identity(klaviyo_emulator, path, "spring", "autumn").exit_code == EXIT_OK
+    assert skipped(run_identity(klaviyo_emulator, path, "spring", "autumn")) == [True, True]
+    if stale:
+        execute(path, "delete from klaviyo_loader.list_members where amperity_id = 'a-2'")
     a.phone_number, b.phone_number = "+442079460555", PHONE
     write(path, {"spring": ("email", ["Spring"], [a]), "autumn": ("email", ["Autumn"], [b])})
     moved = run_identity(klaviyo_emulator, path, "spring", "autumn")
@@ -303,3 +312,143 @@ def test_state_a_push_changed_is_followed_not_read_again(klaviyo_emulator, spec,
     assert skipped(again) == [True, True], "the push's followed state disagreed with a read"
     assert sent(again) == 0
     assert_lists_exact(klaviyo_emulator, spec)
+
+
+def _first_member(warehouse: str) -> str:
+    return query(warehouse, "select identifier from klaviyo_loader.list_members "
+                            "order by identifier limit 1")[0][0]
+
+
+def _another(spec: Any, but: str) -> Member:
+    return next(m for m in spec.members
+                if m.treatment == "a" and not m.shrink_reason and m.email != but)
+
+
+def test_a_push_whose_audience_changed_reads_no_state(klaviyo_emulator, spec, warehouse,
+                                                      run_push) -> None:
+    """Stage one of the skip (every input but state) fails for every list once the audience
+    changed: the push reads no state at its start and follows the part the last push stored.
+    Seen from outside: a member removed from state by hand before that push is sent again by
+    it, but the digests it stores rest on the part it did not read (which still held the
+    member), so the next push, unchanged, reads state fresh, disagrees and plans (sending
+    nothing); the one after skips. A push that read state at its start would skip there."""
+    run_push()
+    assert skipped(run_push()) == [True, True]  # the account's latest run stored its part
+    gone = _first_member(warehouse)
+    execute(warehouse, f"delete from klaviyo_loader.list_members where identifier = '{gone}'")
+    _another(spec, gone).city = "Reykjavik"
+    write_warehouse(warehouse, [spec])
+    changed = run_push()
+    assert changed.exit_code == EXIT_OK, changed.error
+    assert skipped(changed) == [False, False]
+    assert (sum(r.added for r in changed.lists), sum(r.updated for r in changed.lists)) == (1, 1)
+    replanned = run_push()
+    assert skipped(replanned) == [False, False], "the changed push read state at its start"
+    assert sent(replanned) == 0
+    assert skipped(run_push()) == [True, True]
+    assert_lists_exact(klaviyo_emulator, spec)
+
+
+def test_state_edited_after_a_push_that_read_none_is_read_fresh(klaviyo_emulator, spec,
+                                                                warehouse, run_push) -> None:
+    """A skip is decided on state read from the tables, never on the part a push stored: the
+    push whose audience changed read no state and stored digests over the part it followed;
+    a member then removed from state by hand is sent again by the next push, whose inputs
+    did not change."""
+    run_push()
+    m = _another(spec, "")
+    m.city = "Reykjavik"
+    write_warehouse(warehouse, [spec])
+    changed = run_push()
+    assert skipped(changed) == [False, False]
+    assert sum(r.updated for r in changed.lists) == 1
+    gone = _first_member(warehouse)
+    execute(warehouse, f"delete from klaviyo_loader.list_members where identifier = '{gone}'")
+    result = run_push()
+    assert result.exit_code == EXIT_OK, result.error
+    assert False in skipped(result), "skipped on the stored state part"
+    assert sum(r.added for r in result.lists) == 1
+    assert query(warehouse, f"select count(*) from klaviyo_loader.list_members "
+                            f"where identifier = '{gone}'") == [(1,)]
+    assert skipped(run_push()) == [True, True]
+
+
+def test_a_push_after_one_that_stored_no_digest_reads_state(klaviyo_emulator, spec, warehouse,
+                                                            run_push) -> None:
+    """The stored part stands for state only when the push that stored it is the account's
+    latest run: after a sample push (which stores no digest but changes state) the next
+    push reads state at its start even though its audience changed, so the digests it
+    stores hold and the push after it skips."""
+    run_push()
+    assert skipped(run_push()) == [True, True]
+    gone = _first_member(warehouse)
+    execute(warehouse, f"delete from klaviyo_loader.list_members where identifier = '{gone}'")
+    assert run_push(sample=3).exit_code == EXIT_OK  # a later run than the part's
+    _another(spec, gone).city = "Reykjavik"
+    write_warehouse(warehouse, [spec])
+    changed = run_push()
+    assert changed.exit_code == EXIT_OK, changed.error
+    assert skipped(changed) == [False, False]
+    assert skipped(run_push()) == [True, True]
+    assert_lists_exact(klaviyo_emulator, spec)
+
+
+def test_a_stored_state_part_edited_by_hand_is_not_trusted(klaviyo_emulator, spec, warehouse,
+                                                           run_push) -> None:
+    """A stored state part that is not one this loader wrote is ignored (the tables are read
+    instead): the push still runs, and the digests it stores hold for the next push."""
+    run_push()
+    assert skipped(run_push()) == [True, True]
+    # the part's format kept (this loader's), its figures replaced by something else
+    execute(warehouse, "update klaviyo_loader.list_digests set state = "
+                       "json_merge_patch(state, '{\"tables\": [[1, \"x\", 2], 3]}')")
+    _another(spec, "").city = "Reykjavik"
+    write_warehouse(warehouse, [spec])
+    changed = run_push()
+    assert changed.exit_code == EXIT_OK, changed.error
+    assert sum(r.updated for r in changed.lists) == 1
+    assert skipped(run_push()) == [True, True]
+
+
+def _delete_klaviyo_list(emulator: Any, name: str) -> None:
+    list_id = emulator.lists()[name]["id"]
+    resp = requests.delete(f"{emulator.base_url}/api/lists/{list_id}", timeout=10,
+                           headers={"Authorization": f"Klaviyo-API-Key {emulator.api_key}",
+                                    "revision": "2026-07-15"})
+    assert resp.status_code == 204
+
+
+def test_verdicts_on_state_the_push_changed_before_its_first_plan_vouch_for_nothing(
+        klaviyo_emulator, tmp_path) -> None:
+    """A skipped list was checked against the state the push began with; the identity pass
+    must have run on that state too. Here it cannot: Autumn's list was deleted in Klaviyo, so
+    its old members leave state before its plan, and with them the profile that held the
+    phone Spring's customer was refused. Spring is skipped (on the state the push began
+    with), the pass then finds the phone free: the push must store no digest, so that the
+    next push plans Spring and sends the phone (a digest stored over the new state would
+    skip Spring for ever with the phone withheld)."""
+    path = str(tmp_path / "recreated.duckdb")
+    a = Row("a-1", "a@example.com", "+442079460555", list_name="Spring")
+    b = Row("a-2", "b@example.com", PHONE, list_name="Autumn")
+
+    def build() -> None:
+        write(path, {"spring": ("email", ["Spring"], [a]), "autumn": ("email", ["Autumn"], [b])})
+
+    build()
+    assert run_identity(klaviyo_emulator, path, "spring", "autumn").exit_code == EXIT_OK
+    a.phone_number, b.phone_number = PHONE, None  # Autumn is not pushed: b keeps it in state
+    build()
+    spring = run_identity(klaviyo_emulator, path, "spring")
+    assert spring.exit_code == EXIT_OK, spring.error
+    assert spring.lists[0].withheld == 1  # b's profile holds the phone
+    _delete_klaviyo_list(klaviyo_emulator, "Autumn")
+    both = run_identity(klaviyo_emulator, path, "autumn", "spring")
+    assert both.exit_code == EXIT_OK, both.error
+    assert {r.list_name: r.skipped for r in both.lists} == {"Autumn": False, "Spring": True}
+    assert query(path, f"select count(*) from klaviyo_loader.list_digests "
+                       f"where run_id = '{both.run_id}'") == [(0,)]
+    after = run_identity(klaviyo_emulator, path, "spring")
+    assert skipped(after) == [False]
+    assert after.lists[0].withheld == 0
+    assert after.lists[0].updated == 1  # the phone is sent (whether Klaviyo keeps it while
+    # b's profile holds it is Klaviyo's matter: forgetting the deleted list forgot that)
