@@ -35,6 +35,9 @@ from loader.store.schema import (
 
 __all__ = ["Mirror", "Store", "qualified", "quote"]
 
+# a delivery's suspects (Store.record_recipients) that list_members does not hold
+NOT_MEMBERS = "_klaviyo_not_members"
+
 
 class Mirror(Protocol):
     """Copies a step's changes to the warehouse that holds the truth (PostgreSQL)."""
@@ -230,7 +233,7 @@ class Store:
     def record_recipients(self, *, account_id: str, run_id: str, delivery_id: str,
                           campaign: Any, lists: Sequence[tuple[str, str]], identifier: str,
                           is_sample: bool, sample_table: str, notes_table: str,
-                          unchanged: int, at: datetime) -> bool:
+                          unchanged: int, at: datetime, suspects: str | None = None) -> bool:
         """Record the delivery's recipients, its duplicates and withheld identifiers, and
         complete it, writing what is constant per delivery (campaign, destination, launch,
         dataset version, completion time) once in its ``deliveries`` row: one step, once per
@@ -248,11 +251,42 @@ class Store:
         the audience sends, or a control member. A sample delivery records only its sample;
         no delivery records a member a sample since the last full delivery already recorded.
         False when the delivery was already completed (nothing written).
+
+        How a sendable row is known to be a member. Without ``suspects`` (a sample, or a
+        delivery whose push does not vouch for its lists), by the *proof join*: the
+        audience's rows joined with ``list_members`` on (list, identifier, customer), a
+        million-row join at a million members. With ``suspects`` (a full delivery whose every
+        list this push planned, or skipped by its digest: ``loader.sync.engine``), a table of
+        ``(list_id, identifier, amperity_id)``: every row of each list's plan that was not
+        unchanged (``DIFF``: adds, changes, refused or oversize rows, uncertain keys,
+        removals, rows with something to clear), every row not sent for an invalid phone
+        number, and every sendable row whose identifier is on several rows (``SEVERAL``).
+        The suspects ``list_members`` does not hold now are found first (``NOT_MEMBERS``,
+        a small join: the suspects are what changed) and their rows left out; every other
+        sendable row with an identifier and a customer is recorded without a join, and that
+        is exact, row for row, with the proof join:
+
+        * a row left out is a suspect (list, identifier, customer) the members lack, or has
+          no identifier or customer: the proof join finds no member for it either;
+        * a row recorded whose (list, identifier, customer) is a suspect is held by
+          ``list_members`` (it is not in ``NOT_MEMBERS``);
+        * any other row recorded: its identifier is on this one row of the list (else every
+          row of it is a suspect) and was sent (else a suspect), so the list's desired row
+          for it is this row, with this customer, and the plan found it unchanged with
+          nothing to do (else in ``DIFF``): ``list_members`` held the identifier with this
+          fingerprint and (the plan makes state's ``amperity_id`` follow the desired row's)
+          this customer. A list skipped by its digest is unchanged since a clean push, after
+          which every desired row was such a member. After the plan nothing writes the
+          list's ``list_members`` rows but for identifiers of ``DIFF`` (apply, confirm,
+          clear and removals act on the plan's rows), so it holds the row now.
+
+        ``tests/history`` compares every delivery with what the proof join records.
         """
         from loader.sync.crashpoints import crashpoint
 
         c = campaign
         idc = quote(identifier)
+        not_members = False  # NOT_MEMBERS holds a row (suspects given)
         lit = [f"({_lit(n)}, {_lit(i)})" for n, i in lists]
         values = ", ".join(lit) or "(null, null)"
         sample_filter = (f"and exists (select 1 from {sample_table} as s "
@@ -292,7 +326,7 @@ class Store:
                       f"count(distinct a.amperity_id) as d {sendable} group by a.list_name)")
 
         def recorded(grouped: bool) -> str:
-            """The delivery's recipients (``SPAN_COLUMNS``; one parameter, the account): one
+            """The delivery's recipients (``SPAN_COLUMNS``): one
             row per (customer, sub-audience, treatment, list), control members once with no
             list. ``grouped=False`` skips the group by of the members (its costliest pass
             after the join): exact when each customer appears once per list, and what a
@@ -304,6 +338,15 @@ class Store:
                         if grouped else "")
             # the proof of delivery reads the audience's keys and recorded columns and the
             # members' keys (list, identifier, customer): nothing else of either
+            members = f"""inner join {self.t('list_members')} as m
+                        on m.account_id = {_lit(account_id)} and m.list_id = l.list_id
+                        and m.identifier = a.{idc} and m.amperity_id = a.amperity_id"""
+            proved = ""
+            if suspects is not None:  # only the suspects' rows are proved (docstring)
+                members = (f"anti join {NOT_MEMBERS} as x on x.list_id = l.list_id "
+                           f"and x.identifier = a.{idc} and x.amperity_id = a.amperity_id"
+                           if not_members else "")
+                proved = f"and a.{idc} is not null and a.amperity_id is not null"
             return f"""
                 with lists(list_name, list_id) as (values {values}),
                 recipients as (
@@ -316,11 +359,9 @@ class Store:
                         {pick('min', 'segment_name')} as segment_name
                     from {c.audience_relation} as a
                     inner join lists as l on l.list_name = a.list_name
-                    inner join {self.t('list_members')} as m on m.account_id = ?
-                        and m.list_id = l.list_id and m.identifier = a.{idc}
-                        and m.amperity_id = a.amperity_id
+                    {members}
                     where not coalesce(a.is_control, false) and a.shrink_reason is null
-                        {sample_filter}
+                        {sample_filter} {proved}
                     {group_by}
                     {control}
                 )
@@ -343,6 +384,8 @@ class Store:
                 [delivery_id]).fetchone()
             if not done or done[0] == "completed":
                 return False
+            if suspects is not None and not is_sample:
+                not_members = self._not_members(account_id, suspects)
             number: int | None = None
             if is_sample:  # explicit rows: what varies per recipient, and the delivery
                 self.con.execute(
@@ -350,7 +393,7 @@ class Store:
                     f"sub_audience_name, treatment_id, treatment_name, is_control, list_id, "
                     f"segment_id, segment_name, delivery_id) select *, ? from "
                     f"({recorded(grouped=True)})",
-                    [delivery_id, account_id])
+                    [delivery_id])
             else:
                 number = self._record_spans(account_id, c.campaign_id, recorded, unique)
             # duplicates and withheld identifiers: recorded once per delivery
@@ -383,13 +426,14 @@ class Store:
                  c.destination_id, c.destination_name, at, c.launch_at, c.dbt_invocation_id,
                  number, delivery_id])
             crashpoint("recipients.written")  # inside the transaction: a kill rolls it back
+        self.con.execute(f"drop table if exists {NOT_MEMBERS}")
         return True
 
     def _record_spans(self, account_id: str, campaign_id: str,
                       recorded: Callable[[bool], str], unique: Callable[[], bool]) -> int:
         """A full delivery's recipients as spans, inside the caller's step; the delivery's
         number (one more than the campaign's last). ``recorded(grouped)``: the select of
-        ``SPAN_COLUMNS`` (one parameter, the account); ``unique()``: whether each customer
+        ``SPAN_COLUMNS``; ``unique()``: whether each customer
         appears once per list, so the recipients need no group by.
 
         With no open span (the campaign's first full delivery, or the first after an empty
@@ -425,7 +469,7 @@ class Store:
                 self.con.execute(
                     f"create or replace temp table _klaviyo_span_diff as select {cols}, "
                     f"null::bigint as first_number, null::bigint as span_no "
-                    f"from ({recorded(not unique())})", [account_id])
+                    f"from ({recorded(not unique())})")
             for grouped in comparisons:
                 # one join finds both sides: recipients no open span matches (o.span_no
                 # null: to open) and open spans no recipient matches (n.matched null: to
@@ -444,7 +488,7 @@ class Store:
                         o.span_no
                     from n full join o on {same}
                     where n.matched is null or o.span_no is null""",
-                    [account_id, account_id, campaign_id])
+                    [account_id, campaign_id])
                 if grouped or not self._needs_group_by(account_id, campaign_id):
                     break
             self.con.execute(
@@ -462,6 +506,28 @@ class Store:
             with contextlib.suppress(duckdb.Error):
                 self.con.execute("drop table if exists _klaviyo_span_diff")
         return number
+
+    def _not_members(self, account_id: str, suspects: str) -> bool:
+        """Fill ``NOT_MEMBERS`` with the suspects (list, identifier, customer) that
+        ``list_members`` does not hold now; whether there is any (usually none: a suspect
+        is mostly a row the push just sent). The members are read through the suspects
+        (a semi join probing them: no hash table of the list's members is built)."""
+        self.con.execute(f"""
+            create or replace temp table {NOT_MEMBERS} as
+            with s as (
+                select distinct list_id, identifier, amperity_id from {suspects}
+            ),
+            held as (
+                select m.list_id, m.identifier, m.amperity_id
+                from {self.t('list_members')} as m
+                semi join s on s.list_id = m.list_id and s.identifier = m.identifier
+                where m.account_id = ?
+            )
+            select s.* from s
+            anti join held as h on h.list_id = s.list_id and h.identifier = s.identifier
+                and h.amperity_id = s.amperity_id""", [account_id])
+        row = self.con.execute(f"select count(*) from {NOT_MEMBERS}").fetchone()
+        return bool(row and row[0])
 
     def _needs_group_by(self, account_id: str, campaign_id: str) -> bool:
         """Whether the difference in ``_klaviyo_span_diff``, computed from the recipients

@@ -32,6 +32,7 @@ from loader.errors import (
 )
 from loader.klaviyo.client import KlaviyoClient
 from loader.klaviyo.limits import estimate_seconds
+from loader.klaviyo.payloads import ident
 from loader.store import Store
 from loader.store.lock import PushLock, connect
 from loader.sync import clear, identity
@@ -39,7 +40,7 @@ from loader.sync.apply import LIST_SCAN_MAX, Applier, ListStats, now_utc
 from loader.sync.crashpoints import crashpoint
 from loader.sync.digest import Digests, Stored, same_withheld
 from loader.sync.identity import WITHHELD
-from loader.sync.plan import DESIRED, NOTES, ListPlan, Planner
+from loader.sync.plan import DESIRED, DIFF, NOTES, SEVERAL, WITHHELD_ROWS, ListPlan, Planner
 from loader.warehouse import (
     DELIVERY_SUMMARY,
     REGISTRY,
@@ -47,7 +48,17 @@ from loader.warehouse import (
     attribute_columns,
     delivery_summary,
     read_registry,
+    sendable_sql,
 )
+
+# (list_id, identifier, amperity_id) of a delivery's rows the recording proves members against
+# list_members; every other sendable row is one (Store.record_recipients says why)
+SUSPECTS = "_klaviyo_suspects"
+# above this share of a list's desired rows not unchanged (a first push: every row an add),
+# and this many rows, the recording proves every row (one join) instead of listing nearly all
+# of them as suspects (a small list refilled, next to a large one unchanged, is listed)
+SUSPECT_SHARE = 0.5
+SUSPECT_ROWS = 10_000
 
 # Errors about the account or Klaviyo itself: the run stops (the next campaign would fail the
 # same way). Any other LoaderError fails its campaign only; the others are still sent.
@@ -563,6 +574,9 @@ class Pusher:
         result.control_duplicates[c.campaign_id] = planner.start_campaign(c)
         lists: list[tuple[str, str]] = []
         con.execute("create or replace temp table _sample (list_id varchar, identifier varchar)")
+        con.execute(f"create or replace temp table {SUSPECTS} (list_id varchar, "
+                    f"identifier varchar, amperity_id varchar)")
+        vouched = sample is None  # every list's plan (or skip) names its suspects
         campaign_results: list[ListResult] = []
         skipped: list[tuple[str, ListResult]] = []  # lists not planned: nothing changed
         clean: list[tuple[Campaign, str, str, list[str], int, int, int]] = []
@@ -600,6 +614,7 @@ class Pusher:
                             [list_id])
             plan = planner.plan(c, name, list_id, True, sample)
             planner.note_list(name)
+            vouched = vouched and self._suspects(con, c, name, list_id, plan)
             self._warn_empty(result, c, name, plan)
             r.unchanged, r.duplicates, r.withheld = plan.unchanged, plan.duplicates, plan.withheld
             sends = (plan.adds + plan.changes + plan.oversize + plan.clears + created
@@ -650,13 +665,42 @@ class Pusher:
             result.resynced.append(c.campaign_id)
             self._clean += clean
             return
-        for name, _r in skipped:  # a later list opened a delivery: it records every list
+        for name, r in skipped:  # a later list opened a delivery: it records every list
             planner.build_desired(c, name, columns, None)
             planner.note_list(name)
+            vouched = vouched and r.list_id is not None and self._suspects(
+                con, c, name, r.list_id, None)
         result.deliveries[c.campaign_id] = delivery_id
         result.delivery_totals[c.campaign_id] = self._complete_delivery(
-            con, account_id, c, delivery_id, lists, campaign_results, sent_before)
+            con, account_id, c, delivery_id, lists, campaign_results, sent_before,
+            SUSPECTS if vouched else None)
         self._clean += clean
+
+    @staticmethod
+    def _suspects(con: duckdb.DuckDBPyConnection, c: Campaign, name: str, list_id: str,
+                  plan: ListPlan | None) -> bool:
+        """Add the list's suspects to ``SUSPECTS``: (identifier, customer) of every row the
+        plan did not find unchanged (``DIFF``, when ``plan`` is given; a list skipped by its
+        digest has none), of every row not sent for an invalid phone number, and of every
+        sendable row whose identifier is on several rows (``SEVERAL``). False, adding
+        nothing, when most of a large list is not unchanged (the recording then proves every
+        row of the delivery: one join instead of listing nearly all of them)."""
+        if plan is not None and (doubt := plan.desired - plan.unchanged) > SUSPECT_ROWS \
+                and doubt > SUSPECT_SHARE * plan.desired:
+            return False
+        parts = [f"select identifier, amperity_id from {WITHHELD_ROWS} "
+                 f"where starts_with(reason, 'invalid_')"]
+        if plan is not None:
+            parts.append(f"select identifier, amperity_id from {DIFF}")
+        row = con.execute(f"select count(*) from {SEVERAL}").fetchone()
+        if row and row[0]:
+            idc = ident(c.identifier)
+            parts.append(f"select cast({idc} as varchar), amperity_id from "
+                         f"({sendable_sql(c, name)}) where {idc} in "
+                         f"(select identifier from {SEVERAL})")
+        con.execute(f"insert into {SUSPECTS} select distinct ?, identifier, amperity_id from "
+                    f"({' union all '.join(parts)}) where identifier is not null", [list_id])
+        return True
 
     def _skippable(self, con: duckdb.DuckDBPyConnection, todo: list[Campaign],
                    deliveries: list[dict[str, Any]]) -> list[tuple[Campaign, str, list[str]]]:
@@ -729,14 +773,17 @@ class Pusher:
 
     def _complete_delivery(self, con: duckdb.DuckDBPyConnection, account_id: str, c: Campaign,
                            delivery_id: str, lists: list[tuple[str, str]],
-                           results: list[ListResult], sent_before: int = 0) -> dict[str, int]:
-        """Record recipients and close the delivery, in one step (once per delivery)."""
+                           results: list[ListResult], sent_before: int = 0,
+                           suspects: str | None = None) -> dict[str, int]:
+        """Record recipients and close the delivery, in one step (once per delivery).
+        ``suspects``: the table of the rows the recording proves members (None: all)."""
         assert self.store is not None
         self.store.record_recipients(
             account_id=account_id, run_id=self.run_id, delivery_id=delivery_id, campaign=c,
             lists=lists, identifier=c.identifier, is_sample=self.options.sample is not None,
             sample_table="_sample", notes_table=NOTES,
-            unchanged=max(0, sum(r.unchanged for r in results) - sent_before), at=now_utc())
+            unchanged=max(0, sum(r.unchanged for r in results) - sent_before), at=now_utc(),
+            suspects=suspects)
         crashpoint("delivery.completed")
         return self.store.delivery_totals(delivery_id)
 

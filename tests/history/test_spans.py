@@ -47,6 +47,7 @@ class Row:
     segment_name: str = "VIP customers"
     city: str = "Paris"
     shrink_reason: str | None = None
+    phone_number: str | None = None  # sent only by a campaign written with ``phones``
 
 
 def control(row: Row) -> Row:
@@ -71,23 +72,29 @@ def base() -> list[Row]:
     return rows
 
 
-def write(path: str, rows: list[Row], lists: tuple[str, ...] = (LIST_A,)) -> None:
+def write(path: str, rows: list[Row], lists: tuple[str, ...] = (LIST_A,),
+          identifier: str = "email", phones: bool = False) -> None:
     """The registry (a daily recurring campaign: every push a day later is a delivery) and
-    the audience relation."""
+    the audience relation; ``phones``: the campaign also maps ``phone_number``."""
     write_warehouse(path, [CampaignSpec(campaign_id=CAMPAIGN, list_a=LIST_A,
                                         campaign_type="recurring")])
     con = duckdb.connect(path)
     try:
         con.execute("update main.klaviyo_campaigns set schedule_cron = '0 9 * * *', "
-                    "list_names = ?", [",".join(lists)])
+                    "list_names = ?, identifier = ?", [",".join(lists), identifier])
+        if phones:
+            con.execute(f"alter table main.aud_{CAMPAIGN} add column phone_number varchar")
+            con.execute("update main.klaviyo_campaigns set attribute_columns = "
+                        "attribute_columns || ',phone_number'")
         if not rows:
             return
         con.executemany(
             f"insert into main.aud_{CAMPAIGN} values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-            f"'Ann', ?, 'gold')",
+            f"'Ann', ?, 'gold'{', ?' if phones else ''})",
             [(CAMPAIGN, CAMPAIGN, r.sub_audience_id, r.sub_audience_name, r.treatment_id,
               r.treatment_name, r.is_control, r.list_name, r.segment_id, r.segment_name,
-              r.amperity_id, r.shrink_reason, r.email, r.city) for r in rows])
+              r.amperity_id, r.shrink_reason, r.email, r.city,
+              *((r.phone_number,) if phones else ())) for r in rows])
     finally:
         con.close()
 
@@ -98,8 +105,8 @@ def sql_min(values: list[str | None]) -> str | None:
 
 
 def recorded(rows: list[Row], lists: tuple[str, ...], members: set[tuple[str, str, str]],
-             list_ids: dict[str, str], recorded_by_samples: set[tuple[Any, ...]]
-             ) -> list[tuple[Any, ...]]:
+             list_ids: dict[str, str], recorded_by_samples: set[tuple[Any, ...]],
+             identifier: str = "email") -> list[tuple[Any, ...]]:
     """What a full delivery recorded before the spans, its 9 varying columns: a customer once
     per (sub-audience, treatment, list) the list holds it in (``members``: list id,
     identifier, customer), a control member once with no list, values aggregated over its
@@ -114,7 +121,7 @@ def recorded(rows: list[Row], lists: tuple[str, ...], members: set[tuple[str, st
         else:
             list_id = list_ids.get(r.list_name or "")
             if r.list_name not in lists or list_id is None or (
-                    list_id, r.email, r.amperity_id) not in members:
+                    list_id, getattr(r, identifier), r.amperity_id) not in members:
                 continue
             key = (r.amperity_id, r.sub_audience_id, r.treatment_id, list_id, False)
         groups.setdefault(key, []).append(r)
@@ -191,18 +198,30 @@ def to_explicit_rows(path: str) -> None:
 class Campaign:
     """Drives the pushes and keeps the reference history (what the old form recorded)."""
 
-    def __init__(self, emulator: Any, path: str) -> None:  # noqa: ANN401
+    def __init__(self, emulator: Any, path: str, identifier: str = "email",  # noqa: ANN401
+                 phones: bool = False) -> None:
         self.emulator, self.path = emulator, path
+        self.identifier, self.phones = identifier, phones
         self.day = 0
         self.expected: Counter[tuple[Any, ...]] = Counter()
         self.by_samples: set[tuple[Any, ...]] = set()  # since the last full delivery
         self.deliveries: list[str] = []
 
     def push(self, rows: list[Row], lists: tuple[str, ...] = (LIST_A,),
-             sample: int | None = None) -> str:
-        write(self.path, rows, lists)
-        self.day += 1
-        result = push(settings_for(self.emulator, self.path),
+             sample: int | None = None, same_day: bool = False, edit: str = "") -> str:
+        """One push a day after the last (``same_day``: the same day, a resync that makes a
+        delivery only when something is sent); ``edit``: SQL run on the warehouse instead
+        of writing it again (``rows`` must be what it leaves)."""
+        if edit:
+            con = duckdb.connect(self.path)
+            try:
+                con.execute(edit)
+            finally:
+                con.close()
+        else:
+            write(self.path, rows, lists, self.identifier, self.phones)
+        self.day += 0 if same_day else 1
+        self.result = result = push(settings_for(self.emulator, self.path),
                       PushOptions(campaigns=[CAMPAIGN], sample=sample,
                                   at=DAY0 + timedelta(days=self.day)))
         assert result.error is None, result.error
@@ -222,7 +241,8 @@ class Campaign:
             held = query(self.path, f"select list_name, list_id, identifier, amperity_id "
                                     f"from {S}.list_members")
             narrow = recorded(rows, lists, {(i, e, a) for _, i, e, a in held},
-                              {n: i for n, i, _, _ in held}, self.by_samples)
+                              {n: i for n, i, _, _ in held}, self.by_samples,
+                              self.identifier)
             self.by_samples = set()
         self.expected.update(widen(narrow, delivery))
         got = view(self.path)
