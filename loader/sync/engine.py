@@ -32,7 +32,6 @@ from loader.errors import (
 )
 from loader.klaviyo.client import KlaviyoClient
 from loader.klaviyo.limits import estimate_seconds
-from loader.klaviyo.payloads import ident
 from loader.store import Store
 from loader.store.lock import PushLock, connect
 from loader.sync import clear, identity
@@ -40,7 +39,7 @@ from loader.sync.apply import LIST_SCAN_MAX, Applier, ListStats, now_utc
 from loader.sync.crashpoints import crashpoint
 from loader.sync.digest import Digests, Stored, same_withheld
 from loader.sync.identity import WITHHELD
-from loader.sync.plan import DESIRED, DIFF, NOTES, SEVERAL, WITHHELD_ROWS, ListPlan, Planner
+from loader.sync.plan import DESIRED, NOTES, ListPlan, Planner
 from loader.warehouse import (
     DELIVERY_SUMMARY,
     REGISTRY,
@@ -48,7 +47,6 @@ from loader.warehouse import (
     attribute_columns,
     delivery_summary,
     read_registry,
-    sendable_sql,
 )
 
 # (list_id, identifier, amperity_id) of a delivery's rows the recording proves members against
@@ -614,7 +612,7 @@ class Pusher:
                             [list_id])
             plan = planner.plan(c, name, list_id, True, sample)
             planner.note_list(name)
-            vouched = vouched and self._suspects(con, c, name, list_id, plan)
+            vouched = vouched and self._suspects(planner, list_id, plan)
             self._warn_empty(result, c, name, plan)
             r.unchanged, r.duplicates, r.withheld = plan.unchanged, plan.duplicates, plan.withheld
             sends = (plan.adds + plan.changes + plan.oversize + plan.clears + created
@@ -669,7 +667,7 @@ class Pusher:
             planner.build_desired(c, name, columns, None)
             planner.note_list(name)
             vouched = vouched and r.list_id is not None and self._suspects(
-                con, c, name, r.list_id, None)
+                planner, r.list_id, None)
         result.deliveries[c.campaign_id] = delivery_id
         result.delivery_totals[c.campaign_id] = self._complete_delivery(
             con, account_id, c, delivery_id, lists, campaign_results, sent_before,
@@ -677,29 +675,15 @@ class Pusher:
         self._clean += clean
 
     @staticmethod
-    def _suspects(con: duckdb.DuckDBPyConnection, c: Campaign, name: str, list_id: str,
-                  plan: ListPlan | None) -> bool:
-        """Add the list's suspects to ``SUSPECTS``: (identifier, customer) of every row the
-        plan did not find unchanged (``DIFF``, when ``plan`` is given; a list skipped by its
-        digest has none), of every row not sent for an invalid phone number, and of every
-        sendable row whose identifier is on several rows (``SEVERAL``). False, adding
-        nothing, when most of a large list is not unchanged (the recording then proves every
-        row of the delivery: one join instead of listing nearly all of them)."""
+    def _suspects(planner: Planner, list_id: str, plan: ListPlan | None) -> bool:
+        """Add the list's suspects to ``SUSPECTS`` (``Planner.add_suspects``; ``plan`` None: a
+        list skipped by its digest, which has no plan rows). False, adding nothing, when most
+        of a large list is not unchanged (the recording then proves every row of the
+        delivery: one join instead of listing nearly all of them)."""
         if plan is not None and (doubt := plan.desired - plan.unchanged) > SUSPECT_ROWS \
                 and doubt > SUSPECT_SHARE * plan.desired:
             return False
-        parts = [f"select identifier, amperity_id from {WITHHELD_ROWS} "
-                 f"where starts_with(reason, 'invalid_')"]
-        if plan is not None:
-            parts.append(f"select identifier, amperity_id from {DIFF}")
-        row = con.execute(f"select count(*) from {SEVERAL}").fetchone()
-        if row and row[0]:
-            idc = ident(c.identifier)
-            parts.append(f"select cast({idc} as varchar), amperity_id from "
-                         f"({sendable_sql(c, name)}) where {idc} in "
-                         f"(select identifier from {SEVERAL})")
-        con.execute(f"insert into {SUSPECTS} select distinct ?, identifier, amperity_id from "
-                    f"({' union all '.join(parts)}) where identifier is not null", [list_id])
+        planner.add_suspects(SUSPECTS, list_id, planned=plan is not None)
         return True
 
     def _skippable(self, con: duckdb.DuckDBPyConnection, todo: list[Campaign],

@@ -31,6 +31,7 @@ from loader.warehouse import (
     fields_mask,
     json_texts_sql,
     payload_sql,
+    sendable_sql,
     several_sql,
 )
 
@@ -165,6 +166,7 @@ class Planner:
         self.clear_mask = 0  # the fields the last planned campaign may clear
         # what the last build_desired planned: its campaign, mapped columns and their types
         self.campaign: Campaign | None = None
+        self.list_name: str | None = None
         self.columns: list[str] = []
         self.types: dict[str, str] = {}
         self.uncertain_list: str | None = None  # the list whose leftovers fill UNCERTAIN
@@ -237,7 +239,7 @@ class Planner:
             f"describe select * from ({source})").fetchall()}
         row = self.con.execute("select current_setting('TimeZone')").fetchone()
         timezone = str(row[0]) if row else ""
-        self.campaign, self.columns = campaign, columns
+        self.campaign, self.columns, self.list_name = campaign, columns, list_name
         self.prepared = None
         if (sample is None and list_id is not None and self._has_members(list_id)):
             self.prepared_uncertain = self.load_uncertain(list_id)
@@ -395,6 +397,28 @@ class Planner:
     union all
     select * from unconfirmed_upserts
 """
+
+    def add_suspects(self, table: str, list_id: str, planned: bool) -> None:
+        """Insert into ``table`` (list_id, identifier, amperity_id) the rows of the last
+        planned list that the recording must prove members of (``Store.record_recipients``):
+        every row the plan did not find unchanged (``DIFF``, when ``planned``; a list skipped
+        by its digest has none), every row not sent for an invalid phone number, and every
+        sendable row whose identifier is on several rows (``SEVERAL``)."""
+        assert self.campaign is not None and self.list_name is not None, "build_desired first"
+        c = self.campaign
+        parts = [f"select identifier, amperity_id from {WITHHELD_ROWS} "
+                 f"where starts_with(reason, 'invalid_')"]
+        if planned:
+            parts.append(f"select identifier, amperity_id from {DIFF}")
+        row = self.con.execute(f"select count(*) from {SEVERAL}").fetchone()
+        if row and row[0]:
+            idc = ident(c.identifier)
+            parts.append(f"select cast({idc} as varchar), amperity_id from "
+                         f"({sendable_sql(c, self.list_name)}) where {idc} in "
+                         f"(select identifier from {SEVERAL})")
+        self.con.execute(f"insert into {table} select distinct ?, identifier, amperity_id "
+                         f"from ({' union all '.join(parts)}) where identifier is not null",
+                         [list_id])
 
     def _several(self, campaign: Campaign, list_name: str, source: str) -> str:
         """Fill ``SEVERAL`` (the list's identifiers on several rows: one narrow group by);
