@@ -322,8 +322,8 @@ class Store:
             """The delivery's recipients (``SPAN_COLUMNS``): one
             row per (customer, sub-audience, treatment, list), control members once with no
             list. ``grouped=False`` skips the group by of the members (its costliest pass
-            after the join): exact when each customer appears once per list, and what a
-            caller checks (a delivery's recipients are grouped when it finds otherwise)."""
+            after the join): exact when no such key comes from two rows, which the caller
+            checks (``_open_spans``, ``_needs_group_by``)."""
             def pick(agg: str, column: str) -> str:
                 return f"{agg}(a.{column})" if grouped else f"a.{column}"
 
