@@ -33,6 +33,8 @@ from loader.warehouse import (
     payload_sql,
     sendable_sql,
     several_sql,
+    value_columns,
+    values_sql,
 )
 
 DESIRED = "_klaviyo_desired"
@@ -162,6 +164,7 @@ class Planner:
         self.schema = schema
         self.account_id = account_id
         self.has_state = table_exists(con, schema, "list_members")
+        self._columns_found: set[tuple[str, str]] = set()  # (table, column): _has_column
         self.bounds: list[tuple[int, int]] | None = None  # import jobs of the last plan
         self.clear_mask = 0  # the fields the last planned campaign may clear
         # what the last build_desired planned: its campaign, mapped columns and their types
@@ -173,6 +176,11 @@ class Planner:
         # the list whose CHANGED build_desired joined, and its UNCERTAIN count
         self.prepared: str | None = None
         self.prepared_uncertain = 0
+        # the list's rows as build_desired read them, and whether DESIRED left their values
+        # out (the narrow rows of the members path: values_sql fetches the few a diff renders)
+        self.source = ""
+        self.timezone = ""
+        self.narrow = False
         identity.empty(con)  # nothing withheld until identity.build says otherwise
         # the account-wide identity pass, run before the first list planned (None: done)
         self.identity: Callable[[], object] | None = None
@@ -192,10 +200,17 @@ class Planner:
         return self.identity_built
 
     def _has_column(self, table: str, column: str) -> bool:
+        """State's ``table`` has ``column``. A column found is remembered for the push (a
+        push never drops one); one missing is asked again (a dry run does not migrate)."""
+        if (table, column) in self._columns_found:
+            return True
         row = self.con.execute(
             "select count(*) from information_schema.columns where table_schema = ? "
             "and table_name = ? and column_name = ?", [self.schema, table, column]).fetchone()
-        return bool(row and row[0])
+        if row and row[0]:
+            self._columns_found.add((table, column))
+            return True
+        return False
 
     def _sent_columns(self, table: str = "list_members") -> str:
         """SENT, or nulls in their place for state written before they existed (a dry run
@@ -209,13 +224,7 @@ class Planner:
 
     def _has_sent_fields(self) -> bool:
         """State knows the fields sent (a dry run does not migrate older state)."""
-        if not self.has_state:
-            return False
-        row = self.con.execute(
-            "select count(*) from information_schema.columns where table_schema = ? "
-            "and table_name = 'list_members' and column_name = 'sent_fields'",
-            [self.schema]).fetchone()
-        return bool(row and row[0])
+        return self.has_state and self._has_column("list_members", "sent_fields")
 
     def build_desired(self, campaign: Campaign, list_name: str, columns: list[str],
                       sample: int | None, list_id: str | None = None) -> None:
@@ -240,14 +249,19 @@ class Planner:
         row = self.con.execute("select current_setting('TimeZone')").fetchone()
         timezone = str(row[0]) if row else ""
         self.campaign, self.columns, self.list_name = campaign, columns, list_name
+        self.source, self.timezone = source, timezone
         self.prepared = None
+        self.narrow = False
         if (sample is None and list_id is not None and self._has_members(list_id)):
             self.prepared_uncertain = self.load_uncertain(list_id)
             self.prepared = list_id
 
             def build(several: str) -> None:
+                # one row per identifier (several ""): the narrow rows, values left out
+                self.narrow = several == ""
                 self.con.execute(f"create or replace temp table {DESIRED} as " + desired_sql(
-                    campaign, list_name, columns, self.types, source, timezone, several))
+                    campaign, list_name, columns, self.types, source, timezone, several,
+                    keep_values=not self.narrow))
                 self.con.execute(f"create or replace temp table {CHANGED} as "
                                  f"{self.changed_sql(list_id)}")
 
@@ -508,6 +522,11 @@ where d.identifier is null or m.fingerprint is distinct from d.fingerprint
     or {self._reclustered()} or {self._clearing()}
 """
 
+    def _value_names(self) -> list[str]:
+        """The desired rows' value columns (``_v<i>``, ``desired_sql``)."""
+        assert self.campaign is not None
+        return [f"_v{i}" for i in range(len(value_columns(self.campaign, self.columns)))]
+
     @staticmethod
     def _reclustered(m: str = "m", d: str = "d") -> str:
         """SQL: a member (matched on the identifier) whose customer is not the desired
@@ -573,16 +592,22 @@ joined as (
     from {DESIRED} as d
 ),"""
         elif path == "changed":
+            # narrow desired rows: the values of the keys CHANGED renders, from the list's rows
+            values = ("" if not self.narrow else f"""
+    left join ({values_sql(self.campaign, self.columns, self.types, self.source,
+                           f"select d_identifier from {CHANGED} where render")}) as v
+        on v.identifier = c.d_identifier""")
+            v_cols = "".join(f", v.{c}" for c in self._value_names()) if self.narrow else ""
             joined = f"""
 members as ({self._members(list_id)}),
 joined as (
-    select d.* exclude (identifier), c.rid + 1 as seq, c.d_identifier, c.m_identifier,
+    select d.* exclude (identifier){v_cols}, c.rid + 1 as seq, c.d_identifier, c.m_identifier,
         c.m_fingerprint, k.profile_id, k.amperity_id as m_amperity_id,
         k.sent_email as m_sent_email, k.sent_phone_number as m_sent_phone_number,
         k.sent_external_id as m_sent_external_id, c.in_state, c.uncertain_fields,
         c.m_sent_fields, c.render
     from {CHANGED} as c
-    left join {DESIRED} as d on d.rowid = c.rid
+    left join {DESIRED} as d on d.rowid = c.rid{values}
     left join (select * from members
         where identifier in (select m_identifier from {CHANGED})) as k
         on k.identifier = c.m_identifier
@@ -711,6 +736,11 @@ from {DIFF} where kind = 'remove'
             path = "wide" if row and row[0] > WIDE_SHARE * max(row[1], 1) else "changed"
             if path == "wide":
                 self.con.execute(f"drop table {CHANGED}")  # (memory for the wide join)
+                if self.narrow:  # the wide join carries every value: the rows again, whole
+                    self.con.execute(f"create or replace temp table {DESIRED} as " + desired_sql(
+                        campaign, list_name, self.columns, self.types, self.source,
+                        self.timezone, ""))
+                    self.narrow = False
         self.con.execute(f"""
             create or replace temp table {DIFF} as
             select case when kind in ('add', 'change') then seq end as seq, * exclude (seq)
