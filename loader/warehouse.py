@@ -412,7 +412,7 @@ def kept_sql(campaign: Campaign, columns: list[str], types: dict[str, str],
 
 def desired_sql(campaign: Campaign, list_name: str, columns: list[str],
                 types: dict[str, str], source: str | None = None, timezone: str = "",
-                several: str | None = None, keep_values: bool = True) -> str:
+                several: str | None = None, narrow: bool = False) -> str:
     """One row per identifier the list should hold, not rendered.
 
     Columns: identifier (varchar), amperity_id (the customer sent: the smallest id among
@@ -435,9 +435,10 @@ def desired_sql(campaign: Campaign, list_name: str, columns: list[str],
     ``several``: a relation of the identifiers with several rows (``several_sql``, kept in a
     table by the caller), or ``""`` when the caller knows none or will check (the projection
     alone); default: ``several_sql`` inline.
-    ``keep_values``: False leaves the ``_v<i>`` columns out of the rows (the narrow rows a diff
-    against state joins; only with ``several=""``): ``values_sql`` fetches them for the few
-    keys a diff renders.
+    ``narrow``: the rows without ``fingerprint`` and the ``_v<i>`` values (only with
+    ``several=""``): what a plan against state keeps of every row, its diff joining the
+    rows themselves for their fingerprints and fetching the values of the few keys it renders
+    (``values_sql``).
     """
     idc = ident(campaign.identifier)
     values = value_columns(campaign, columns)
@@ -469,12 +470,11 @@ def desired_sql(campaign: Campaign, list_name: str, columns: list[str],
                                fingerprint_seeds(campaign, columns, types, timezone, True))
     v_cols = "".join(f", _v{i}" for i in range(len(values)))
     source = source or sendable_sql(campaign, list_name)
-    assert keep_values or several == "", "narrow desired rows are the plain projection only"
-    if not keep_values:
-        v_cols = ""
+    assert not narrow or several == "", "narrow desired rows are the plain projection only"
+    fingerprint = "" if narrow else f"\n        {single_fp} as fingerprint,"
     singles_final = f"""
-    select identifier, amperity_id, customers{sent_cols}, {fields('_v')} as fields,
-        {single_fp} as fingerprint, null::varchar as payload, null::varchar[] as holders{v_cols}
+    select identifier, amperity_id, customers{sent_cols}, {fields('_v')} as fields,{fingerprint}
+        null::varchar as payload, null::varchar[] as holders{"" if narrow else v_cols}
     from singles"""
     if several == "":  # the caller found every identifier on one row
         return f"""

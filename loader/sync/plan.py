@@ -37,6 +37,8 @@ from loader.warehouse import (
     values_sql,
 )
 
+# the list's desired rows (desired_sql): whole, or narrow (no values, no fingerprint) for a
+# list state knows whose identifiers are on one row each (Planner.narrow)
 DESIRED = "_klaviyo_desired"
 # the list's identifiers held by several rows (warehouse.several_sql): usually none
 SEVERAL = "_klaviyo_several"
@@ -176,8 +178,8 @@ class Planner:
         # the list whose CHANGED build_desired joined, and its UNCERTAIN count
         self.prepared: str | None = None
         self.prepared_uncertain = 0
-        # the list's rows as build_desired read them, and whether DESIRED left their values
-        # out (the narrow rows of the members path: values_sql fetches the few a diff renders)
+        # the list's rows as build_desired read them, and whether DESIRED holds narrow rows
+        # (no values, no fingerprint: changed_sql and diff_sql read the list's rows for them)
         self.source = ""
         self.timezone = ""
         self.narrow = False
@@ -239,7 +241,10 @@ class Planner:
         ``list_id``: the list this plan is for. When state holds members of it (and no sample
         is asked), the diff's narrow half (``CHANGED``) is joined here, over the desired rows
         built as if every identifier had one row: its counts prove it (``_single_rows``), so
-        no pass groups the list's rows by identifier unless one has several.
+        no pass groups the list's rows by identifier unless one has several. Those desired
+        rows are narrow (``narrow``: no values, no fingerprint; ``desired_sql``): ``CHANGED``
+        reads the list's rows again for their fingerprints, and ``diff_sql`` the values of the
+        keys it renders. When an identifier has several rows, they are built whole.
         """
         self.ready()
         self.clear_mask = fields_mask(campaign, columns)
@@ -257,11 +262,12 @@ class Planner:
             self.prepared = list_id
 
             def build(several: str) -> None:
-                # one row per identifier (several ""): the narrow rows, values left out
+                # one row per identifier (several ""): the narrow rows, which CHANGED joins
+                # by key (it reads the list's rows again for their fingerprints)
                 self.narrow = several == ""
                 self.con.execute(f"create or replace temp table {DESIRED} as " + desired_sql(
                     campaign, list_name, columns, self.types, source, timezone, several,
-                    keep_values=not self.narrow))
+                    narrow=self.narrow))
                 self.con.execute(f"create or replace temp table {CHANGED} as "
                                  f"{self.changed_sql(list_id)}")
 
@@ -497,25 +503,43 @@ class Planner:
 
     def changed_sql(self, list_id: str | None) -> str:
         """The narrow half of the diff (kept in ``CHANGED``): a full join of the desired rows'
-        (identifier, fingerprint, fields) with the members' (identifier, fingerprint, state
-        flags), keeping the keys that are not unchanged or have a field to clear.
+        (identifier, fingerprint, fields, amperity_id) with the members' (identifier,
+        fingerprint, state flags), keeping the keys that are not unchanged or have a field
+        to clear.
 
         A member whose customer changed (identity resolution gave the person a new
         ``amperity_id``, or another customer now holds a shared identifier) is kept too, even
         when its fingerprint is unchanged: nothing is sent for it, but state must name the
         customer now sent (``diff_sql``'s ``recluster``).
 
-        Columns: rid (the desired row's rowid; null for a member no longer desired),
-        d_identifier, m_identifier, m_fingerprint, in_state, uncertain_fields,
-        m_sent_fields, render (a desired row whose fingerprint state does not hold).
+        The desired side is ``DESIRED``, or, when it holds the narrow rows (``narrow``: no
+        fingerprint), the list's rows themselves, projected as ``DESIRED`` would hold them
+        (``desired_sql``, one row per identifier): their fingerprints are computed where they
+        are compared, never stored for the million rows whose fingerprint state holds.
+
+        Columns: rid (the desired row's rowid; null for a member no longer desired, and for
+        every row when ``DESIRED`` is narrow: ``diff_sql`` finds it by identifier),
+        d_identifier, d_amperity_id, d_fingerprint, d_fields, m_identifier, m_fingerprint,
+        in_state, uncertain_fields, m_sent_fields, render (a desired row whose fingerprint
+        state does not hold).
         """
+        if self.narrow:
+            assert self.campaign is not None and self.list_name is not None
+            rows = desired_sql(self.campaign, self.list_name, self.columns, self.types,
+                               self.source, self.timezone, "")
+            desired = (f"select null::bigint as rid, identifier, fingerprint, fields, "
+                       f"amperity_id from ({rows})")
+        else:
+            desired = (f"select rowid as rid, identifier, fingerprint, fields, amperity_id "
+                       f"from {DESIRED}")
         return f"""
 with members as ({self._members(list_id)})
-select d.rid, d.identifier as d_identifier, m.identifier as m_identifier,
+select d.rid, d.identifier as d_identifier, d.amperity_id as d_amperity_id,
+    d.fingerprint as d_fingerprint, d.fields as d_fields, m.identifier as m_identifier,
     m.fingerprint as m_fingerprint, m.in_state, m.uncertain_fields,
     m.sent_fields as m_sent_fields,
     d.identifier is not null and m.fingerprint is distinct from d.fingerprint as render
-from (select rowid as rid, identifier, fingerprint, fields, amperity_id from {DESIRED}) as d
+from ({desired}) as d
 full join (select identifier, fingerprint, in_state, uncertain_fields, sent_fields,
     amperity_id from members) as m on m.identifier = d.identifier
 where d.identifier is null or m.fingerprint is distinct from d.fingerprint
@@ -541,8 +565,10 @@ where d.identifier is null or m.fingerprint is distinct from d.fingerprint
         ``path`` says how the rows are joined (each gives the same rows):
 
         * ``changed``: from ``CHANGED`` (``changed_sql``, built first): only its keys fetch
-          their desired values (by rowid) and their members' other columns, so a push that
-          changes 1 % of a list moves 1 % of its values through a join;
+          their desired values (by rowid; from narrow desired rows, their position and sent
+          identifiers by identifier and the rendered keys' values from the list's rows,
+          ``values_sql``) and their members' other columns, so a push that changes 1 % of a
+          list moves 1 % of its values through a join;
         * ``wide``: one full join carrying every desired column (cheaper when most rows
           changed: a mapping change sends everyone);
         * ``none``: state knows no member of the list (a first push; the caller checks
@@ -592,22 +618,35 @@ joined as (
     from {DESIRED} as d
 ),"""
         elif path == "changed":
-            # narrow desired rows: the values of the keys CHANGED renders, from the list's rows
-            values = ("" if not self.narrow else f"""
-    left join ({values_sql(self.campaign, self.columns, self.types, self.source,
-                           f"select d_identifier from {CHANGED} where render")}) as v
-        on v.identifier = c.d_identifier""")
-            v_cols = "".join(f", v.{c}" for c in self._value_names()) if self.narrow else ""
+            if self.narrow:
+                # DESIRED's narrow rows: the desired columns from CHANGED, the row's position
+                # and sent identifiers by its identifier (one row each), and the values of
+                # the keys rendered from the list's rows
+                keys = f"select d_identifier from {CHANGED}"
+                values = values_sql(self.campaign, self.columns, self.types, self.source,
+                                    f"{keys} where render")
+                v_cols = "".join(f", v.{c}" for c in self._value_names())
+                sent_d = "".join(f", d.sent_{k}" for k in IDENTIFIERS)
+                desired = f"""c.d_amperity_id as amperity_id, 1::bigint as customers{sent_d},
+        c.d_fields as fields, c.d_fingerprint as fingerprint, null::varchar as payload,
+        null::varchar[] as holders{v_cols}, d.rid + 1 as seq"""
+                rows = f"""
+    left join (select rowid as rid, identifier, {SENT} from {DESIRED}
+        where identifier in ({keys})) as d on d.identifier = c.d_identifier
+    left join ({values}) as v on v.identifier = c.d_identifier"""
+            else:
+                desired = "d.* exclude (identifier), c.rid + 1 as seq"
+                rows = f"""
+    left join {DESIRED} as d on d.rowid = c.rid"""
             joined = f"""
 members as ({self._members(list_id)}),
 joined as (
-    select d.* exclude (identifier){v_cols}, c.rid + 1 as seq, c.d_identifier, c.m_identifier,
+    select {desired}, c.d_identifier, c.m_identifier,
         c.m_fingerprint, k.profile_id, k.amperity_id as m_amperity_id,
         k.sent_email as m_sent_email, k.sent_phone_number as m_sent_phone_number,
         k.sent_external_id as m_sent_external_id, c.in_state, c.uncertain_fields,
         c.m_sent_fields, c.render
-    from {CHANGED} as c
-    left join {DESIRED} as d on d.rowid = c.rid{values}
+    from {CHANGED} as c{rows}
     left join (select * from members
         where identifier in (select m_identifier from {CHANGED})) as k
         on k.identifier = c.m_identifier
