@@ -9,6 +9,7 @@ the database's used size after a checkpoint. No Klaviyo: only the recording step
 
     .venv/bin/python bench/recipients_bench.py --rows 1000000 --deliveries 4
     .venv/bin/python bench/recipients_bench.py --checkout /tmp/old --rows 1000000   # another tree
+    .venv/bin/python bench/recipients_bench.py --deliveries 1 --second-identifiers 1
 """
 
 from __future__ import annotations
@@ -28,6 +29,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--deliveries", type=int, default=4)
+    parser.add_argument("--second-identifiers", type=float, default=0.0, metavar="PCT",
+                        help="this %% of customers get a second row (another identifier, "
+                             "another segment): a customer recorded from two rows")
     parser.add_argument("--checkout", default=str(Path(__file__).resolve().parents[1]),
                         help="the tree whose loader/ records (default: this one)")
     args = parser.parse_args()
@@ -41,6 +45,12 @@ def main() -> None:
     folder = tempfile.mkdtemp(prefix="recipients-bench-")
     path = os.path.join(folder, "bench.duckdb")
     sync_bench.build(path, args.rows)
+    if args.second_identifiers:
+        con = duckdb.connect(path)
+        con.execute("insert into main.aud_bench select * replace ('second' || email as email, "
+                    "'seg0' as segment_id) from main.aud_bench "
+                    "where hash(amperity_id) % 10000 < ?", [round(args.second_identifiers * 100)])
+        con.close()
     campaign = SimpleNamespace(
         campaign_id="bench", campaign_name="Bench", campaign_type="recurring",
         audience_relation='"main"."aud_bench"', identifier="email", destination_id="k",
@@ -49,7 +59,8 @@ def main() -> None:
     for n in range(1, args.deliveries + 1):
         if n == 2:
             sync_bench.churn(path, args.rows)
-        con = duckdb.connect(path)
+        con = duckdb.connect(path, config={"memory_limit": "256MB",  # as loader.store.lock
+                                           "preserve_insertion_order": False})
         store = Store(con, "klaviyo_loader")
         store.ensure()
         with store.step("list_members"):

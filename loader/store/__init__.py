@@ -318,19 +318,12 @@ class Store:
             select amperity_id, sub_audience_id, treatment_id
             from {self.t(LEGACY_RECIPIENTS)}
             where {campaign_of} and is_sample and delivery_datetime > {last_full}"""
-        sendable = (f"from {c.audience_relation} as a where a.list_name in "
-                    f"(select list_name from lists) and not coalesce(a.is_control, false) "
-                    f"and a.shrink_reason is null")
-        unique_sql = (f"with lists(list_name, list_id) as (values {values}) "
-                      f"select coalesce(bool_and(n = d), true) from (select count(*) as n, "
-                      f"count(distinct a.amperity_id) as d {sendable} group by a.list_name)")
-
         def recorded(grouped: bool) -> str:
             """The delivery's recipients (``SPAN_COLUMNS``): one
             row per (customer, sub-audience, treatment, list), control members once with no
             list. ``grouped=False`` skips the group by of the members (its costliest pass
-            after the join): exact when each customer appears once per list, and what a
-            caller checks (a delivery's recipients are grouped when it finds otherwise)."""
+            after the join): exact when no such key comes from two rows, which the caller
+            checks (``_open_spans``, ``_needs_group_by``)."""
             def pick(agg: str, column: str) -> str:
                 return f"{agg}(a.{column})" if grouped else f"a.{column}"
 
@@ -373,11 +366,6 @@ class Store:
                     and e.sub_audience_id is not distinct from r.sub_audience_id
                     and e.treatment_id is not distinct from r.treatment_id"""
 
-        def unique() -> bool:
-            """Each customer appears once per list among the audience's sendable rows."""
-            row = self.con.execute(unique_sql).fetchone()
-            return bool(row and row[0])
-
         with self.step(RECIPIENT_SPANS, "recipients", "rejected_rows", "deliveries"):
             done = self.con.execute(
                 f"select status from {self.t('deliveries')} where delivery_id = ?",
@@ -395,7 +383,7 @@ class Store:
                     f"({recorded(grouped=True)})",
                     [delivery_id])
             else:
-                number = self._record_spans(account_id, c.campaign_id, recorded, unique)
+                number = self._record_spans(account_id, c.campaign_id, recorded)
             # duplicates and withheld identifiers: recorded once per delivery
             self.con.execute(f"""
                 insert into {self.t('rejected_rows')} (run_id, account_id, campaign_id,
@@ -430,16 +418,14 @@ class Store:
         return True
 
     def _record_spans(self, account_id: str, campaign_id: str,
-                      recorded: Callable[[bool], str], unique: Callable[[], bool]) -> int:
+                      recorded: Callable[[bool], str]) -> int:
         """A full delivery's recipients as spans, inside the caller's step; the delivery's
         number (one more than the campaign's last). ``recorded(grouped)``: the select of
-        ``SPAN_COLUMNS``; ``unique()``: whether each customer
-        appears once per list, so the recipients need no group by.
+        ``SPAN_COLUMNS``, grouped by the key (customer, sub-audience, treatment, list) or
+        not (exact when no key repeats among the audience's rows).
 
         With no open span (the campaign's first full delivery, or the first after an empty
-        audience or the upgrade) every recipient opens a span: no join, the recipients
-        grouped when ``unique()`` says so (a ``row_number()`` over a direct insert, instead of
-        the temp table's ``rowid``, measured 0.4 s slower at 1M).
+        audience or the upgrade) every recipient opens a span: :meth:`_open_spans`, no join.
 
         Otherwise the open spans (``last_number`` null) are compared with the recipients
         column by column, null-safe (``list_id`` is null for control members; an open span
@@ -462,15 +448,12 @@ class Store:
         row = self.con.execute(
             f"select count(*) from {spans} where account_id = ? and campaign_id = ? "
             f"and last_number is null", [account_id, campaign_id]).fetchone()
-        comparisons = (False, True) if row and row[0] else ()  # ungrouped, then grouped
+        if not (row and row[0]):  # nothing to compare with: every recipient opens a span
+            self._open_spans(account_id, campaign_id, number, recorded)
+            return number
         same = " and ".join(f"n.{col} is not distinct from o.{col}" for col in SPAN_COLUMNS)
         try:
-            if not comparisons:  # nothing to compare with: every recipient opens a span
-                self.con.execute(
-                    f"create or replace temp table _klaviyo_span_diff as select {cols}, "
-                    f"null::bigint as first_number, null::bigint as span_no "
-                    f"from ({recorded(not unique())})")
-            for grouped in comparisons:
+            for grouped in (False, True):
                 # one join finds both sides: recipients no open span matches (o.span_no
                 # null: to open) and open spans no recipient matches (n.matched null: to
                 # close); the opened are numbered by their row in it (``rowid``, from 1:
@@ -506,6 +489,60 @@ class Store:
             with contextlib.suppress(duckdb.Error):
                 self.con.execute("drop table if exists _klaviyo_span_diff")
         return number
+
+    def _open_spans(self, account_id: str, campaign_id: str, number: int,
+                    recorded: Callable[[bool], str]) -> None:
+        """Open a span at ``number`` for every recipient (the campaign has no open span),
+        inside the caller's step. The recipients are taken without their group by (no
+        audience-wide check up front), each with a 64-bit hash of its key (customer,
+        sub-audience, treatment, list). Two rows with one hash are then the only possible
+        departures from the grouped recipients: a key from two rows (a customer with two
+        identifiers, or one identifier from two segments, in one list) or, rarely, two keys
+        with one hash. Those rows (a group by of one bigint finds them) are every row of
+        their keys; they are replaced by their groups, aggregated as ``recorded(True)``
+        aggregates the audience's rows, so every span is a grouped recipient and the whole
+        audience is grouped by no one. That is done in a temp table before the one insert
+        into the spans (rows deleted from the spans in the step that wrote them made its
+        commit cost 0.7 s at 1M), which numbers them by their row in it (``rowid``, from 1:
+        unique, and free, where a ``row_number()`` cost 0.4 s more at 1M; the hash itself
+        as ``span_no`` stored 15 % more, a random bigint per span)."""
+        spans = self.t(RECIPIENT_SPANS)
+        cols = ", ".join(SPAN_COLUMNS)
+        key = ("amperity_id", "sub_audience_id", "treatment_id", "list_id")
+        diff = "_klaviyo_span_diff"
+        try:
+            self.con.execute(
+                f"create or replace temp table {diff} as select {cols}, "
+                f"hash({', '.join(key)}) as h from ({recorded(False)})")
+            self.con.execute(
+                f"create or replace temp table _klaviyo_span_repeats as select h "
+                f"from {diff} group by h having count(*) > 1")
+            row = self.con.execute("select count(*) from _klaviyo_span_repeats").fetchone()
+            if row and row[0]:
+                # the rows of a repeated hash are every row of their keys (the hash is the
+                # key's): grouped as ``recorded(True)`` groups them (any_value of the
+                # names, the least segment id and name), control members apart (grouped)
+                self.con.execute(
+                    f"create or replace temp table _klaviyo_span_grouped as select "
+                    f"amperity_id, sub_audience_id, any_value(sub_audience_name) as "
+                    f"sub_audience_name, treatment_id, any_value(treatment_name) as "
+                    f"treatment_name, is_control, list_id, min(segment_id) as segment_id, "
+                    f"min(segment_name) as segment_name from {diff} where h in "
+                    f"(select h from _klaviyo_span_repeats) "
+                    f"group by {', '.join(key)}, is_control")
+                self.con.execute(f"delete from {diff} where h in "
+                                 f"(select h from _klaviyo_span_repeats)")
+                self.con.execute(f"insert into {diff} select {cols}, null "
+                                 f"from _klaviyo_span_grouped")
+            self.con.execute(
+                f"insert into {spans} (account_id, campaign_id, {cols}, first_number, "
+                f"span_no, last_number) select ?, ?, {cols}, ?, rowid - (select min(rowid) "
+                f"from {diff}) + 1, null from {diff}",
+                [account_id, campaign_id, number])
+        finally:
+            for temp in (diff, "_klaviyo_span_repeats", "_klaviyo_span_grouped"):
+                with contextlib.suppress(duckdb.Error):
+                    self.con.execute(f"drop table if exists {temp}")
 
     def _not_members(self, account_id: str, suspects: str) -> bool:
         """Fill ``NOT_MEMBERS`` with the suspects (list, identifier, customer) that

@@ -251,6 +251,12 @@ class Campaign:
             f"after delivery {len(self.deliveries)}: {sum(missing.values())} rows missing "
             f"{sorted(missing, key=repr)[:3]}, {sum(extra.values())} extra "
             f"{sorted(extra, key=repr)[:3]}")
+        # a span's identity (schema.KEYS: what a PostgreSQL or Spark copy of a step keys
+        # its rows by, and what a later delivery closes a span by) is never null, never shared
+        (n, keys, numbered), = query(self.path, f"""select count(*), count(distinct (
+            account_id, campaign_id, first_number, span_no)), count(span_no)
+            from {S}.recipient_spans""")
+        assert n == keys == numbered, (n, keys, numbered)
         return delivery_id
 
 
@@ -388,6 +394,10 @@ def test_a_customer_with_two_rows_for_one_key_is_recorded_once(klaviyo_emulator,
         where amperity_id in ('c07', 'c08', 'c40') and last_number is null group by all
         order by all"""
     assert query(path, keys) == [("c07", 1), ("c08", 1)]
+    # each its least segment id and name (c08's second row; c07's first)
+    assert query(path, f"""select amperity_id, segment_id, segment_name
+        from {S}.recipient_spans where amperity_id in ('c07', 'c08') order by all""") == [
+        ("c07", "seg_vip", "VIP customers"), ("c08", "seg_b", "B")]
     spans = stored(path)
     c.push(rows)  # 2: unchanged (each customer's other row differs from its span)
     assert stored(path) == spans
