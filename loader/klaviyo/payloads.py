@@ -86,36 +86,57 @@ def profile_sql(columns: list[str], identifier: str, update_contacts: bool,
     ``columns`` are the mapped Klaviyo columns (each a column of JSON text or NULL).
     With ``update_contacts`` off only the identifier is sent (membership only).
     ``ref(column)``: the SQL naming the column's JSON text (default: the column itself).
+
+    The text is one ``concat`` of constant pieces and the values themselves (``concat`` skips
+    a NULL): each key comes with its comma when something precedes it, decided by the
+    presence of the values before it, so no piece is a string made for the occasion (a
+    ``key || value`` pair, a ``concat_ws`` of pairs, a nested object) only to be copied into
+    the next: a first push renders every profile of its audience.
     """
     cols = columns if update_contacts else [identifier]
     profile = [c for c in cols if placement(c) == "profile"]
     location = [c for c in cols if placement(c) == "location"]
     props = [c for c in cols if placement(c) == "property"]
 
-    def pairs(names: list[str]) -> str:
-        return ", ".join(
-            f"case when {ref(c)} is not null then {_key(c)} || {ref(c)} end" for c in names
-        )
+    def some(refs: list[str], test: str = "is not null") -> str:
+        return " or ".join(f"{r} {test}" for r in refs)
 
-    def nested(key: str, names: list[str]) -> str:
-        return f"""'"{key}":{{' || nullif(concat_ws(',', {pairs(names)}), '') || '}}'"""
+    def piece(when: str, text: str, before: str) -> str:
+        """``text`` when ``when`` holds, after a comma when ``before`` (SQL or '') holds too."""
+        if not before:
+            return f"case when {when} then {sql_str(text)} end"
+        return (f"case when {when} then case when {before} then {sql_str(',' + text)} "
+                f"else {sql_str(text)} end end")
 
-    parts = [pairs(profile)] if profile else []
-    if location:
-        parts.append(nested("location", location))
-    if props:
-        parts.append(nested("properties", props))
-    attributes = f"concat_ws(',', {', '.join(parts)})"
-    meta = "''"
-    if props:
-        unset = ", ".join(
-            f"case when {ref(c)} is null then {sql_str(json.dumps(c))} end" for c in props
-        )
-        meta = (
-            f"""coalesce(',"meta":{{"patch_properties":{{"unset":[' || """
-            f"""nullif(concat_ws(',', {unset}), '') || ']}}}}', '')"""
-        )
-    return f"""'{{"type":"profile","attributes":{{' || {attributes} || '}}' || {meta} || '}}'"""
+    def members(names: list[str], before: list[str]) -> list[str]:
+        """``"key":value`` of each non-null column, comma-separated, after ``before``'s."""
+        out: list[str] = []
+        refs = list(before)
+        for c in names:
+            r = ref(c)
+            out += [piece(f"{r} is not null", json.dumps(c) + ":", some(refs)), r]
+            refs.append(r)
+        return out
+
+    args = [sql_str('{"type":"profile","attributes":{'), *members(profile, [])]
+    top = [ref(c) for c in profile]  # the attributes' values so far
+    for key, names in (("location", location), ("properties", props)):
+        if not names:
+            continue
+        refs = [ref(c) for c in names]
+        args += [piece(some(refs), json.dumps(key) + ":{", some(top)), *members(names, []),
+                 f"case when {some(refs)} then '}}' end"]
+        top += refs
+    args.append("'}'")
+    if props:  # NULL custom properties: cleared by the import
+        refs = [ref(c) for c in props]
+        args.append(piece(some(refs, "is null"),
+                          ',"meta":{"patch_properties":{"unset":[', ""))
+        args += [piece(f"{r} is null", json.dumps(c), some(refs[:i], "is null"))
+                 for i, (c, r) in enumerate(zip(props, refs, strict=True))]
+        args.append(f"case when {some(refs, 'is null')} then ']}}}}' end")
+    args.append("'}'")
+    return f"concat({', '.join(args)})"
 
 
 BODY_HEAD = '{"data":{"type":"profile-bulk-import-job","attributes":{"profiles":{"data":['
