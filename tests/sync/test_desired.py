@@ -242,7 +242,7 @@ def test_a_job_body_holds_its_profiles_in_seq_order_however_the_rows_lie() -> No
         assert [r[0] for r in rows if r[0] is not None] != sorted(
             r[0] for r in rows if r[0] is not None)  # the table's rows lie out of seq order
         for a, b in ((1, 90_033), (301, 3_000), (0, 0), (7, 8), (90_000, 99_999)):
-            want = [p for s, p in sorted((r for r in rows if r[0] is not None))
+            want = [p for s, p in sorted(r for r in rows if r[0] is not None)
                     if a <= s <= b]
             assert job_body(con, a, b, "AbC123") == (
                 import_job_body(want, "AbC123").encode(), len(want))
