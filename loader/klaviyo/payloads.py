@@ -79,8 +79,42 @@ def aggregate_json(column: str, where: str | None = None) -> str:
     return f"to_json(cast(min({col}){f} as varchar))"
 
 
+def _objects(columns: list[str], identifier: str, update_contacts: bool,
+             ref: Callable[[str], str]) -> dict[str, list[str]]:
+    """The profile's objects and, for each, its members' presence (SQL conditions): the
+    attributes (profile fields, then the location and properties objects, present when one
+    of their members is), the location, the properties, and the names to unset."""
+    cols = columns if update_contacts else [identifier]
+    profile = [c for c in cols if placement(c) == "profile"]
+    location = [c for c in cols if placement(c) == "location"]
+    props = [c for c in cols if placement(c) == "property"]
+    out = {"location": [f"{ref(c)} is not null" for c in location],
+           "properties": [f"{ref(c)} is not null" for c in props],
+           "unset": [f"{ref(c)} is null" for c in props]}
+    out["attributes"] = [f"{ref(c)} is not null" for c in profile] + [
+        f"({_first(out[k])}) is not null" for k in ("location", "properties") if out[k]]
+    return out
+
+
+def _first(present: list[str]) -> str:
+    """SQL: the position of the first of ``present`` (conditions) that holds, else NULL."""
+    return f"case {' '.join(f'when {p} then {i}' for i, p in enumerate(present))} end"
+
+
+FIRSTS = "_first_"  # profile_firsts_sql's column prefix
+
+
+def profile_firsts_sql(columns: list[str], identifier: str, update_contacts: bool,
+                       ref: Callable[[str], str] = ident) -> str:
+    """SQL select items (``_first_<object>``): where each object of the profile starts (the
+    position of its first present member), for ``profile_sql(…, firsts=True)`` one
+    projection later: found once a row instead of once a member."""
+    objects = _objects(columns, identifier, update_contacts, ref)
+    return ", ".join(f"{_first(p)} as {FIRSTS}{k}" for k, p in objects.items() if len(p) > 1)
+
+
 def profile_sql(columns: list[str], identifier: str, update_contacts: bool,
-                ref: Callable[[str], str] = ident) -> str:
+                ref: Callable[[str], str] = ident, firsts: bool = False) -> str:
     """SQL for the profile JSON text over a relation whose columns hold JSON texts.
 
     ``columns`` are the mapped Klaviyo columns (each a column of JSON text or NULL).
@@ -88,53 +122,45 @@ def profile_sql(columns: list[str], identifier: str, update_contacts: bool,
     ``ref(column)``: the SQL naming the column's JSON text (default: the column itself).
 
     The text is one ``concat`` of constant pieces and the values themselves (``concat`` skips
-    a NULL): each key comes with its comma when something precedes it, decided by the
-    presence of the values before it, so no piece is a string made for the occasion (a
-    ``key || value`` pair, a ``concat_ws`` of pairs, a nested object) only to be copied into
-    the next: a first push renders every profile of its audience.
+    a NULL), so no piece is a string made only to be copied into the next (a ``key || value``
+    pair, a ``concat_ws`` of pairs, a nested object): a first push renders every profile of
+    its audience. Each member of an object (a key and its value, a nested object, a name to
+    unset) comes after a comma unless it is the first present member of its object: the
+    position of that one is the object's ``case`` (``_first``), repeated in each member's
+    SQL, or, with ``firsts``, read from the columns ``profile_firsts_sql`` adds one
+    projection before (the SQL then grows with the columns, not with their square).
     """
     cols = columns if update_contacts else [identifier]
-    profile = [c for c in cols if placement(c) == "profile"]
-    location = [c for c in cols if placement(c) == "location"]
     props = [c for c in cols if placement(c) == "property"]
+    objects = _objects(columns, identifier, update_contacts, ref)
 
-    def some(refs: list[str], test: str = "is not null") -> str:
-        return " or ".join(f"{r} {test}" for r in refs)
-
-    def piece(when: str, text: str, before: str) -> str:
-        """``text`` when ``when`` holds, after a comma when ``before`` (SQL or '') holds too."""
-        if not before:
-            return f"case when {when} then {sql_str(text)} end"
-        return (f"case when {when} then case when {before} then {sql_str(',' + text)} "
-                f"else {sql_str(text)} end end")
-
-    def members(names: list[str], before: list[str]) -> list[str]:
-        """``"key":value`` of each non-null column, comma-separated, after ``before``'s."""
+    def members(key: str, items: list[tuple[str, list[str]]]) -> list[str]:
+        present = objects[key]
+        at = f"{FIRSTS}{key}" if firsts else _first(present)
         out: list[str] = []
-        refs = list(before)
-        for c in names:
-            r = ref(c)
-            out += [piece(f"{r} is not null", json.dumps(c) + ":", some(refs)), r]
-            refs.append(r)
+        for i, (p, (text, pieces)) in enumerate(zip(present, items, strict=True)):
+            if i == 0:
+                out.append(f"case when {p} then {sql_str(text)} end")
+            else:
+                out.append(f"case when {p} then case when {at} = {i} "
+                           f"then {sql_str(text)} else {sql_str(',' + text)} end end")
+            out += pieces
         return out
 
-    args = [sql_str('{"type":"profile","attributes":{'), *members(profile, [])]
-    top = [ref(c) for c in profile]  # the attributes' values so far
-    for key, names in (("location", location), ("properties", props)):
-        if not names:
-            continue
-        refs = [ref(c) for c in names]
-        args += [piece(some(refs), json.dumps(key) + ":{", some(top)), *members(names, []),
-                 f"case when {some(refs)} then '}}' end"]
-        top += refs
-    args.append("'}'")
-    if props:  # NULL custom properties: cleared by the import
-        refs = [ref(c) for c in props]
-        args.append(piece(some(refs, "is null"),
-                          ',"meta":{"patch_properties":{"unset":[', ""))
-        args += [piece(f"{r} is null", json.dumps(c), some(refs[:i], "is null"))
-                 for i, (c, r) in enumerate(zip(props, refs, strict=True))]
-        args.append(f"case when {some(refs, 'is null')} then ']}}}}' end")
+    items = [(json.dumps(c) + ":", [ref(c)]) for c in cols if placement(c) == "profile"]
+    for key, kind in (("location", "location"), ("properties", "property")):
+        names = [c for c in cols if placement(c) == kind]
+        if names:
+            items.append((json.dumps(key) + ":{", [
+                *members(key, [(json.dumps(c) + ":", [ref(c)]) for c in names]),
+                f"case when {objects['attributes'][len(items)]} then '}}' end"]))
+    args = [sql_str('{"type":"profile","attributes":{'), *members("attributes", items), "'}'"]
+    if props:
+        some = f"({_first(objects['unset'])}) is not null"
+        head = sql_str(',"meta":{"patch_properties":{"unset":[')
+        args += [f"case when {some} then {head} end",
+                 *members("unset", [(json.dumps(c), []) for c in props]),
+                 f"case when {some} then ']}}}}' end"]
     args.append("'}'")
     return f"concat({', '.join(args)})"
 

@@ -7,7 +7,13 @@ import json
 
 import duckdb
 
-from loader.klaviyo.payloads import aggregate_json, import_job_body, placement, profile_sql
+from loader.klaviyo.payloads import (
+    aggregate_json,
+    import_job_body,
+    placement,
+    profile_firsts_sql,
+    profile_sql,
+)
 from loader.sync.plan import batch_bounds
 
 # Klaviyo's bulk import limits (Bulk Import Profiles: at most 10,000 profiles and 5 MB a
@@ -113,24 +119,28 @@ def _reference(columns: list[str], values: dict[str, str | None]) -> str:
 
 
 def test_every_pattern_of_nulls_renders_the_documented_bytes() -> None:
-    """profile_sql places each comma by the values present before it: every combination of
-    NULLs (the identifier's too) in every placement, first or not, renders byte for byte
-    the text built in Python."""
+    """profile_sql places each comma by the first value present in its object: every
+    combination of NULLs (the identifier's too) in every placement, first or not, renders
+    byte for byte the text built in Python, whether the objects' first members are found
+    inline or read from ``profile_firsts_sql``'s columns."""
     con = duckdb.connect()
     for columns in (["first_name", "email", "city", "zip", "tier", "it's \"odd\""],
                     ["email", "latitude", "p1", "last_name"], ["zip", "p1", "email"]):
         refs = {c: f"c{i}" for i, c in enumerate(columns)}
-        sql = profile_sql(columns, "email", True, refs.__getitem__)
+        inline = profile_sql(columns, "email", True, refs.__getitem__)
+        firsts = profile_firsts_sql(columns, "email", True, refs.__getitem__)
+        read = profile_sql(columns, "email", True, refs.__getitem__, firsts=True)
         cases = list(itertools.product((None, '"v"', "1.50", '["a","b"]'), repeat=len(columns)))
         con.execute("create or replace table t as select * from (values "
                     + ", ".join("(" + ", ".join("null" if v is None else f"'{v}'" for v in vals)
                                 + ")" for vals in cases) + ") as v("
                     + ", ".join(refs.values()) + ")")
-        rendered = con.execute(f"select {', '.join(refs.values())}, {sql} from t").fetchall()
+        rendered = con.execute(f"select {', '.join(refs.values())}, {inline}, {read} "
+                               f"from (select *, {firsts} from t)").fetchall()
         assert len(rendered) == len(cases)
         for row in rendered:
-            values = dict(zip(columns, row[:-1], strict=True))
-            assert row[-1] == _reference(columns, values), values
+            values = dict(zip(columns, row[:-2], strict=True))
+            assert row[-2] == row[-1] == _reference(columns, values), values
     only = profile_sql(["email", "city", "p1"], "email", False, lambda c: f"'\"{c}\"'")
     assert con.execute(f"select {only}").fetchone() == (
         '{"type":"profile","attributes":{"email":"email"}}',)
