@@ -3,8 +3,10 @@ own peak memory on audiences the emulator could not hold (10M profiles would nee
 the emulator). It answers the few calls an initial push makes, at the ``requests`` transport
 level, so the loader runs unchanged (its ``KlaviyoClient`` over a ``requests.Session``): every
 import job is accepted and reported complete with nothing refused. It lives as long as one
-push process, so it serves initial pushes only (a second push would find no list and create
-it again). Bench only; tests use the emulator.
+push process; one adapter mounted on each push of one process (``bench/statements_bench.py
+--sink``) also serves the pushes after the first: a profile look-up answers an id made from
+each value asked (``P:<value>``, as if every value were a profile) and a removal is accepted.
+Bench only; tests use the emulator.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ import requests
 from requests.adapters import BaseAdapter
 
 JOB = re.compile(r"/api/profile-bulk-import-jobs/([^/?]+)$")
+ANY = re.compile(r"any\((\w+),\[(.*?)\]\)")  # a look-up's filter: the field, its values
+VALUE = re.compile(r'"((?:[^"\\]|\\.)*)"')
 
 
 class SinkAdapter(BaseAdapter):
@@ -61,13 +65,20 @@ class SinkAdapter(BaseAdapter):
         elif (m := JOB.search(path)) and method == "GET":
             doc = {"data": self._job(m.group(1))}
         elif path == "/api/profiles" and method == "GET":
-            doc = {"data": [], "links": {}}
+            query = unquote_plus((request.url or "").partition("?")[2])
+            found = ANY.search(query)
+            doc = {"data": [{"type": "profile", "id": f"P:{v}",
+                             "attributes": {found.group(1): v}}
+                            for v in VALUE.findall(found.group(2))] if found else [],
+                   "links": {}}
+        elif path.endswith("/relationships/profiles") and method == "DELETE":
+            status, doc = 204, None
         else:  # the scope probes' PATCHes of ids nobody has
             status, doc = 404, {"errors": [{"status": "404", "code": "not_found",
                                             "title": "Not found", "detail": "Not found"}]}
         resp = requests.Response()
         resp.status_code = status
-        resp._content = json.dumps(doc).encode()
+        resp._content = b"" if doc is None else json.dumps(doc).encode()
         resp.headers["Content-Type"] = "application/vnd.api+json"
         resp.url = request.url or ""
         resp.request = request
