@@ -229,6 +229,31 @@ def test_shared_identifiers_are_not_silently_merged(klaviyo_emulator, path) -> N
     assert sum(r.added + r.updated + r.removed for r in again.lists) == 0
 
 
+def test_a_change_records_the_identifiers_its_profile_is_sent_with(klaviyo_emulator, path
+                                                                   ) -> None:
+    """A list state knows is planned from narrow desired rows (no values kept; the diff
+    reads the rendered keys' values and the sent identifiers back by identifier): a change
+    records the identifiers the profile is now sent with, from the audience, not state's."""
+    c = customers()
+    write(path, {"newsletter": list(c.values())})
+    assert run(klaviyo_emulator, path, "newsletter").exit_code == EXIT_OK
+    c["m-3"].first_name = "Catherine"  # a change, its phone as before
+    c["m-4"].first_name = "Daniel"
+    c["m-4"].phone_number = "+12065559999"  # a change that sends another phone
+    write(path, {"newsletter": list(c.values())})
+    result = run(klaviyo_emulator, path, "newsletter")
+    assert result.exit_code == EXIT_OK, result.error
+    assert (result.lists[0].updated, result.lists[0].unchanged) == (2, 3)
+    assert query(path, "select identifier, sent_phone_number from klaviyo_loader.list_members "
+                       "order by 1") == [
+        ("ann@example.com", "+12065550101"), ("bob@example.com", "+12065550202"),
+        ("cat@example.com", "+12065550303"), ("dan@example.com", "+12065559999"),
+        ("eve@example.com", "+12065550505")]
+    assert klaviyo_emulator.find_profile(email="cat@example.com")["first_name"] == "Catherine"
+    assert klaviyo_emulator.find_profile(email="dan@example.com")["phone_number"] == (
+        "+12065559999")
+
+
 def test_state_from_before_identifiers_were_kept_still_loses_no_removal(klaviyo_emulator, path
                                                                        ) -> None:
     """State without the sent_* columns (an older loader): migrated, and the list is read."""
