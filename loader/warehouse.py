@@ -26,6 +26,7 @@ from loader.klaviyo.payloads import (
     aggregate_json,
     ident,
     placement,
+    profile_firsts_sql,
     profile_sql,
     sql_str,
     value_json,
@@ -383,14 +384,31 @@ def json_texts_sql(campaign: Campaign, columns: list[str], types: dict[str, str]
                                   False, "_j"))
 
 
-def payload_sql(campaign: Campaign, columns: list[str], identifier: str = "identifier") -> str:
-    """SQL: the JSON:API profile over a relation with ``identifier`` and the ``_j<i>`` texts."""
+def _payload_ref(campaign: Campaign, columns: list[str], identifier: str
+                 ) -> Callable[[str], str]:
     index = {c: i for i, c in enumerate(value_columns(campaign, columns))}
 
     def ref(c: str) -> str:
         return f"to_json({identifier})" if c == campaign.identifier else f"_j{index[c]}"
 
-    return profile_sql(columns, campaign.identifier, campaign.update_contacts, ref)
+    return ref
+
+
+def payload_sql(campaign: Campaign, columns: list[str], identifier: str = "identifier",
+                firsts: bool = False) -> str:
+    """SQL: the JSON:API profile over a relation with ``identifier`` and the ``_j<i>`` texts
+    (and, with ``firsts``, the columns of ``payload_firsts_sql``)."""
+    return profile_sql(columns, campaign.identifier, campaign.update_contacts,
+                       _payload_ref(campaign, columns, identifier), firsts)
+
+
+def payload_firsts_sql(campaign: Campaign, columns: list[str],
+                       identifier: str = "identifier") -> str:
+    """SQL select items over the relation ``payload_sql`` reads: where each object of the
+    profile starts (``profile_firsts_sql``), for ``payload_sql(…, firsts=True)``; may be
+    empty (no object of several members)."""
+    return profile_firsts_sql(columns, campaign.identifier, campaign.update_contacts,
+                              _payload_ref(campaign, columns, identifier))
 
 
 def several_sql(campaign: Campaign, list_name: str, source: str | None = None) -> str:

@@ -79,43 +79,90 @@ def aggregate_json(column: str, where: str | None = None) -> str:
     return f"to_json(cast(min({col}){f} as varchar))"
 
 
+def _objects(columns: list[str], identifier: str, update_contacts: bool,
+             ref: Callable[[str], str]) -> dict[str, list[str]]:
+    """The profile's objects and, for each, its members' presence (SQL conditions): the
+    attributes (profile fields, then the location and properties objects, present when one
+    of their members is), the location, the properties, and the names to unset."""
+    cols = columns if update_contacts else [identifier]
+    profile = [c for c in cols if placement(c) == "profile"]
+    location = [c for c in cols if placement(c) == "location"]
+    props = [c for c in cols if placement(c) == "property"]
+    out = {"location": [f"{ref(c)} is not null" for c in location],
+           "properties": [f"{ref(c)} is not null" for c in props],
+           "unset": [f"{ref(c)} is null" for c in props]}
+    out["attributes"] = [f"{ref(c)} is not null" for c in profile] + [
+        f"({_first(out[k])}) is not null" for k in ("location", "properties") if out[k]]
+    return out
+
+
+def _first(present: list[str]) -> str:
+    """SQL: the position of the first of ``present`` (conditions) that holds, else NULL."""
+    return f"case {' '.join(f'when {p} then {i}' for i, p in enumerate(present))} end"
+
+
+FIRSTS = "_first_"  # profile_firsts_sql's column prefix
+
+
+def profile_firsts_sql(columns: list[str], identifier: str, update_contacts: bool,
+                       ref: Callable[[str], str] = ident) -> str:
+    """SQL select items (``_first_<object>``): where each object of the profile starts (the
+    position of its first present member), for ``profile_sql(…, firsts=True)`` one
+    projection later: found once a row instead of once a member."""
+    objects = _objects(columns, identifier, update_contacts, ref)
+    return ", ".join(f"{_first(p)} as {FIRSTS}{k}" for k, p in objects.items() if len(p) > 1)
+
+
 def profile_sql(columns: list[str], identifier: str, update_contacts: bool,
-                ref: Callable[[str], str] = ident) -> str:
+                ref: Callable[[str], str] = ident, firsts: bool = False) -> str:
     """SQL for the profile JSON text over a relation whose columns hold JSON texts.
 
     ``columns`` are the mapped Klaviyo columns (each a column of JSON text or NULL).
     With ``update_contacts`` off only the identifier is sent (membership only).
     ``ref(column)``: the SQL naming the column's JSON text (default: the column itself).
+
+    The text is one ``concat`` of constant pieces and the values themselves (``concat`` skips
+    a NULL), so no piece is a string made only to be copied into the next (a ``key || value``
+    pair, a ``concat_ws`` of pairs, a nested object): a first push renders every profile of
+    its audience. Each member of an object (a key and its value, a nested object, a name to
+    unset) comes after a comma unless it is the first present member of its object: the
+    position of that one is the object's ``case`` (``_first``), repeated in each member's
+    SQL, or, with ``firsts``, read from the columns ``profile_firsts_sql`` adds one
+    projection before (the SQL then grows with the columns, not with their square).
     """
     cols = columns if update_contacts else [identifier]
-    profile = [c for c in cols if placement(c) == "profile"]
-    location = [c for c in cols if placement(c) == "location"]
     props = [c for c in cols if placement(c) == "property"]
+    objects = _objects(columns, identifier, update_contacts, ref)
 
-    def pairs(names: list[str]) -> str:
-        return ", ".join(
-            f"case when {ref(c)} is not null then {_key(c)} || {ref(c)} end" for c in names
-        )
+    def members(key: str, items: list[tuple[str, list[str]]]) -> list[str]:
+        present = objects[key]
+        at = f"{FIRSTS}{key}" if firsts else _first(present)
+        out: list[str] = []
+        for i, (p, (text, pieces)) in enumerate(zip(present, items, strict=True)):
+            if i == 0:
+                out.append(f"case when {p} then {sql_str(text)} end")
+            else:
+                out.append(f"case when {p} then case when {at} = {i} "
+                           f"then {sql_str(text)} else {sql_str(',' + text)} end end")
+            out += pieces
+        return out
 
-    def nested(key: str, names: list[str]) -> str:
-        return f"""'"{key}":{{' || nullif(concat_ws(',', {pairs(names)}), '') || '}}'"""
-
-    parts = [pairs(profile)] if profile else []
-    if location:
-        parts.append(nested("location", location))
+    items = [(json.dumps(c) + ":", [ref(c)]) for c in cols if placement(c) == "profile"]
+    for key, kind in (("location", "location"), ("properties", "property")):
+        names = [c for c in cols if placement(c) == kind]
+        if names:
+            items.append((json.dumps(key) + ":{", [
+                *members(key, [(json.dumps(c) + ":", [ref(c)]) for c in names]),
+                f"case when {objects['attributes'][len(items)]} then '}}' end"]))
+    args = [sql_str('{"type":"profile","attributes":{'), *members("attributes", items), "'}'"]
     if props:
-        parts.append(nested("properties", props))
-    attributes = f"concat_ws(',', {', '.join(parts)})"
-    meta = "''"
-    if props:
-        unset = ", ".join(
-            f"case when {ref(c)} is null then {sql_str(json.dumps(c))} end" for c in props
-        )
-        meta = (
-            f"""coalesce(',"meta":{{"patch_properties":{{"unset":[' || """
-            f"""nullif(concat_ws(',', {unset}), '') || ']}}}}', '')"""
-        )
-    return f"""'{{"type":"profile","attributes":{{' || {attributes} || '}}' || {meta} || '}}'"""
+        some = f"({_first(objects['unset'])}) is not null"
+        head = sql_str(',"meta":{"patch_properties":{"unset":[')
+        args += [f"case when {some} then {head} end",
+                 *members("unset", [(json.dumps(c), []) for c in props]),
+                 f"case when {some} then ']}}}}' end"]
+    args.append("'}'")
+    return f"concat({', '.join(args)})"
 
 
 BODY_HEAD = '{"data":{"type":"profile-bulk-import-job","attributes":{"profiles":{"data":['

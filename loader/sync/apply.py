@@ -36,6 +36,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from operator import itemgetter
 from typing import Any
 
 import duckdb
@@ -153,6 +154,25 @@ class Job:
     def size(self) -> int:
         """Its profiles (at most its seq range's width when state alone knows the job)."""
         return self.rows if self.rows is not None else self.seq_to - self.seq_from + 1
+
+
+def job_body(con: duckdb.DuckDBPyConnection, seq_from: int, seq_to: int,
+             list_id: str) -> tuple[bytes, int]:
+    """One import job body and its profile count: the rendered profiles of ``DIFF`` with a
+    seq from ``seq_from`` to ``seq_to``, in seq order, joined into the body's JSON text.
+
+    Joined here rather than by ``string_agg(… order by seq)`` in DuckDB: the same bytes for
+    about a third less CPU (the ordered string aggregate copies every profile again as it
+    sorts). The profiles come as UTF-8 bytes (``encode``: a BLOB of the same bytes), joined
+    as bytes: no Python string is made of them (decoding and encoding again cost more than
+    the join). They come unsorted, each with its seq, and are put in order here: Python
+    sorts 10,000 pairs by their distinct seqs for less CPU than DuckDB's ``order by seq``
+    takes to move every profile through its sort (the table's rows need not lie in seq
+    order: a push's connection does not preserve insertion order)."""
+    rows = con.execute(f"select seq, encode(payload) from {DIFF} where seq between ? and ?",
+                       [seq_from, seq_to]).fetchall()
+    rows.sort(key=itemgetter(0))
+    return import_job_body_bytes([r[1] for r in rows], list_id), len(rows)
 
 
 class Applier:
@@ -291,15 +311,8 @@ class Applier:
     # -- imports ----------------------------------------------------------------------------
 
     def _body(self, seq_from: int, seq_to: int, list_id: str) -> tuple[bytes, int]:
-        """One import job body and its profile count: the job's rendered profiles, in seq
-        order, joined into the body's JSON text. Joined here rather than by
-        ``string_agg(… order by seq)`` in DuckDB: the same bytes for about a third less CPU
-        (the ordered string aggregate copies every profile again as it sorts). The profiles
-        come as UTF-8 bytes (``encode``: a BLOB of the same bytes), joined as bytes: no
-        Python string is made of them (decoding and encoding again cost more than the join)."""
-        rows = self.con.execute(f"select encode(payload) from {DIFF} where seq between ? "
-                                f"and ? order by seq", [seq_from, seq_to]).fetchall()
-        return import_job_body_bytes([r[0] for r in rows], list_id), len(rows)
+        """One import job body and its profile count (``job_body``)."""
+        return job_body(self.con, seq_from, seq_to, list_id)
 
     def submit_all(self, list_id: str, list_name: str, campaign_id: str,
                    bounds: list[tuple[int, int]] | None = None) -> tuple[list[Job], ListStats]:

@@ -30,6 +30,7 @@ from loader.warehouse import (
     duplicates_from_desired,
     fields_mask,
     json_texts_sql,
+    payload_firsts_sql,
     payload_sql,
     sendable_sql,
     several_sql,
@@ -716,19 +717,26 @@ from classified
         killed run left uncertain, no row refused before (the caller checks). Every desired
         row is an add (or oversize), rendered as ``diff_sql`` renders it: one projection of
         the desired rows, no join, none of the columns of a member (a first push of a
-        million profiles spends its plan rendering them, not classifying them)."""
+        million profiles spends its plan rendering them, not classifying them). Where each
+        object of a profile starts is found one projection before the rendering
+        (``payload_firsts_sql``), once a row."""
         assert self.campaign is not None, "build_desired first"
         texts = json_texts_sql(self.campaign, self.columns, self.types, "d")
-        payload = payload_sql(self.campaign, self.columns, "identifier")
+        firsts = payload_firsts_sql(self.campaign, self.columns, "identifier")
+        payload = payload_sql(self.campaign, self.columns, "identifier", firsts=True)
         sent = ", ".join(f"sent_{k}" for k in IDENTIFIERS)
         return f"""
 with texts as (
     select d.* exclude (payload), d.rowid + 1 as seq, d.payload, {texts or "null as _j"}
     from {DESIRED} as d
 ),
+firsts as (
+    select *{", " + firsts if firsts else ""}
+    from texts
+),
 rendered as (
     select *, coalesce(payload, {payload}) as rendered
-    from texts
+    from firsts
 ),
 measured as (
     select *, strlen(rendered) > {IMPORT_MAX_PROFILE_BYTES} as oversize

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import duckdb
 
-from loader.klaviyo.payloads import aggregate_json, import_job_body, profile_sql
+from loader.klaviyo.payloads import (
+    aggregate_json,
+    import_job_body,
+    placement,
+    profile_firsts_sql,
+    profile_sql,
+)
 from loader.sync.plan import batch_bounds
 
 # Klaviyo's bulk import limits (Bulk Import Profiles: at most 10,000 profiles and 5 MB a
@@ -88,3 +95,52 @@ def test_job_bounds_over_the_diff_table_match_the_greedy_cut() -> None:
         want = [(rows[a][0], rows[b][0]) for a, b in batch_bounds([n for _, n in rows])]
         assert job_bounds(con) == want
         assert len(want) == (3 if size == 100 else 9)
+
+
+def _reference(columns: list[str], values: dict[str, str | None]) -> str:
+    """The profile's JSON text as docs/sync.md describes it, built in Python: non-null profile
+    fields in ``attributes``, location fields in ``attributes.location``, the rest in
+    ``attributes.properties`` (each object left out when it would be empty), NULL custom
+    properties in ``meta.patch_properties.unset``; no whitespace, keys in column order."""
+    def obj(names: list[str]) -> list[str]:
+        return [f"{json.dumps(c)}:{values[c]}" for c in names if values[c] is not None]
+
+    placed = {k: [c for c in columns if placement(c) == k]
+              for k in ("profile", "location", "property")}
+    attributes = obj(placed["profile"])
+    for key, kind in (("location", "location"), ("properties", "property")):
+        if obj(placed[kind]):
+            attributes.append(f'"{key}":{{{",".join(obj(placed[kind]))}}}')
+    out = '{"type":"profile","attributes":{' + ",".join(attributes) + "}"
+    unset = [json.dumps(c) for c in placed["property"] if values[c] is None]
+    if unset:
+        out += ',"meta":{"patch_properties":{"unset":[' + ",".join(unset) + "]}}"
+    return out + "}"
+
+
+def test_every_pattern_of_nulls_renders_the_documented_bytes() -> None:
+    """profile_sql places each comma by the first value present in its object: every
+    combination of NULLs (the identifier's too) in every placement, first or not, renders
+    byte for byte the text built in Python, whether the objects' first members are found
+    inline or read from ``profile_firsts_sql``'s columns."""
+    con = duckdb.connect()
+    for columns in (["first_name", "email", "city", "zip", "tier", "it's \"odd\""],
+                    ["email", "latitude", "p1", "last_name"], ["zip", "p1", "email"]):
+        refs = {c: f"c{i}" for i, c in enumerate(columns)}
+        inline = profile_sql(columns, "email", True, refs.__getitem__)
+        firsts = profile_firsts_sql(columns, "email", True, refs.__getitem__)
+        read = profile_sql(columns, "email", True, refs.__getitem__, firsts=True)
+        cases = list(itertools.product((None, '"v"', "1.50", '["a","b"]'), repeat=len(columns)))
+        con.execute("create or replace table t as select * from (values "
+                    + ", ".join("(" + ", ".join("null" if v is None else f"'{v}'" for v in vals)
+                                + ")" for vals in cases) + ") as v("
+                    + ", ".join(refs.values()) + ")")
+        rendered = con.execute(f"select {', '.join(refs.values())}, {inline}, {read} "
+                               f"from (select *, {firsts} from t)").fetchall()
+        assert len(rendered) == len(cases)
+        for row in rendered:
+            values = dict(zip(columns, row[:-2], strict=True))
+            assert row[-2] == row[-1] == _reference(columns, values), values
+    only = profile_sql(["email", "city", "p1"], "email", False, lambda c: f"'\"{c}\"'")
+    assert con.execute(f"select {only}").fetchone() == (
+        '{"type":"profile","attributes":{"email":"email"}}',)

@@ -222,6 +222,33 @@ def test_a_job_body_is_the_same_bytes_whether_joined_as_text_or_as_bytes() -> No
                 import_job_body(chosen, list_id).encode()
 
 
+
+def test_a_job_body_holds_its_profiles_in_seq_order_however_the_rows_lie() -> None:
+    """``job_body`` reads a job's profiles from ``DIFF`` unsorted and puts them in seq order
+    itself: rows written in another order than their seqs (a parallel insert, a connection
+    that does not preserve insertion order), with gaps and rows without a seq, still give
+    the body of the range's profiles in seq order, byte for byte."""
+    from loader.klaviyo.payloads import import_job_body
+    from loader.sync.apply import job_body
+
+    con = duckdb.connect()
+    try:
+        con.execute(f"""create temp table {DIFF} as
+            select case when i % 11 = 5 then null else 3 * ((i * 7919) % 30011) end as seq,
+                '{{"type":"profile","attributes":{{"email":"c' || ((i * 7919) % 30011)
+                    || '@x.io","first_name":"Chloé"}}}}' as payload
+            from range(30011) as t(i)""")
+        rows = con.execute(f"select seq, payload from {DIFF}").fetchall()
+        assert [r[0] for r in rows if r[0] is not None] != sorted(
+            r[0] for r in rows if r[0] is not None)  # the table's rows lie out of seq order
+        for a, b in ((1, 90_033), (301, 3_000), (0, 0), (7, 8), (90_000, 99_999)):
+            want = [p for s, p in sorted(r for r in rows if r[0] is not None)
+                    if a <= s <= b]
+            assert job_body(con, a, b, "AbC123") == (
+                import_job_body(want, "AbC123").encode(), len(want))
+    finally:
+        con.close()
+
 def planned(con: duckdb.DuckDBPyConnection, list_id: str, prepared: bool
             ) -> tuple[dict[str, Any], list[tuple[Any, ...]], list[tuple[Any, ...]], bool,
                        int | None]:
