@@ -430,7 +430,7 @@ def kept_sql(campaign: Campaign, columns: list[str], types: dict[str, str],
 
 def desired_sql(campaign: Campaign, list_name: str, columns: list[str],
                 types: dict[str, str], source: str | None = None, timezone: str = "",
-                several: str | None = None) -> str:
+                several: str | None = None, narrow: bool = False) -> str:
     """One row per identifier the list should hold, not rendered.
 
     Columns: identifier (varchar), amperity_id (the customer sent: the smallest id among
@@ -453,6 +453,10 @@ def desired_sql(campaign: Campaign, list_name: str, columns: list[str],
     ``several``: a relation of the identifiers with several rows (``several_sql``, kept in a
     table by the caller), or ``""`` when the caller knows none or will check (the projection
     alone); default: ``several_sql`` inline.
+    ``narrow``: the rows without ``fingerprint`` and the ``_v<i>`` values (only with
+    ``several=""``): what a plan against state keeps of every row, its diff joining the
+    rows themselves for their fingerprints and fetching the values of the few keys it renders
+    (``values_sql``).
     """
     idc = ident(campaign.identifier)
     values = value_columns(campaign, columns)
@@ -484,9 +488,11 @@ def desired_sql(campaign: Campaign, list_name: str, columns: list[str],
                                fingerprint_seeds(campaign, columns, types, timezone, True))
     v_cols = "".join(f", _v{i}" for i in range(len(values)))
     source = source or sendable_sql(campaign, list_name)
+    assert not narrow or several == "", "narrow desired rows are the plain projection only"
+    fingerprint = "" if narrow else f"\n        {single_fp} as fingerprint,"
     singles_final = f"""
-    select identifier, amperity_id, customers{sent_cols}, {fields('_v')} as fields,
-        {single_fp} as fingerprint, null::varchar as payload, null::varchar[] as holders{v_cols}
+    select identifier, amperity_id, customers{sent_cols}, {fields('_v')} as fields,{fingerprint}
+        null::varchar as payload, null::varchar[] as holders{"" if narrow else v_cols}
     from singles"""
     if several == "":  # the caller found every identifier on one row
         return f"""
@@ -538,6 +544,18 @@ final as ({singles_final}
 )
 select * from final
 """
+
+
+def values_sql(campaign: Campaign, columns: list[str], types: dict[str, str], source: str,
+               keys: str) -> str:
+    """The ``_v<i>`` columns ``desired_sql`` keeps (``kept_sql``), with ``identifier``, for
+    the list's rows (``source``, as ``desired_sql`` read them) whose identifier is among
+    ``keys`` (SQL: a relation of one varchar column). Each identifier must be on one row
+    (``desired_sql``'s plain projection): the rows are those of the narrow desired rows'
+    keys, their values as the projection kept them."""
+    idc = ident(campaign.identifier)
+    return (f"select cast(s.{idc} as varchar) as identifier{kept_sql(campaign, columns, types)} "
+            f"from ({source}) as s where cast(s.{idc} as varchar) in ({keys})")
 
 
 def duplicates_from_desired(campaign: Campaign, desired: str) -> str:

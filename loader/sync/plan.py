@@ -34,8 +34,12 @@ from loader.warehouse import (
     payload_sql,
     sendable_sql,
     several_sql,
+    value_columns,
+    values_sql,
 )
 
+# the list's desired rows (desired_sql): whole, or narrow (no values, no fingerprint) for a
+# list state knows whose identifiers are on one row each (Planner.narrow)
 DESIRED = "_klaviyo_desired"
 # the list's identifiers held by several rows (warehouse.several_sql): usually none
 SEVERAL = "_klaviyo_several"
@@ -53,6 +57,11 @@ SENT = "sent_email, sent_phone_number, sent_external_id"
 DIFF = "_klaviyo_diff"
 # the diff's narrow half: keys not unchanged (Planner.changed_sql)
 CHANGED = "_klaviyo_changed"
+# what the diff's narrow way reads of CHANGED's keys, copied first (Planner.stage_changed):
+# their members, their desired rows' position and sent identifiers, the rendered keys' values
+CHANGED_MEMBERS = "_klaviyo_changed_members"
+CHANGED_DESIRED = "_klaviyo_changed_desired"
+CHANGED_VALUES = "_klaviyo_changed_values"
 # above this share of the desired rows changed, the diff carries every column through one
 # join instead (Planner.diff_sql's 'wide' path: a mapping change sends everyone)
 WIDE_SHARE = 0.5
@@ -163,6 +172,7 @@ class Planner:
         self.schema = schema
         self.account_id = account_id
         self.has_state = table_exists(con, schema, "list_members")
+        self._columns_found: set[tuple[str, str]] = set()  # (table, column): _has_column
         self.bounds: list[tuple[int, int]] | None = None  # import jobs of the last plan
         self.clear_mask = 0  # the fields the last planned campaign may clear
         # what the last build_desired planned: its campaign, mapped columns and their types
@@ -174,6 +184,11 @@ class Planner:
         # the list whose CHANGED build_desired joined, and its UNCERTAIN count
         self.prepared: str | None = None
         self.prepared_uncertain = 0
+        # the list's rows as build_desired read them, and whether DESIRED holds narrow rows
+        # (no values, no fingerprint: changed_sql and diff_sql read the list's rows for them)
+        self.source = ""
+        self.timezone = ""
+        self.narrow = False
         identity.empty(con)  # nothing withheld until identity.build says otherwise
         # the account-wide identity pass, run before the first list planned (None: done)
         self.identity: Callable[[], object] | None = None
@@ -193,10 +208,17 @@ class Planner:
         return self.identity_built
 
     def _has_column(self, table: str, column: str) -> bool:
+        """State's ``table`` has ``column``. A column found is remembered for the push (a
+        push never drops one); one missing is asked again (a dry run does not migrate)."""
+        if (table, column) in self._columns_found:
+            return True
         row = self.con.execute(
             "select count(*) from information_schema.columns where table_schema = ? "
             "and table_name = ? and column_name = ?", [self.schema, table, column]).fetchone()
-        return bool(row and row[0])
+        if row and row[0]:
+            self._columns_found.add((table, column))
+            return True
+        return False
 
     def _sent_columns(self, table: str = "list_members") -> str:
         """SENT, or nulls in their place for state written before they existed (a dry run
@@ -210,13 +232,7 @@ class Planner:
 
     def _has_sent_fields(self) -> bool:
         """State knows the fields sent (a dry run does not migrate older state)."""
-        if not self.has_state:
-            return False
-        row = self.con.execute(
-            "select count(*) from information_schema.columns where table_schema = ? "
-            "and table_name = 'list_members' and column_name = 'sent_fields'",
-            [self.schema]).fetchone()
-        return bool(row and row[0])
+        return self.has_state and self._has_column("list_members", "sent_fields")
 
     def build_desired(self, campaign: Campaign, list_name: str, columns: list[str],
                       sample: int | None, list_id: str | None = None) -> None:
@@ -231,7 +247,10 @@ class Planner:
         ``list_id``: the list this plan is for. When state holds members of it (and no sample
         is asked), the diff's narrow half (``CHANGED``) is joined here, over the desired rows
         built as if every identifier had one row: its counts prove it (``_single_rows``), so
-        no pass groups the list's rows by identifier unless one has several.
+        no pass groups the list's rows by identifier unless one has several. Those desired
+        rows are narrow (``narrow``: no values, no fingerprint; ``desired_sql``): ``CHANGED``
+        reads the list's rows again for their fingerprints, and ``diff_sql`` the values of the
+        keys it renders. When an identifier has several rows, they are built whole.
         """
         self.ready()
         self.clear_mask = fields_mask(campaign, columns)
@@ -241,14 +260,20 @@ class Planner:
         row = self.con.execute("select current_setting('TimeZone')").fetchone()
         timezone = str(row[0]) if row else ""
         self.campaign, self.columns, self.list_name = campaign, columns, list_name
+        self.source, self.timezone = source, timezone
         self.prepared = None
+        self.narrow = False
         if (sample is None and list_id is not None and self._has_members(list_id)):
             self.prepared_uncertain = self.load_uncertain(list_id)
             self.prepared = list_id
 
             def build(several: str) -> None:
+                # one row per identifier (several ""): the narrow rows, which CHANGED joins
+                # by key (it reads the list's rows again for their fingerprints)
+                self.narrow = several == ""
                 self.con.execute(f"create or replace temp table {DESIRED} as " + desired_sql(
-                    campaign, list_name, columns, self.types, source, timezone, several))
+                    campaign, list_name, columns, self.types, source, timezone, several,
+                    narrow=self.narrow))
                 self.con.execute(f"create or replace temp table {CHANGED} as "
                                  f"{self.changed_sql(list_id)}")
 
@@ -484,30 +509,53 @@ class Planner:
 
     def changed_sql(self, list_id: str | None) -> str:
         """The narrow half of the diff (kept in ``CHANGED``): a full join of the desired rows'
-        (identifier, fingerprint, fields) with the members' (identifier, fingerprint, state
-        flags), keeping the keys that are not unchanged or have a field to clear.
+        (identifier, fingerprint, fields, amperity_id) with the members' (identifier,
+        fingerprint, state flags), keeping the keys that are not unchanged or have a field
+        to clear.
 
         A member whose customer changed (identity resolution gave the person a new
         ``amperity_id``, or another customer now holds a shared identifier) is kept too, even
         when its fingerprint is unchanged: nothing is sent for it, but state must name the
         customer now sent (``diff_sql``'s ``recluster``).
 
-        Columns: rid (the desired row's rowid; null for a member no longer desired),
-        d_identifier, m_identifier, m_fingerprint, in_state, uncertain_fields,
-        m_sent_fields, render (a desired row whose fingerprint state does not hold).
+        The desired side is ``DESIRED``, or, when it holds the narrow rows (``narrow``: no
+        fingerprint), the list's rows themselves, projected as ``DESIRED`` would hold them
+        (``desired_sql``, one row per identifier): their fingerprints are computed where they
+        are compared, never stored for the million rows whose fingerprint state holds.
+
+        Columns: rid (the desired row's rowid; null for a member no longer desired, and for
+        every row when ``DESIRED`` is narrow: ``diff_sql`` finds it by identifier),
+        d_identifier, d_amperity_id, d_fingerprint, d_fields, m_identifier, m_fingerprint,
+        in_state, uncertain_fields, m_sent_fields, render (a desired row whose fingerprint
+        state does not hold).
         """
+        if self.narrow:
+            assert self.campaign is not None and self.list_name is not None
+            rows = desired_sql(self.campaign, self.list_name, self.columns, self.types,
+                               self.source, self.timezone, "")
+            desired = (f"select null::bigint as rid, identifier, fingerprint, fields, "
+                       f"amperity_id from ({rows})")
+        else:
+            desired = (f"select rowid as rid, identifier, fingerprint, fields, amperity_id "
+                       f"from {DESIRED}")
         return f"""
 with members as ({self._members(list_id)})
-select d.rid, d.identifier as d_identifier, m.identifier as m_identifier,
+select d.rid, d.identifier as d_identifier, d.amperity_id as d_amperity_id,
+    d.fingerprint as d_fingerprint, d.fields as d_fields, m.identifier as m_identifier,
     m.fingerprint as m_fingerprint, m.in_state, m.uncertain_fields,
     m.sent_fields as m_sent_fields,
     d.identifier is not null and m.fingerprint is distinct from d.fingerprint as render
-from (select rowid as rid, identifier, fingerprint, fields, amperity_id from {DESIRED}) as d
+from ({desired}) as d
 full join (select identifier, fingerprint, in_state, uncertain_fields, sent_fields,
     amperity_id from members) as m on m.identifier = d.identifier
 where d.identifier is null or m.fingerprint is distinct from d.fingerprint
     or {self._reclustered()} or {self._clearing()}
 """
+
+    def _value_names(self) -> list[str]:
+        """The desired rows' value columns (``_v<i>``, ``desired_sql``)."""
+        assert self.campaign is not None
+        return [f"_v{i}" for i in range(len(value_columns(self.campaign, self.columns)))]
 
     @staticmethod
     def _reclustered(m: str = "m", d: str = "d") -> str:
@@ -522,9 +570,12 @@ where d.identifier is null or m.fingerprint is distinct from d.fingerprint
 
         ``path`` says how the rows are joined (each gives the same rows):
 
-        * ``changed``: from ``CHANGED`` (``changed_sql``, built first): only its keys fetch
-          their desired values (by rowid) and their members' other columns, so a push that
-          changes 1 % of a list moves 1 % of its values through a join;
+        * ``changed``: from ``CHANGED`` (``changed_sql``, built first, and what its keys read
+          copied by ``stage_changed``, run before this SQL): only its keys fetch
+          their desired values (by rowid; from narrow desired rows, their position and sent
+          identifiers by identifier and the rendered keys' values from the list's rows,
+          ``values_sql``) and their members' other columns, so a push that changes 1 % of a
+          list moves 1 % of its values through a join;
         * ``wide``: one full join carrying every desired column (cheaper when most rows
           changed: a mapping change sends everyone);
         * ``none``: state knows no member of the list (a first push; the caller checks
@@ -574,19 +625,31 @@ joined as (
     from {DESIRED} as d
 ),"""
         elif path == "changed":
+            if self.narrow:
+                # DESIRED's narrow rows: the desired columns from CHANGED, the row's position
+                # and sent identifiers, and the values of the keys rendered, each fetched for
+                # CHANGED's keys alone (stage_changed)
+                v_cols = "".join(f", v.{c}" for c in self._value_names())
+                sent_d = "".join(f", d.sent_{k}" for k in IDENTIFIERS)
+                desired = f"""c.d_amperity_id as amperity_id, 1::bigint as customers{sent_d},
+        c.d_fields as fields, c.d_fingerprint as fingerprint, null::varchar as payload,
+        null::varchar[] as holders{v_cols}, d.rid + 1 as seq"""
+                rows = f"""
+    left join {CHANGED_DESIRED} as d on d.identifier = c.d_identifier
+    left join {CHANGED_VALUES} as v on v.identifier = c.d_identifier"""
+            else:
+                desired = "d.* exclude (identifier), c.rid + 1 as seq"
+                rows = f"""
+    left join {DESIRED} as d on d.rowid = c.rid"""
             joined = f"""
-members as ({self._members(list_id)}),
 joined as (
-    select d.* exclude (identifier), c.rid + 1 as seq, c.d_identifier, c.m_identifier,
+    select {desired}, c.d_identifier, c.m_identifier,
         c.m_fingerprint, k.profile_id, k.amperity_id as m_amperity_id,
         k.sent_email as m_sent_email, k.sent_phone_number as m_sent_phone_number,
         k.sent_external_id as m_sent_external_id, c.in_state, c.uncertain_fields,
         c.m_sent_fields, c.render
-    from {CHANGED} as c
-    left join {DESIRED} as d on d.rowid = c.rid
-    left join (select * from members
-        where identifier in (select m_identifier from {CHANGED})) as k
-        on k.identifier = c.m_identifier
+    from {CHANGED} as c{rows}
+    left join {CHANGED_MEMBERS} as k on k.identifier = c.m_identifier
 ),"""
         else:
             joined = f"""
@@ -647,6 +710,31 @@ select kind, coalesce(d_identifier, m_identifier) as identifier,
     kind = 'unchanged' and m_fingerprint <> fingerprint as upgrade
 from classified
 """
+
+    def stage_changed(self, list_id: str | None) -> None:
+        """Before ``diff_sql``'s ``changed`` way: copy what it reads of ``CHANGED``'s keys into
+        small temp tables, one pass each (``CHANGED_MEMBERS``: their members' rows; with
+        narrow desired rows, ``CHANGED_DESIRED``: their desired rows' position and sent
+        identifiers, and ``CHANGED_VALUES``: the values of the keys rendered, from the list's
+        rows). Each pass streams one large relation past a hash table of the changed keys;
+        joined in one statement, the three passes' hash tables of wide rows were held at once
+        and a 1 % push of 10M profiles ran out of DuckDB's 256 MB."""
+        self.con.execute(f"create or replace temp table {CHANGED_MEMBERS} as "
+                         f"select * from ({self._members(list_id)}) "
+                         f"where identifier in (select m_identifier from {CHANGED})")
+        if not self.narrow:
+            return
+        assert self.campaign is not None, "build_desired first"
+        keys = f"select d_identifier from {CHANGED}"
+        self.con.execute(f"create or replace temp table {CHANGED_DESIRED} as "
+                         f"select rowid as rid, identifier, {SENT} from {DESIRED} "
+                         f"where identifier in ({keys})")
+        self.con.execute(f"create or replace temp table {CHANGED_VALUES} as " + values_sql(
+            self.campaign, self.columns, self.types, self.source, f"{keys} where render"))
+
+    def _drop_staged(self) -> None:
+        for t in (CHANGED, CHANGED_MEMBERS, CHANGED_DESIRED, CHANGED_VALUES):
+            self.con.execute(f"drop table if exists {t}")
 
     def fresh_sql(self) -> str:
         """``diff_sql``'s rows for a list that state knows nothing of: no member, no key a
@@ -719,11 +807,18 @@ from {DIFF} where kind = 'remove'
             path = "wide" if row and row[0] > WIDE_SHARE * max(row[1], 1) else "changed"
             if path == "wide":
                 self.con.execute(f"drop table {CHANGED}")  # (memory for the wide join)
+                if self.narrow:  # the wide join carries every value: the rows again, whole
+                    self.con.execute(f"create or replace temp table {DESIRED} as " + desired_sql(
+                        campaign, list_name, self.columns, self.types, self.source,
+                        self.timezone, ""))
+                    self.narrow = False
+        if path == "changed":
+            self.stage_changed(list_id)
         self.con.execute(f"""
             create or replace temp table {DIFF} as
             select case when kind in ('add', 'change') then seq end as seq, * exclude (seq)
             from ({self.diff_sql(list_id, path)})""")
-        self.con.execute(f"drop table if exists {CHANGED}")
+        self._drop_staged()
         self.prepared = None
         counts = dict(self.con.execute(
             f"select kind, count(*) from {DIFF} group by kind").fetchall())

@@ -145,6 +145,7 @@ def test_the_narrow_and_the_wide_diff_give_the_same_rows(
                     f"where identifier = 'u20@example.com'", [payload])
         assert con.execute(f"select count(*) from {SEVERAL}").fetchone() == (2,)
         con.execute(f"create temp table {CHANGED} as {p.changed_sql(list_id)}")
+        p.stage_changed(list_id)
         narrow = diff_rows(con, p, list_id, "changed")
         wide = diff_rows(con, p, list_id, "wide")
         assert narrow == wide
@@ -250,23 +251,26 @@ def test_a_job_body_holds_its_profiles_in_seq_order_however_the_rows_lie() -> No
         con.close()
 
 def planned(con: duckdb.DuckDBPyConnection, list_id: str, prepared: bool
-            ) -> tuple[dict[str, Any], list[tuple[Any, ...]], list[tuple[Any, ...]], bool]:
+            ) -> tuple[dict[str, Any], list[tuple[Any, ...]], list[tuple[Any, ...]], bool,
+                       int | None]:
     """Plan the list the way a push does, with ``build_desired(list_id=…)`` (the narrow diff
     joined there proves by counts that no identifier has several rows), or without (one
     pass groups the list's rows by identifier first). The plan's counts, its ``DIFF`` rows,
-    its duplicates and the identifiers with several rows."""
+    its duplicates, the identifiers with several rows, and the keys the narrow diff kept
+    (``CHANGED``, when joined by ``build_desired``)."""
     (campaign,) = read_campaigns(con)
     account_id = con.execute(f"select any_value(account_id) from {SCHEMA}.list_members"
                              ).fetchone()[0]
     p = Planner(con, SCHEMA, account_id)
     p.build_desired(campaign, LIST, attribute_columns(con, campaign), None,
                     list_id if prepared else None)
+    changed = con.execute(f"select count(*) from {CHANGED}").fetchone()[0] if prepared else None
     plan = p.plan(campaign, LIST, list_id, True, None).as_dict()
     rows = sorted(con.execute(f"select * from {DIFF}").fetchall(),
                   key=lambda r: (str(r[1]), str(r[2])))
     dups = sorted(con.execute("select * from _klaviyo_duplicates").fetchall())
     several = sorted(con.execute(f"select * from {SEVERAL}").fetchall())
-    return plan, rows, dups, several
+    return plan, rows, dups, several, changed
 
 
 @pytest.mark.parametrize("scenario", ["one_row_each", "several_rows", "rows_repeated",
@@ -311,6 +315,9 @@ def test_a_plan_reading_only_the_changed_rows_values_gives_the_same_rows(
         con.close()
     assert (narrow[0], narrow[2], narrow[3]) == (whole[0], whole[2], whole[3])
     assert bool(narrow[3]) == (scenario != "one_row_each")
+    # the narrow join kept the keys the diff holds, no more (a desired fingerprint computed
+    # otherwise than state's would keep every row, and the plan take the wide way instead)
+    assert narrow[4] == len(narrow[1])
     # the same rows byte for byte; the same seq, except among the aggregated rows (several
     # rows to an identifier), which a group by numbers in no set order
     assert [r[1:] for r in narrow[1]] == [r[1:] for r in whole[1]]
