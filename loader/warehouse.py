@@ -338,7 +338,14 @@ def fingerprint_seeds(campaign: Campaign, columns: list[str], types: dict[str, s
 
 
 def fingerprint_sql(values: list[tuple[str, str]], seeds: tuple[int, int]) -> str:
-    """SQL: a row's 128-bit fingerprint, 'h' + two 64-bit DuckDB hashes in hex.
+    """SQL: a row's 128-bit fingerprint, 'h' + two 64-bit DuckDB hashes in hex
+    (``fingerprint_hashes_sql``, written by ``fingerprint_text_sql``)."""
+    return fingerprint_text_sql(*fingerprint_hashes_sql(values, seeds))
+
+
+def fingerprint_hashes_sql(values: list[tuple[str, str]], seeds: tuple[int, int]
+                           ) -> tuple[str, str]:
+    """SQL: the two 64-bit hashes (UBIGINT) of a row's fingerprint (``fingerprint_sql``).
 
     ``values``: (SQL, kind) of each value in column order ('fixed', 'text' or 'json'). The
     first hash combines every value's own hash (``hash(a, b, …)``, an order-dependent
@@ -357,9 +364,14 @@ def fingerprint_sql(values: list[tuple[str, str]], seeds: tuple[int, int]) -> st
         second += [f"coalesce(strlen({v}), -1)" for v in texts]
     for v in reversed(fixed):
         second += [v, f"{v} is null"]
+    return f"hash({first})", f"hash({', '.join(second)})"
+
+
+def fingerprint_text_sql(first: str, second: str) -> str:
+    """SQL: a fingerprint's text from its two 64-bit hashes (``fingerprint_sql``)."""
     # one concat (not a chain of ||: each makes a string) of pieces never null
-    return (f"concat({sql_str(FINGERPRINT_PREFIX)}, to_hex(hash({first})), '.', "
-            f"to_hex(hash({', '.join(second)})))")
+    return (f"concat({sql_str(FINGERPRINT_PREFIX)}, to_hex({first}), '.', "
+            f"to_hex({second}))")
 
 
 def _value_items(campaign: Campaign, columns: list[str], types: dict[str, str],
@@ -430,7 +442,7 @@ def kept_sql(campaign: Campaign, columns: list[str], types: dict[str, str],
 
 def desired_sql(campaign: Campaign, list_name: str, columns: list[str],
                 types: dict[str, str], source: str | None = None, timezone: str = "",
-                several: str | None = None, narrow: bool = False) -> str:
+                several: str | None = None, narrow: bool = False, halves: bool = False) -> str:
     """One row per identifier the list should hold, not rendered.
 
     Columns: identifier (varchar), amperity_id (the customer sent: the smallest id among
@@ -457,6 +469,8 @@ def desired_sql(campaign: Campaign, list_name: str, columns: list[str],
     ``several=""``): what a plan against state keeps of every row, its diff joining the
     rows themselves for their fingerprints and fetching the values of the few keys it renders
     (``values_sql``).
+    ``halves`` (only with ``several=""``): ``_fp1`` and ``_fp2``, the fingerprint's two
+    64-bit hashes (``fingerprint_hashes_sql``), in place of ``fingerprint``.
     """
     idc = ident(campaign.identifier)
     values = value_columns(campaign, columns)
@@ -482,14 +496,18 @@ def desired_sql(campaign: Campaign, list_name: str, columns: list[str],
                 for i, c in enumerate(values) if c in clearable]
         return f"({' + '.join(bits) or '0'})::bigint"
 
-    single_fp = fingerprint_sql([(f"_v{i}", k) for i, k in enumerate(kinds)],
-                                fingerprint_seeds(campaign, columns, types, timezone))
+    single_values = [(f"_v{i}", k) for i, k in enumerate(kinds)]
+    single_seeds = fingerprint_seeds(campaign, columns, types, timezone)
+    single_fp = fingerprint_sql(single_values, single_seeds)
     multi_fp = fingerprint_sql([(f"_j{i}", "json") for i in range(len(values))],
                                fingerprint_seeds(campaign, columns, types, timezone, True))
     v_cols = "".join(f", _v{i}" for i in range(len(values)))
     source = source or sendable_sql(campaign, list_name)
-    assert not narrow or several == "", "narrow desired rows are the plain projection only"
+    assert not (narrow or halves) or several == "", "only for the plain projection"
     fingerprint = "" if narrow else f"\n        {single_fp} as fingerprint,"
+    if halves:
+        h1, h2 = fingerprint_hashes_sql(single_values, single_seeds)
+        fingerprint = f"\n        {h1} as _fp1, {h2} as _fp2,"
     singles_final = f"""
     select identifier, amperity_id, customers{sent_cols}, {fields('_v')} as fields,{fingerprint}
         null::varchar as payload, null::varchar[] as holders{"" if narrow else v_cols}
