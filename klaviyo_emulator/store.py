@@ -462,10 +462,10 @@ class Store:
 def _only_unset(meta: dict[str, Any]) -> tuple[str, ...] | None:
     """The property names a profile's ``meta`` unsets when that is all it does (validated:
     ``patch_properties.unset`` a name or a list of names); None when it does more."""
-    if meta.keys() != {"patch_properties"}:
+    patch = meta.get("patch_properties")
+    if len(meta) != 1 or patch is None:
         return None
-    patch = meta["patch_properties"]
-    if not isinstance(patch, dict) or patch.keys() - {"unset"}:
+    if type(patch) is not dict or len(patch) > 1 or (patch and "unset" not in patch):
         return None
     unset = patch.get("unset")
     return (unset,) if isinstance(unset, str) else tuple(unset or ())
