@@ -10,12 +10,14 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 
 
-def start_emulator(*options: str, stop_after: int) -> tuple[subprocess.Popen[str], str]:
-    """Run `loader emulator --port 0 --job-delay 0 …options`; return the process and its URL."""
+def start_emulator(*options: str, stop_after: int, code: Path = REPO
+                   ) -> tuple[subprocess.Popen[str], str]:
+    """Run `loader emulator --port 0 --job-delay 0 …options` of checkout ``code`` (default
+    this one); return the process and its URL."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "loader", "emulator", "--port", "0", "--job-delay", "0",
          "--stop-after", str(stop_after), *options],
-        stdout=subprocess.PIPE, text=True, cwd=REPO)
+        stdout=subprocess.PIPE, text=True, cwd=code)
     line = proc.stdout.readline() if proc.stdout else ""
     if not line.startswith("Klaviyo emulator on "):
         proc.terminate()

@@ -19,11 +19,17 @@ threads included: what a shared machine's load does not inflate.
 ``--compare-with REF`` measures a second checkout (a temporary ``git worktree`` of REF, e.g.
 the commit before a change) the same way in the same run, alternating, and prints both
 side by side. The pushes of both run this checkout's emulator and this script; only the
-loader (``loader/``) and the dbt project differ.
+loader (``loader/``) and the dbt project differ (``--each-emulator``: the burst of each
+checkout runs its own emulator, which bounds it). ``--burst-runs N`` runs each burst N times
+a checkout, alternated, and reports the medians (a loaded machine makes one run's wall
+noisy). A burst also reports push start to the first POST, the last accept to the end, and
+the emulator's CPU (Linux).
 
     .venv/bin/python bench/sync_bench.py --quick                    # 100k, no 10M, no dbt
     .venv/bin/python bench/sync_bench.py                            # the whole table
     .venv/bin/python bench/sync_bench.py --compare-with 5a891d5     # before / after
+    .venv/bin/python bench/sync_bench.py --only burst --rows 0 --memory-rows 0 \
+        --compare-with main --each-emulator --burst-runs 5              # the burst, medians
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ import json
 import math
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -104,8 +111,9 @@ def churn(path: str, rows: int) -> dict[str, int]:
     return {"changed": changed, "left": left, "joined": left}
 
 
-def start_emulator(rate_limits: str) -> tuple[subprocess.Popen[str], str]:
-    return _emulator.start_emulator("--rate-limits", rate_limits, "--api-key", KEY, stop_after=3600)
+def start_emulator(rate_limits: str, code: Path = REPO) -> tuple[subprocess.Popen[str], str]:
+    return _emulator.start_emulator("--rate-limits", rate_limits, "--api-key", KEY,
+                                    stop_after=3600, code=code)
 
 
 def run_worker(mode: str, code: Path, *args: str) -> dict[str, Any]:
@@ -167,6 +175,10 @@ def push_worker(code: str, path: str, url: str, rate_scale: float) -> None:
         "body_mb": round(sink.body_bytes / 1e6) if sink else None,
         # first import POST sent to last one accepted: what the rate limits bound
         "posts_s": round(posts[-1] - posts[0], 2) if posts else 0.0,
+        # push start to the first POST (probes, plan, intent), last accept to the end (polls,
+        # confirmation, recording)
+        "before_posts_s": round(posts[0] - wall0, 2) if posts else 0.0,
+        "after_posts_s": round(wall0 + wall - posts[-1], 2) if posts else 0.0,
     }))
 
 
@@ -221,16 +233,21 @@ def measure_pushes(code: Path, rows: int, tmp: str, label: str) -> dict[str, Any
     return {"first": first, "second": second, "third": third, "churn": ch}
 
 
-def measure_burst(code: Path, rows: int, tmp: str, label: str, sink: bool = False
-                  ) -> dict[str, Any]:
+def measure_burst(code: Path, rows: int, tmp: str, label: str, sink: bool = False,
+                  emulator: Path = REPO) -> dict[str, Any]:
     """An initial push at the published limits (the client paces itself to them): to the
-    emulator with its rate limits on, or (``sink``) to a Klaviyo that answers at once
-    (bench/_sink.py), which shows the loader's own share of the time between POSTs."""
+    emulator (of checkout ``emulator``) with its rate limits on, or (``sink``) to a Klaviyo
+    that answers at once (bench/_sink.py), which shows the loader's own share of the time
+    between POSTs."""
     path = os.path.join(tmp, f"burst-{label}.duckdb")
     build(path, rows)
-    proc, url = (None, "sink") if sink else start_emulator("on")
+    proc, url = (None, "sink") if sink else start_emulator("on", emulator)
     try:
+        emulator_cpu = process_cpu(proc.pid) if proc is not None else None
         stats = run_worker("_push", code, path, url, "1.0")
+        if proc is not None and emulator_cpu is not None:
+            after = process_cpu(proc.pid)
+            stats["emulator_cpu_s"] = round(after - emulator_cpu, 2) if after else None
     finally:
         if proc is not None:
             proc.terminate()
@@ -250,7 +267,22 @@ def measure_burst(code: Path, rows: int, tmp: str, label: str, sink: bool = Fals
           f"that floor; first POST to last accept {stats['posts_s']} s → "
           f"{stats['posts_of_floor']:.0%}; throttled {stats['throttled']}, pacing waits "
           f"{stats['paced_s']} s")
+    print(f"      push start to first POST {stats['before_posts_s']} s, last accept to the end "
+          f"{stats['after_posts_s']} s"
+          + (f"; emulator CPU {stats['emulator_cpu_s']} s" if stats.get("emulator_cpu_s")
+             is not None else ""))
     return stats
+
+
+def process_cpu(pid: int) -> float | None:
+    """User + system CPU seconds of process ``pid`` so far, all its threads (Linux /proc;
+    None elsewhere): the emulator's own work during a burst, whatever the machine's load."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def measure_memory(code: Path, rows: int, tmp: str, label: str) -> dict[str, Any]:
@@ -266,6 +298,25 @@ def measure_memory(code: Path, rows: int, tmp: str, label: str) -> dict[str, Any
           f"loader CPU {stats['cpu_s']} s ({rows / max(stats['cpu_s'], 1e-9):,.0f} profiles/s), "
           f"wall {stats['wall_s']} s, {stats['import_jobs']} jobs, {stats['body_mb']} MB sent")
     return stats
+
+
+def median_stats(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """One run's stats as they are; several runs' numeric figures as their medians (the
+    others from the first run), with every run's wall in ``walls``."""
+    if len(runs) == 1:
+        return runs[0]
+    out = dict(runs[0])
+    for k, v in runs[0].items():
+        if isinstance(v, int | float) and not isinstance(v, bool):
+            vals = [r[k] for r in runs if isinstance(r.get(k), int | float)]
+            out[k] = round(statistics.median(vals), 3)
+    if "floor_s" in out:  # the shares of the floor, of the median times
+        out["of_floor"] = out["floor_s"] / out["wall_s"]
+        out["posts_of_floor"] = out["floor_s"] / max(out["posts_s"], 1e-9)
+    out["walls"] = [r["wall_s"] for r in runs]
+    print(f"   medians of {len(runs)} runs: wall {out['wall_s']:.2f} s (runs "
+          f"{', '.join(str(w) for w in out['walls'])})")
+    return out
 
 
 def load() -> str:
@@ -303,6 +354,9 @@ def table(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> None:
         f"{r['burst']['floor_s']} s floor (CPU {r['burst']['cpu_s']} s)")
     row("burst: first import POST to last accepted",
         lambda r: f"{r['burst']['posts_s']} s, {r['burst']['posts_of_floor']:.0%} of the floor")
+    row("burst: push start to first POST, last accept to the end",
+        lambda r: f"{r['burst']['before_posts_s']} s, {r['burst']['after_posts_s']} s")
+    row("burst: the emulator's CPU", lambda r: f"{r['burst']['emulator_cpu_s']} s")
     row("the same burst to an instant Klaviyo (sink): first POST to last accepted",
         lambda r: f"{r['burst_sink']['posts_s']} s, {r['burst_sink']['posts_of_floor']:.0%} "
         f"of the floor")
@@ -343,6 +397,11 @@ def main() -> None:
                     help="run only these measurements")
     ap.add_argument("--compare-with", metavar="REF", default=None,
                     help="also measure this git ref (a temporary worktree), alternating")
+    ap.add_argument("--burst-runs", type=int, default=1,
+                    help="the bursts: N runs a checkout, alternated; medians reported")
+    ap.add_argument("--each-emulator", action="store_true",
+                    help="the burst of each checkout runs that checkout's emulator (default: "
+                    "this checkout's for both)")
     args = ap.parse_args()
     q = args.quick
     args.rows = args.rows or (100_000 if q else 1_000_000)
@@ -379,9 +438,16 @@ def main() -> None:
             for key, n, fn in steps:
                 if not n or (args.only and key not in args.only):
                     continue
-                for name, code in codes.items():  # alternating, step by step
-                    print(f"\n== {key}, {name}, load average {load()}", flush=True)
-                    results[name][key] = fn(code, n, tmp, key + name.split()[0])
+                runs: dict[str, list[dict[str, Any]]] = {name: [] for name in codes}
+                for i in range(args.burst_runs if key.startswith("burst") else 1):
+                    for name, code in codes.items():  # alternating, step by step
+                        print(f"\n== {key}, {name}, load average {load()}", flush=True)
+                        kw = {"emulator": code} if key == "burst" and args.each_emulator \
+                            else {}
+                        runs[name].append(fn(code, n, tmp, key + name.split()[0] + str(i),
+                                             **kw))
+                for name in codes:
+                    results[name][key] = median_stats(runs[name])
             if args.campaign_customers and (not args.only or "campaign" in args.only):
                 sys.path.insert(0, str(REPO / "bench"))
                 import campaign_bench

@@ -375,7 +375,8 @@ class Store:
 
     def _import_one(self, attrs: dict[str, Any], meta: dict[str, Any] | None, now: float
                     ) -> str:
-        """One profile of a bulk job; a new profile takes a fast path (the common case).
+        """One profile of a bulk job; a new profile takes a fast path (the common case), its
+        ``meta`` absent or only unsetting properties (a sync's fields gone null).
 
         The fast path keeps the request's own ``location`` and ``properties`` objects when they
         hold no null (nothing else refers to them once the job is imported)."""
@@ -391,7 +392,8 @@ class Store:
             raise ImportFailure(
                 f"Invalid phone number format: '{phone}' (a valid format is E.164, e.g. "
                 "+13239169023).", "phone_number")
-        if meta or (email is None and phone is None and ext is None) \
+        unset = _only_unset(meta) if meta else ()
+        if unset is None or (email is None and phone is None and ext is None) \
                 or email in self.by_email or phone in self.by_phone or ext in self.by_external:
             return self.upsert(attrs, meta, clear_nulls=False)[0]["id"]
         loc = g("location")
@@ -402,8 +404,8 @@ class Store:
         props = g("properties")
         if not props:
             props = {}
-        elif None in props.values():
-            props = {k: v for k, v in props.items() if v is not None}
+        elif unset or None in props.values():  # as upsert: values merged, then names unset
+            props = {k: v for k, v in props.items() if v is not None and k not in unset}
         pid = f"01{self._salt | next(self._seq):024X}"  # new_ulid(), inlined
         self.profiles[pid] = {
             "id": pid, "email": email, "phone_number": phone, "external_id": ext,
@@ -455,6 +457,18 @@ class Store:
             job.status = "complete"
             job.completed_at = self.clock()
             job.payload = []
+
+
+def _only_unset(meta: dict[str, Any]) -> tuple[str, ...] | None:
+    """The property names a profile's ``meta`` unsets when that is all it does (validated:
+    ``patch_properties.unset`` a name or a list of names); None when it does more."""
+    patch = meta.get("patch_properties")
+    if len(meta) != 1 or patch is None:
+        return None
+    if type(patch) is not dict or len(patch) > 1 or (patch and "unset" not in patch):
+        return None
+    unset = patch.get("unset")
+    return (unset,) if isinstance(unset, str) else tuple(unset or ())
 
 
 def _identifiers(attrs: dict[str, Any]) -> tuple[str | None, str | None, str | None]:

@@ -210,18 +210,48 @@ _LEAF_BOUND = 48  # a fixed member's name, quotes, colon, comma and a number / b
 _OVER = 1 << 40  # "not bounded here": the exact size is measured
 
 
+def _fast_meta_bound(meta: Any) -> int | None:
+    """A profile's ``meta`` when it only unsets properties (``{"patch_properties": {"unset":
+    name or [names]}}``, what a sync sends for a field gone null): an upper bound of its size
+    as compact UTF-8 JSON, its members' names and punctuation included. None for anything
+    else (null, another member, appends): the full check decides."""
+    if type(meta) is not dict or meta.keys() - {"patch_properties"}:
+        return None
+    patch = meta.get("patch_properties")
+    if patch is None:
+        return 2 * _LEAF_BOUND if not meta else None  # {} is valid; a null patch is not
+    if type(patch) is not dict or patch.keys() - {"unset"}:
+        return None
+    unset = patch.get("unset")
+    size = 3 * _LEAF_BOUND
+    if unset is None or type(unset) is str:
+        return size + 6 * len(unset or "")
+    if type(unset) is not list:
+        return None
+    try:  # one C call checks "all strings" and sums their lengths
+        return size + 6 * len("".join(unset)) + 3 * len(unset)
+    except TypeError:
+        return None
+
+
 def _fast_profile_bound(p: Any) -> int | None:
     """A quick pass for the common, valid profile: None sends it to the full check; otherwise
     an upper bound of its size as compact UTF-8 JSON (a character is at most 6 bytes there,
     ``\\u001f``), so that only a profile whose bound passes 100 KB is measured exactly."""
     if type(p) is not dict or p.get("type") != "profile" or not p.keys() <= _ITEM_KEYS:
         return None
-    if "meta" in p or p.get("id") is not None:
+    if p.get("id") is not None:
         return None
+    size = 64
+    if "meta" in p:
+        meta = _fast_meta_bound(p["meta"])
+        if meta is None:
+            return None
+        size += meta
     a = p.get("attributes")
     if type(a) is not dict or not a.keys() <= _ATTR_KEYS:
         return None
-    size = 64 + _LEAF_BOUND * len(a)
+    size += _LEAF_BOUND * len(a)
     strs = a.copy()  # every member but these two is a string or null
     loc = strs.pop("location", None)
     props = strs.pop("properties", None)
