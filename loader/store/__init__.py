@@ -27,6 +27,7 @@ from loader.store.schema import (
     LEGACY_RECIPIENTS,
     READ_ONLY_TABLES,
     RECIPIENT_SPANS,
+    RECIPIENTS_COLUMNS,
     SPAN_COLUMNS,
     TABLES,
     ensure_schema,
@@ -35,8 +36,16 @@ from loader.store.schema import (
 
 __all__ = ["Mirror", "Store", "qualified", "quote"]
 
+SPAN_TYPES = dict(RECIPIENTS_COLUMNS)
+
 # a delivery's suspects (Store.record_recipients) that list_members does not hold
 NOT_MEMBERS = "_klaviyo_not_members"
+# a full delivery's control members, grouped (Store.record_recipients)
+CONTROLS = "_klaviyo_controls"
+# the distinct values but the customer's of the recipients and open spans, with their hash
+# (Store._compact_span_diff); SPAN_HASH: that hash of the columns it is formatted with
+SPAN_VALUES = "_klaviyo_span_values"
+SPAN_HASH = "hash({})"
 
 
 class Mirror(Protocol):
@@ -292,14 +301,17 @@ class Store:
         sample_filter = (f"and exists (select 1 from {sample_table} as s "
                          f"where s.list_id = l.list_id and s.identifier = a.{idc})"
                          if is_sample else "")
-        control = "" if is_sample else f"""
-            union all
+        # a full delivery's control members, grouped once into CONTROLS (below): every
+        # select of the recipients then reads the same rows (``any_value`` may pick another
+        # name each time it runs; the span comparison reads the recipients twice)
+        controls = f"""
             select a.amperity_id, a.sub_audience_id, any_value(a.sub_audience_name),
                 a.treatment_id, any_value(a.treatment_name), true, null::varchar,
                 min(a.segment_id), min(a.segment_name)
             from {c.audience_relation} as a
             where coalesce(a.is_control, false) and a.shrink_reason is null
             group by a.amperity_id, a.sub_audience_id, a.treatment_id"""
+        control = "" if is_sample else f"union all select * from {CONTROLS}"
         campaign_of = (f"account_id = {_lit(account_id)} and campaign_id = "
                        f"{_lit(c.campaign_id)}")
         last_full = f"""(select coalesce(max(completed_at), '1970-01-01'::timestamp)
@@ -374,6 +386,8 @@ class Store:
                 return False
             if suspects is not None and not is_sample:
                 not_members = self._not_members(account_id, suspects)
+            if not is_sample:
+                self.con.execute(f"create or replace temp table {CONTROLS} as {controls}")
             number: int | None = None
             if is_sample:  # explicit rows: what varies per recipient, and the delivery
                 self.con.execute(
@@ -414,7 +428,8 @@ class Store:
                  c.destination_id, c.destination_name, at, c.launch_at, c.dbt_invocation_id,
                  number, delivery_id])
             crashpoint("recipients.written")  # inside the transaction: a kill rolls it back
-        self.con.execute(f"drop table if exists {NOT_MEMBERS}")
+        for temp in (NOT_MEMBERS, CONTROLS):
+            self.con.execute(f"drop table if exists {temp}")
         return True
 
     def _record_spans(self, account_id: str, campaign_id: str,
@@ -454,6 +469,11 @@ class Store:
         same = " and ".join(f"n.{col} is not distinct from o.{col}" for col in SPAN_COLUMNS)
         try:
             for grouped in (False, True):
+                if not grouped and self._compact_span_diff(account_id, campaign_id,
+                                                           recorded(False)):
+                    if not self._needs_group_by(account_id, campaign_id):
+                        break
+                    continue
                 # one join finds both sides: recipients no open span matches (o.span_no
                 # null: to open) and open spans no recipient matches (n.matched null: to
                 # close); the opened are numbered by their row in it (``rowid``, from 1:
@@ -486,9 +506,66 @@ class Store:
                 f"where span_no is null",
                 [account_id, campaign_id, number])
         finally:
-            with contextlib.suppress(duckdb.Error):
-                self.con.execute("drop table if exists _klaviyo_span_diff")
+            for temp in ("_klaviyo_span_diff", SPAN_VALUES):
+                with contextlib.suppress(duckdb.Error):
+                    self.con.execute(f"drop table if exists {temp}")
         return number
+
+    def _compact_span_diff(self, account_id: str, campaign_id: str, recipients: str) -> bool:
+        """Fill ``_klaviyo_span_diff`` as the full join of :meth:`_record_spans` on the nine
+        columns would from ``recipients`` (its select, ungrouped), joining on two columns
+        instead: the customer, and a 64-bit hash of the other eight (sub-audience,
+        treatment, list, segment, their names, control). False (nothing written) when that
+        cannot be exact: two of the value tuples share a hash.
+
+        The value tuples are few (a campaign's sub-audiences, treatments, lists and
+        segments), so they are first collected, exactly (a ``union`` of the recipients'
+        and the open spans' distinct tuples: null-safe), into ``SPAN_VALUES`` with their
+        hash. When no two of them share a hash, the hash is one-to-one on every tuple either
+        side of the join holds, so two rows have equal hashes if and only if their tuples
+        are equal (null-safe): the join on (customer, hash) pairs exactly the rows the join
+        on the nine columns pairs. No hash decides that a recipient is unchanged: the
+        tuples were compared when collected. The recipients' select must give the same rows
+        each time it runs (control members come from ``CONTROLS``, grouped once). The rows
+        to open get their eight columns back from ``SPAN_VALUES`` by the hash (one tuple per
+        hash); the join itself carries two columns a side, where the nine-column one
+        carried nine and spilled far over the loader's 256 MB at 10M recipients."""
+        spans = self.t(RECIPIENT_SPANS)
+        rest = [c for c in SPAN_COLUMNS if c != "amperity_id"]
+        typed = ", ".join(f"cast({c} as {SPAN_TYPES[c]}) as {c}" for c in rest)
+        digest = SPAN_HASH.format(", ".join(rest))
+        open_spans = (f"from {spans} where account_id = ? and campaign_id = ? "
+                      f"and last_number is null")
+        self.con.execute(f"""
+            create or replace temp table {SPAN_VALUES} as
+            select *, {digest} as h from (
+                select distinct {typed} from ({recipients})
+                union
+                select distinct {', '.join(rest)} {open_spans}
+            )""", [account_id, campaign_id])
+        row = self.con.execute(f"select count(*) = count(distinct h) "
+                               f"from {SPAN_VALUES}").fetchone()
+        if not (row and row[0]):
+            return False
+        self.con.execute(f"""
+            create or replace temp table _klaviyo_span_diff as
+            with n as (
+                select amperity_id, {digest} as h from (select amperity_id, {typed}
+                    from ({recipients}))
+            ),
+            o as (
+                select amperity_id, {digest} as h, first_number, span_no {open_spans}
+            ),
+            d as (
+                select n.amperity_id, n.h, o.first_number, o.span_no
+                from n full join o on n.amperity_id is not distinct from o.amperity_id
+                    and n.h = o.h
+                where n.h is null or o.span_no is null
+            )
+            select d.amperity_id, {', '.join(f'v.{c}' for c in rest)}, d.first_number,
+                d.span_no
+            from d left join {SPAN_VALUES} as v on v.h = d.h""", [account_id, campaign_id])
+        return True
 
     def _open_spans(self, account_id: str, campaign_id: str, number: int,
                     recorded: Callable[[bool], str]) -> None:
