@@ -454,24 +454,26 @@ class Store:
     def _record_spans(self, account_id: str, campaign_id: str,
                       recorded: Callable[..., str]) -> int:
         """A full delivery's recipients as spans, inside the caller's step; the delivery's
-        number (one more than the campaign's last). ``recorded(grouped)``: the select of
-        ``SPAN_COLUMNS``, grouped by the key (customer, sub-audience, treatment, list) or
-        not (exact when no key repeats among the audience's rows).
+        number (one more than the campaign's last). ``recorded(grouped, keys=None)``: the
+        select of ``SPAN_COLUMNS``, grouped by the key (customer, sub-audience, treatment,
+        list) or not (exact when no key repeats among the audience's rows); of the keys in
+        table ``keys`` only, when given.
 
         With no open span (the campaign's first full delivery, or the first after an empty
         audience or the upgrade) every recipient opens a span: :meth:`_open_spans`, no join.
 
         Otherwise the open spans (``last_number`` null) are compared with the recipients
-        column by column, null-safe (``list_id`` is null for control members; an open span
-        equal to a recipient stays open, untouched), in one full join: unmatched open spans
-        close at the previous number, unmatched recipients open spans at this one. The
-        recipients are first taken without their group by (no audience-wide check up front);
-        the key ``(customer, sub-audience, treatment, list)`` appearing twice among them
-        shows in the (small) difference, see :meth:`_needs_group_by`, and only then is the
-        difference computed again from the grouped recipients. Every comparison is of the
-        values themselves: no hash decides that a recipient is unchanged. (A stored hash of
-        the columns, compared first, was measured slower at 1M: the join hashes its keys
-        anyway, and equal hashes still need the columns compared.)"""
+        on all nine columns, null-safe (``list_id`` is null for control members; an open
+        span equal to a recipient stays open, untouched), in one full join: unmatched open
+        spans close at the previous number, unmatched recipients open spans at this one.
+        That join is made on the customer and a hash of the other eight columns where that
+        is provably the same join (:meth:`_compact_span_diff`: at 10M recipients the
+        nine-column join spilled far over 256 MB), else on the nine columns
+        (:meth:`_span_diff`). The recipients are taken without their group by (no
+        audience-wide check up front); a key ``(customer, sub-audience, treatment, list)``
+        from two rows shows in the (small) difference when it matters, see
+        :meth:`_needs_group_by`, and only those keys are compared again from their grouped
+        recipients (:meth:`_regroup`). No hash decides that a recipient is unchanged."""
         spans = self.t(RECIPIENT_SPANS)
         row = self.con.execute(
             f"select coalesce(max(delivery_number), 0) + 1 from {self.t('deliveries')} "
