@@ -14,9 +14,9 @@ statement.
 
 ``--sink``: Klaviyo is ``bench/_sink.py`` inside this process instead of the emulator, for
 audiences the emulator cannot hold (10M profiles need ~15 GB in it, and its import jobs take
-a quarter of an hour); the loader's statements are the same, its HTTP share is not measured. ``--unpaced``: the
-loader's pacer does not wait for the published rate limits (its statements are the same; a
-10M first push's 1,000 import jobs otherwise take seven minutes of waiting).
+a quarter of an hour); the loader's statements are the same, its HTTP share is not measured.
+``--unpaced``: the loader's pacer does not wait for the published rate limits (its statements
+are the same; a 10M first push's 1,000 import jobs otherwise take seven minutes of waiting).
 """
 
 from __future__ import annotations
