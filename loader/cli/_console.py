@@ -159,6 +159,11 @@ def summary_notes(result: PushResult) -> list[str]:
             parts.append(f"{duplicates:,} customer(s) not sent: they share the campaign's "
                          "identifier with the customer sent")
         lines.append("; ".join(parts) + where + ".")
+    refused = sum(r.still_refused for r in result.lists)
+    if refused:
+        lines.append(f"{refused:,} row(s) Klaviyo refused before and unchanged since were not "
+                     "sent again (not in their lists; klaviyo_loader.rejected_members holds "
+                     "them and the reason): a change to the row sends it again.")
     if result.rejected and not result.dry_run:
         lines.append(f"{result.rejected:,} row(s) rejected; see klaviyo_loader.rejected_rows "
                      f"where run_id = '{result.run_id}'.")

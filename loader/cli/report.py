@@ -20,11 +20,15 @@ def report(
     models campaign_results, campaign_results_daily and campaign_funnel (docs/results.md)."""
     from loader.config import Settings
     from loader.report import write_reports
+    from loader.report.render import unmeasured_text
 
-    path = duckdb_path or Settings.from_env().duckdb_path
-    files = write_reports(path, list(campaigns or []), output)
+    settings = Settings.from_env()
+    path = duckdb_path or settings.duckdb_path
+    files = write_reports(path, list(campaigns or []), output, state_schema=settings.state_schema)
     for data in files.data:
         typer.echo(f"{data.campaign_id}: {files.campaigns[data.campaign_id]}")
+        if data.unmeasured:
+            typer.echo(f"  warning: {unmeasured_text(data)}", err=True)
         several = len({row["account_id"] for row in data.results}) > 1
         for row in data.all_deliveries:
             if row["comparison"] != "compared":

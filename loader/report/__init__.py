@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from loader.config import STATE_SCHEMA
 from loader.errors import ConfigError
 from loader.report.data import CampaignReportData, load
 
@@ -31,8 +32,10 @@ def _file_name(campaign_id: str) -> str:
 
 
 def write_reports(duckdb_path: str, campaigns: list[str], output_dir: str | Path,
-                  now: datetime | None = None) -> ReportFiles:
-    """Write one report per campaign (all in the registry when none are named)."""
+                  now: datetime | None = None, state_schema: str = STATE_SCHEMA) -> ReportFiles:
+    """Write one report per campaign (all in the registry when none are named). A campaign
+    pushed since the results models were built (``CampaignReportData.unmeasured``) says so on
+    its page."""
     from loader.report.render import render_campaign, render_index
 
     out = Path(output_dir)
@@ -40,7 +43,7 @@ def write_reports(duckdb_path: str, campaigns: list[str], output_dir: str | Path
         raise ConfigError(f"--output {out} is a file, not a directory.",
                           hint="Give a directory (it is created when missing).")
     generated = now or datetime.now(UTC).replace(tzinfo=None)
-    reports = load(duckdb_path, campaigns)
+    reports = load(duckdb_path, campaigns, state_schema)
     out.mkdir(parents=True, exist_ok=True)
     paths: dict[str, Path] = {}
     for data in reports:

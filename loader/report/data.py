@@ -13,7 +13,9 @@ from typing import Any
 
 import duckdb
 
+from loader.config import STATE_SCHEMA
 from loader.errors import WarehouseError
+from loader.klaviyo.payloads import ident
 from loader.state import connect
 from loader.warehouse import REGISTRY, find_relation, select_named
 
@@ -32,6 +34,9 @@ class CampaignReportData:
     funnel: list[Row] = field(default_factory=list)
     results: list[Row] = field(default_factory=list)  # every delivery and 'all'
     daily: list[Row] = field(default_factory=list)  # every delivery
+    # completed full deliveries (with recipients) the models do not measure yet: they were
+    # built before those pushes (each (delivery_id, delivery_datetime), oldest first)
+    unmeasured: list[tuple[str, datetime]] = field(default_factory=list)
 
     @property
     def campaign_id(self) -> str:
@@ -98,8 +103,38 @@ def select_campaigns(registry: list[Row], wanted: list[str]) -> list[Row]:
     return select_named(registry, wanted, lambda c: (c["campaign_id"], c["campaign_name"]))
 
 
-def load(duckdb_path: str, campaigns: list[str]) -> list[CampaignReportData]:
-    """Read every named campaign's report data (all campaigns when none are named)."""
+def _unmeasured(con: duckdb.DuckDBPyConnection, state_schema: str,
+                data: CampaignReportData) -> list[tuple[str, datetime]]:
+    """The campaign's completed full deliveries that have recipients (``campaign_recipients``)
+    but no row in the results: pushed after the results models were built. Empty when the
+    warehouse holds no loader state. The recipients view is read only for the deliveries the
+    results lack (usually none)."""
+    schema = ident(state_schema)
+    row = con.execute("select count(*) from information_schema.tables where table_schema = ? "
+                      "and table_name in ('deliveries', 'campaign_recipients')",
+                      [state_schema]).fetchone()
+    if not row or row[0] != 2:
+        return []
+    measured = {str(r["delivery_id"]) for r in data.deliveries}
+    done = con.execute(
+        f"select delivery_id, delivery_datetime from {schema}.deliveries where campaign_id = ? "
+        f"and status = 'completed' and not coalesce(is_sample, false) "
+        f"order by delivery_datetime, delivery_id", [data.campaign_id]).fetchall()
+    missing = [(str(d), t) for d, t in done if str(d) not in measured]
+    if not missing:
+        return []
+    ids = [d for d, _ in missing]
+    with_recipients = {str(r[0]) for r in con.execute(
+        f"select distinct delivery_id from {schema}.campaign_recipients "
+        f"where campaign_id = ? and list_contains(?, delivery_id)",
+        [data.campaign_id, ids]).fetchall()}
+    return [(d, t) for d, t in missing if d in with_recipients]
+
+
+def load(duckdb_path: str, campaigns: list[str], state_schema: str = STATE_SCHEMA
+         ) -> list[CampaignReportData]:
+    """Read every named campaign's report data (all campaigns when none are named), with the
+    deliveries the models do not measure yet (``state_schema``: the loader's state)."""
     con = connect(duckdb_path, read_only=True)
     try:
         registry = _rows(con, f"select * from {_relation(con, REGISTRY)} order by campaign_id",
@@ -121,6 +156,7 @@ def load(duckdb_path: str, campaigns: list[str]) -> list[CampaignReportData]:
                             "day_number", cid),
             ))
             out[-1].sort_by_declaration()
+            out[-1].unmeasured = _unmeasured(con, state_schema, out[-1])
         return out
     finally:
         con.close()

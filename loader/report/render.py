@@ -209,9 +209,23 @@ def _schedule(campaign: Row) -> str:
     return "sent as soon as possible"
 
 
+def unmeasured_text(data: CampaignReportData) -> str:
+    """What the models miss: the deliveries pushed since they were built (one sentence)."""
+    n = len(data.unmeasured)
+    latest = data.unmeasured[-1][1]
+    return (f"{n} deliver{'y' if n == 1 else 'ies'} (the latest at {instant(latest)}) "
+            f"{'was' if n == 1 else 'were'} pushed after the results models were built and "
+            f"{'is' if n == 1 else 'are'} not measured here: run `dbt build --select "
+            f"path:models/results`, then `loader report` again.")
+
+
 def render_campaign(data: CampaignReportData, generated: datetime) -> str:
     campaign = data.campaign
     is_recurring = campaign.get("campaign_type") == "recurring"
+    delivered = len(data.delivery_ids())
+    # a one-time campaign pushed again after its audience changed has several deliveries:
+    # then it is shown as a recurring one is (all together, then each)
+    per_delivery = is_recurring or delivered > 1
     summary_rows = data.all_deliveries
     level = (f"{float(summary_rows[0]['confidence_level']):.0%}" if summary_rows else "95%")
     several = figures.several_sub_audiences(data)
@@ -227,9 +241,9 @@ def render_campaign(data: CampaignReportData, generated: datetime) -> str:
     if summary_rows:
         tables = results_table(
             data, summary_rows,
-            "All deliveries" if is_recurring
+            "All deliveries" if per_delivery
             else f"The delivery of {summary_rows[0]['delivery_datetime']:%Y-%m-%d %H:%M} UTC")
-        if is_recurring:
+        if per_delivery:
             for delivery_id in reversed(data.delivery_ids()):
                 rows = [r for r in data.deliveries if r["delivery_id"] == delivery_id]
                 tables += results_table(
@@ -259,6 +273,9 @@ def render_campaign(data: CampaignReportData, generated: datetime) -> str:
         as_of=as_of,
         status=status,
         is_recurring=is_recurring,
+        per_delivery=per_delivery,
+        delivered=delivered,
+        unmeasured=unmeasured_text(data) if data.unmeasured else "",
         level=level,
         headlines=headlines,
         results_tables=tables,

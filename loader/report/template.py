@@ -46,6 +46,7 @@ td.up { color:var(--up); font-weight:600; } td.down { color:var(--down); font-we
 .badge { display:inline-block; padding:1px 8px; border-radius:999px; font-size:11.5px; font-weight:600;
          vertical-align:middle; }
 .badge.partial { background:#fef3c7; color:#92400e; } .badge.complete { background:#dcfce7; color:#166534; }
+.stale { background:#fef3c7; color:#92400e; padding:8px 12px; border-radius:6px; margin:12px 0 0; }
 .badge.control { background:#e5e7eb; color:#374151; }
 .scroll { overflow-x:auto; }
 .plot { min-height:120px; }
@@ -67,12 +68,15 @@ h3 { font-size:14px; margin:18px 0 6px; }
     <div><dt>Orders up to</dt><dd>{{ as_of }}</dd></div>
     <div><dt>Status</dt><dd>{{ status | safe }}</dd></div>
   </dl>
+  {%- if unmeasured %}
+  <p class="stale" data-field="unmeasured">{{ unmeasured }}</p>
+  {%- endif %}
 </header>
 <main>
 
 <section id="results">
   <h2>Results</h2>
-  <p class="lead">Each treatment against its sub-audience's control group{% if is_recurring %}, all deliveries together{% endif %}.
+  <p class="lead">Each treatment against its sub-audience's control group{% if per_delivery %}, all deliveries together{% endif %}.
     Intervals are {{ level }} confidence intervals; p-values are two-sided. Definitions: docs/results.md.</p>
   {% if headlines %}
   <div class="headlines">
@@ -116,7 +120,7 @@ h3 { font-size:14px; margin:18px 0 6px; }
 
 <section id="deliveries">
   <h2>Delivery history</h2>
-  <p class="lead">Recipients per delivery and treatment{% if not is_recurring %} (a one-time campaign: one delivery){% endif %}.</p>
+  <p class="lead">Recipients per delivery and treatment{% if not is_recurring %} (a one-time campaign: {% if delivered > 1 %}pushed again after its audience changed, {{ delivered }} deliveries{% else %}one delivery{% endif %}){% endif %}.</p>
   {{ deliveries_plot | safe }}
   {{ deliveries_table | safe }}
 </section>

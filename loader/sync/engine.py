@@ -110,6 +110,8 @@ class ListResult:
     removed: int = 0
     rejected: int = 0
     unchanged: int = 0
+    # rows Klaviyo refused before whose content has not changed since: not sent again
+    still_refused: int = 0
     import_jobs: int = 0
     pending_removals: int = 0  # members that left but whose Klaviyo profile was not found
     skipped: bool = False  # nothing it reads changed since a clean push: not planned
@@ -615,6 +617,7 @@ class Pusher:
             vouched = vouched and self._suspects(planner, list_id, plan)
             self._warn_empty(result, c, name, plan)
             r.unchanged, r.duplicates, r.withheld = plan.unchanged, plan.duplicates, plan.withheld
+            r.still_refused = plan.held_rejected
             sends = (plan.adds + plan.changes + plan.oversize + plan.clears + created
                      + (plan.removals if sample is None else 0) + (list_id in recovered))
             if delivery_id is None and sends:

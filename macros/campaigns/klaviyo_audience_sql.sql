@@ -222,7 +222,7 @@ joined_attributes as (
 phone_digits as (
     select
         *,
-        {{ klaviyo_digits_only('phone_text__') }} as phone_digits__
+        {{ klaviyo_phone_digits('phone_text__') }} as phone_digits__
     from joined_attributes
 ),
 

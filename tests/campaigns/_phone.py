@@ -75,6 +75,11 @@ def e164(raw: str | None, country: str | None) -> str | None:
     if not text:
         return None
     digits = re.sub(r"[^0-9]", "", text)
+    # "+44 (0)20 ...": the (0) is the trunk prefix shown for national callers, not dialled
+    # from abroad -- except after Italy's and San Marino's codes, whose numbers keep their 0
+    if (text.startswith(("+", "00")) and "(0)" in text
+            and not digits.removeprefix("00").startswith(("39", "378"))):
+        digits = re.sub(r"[^0-9]", "", text.replace("(0)", ""))
     if text.startswith("+"):
         return "+" + digits if 8 <= len(digits) <= 15 and digits[0] != "0" else None
     if text.startswith("00"):

@@ -250,3 +250,67 @@ def test_the_recurring_campaign_shows_each_delivery(reported: dict[str, Any]) ->
     page = (reported["output"] / "winback_weekly.html").read_text(encoding="utf-8")
     for row in deliveries:
         assert f'data-delivery="{row["delivery_id"]}"' in page
+
+
+@pytest.fixture(scope="module")
+def pushed_after(reported: dict[str, Any],
+                 tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """A copy of the reported warehouse pushed again without rebuilding the results models:
+    the weekly win-back at its following tick, and the one-time spring sale after some of its
+    audience left (rows deleted from its audience table)."""
+    built: BuiltWarehouse = reported["warehouse"]
+    root = tmp_path_factory.mktemp("report-stale")
+    path = root / built.duckdb_path.name
+    shutil.copyfile(built.duckdb_path, path)
+    warehouse = BuiltWarehouse(root=root, duckdb_path=path, env=warehouse_env(path),
+                               customers=built.customers, seed=built.seed)
+    con = duckdb.connect(str(path))
+    try:
+        relation = con.execute("select audience_relation from klaviyo_campaigns "
+                               "where campaign_id = 'spring_sale'").fetchone()[0]
+        con.execute(f"delete from {relation} where amperity_id in (select amperity_id from "
+                    f"{relation} where not coalesce(is_control, false) order by amperity_id "
+                    f"limit 5)")
+    finally:
+        con.close()
+    emulator = Emulator()
+    emulator.start()
+    try:
+        env = {"KLAVIYO_BASE_URL": emulator.base_url, "KLAVIYO_API_KEY": emulator.api_key,
+               "DUCKDB_PATH": str(path), "COLUMNS": "200"}
+        tick = _next_monday_8(datetime.now(UTC).replace(tzinfo=None)) + timedelta(days=7)
+        _cli(env, "push", "winback_weekly", "--quiet", "--at", tick.isoformat())
+        _cli(env, "push", "spring_sale", "--quiet")
+    finally:
+        emulator.stop()
+    result = CliRunner().invoke(app, ["report", "--output", str(root / "stale")],
+                                env={"DUCKDB_PATH": str(path)})
+    assert result.exit_code == 0, result.output
+    return {"warehouse": warehouse, "root": root, "result": result}
+
+
+def test_a_report_says_which_deliveries_its_models_miss(pushed_after: dict[str, Any]) -> None:
+    """Pushed after the results models were built: the report says so, on the page and on
+    stderr, for those campaigns only; rebuilt, it measures them and says nothing."""
+    result, root = pushed_after["result"], pushed_after["root"]
+    warnings = [line for line in result.stderr.splitlines() if "warning:" in line]
+    assert len(warnings) == 2, result.stderr
+    assert all("1 delivery" in w and "dbt build --select path:models/results" in w
+               for w in warnings), warnings
+    for campaign_id, stale in (("winback_weekly", True), ("spring_sale", True),
+                               ("outdoor_launch", False)):
+        page = (root / "stale" / f"{campaign_id}.html").read_text(encoding="utf-8")
+        assert ('data-field="unmeasured"' in page) is stale, campaign_id
+    warehouse: BuiltWarehouse = pushed_after["warehouse"]
+    warehouse.dbt("build", "--select", "path:models/results")
+    again = CliRunner().invoke(app, ["report", "--output", str(root / "fresh")],
+                               env={"DUCKDB_PATH": str(warehouse.duckdb_path)})
+    assert again.exit_code == 0, again.output
+    assert "warning:" not in again.stderr
+    for campaign_id in CAMPAIGNS:
+        page = (root / "fresh" / f"{campaign_id}.html").read_text(encoding="utf-8")
+        assert 'data-field="unmeasured"' not in page, campaign_id
+    spring = (root / "fresh" / "spring_sale.html").read_text(encoding="utf-8")
+    assert "pushed again after its audience changed, 2 deliveries" in spring
+    assert "one delivery" not in spring
+    assert "All deliveries" in spring

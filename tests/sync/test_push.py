@@ -8,6 +8,7 @@ import duckdb
 import pytest
 import requests
 
+from loader.cli._console import summary_notes
 from loader.errors import EXIT_FAILED, EXIT_OK, EXIT_REJECTED, AmbiguousListError, LockedError
 from loader.state import PushLock
 from tests.sync.helpers import CampaignSpec, Member, expected_lists, query, write_warehouse
@@ -244,6 +245,10 @@ def test_rejected_rows_exit_1_and_others_delivered(klaviyo_emulator, spec, wareh
     again = run_push()
     assert again.exit_code == EXIT_OK
     assert sum(r.added + r.updated + r.rejected for r in again.lists) == 0
+    # ... and the summary says so: the list's rows add up (sendable = unchanged + refused)
+    assert sum(r.still_refused for r in again.lists) == 2
+    assert any(line.startswith("2 row(s) Klaviyo refused before") for line in
+               summary_notes(again)), summary_notes(again)
 
 
 def test_shared_identifier_is_sent_once_and_reported(klaviyo_emulator, spec, warehouse,
