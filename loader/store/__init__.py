@@ -27,6 +27,7 @@ from loader.store.schema import (
     LEGACY_RECIPIENTS,
     READ_ONLY_TABLES,
     RECIPIENT_SPANS,
+    RECIPIENTS_COLUMNS,
     SPAN_COLUMNS,
     TABLES,
     ensure_schema,
@@ -35,8 +36,20 @@ from loader.store.schema import (
 
 __all__ = ["Mirror", "Store", "qualified", "quote"]
 
+SPAN_TYPES = dict(RECIPIENTS_COLUMNS)
+
 # a delivery's suspects (Store.record_recipients) that list_members does not hold
 NOT_MEMBERS = "_klaviyo_not_members"
+# a full delivery's control members, grouped (Store.record_recipients)
+CONTROLS = "_klaviyo_controls"
+# the distinct values but the customer's of the recipients and open spans, with their hash
+# (Store._compact_span_diff); SPAN_HASH: that hash of the columns it is formatted with
+SPAN_VALUES = "_klaviyo_span_values"
+# a recipient's key (a delivery records one per key), and the keys whose recipients a
+# delivery compares again grouped (Store._needs_group_by)
+SPAN_KEY = ("amperity_id", "sub_audience_id", "treatment_id", "list_id")
+REGROUP = "_klaviyo_span_regroup"
+SPAN_HASH = "hash({})"
 
 
 class Mirror(Protocol):
@@ -292,11 +305,15 @@ class Store:
         sample_filter = (f"and exists (select 1 from {sample_table} as s "
                          f"where s.list_id = l.list_id and s.identifier = a.{idc})"
                          if is_sample else "")
-        control = "" if is_sample else f"""
-            union all
-            select a.amperity_id, a.sub_audience_id, any_value(a.sub_audience_name),
-                a.treatment_id, any_value(a.treatment_name), true, null::varchar,
-                min(a.segment_id), min(a.segment_name)
+        # a full delivery's control members, grouped once into CONTROLS (below): every
+        # select of the recipients then reads the same rows (``any_value`` may pick another
+        # name each time it runs; the span comparison reads the recipients twice)
+        controls = f"""
+            select a.amperity_id, a.sub_audience_id,
+                any_value(a.sub_audience_name) as sub_audience_name, a.treatment_id,
+                any_value(a.treatment_name) as treatment_name, true as is_control,
+                null::varchar as list_id, min(a.segment_id) as segment_id,
+                min(a.segment_name) as segment_name
             from {c.audience_relation} as a
             where coalesce(a.is_control, false) and a.shrink_reason is null
             group by a.amperity_id, a.sub_audience_id, a.treatment_id"""
@@ -318,14 +335,27 @@ class Store:
             select amperity_id, sub_audience_id, treatment_id
             from {self.t(LEGACY_RECIPIENTS)}
             where {campaign_of} and is_sample and delivery_datetime > {last_full}"""
-        def recorded(grouped: bool) -> str:
+        def recorded(grouped: bool, keys: str | None = None) -> str:
             """The delivery's recipients (``SPAN_COLUMNS``): one
             row per (customer, sub-audience, treatment, list), control members once with no
             list. ``grouped=False`` skips the group by of the members (its costliest pass
             after the join): exact when no such key comes from two rows, which the caller
-            checks (``_open_spans``, ``_needs_group_by``)."""
+            checks (``_open_spans``, ``_needs_group_by``). ``keys``: a table of keys
+            (``SPAN_KEY``); only the recipients of those keys (each with all its rows)."""
             def pick(agg: str, column: str) -> str:
                 return f"{agg}(a.{column})" if grouped else f"a.{column}"
+
+            def only(alias: str, list_id: str) -> str:
+                if keys is None:
+                    return ""
+                return (f"semi join {keys} as k on k.amperity_id is not distinct from "
+                        f"{alias}.amperity_id "
+                        f"and k.sub_audience_id is not distinct from {alias}.sub_audience_id "
+                        f"and k.treatment_id is not distinct from {alias}.treatment_id "
+                        f"and k.list_id is not distinct from {list_id}")
+
+            control = "" if is_sample else (f"union all select * from {CONTROLS} as c "
+                                            f"{only('c', 'c.list_id')}")
 
             group_by = ("group by a.amperity_id, a.sub_audience_id, a.treatment_id, l.list_id"
                         if grouped else "")
@@ -353,6 +383,7 @@ class Store:
                     from {c.audience_relation} as a
                     inner join lists as l on l.list_name = a.list_name
                     {members}
+                    {only('a', 'l.list_id')}
                     where not coalesce(a.is_control, false) and a.shrink_reason is null
                         {sample_filter} {proved}
                     {group_by}
@@ -374,6 +405,8 @@ class Store:
                 return False
             if suspects is not None and not is_sample:
                 not_members = self._not_members(account_id, suspects)
+            if not is_sample:
+                self.con.execute(f"create or replace temp table {CONTROLS} as {controls}")
             number: int | None = None
             if is_sample:  # explicit rows: what varies per recipient, and the delivery
                 self.con.execute(
@@ -414,30 +447,33 @@ class Store:
                  c.destination_id, c.destination_name, at, c.launch_at, c.dbt_invocation_id,
                  number, delivery_id])
             crashpoint("recipients.written")  # inside the transaction: a kill rolls it back
-        self.con.execute(f"drop table if exists {NOT_MEMBERS}")
+        for temp in (NOT_MEMBERS, CONTROLS):
+            self.con.execute(f"drop table if exists {temp}")
         return True
 
     def _record_spans(self, account_id: str, campaign_id: str,
-                      recorded: Callable[[bool], str]) -> int:
+                      recorded: Callable[..., str]) -> int:
         """A full delivery's recipients as spans, inside the caller's step; the delivery's
-        number (one more than the campaign's last). ``recorded(grouped)``: the select of
-        ``SPAN_COLUMNS``, grouped by the key (customer, sub-audience, treatment, list) or
-        not (exact when no key repeats among the audience's rows).
+        number (one more than the campaign's last). ``recorded(grouped, keys=None)``: the
+        select of ``SPAN_COLUMNS``, grouped by the key (customer, sub-audience, treatment,
+        list) or not (exact when no key repeats among the audience's rows); of the keys in
+        table ``keys`` only, when given.
 
         With no open span (the campaign's first full delivery, or the first after an empty
         audience or the upgrade) every recipient opens a span: :meth:`_open_spans`, no join.
 
         Otherwise the open spans (``last_number`` null) are compared with the recipients
-        column by column, null-safe (``list_id`` is null for control members; an open span
-        equal to a recipient stays open, untouched), in one full join: unmatched open spans
-        close at the previous number, unmatched recipients open spans at this one. The
-        recipients are first taken without their group by (no audience-wide check up front);
-        the key ``(customer, sub-audience, treatment, list)`` appearing twice among them
-        shows in the (small) difference, see :meth:`_needs_group_by`, and only then is the
-        difference computed again from the grouped recipients. Every comparison is of the
-        values themselves: no hash decides that a recipient is unchanged. (A stored hash of
-        the columns, compared first, was measured slower at 1M: the join hashes its keys
-        anyway, and equal hashes still need the columns compared.)"""
+        on all nine columns, null-safe (``list_id`` is null for control members; an open
+        span equal to a recipient stays open, untouched), in one full join: unmatched open
+        spans close at the previous number, unmatched recipients open spans at this one.
+        That join is made on the customer and a hash of the other eight columns where that
+        is provably the same join (:meth:`_compact_span_diff`: at 10M recipients the
+        nine-column join spilled far over 256 MB), else on the nine columns
+        (:meth:`_span_diff`). The recipients are taken without their group by (no
+        audience-wide check up front); a key ``(customer, sub-audience, treatment, list)``
+        from two rows shows in the (small) difference when it matters, see
+        :meth:`_needs_group_by`, and only those keys are compared again from their grouped
+        recipients (:meth:`_regroup`). No hash decides that a recipient is unchanged."""
         spans = self.t(RECIPIENT_SPANS)
         row = self.con.execute(
             f"select coalesce(max(delivery_number), 0) + 1 from {self.t('deliveries')} "
@@ -451,29 +487,11 @@ class Store:
         if not (row and row[0]):  # nothing to compare with: every recipient opens a span
             self._open_spans(account_id, campaign_id, number, recorded)
             return number
-        same = " and ".join(f"n.{col} is not distinct from o.{col}" for col in SPAN_COLUMNS)
         try:
-            for grouped in (False, True):
-                # one join finds both sides: recipients no open span matches (o.span_no
-                # null: to open) and open spans no recipient matches (n.matched null: to
-                # close); the opened are numbered by their row in it (``rowid``, from 1:
-                # unique, and free, where a row_number() over the insert cost a third more)
-                self.con.execute(f"""
-                    create or replace temp table _klaviyo_span_diff as
-                    with n as (
-                        select *, true as matched from ({recorded(grouped)})
-                    ),
-                    o as (
-                        select {cols}, first_number, span_no from {spans}
-                        where account_id = ? and campaign_id = ? and last_number is null
-                    )
-                    select {', '.join(f'n.{col}' for col in SPAN_COLUMNS)}, o.first_number,
-                        o.span_no
-                    from n full join o on {same}
-                    where n.matched is null or o.span_no is null""",
-                    [account_id, campaign_id])
-                if grouped or not self._needs_group_by(account_id, campaign_id):
-                    break
+            if not self._compact_span_diff(account_id, campaign_id, recorded(False)):
+                self._span_diff(account_id, campaign_id, recorded(False))
+            if self._needs_group_by(account_id, campaign_id):
+                self._regroup(account_id, campaign_id, recorded(True, REGROUP))
             self.con.execute(
                 f"update {spans} as o set last_number = ? from _klaviyo_span_diff as k "
                 f"where o.account_id = ? and o.campaign_id = ? and k.span_no is not null "
@@ -486,9 +504,115 @@ class Store:
                 f"where span_no is null",
                 [account_id, campaign_id, number])
         finally:
-            with contextlib.suppress(duckdb.Error):
-                self.con.execute("drop table if exists _klaviyo_span_diff")
+            for temp in ("_klaviyo_span_diff", SPAN_VALUES, REGROUP, "_klaviyo_span_fix"):
+                with contextlib.suppress(duckdb.Error):
+                    self.con.execute(f"drop table if exists {temp}")
         return number
+
+    def _span_diff(self, account_id: str, campaign_id: str, recipients: str,
+                   into: str = "_klaviyo_span_diff", keys: str | None = None) -> None:
+        """Fill ``into`` with the full join of the recipients (``recipients``, a select of
+        ``SPAN_COLUMNS``) and the campaign's open spans (only those of ``keys``, a table of
+        ``SPAN_KEY``, when given) on the nine columns, null-safe, keeping what did not
+        match: recipients no open span equals (``span_no`` null: to open), and open spans
+        (``first_number``, ``span_no``) no recipient equals (to close)."""
+        spans = self.t(RECIPIENT_SPANS)
+        same = " and ".join(f"n.{col} is not distinct from o.{col}" for col in SPAN_COLUMNS)
+        only = ("" if keys is None else f"semi join {keys} as k on " + " and ".join(
+            f"k.{c} is not distinct from s.{c}" for c in SPAN_KEY))
+        self.con.execute(f"""
+            create or replace temp table {into} as
+            with n as (
+                select *, true as matched from ({recipients})
+            ),
+            o as (
+                select {', '.join(f's.{c}' for c in SPAN_COLUMNS)}, s.first_number,
+                    s.span_no
+                from {spans} as s {only}
+                where s.account_id = ? and s.campaign_id = ? and s.last_number is null
+            )
+            select {', '.join(f'n.{col}' for col in SPAN_COLUMNS)}, o.first_number,
+                o.span_no
+            from n full join o on {same}
+            where n.matched is null or o.span_no is null""", [account_id, campaign_id])
+
+    def _regroup(self, account_id: str, campaign_id: str, grouped: str) -> None:
+        """Replace, in ``_klaviyo_span_diff``, what the ungrouped comparison found for the
+        keys in ``REGROUP`` (their rows to open, and their open spans to close) by the
+        comparison of their grouped recipients (``grouped``: ``recorded(True, REGROUP)``)
+        with their open spans. Every other key's rows are already exact
+        (:meth:`_needs_group_by`), so the group by and the join cost the keys that repeat,
+        not the audience."""
+        spans = self.t(RECIPIENT_SPANS)
+        self._span_diff(account_id, campaign_id, grouped, "_klaviyo_span_fix", REGROUP)
+        key_of = " and ".join(f"k.{c} is not distinct from d.{c}" for c in SPAN_KEY)
+        self.con.execute(f"""
+            delete from _klaviyo_span_diff as d
+            where (d.span_no is null and exists (select 1 from {REGROUP} as k
+                    where {key_of}))
+                or (d.span_no is not null and exists (
+                    select 1 from {spans} as o semi join {REGROUP} as k on {" and ".join(
+                        f"k.{c} is not distinct from o.{c}" for c in SPAN_KEY)}
+                    where o.account_id = ? and o.campaign_id = ? and o.last_number is null
+                        and o.first_number = d.first_number and o.span_no = d.span_no))""",
+                         [account_id, campaign_id])
+        self.con.execute("insert into _klaviyo_span_diff select * from _klaviyo_span_fix")
+
+    def _compact_span_diff(self, account_id: str, campaign_id: str, recipients: str) -> bool:
+        """Fill ``_klaviyo_span_diff`` as the full join of :meth:`_record_spans` on the nine
+        columns would from ``recipients`` (its select, ungrouped), joining on two columns
+        instead: the customer, and a 64-bit hash of the other eight (sub-audience,
+        treatment, list, segment, their names, control). False (nothing written) when that
+        cannot be exact: two of the value tuples share a hash.
+
+        The value tuples are few (a campaign's sub-audiences, treatments, lists and
+        segments), so they are first collected, exactly (a ``union`` of the recipients'
+        and the open spans' distinct tuples: null-safe), into ``SPAN_VALUES`` with their
+        hash. When no two of them share a hash, the hash is one-to-one on every tuple either
+        side of the join holds, so two rows have equal hashes if and only if their tuples
+        are equal (null-safe): the join on (customer, hash) pairs exactly the rows the join
+        on the nine columns pairs. No hash decides that a recipient is unchanged: the
+        tuples were compared when collected. The recipients' select must give the same rows
+        each time it runs (control members come from ``CONTROLS``, grouped once). The rows
+        to open get their eight columns back from ``SPAN_VALUES`` by the hash (one tuple per
+        hash); the join itself carries two columns a side, where the nine-column one
+        carried nine and spilled far over the loader's 256 MB at 10M recipients."""
+        spans = self.t(RECIPIENT_SPANS)
+        rest = [c for c in SPAN_COLUMNS if c != "amperity_id"]
+        typed = ", ".join(f"cast({c} as {SPAN_TYPES[c]}) as {c}" for c in rest)
+        digest = SPAN_HASH.format(", ".join(rest))
+        open_spans = (f"from {spans} where account_id = ? and campaign_id = ? "
+                      f"and last_number is null")
+        self.con.execute(f"""
+            create or replace temp table {SPAN_VALUES} as
+            select *, {digest} as h from (
+                select distinct {typed} from ({recipients})
+                union
+                select distinct {', '.join(rest)} {open_spans}
+            )""", [account_id, campaign_id])
+        row = self.con.execute(f"select count(*) = count(distinct h) "
+                               f"from {SPAN_VALUES}").fetchone()
+        if not (row and row[0]):
+            return False
+        self.con.execute(f"""
+            create or replace temp table _klaviyo_span_diff as
+            with n as (
+                select amperity_id, {digest} as h from (select amperity_id, {typed}
+                    from ({recipients}))
+            ),
+            o as (
+                select amperity_id, {digest} as h, first_number, span_no {open_spans}
+            ),
+            d as (
+                select n.amperity_id, n.h, o.first_number, o.span_no
+                from n full join o on n.amperity_id is not distinct from o.amperity_id
+                    and n.h = o.h
+                where n.h is null or o.span_no is null
+            )
+            select d.amperity_id, {', '.join(f'v.{c}' for c in rest)}, d.first_number,
+                d.span_no
+            from d left join {SPAN_VALUES} as v on v.h = d.h""", [account_id, campaign_id])
+        return True
 
     def _open_spans(self, account_id: str, campaign_id: str, number: int,
                     recorded: Callable[[bool], str]) -> None:
@@ -568,34 +692,34 @@ class Store:
 
     def _needs_group_by(self, account_id: str, campaign_id: str) -> bool:
         """Whether the difference in ``_klaviyo_span_diff``, computed from the recipients
-        without their group by, needs them grouped: some recipient key (customer,
-        sub-audience, treatment, list) came from two rows. Open spans are unique by that key
-        (each delivery's grouped recipients are). For a key with rows n1, n2, …: if none of
-        them is to open, each equals the key's open span, and so does their aggregate (it is
-        unchanged either way); otherwise a row is to open while the key repeats among the
-        rows to open (no open span equal to any of them), or while the key's open span stays
-        open (another row equals it). Both show among the rows to open, which a push of
-        1 % changes keeps few, and are checked here against those rows and the open spans
-        of their customers; a key from one row shows neither (its open span, if any, is
-        closed whenever the row differs from it)."""
-        key = ("amperity_id", "sub_audience_id", "treatment_id", "list_id")
-        same = " and ".join(f"o.{c} is not distinct from k.{c}" for c in key)
-        row = self.con.execute(f"""
+        without their group by, needs some keys grouped, and which: fills ``REGROUP`` with
+        the keys (customer, sub-audience, treatment, list: ``SPAN_KEY``) that came from two
+        rows in a way the difference shows. Open spans are unique by that key (each
+        delivery's grouped recipients are). For a key with rows n1, n2, …: if none of them
+        is to open, each equals the key's open span, and so does their aggregate (it is
+        unchanged either way: exact as it is); otherwise a row is to open while the key
+        repeats among the rows to open (no open span equal to any of them), or while the
+        key's open span stays open (another row equals it). Both show among the rows to
+        open, which a push of 1 % changes keeps few, and are found here from those rows and
+        the open spans of their keys; a key from one row shows neither (its open span, if
+        any, is closed whenever the row differs from it) and is exact as it is."""
+        key = ", ".join(SPAN_KEY)
+        same = " and ".join(f"o.{c} is not distinct from k.{c}" for c in SPAN_KEY)
+        self.con.execute(f"""
+            create or replace temp table {REGROUP} as
             with to_open as (
-                select {', '.join(key)} from _klaviyo_span_diff where span_no is null
-            ),
-            repeated as (
-                select {', '.join(key)} from to_open group by all having count(*) > 1
-            ),
-            still_open as (
-                select 1 from {self.t(RECIPIENT_SPANS)} as o
-                semi join to_open as k on {same}
-                anti join _klaviyo_span_diff as c on c.first_number = o.first_number
-                    and c.span_no = o.span_no
-                where o.account_id = ? and o.campaign_id = ? and o.last_number is null
+                select {key} from _klaviyo_span_diff where span_no is null
             )
-            select exists (select 1 from repeated) or exists (select 1 from still_open)""",
-            [account_id, campaign_id]).fetchone()
+            select {key} from to_open group by all having count(*) > 1
+            union
+            select {', '.join(f'o.{c}' for c in SPAN_KEY)}
+            from {self.t(RECIPIENT_SPANS)} as o
+            semi join to_open as k on {same}
+            anti join _klaviyo_span_diff as c on c.first_number = o.first_number
+                and c.span_no = o.span_no
+            where o.account_id = ? and o.campaign_id = ? and o.last_number is null""",
+            [account_id, campaign_id])
+        row = self.con.execute(f"select count(*) from {REGROUP}").fetchone()
         return bool(row and row[0])
 
 

@@ -409,3 +409,34 @@ def test_a_customer_with_two_rows_for_one_key_is_recorded_once(klaviyo_emulator,
     (opened,), = query(path, f"select count(*) from {S}.recipient_spans "
                              f"where first_number = 3")
     assert opened == 2  # c07 reopened, c40 opened: nobody else
+
+
+def test_value_tuples_sharing_a_hash_are_compared_column_by_column(
+        klaviyo_emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The span comparison joins on the customer and a 64-bit hash of the other eight
+    recorded columns only when no two value tuples the recipients and the open spans hold
+    share that hash (``Store._compact_span_diff``). With a hash that gives every tuple the
+    same value, each delivery falls back to the nine-column join and still records exactly
+    what explicit rows recorded: a sub-audience, a segment name and a treatment name
+    changed with the profile unchanged, a control member's segment, a leave, a join."""
+    import loader.store
+
+    monkeypatch.setattr(loader.store, "SPAN_HASH", "(0 * hash({}))")
+    path = str(tmp_path / "w.duckdb")
+    c = Campaign(klaviyo_emulator, path)
+    # no customer on two rows of one key: the comparison is not redone grouped
+    rows = [r for r in base() if r.email != "c01.second@example.com"]
+    c.push(rows)
+    at = {r.amperity_id: i for i, r in enumerate(rows)}
+    for amperity_id, changes in (("c08", {"sub_audience_id": "vip", "sub_audience_name": "VIP"}),
+                                 ("c09", {"segment_name": "Very important"}),
+                                 ("c11", {"treatment_name": "Offer A (v2)"}),
+                                 ("c20", {"segment_id": "seg_z"})):
+        rows[at[amperity_id]] = replace(rows[at[amperity_id]], **changes)  # type: ignore[arg-type]
+    c.push([r for r in rows if r.amperity_id != "c07"])
+    (opened, closed), = query(path, f"select count(*) filter (where first_number = 2), "
+                                    f"count(*) filter (where last_number = 1) "
+                                    f"from {S}.recipient_spans")
+    assert (opened, closed) == (4, 5)
+    rows.append(Row("c40", "c40@example.com"))  # a join: one span opened
+    c.push(rows)
