@@ -159,7 +159,14 @@ joined as (
         m.email as raw_email,
         lower(trim(m.email, WHITESPACE)) as clean_email,
         ext.phone_text,
-        regexp_replace(ext.phone_text, '[^0-9]', '', 'g') as digits,
+        -- a "(0)" inside an international number is left out (not after Italy's or San
+        -- Marino's codes): the documented rule, as a person would write it
+        regexp_replace(case
+            when ext.phone_text like '%(0)%' and regexp_matches(trim(ext.phone_text), '^(\+|00)')
+                and not regexp_matches(regexp_replace(ext.phone_text, '[^0-9]', '', 'g'),
+                                       '^(00)?(39|378)')
+            then replace(ext.phone_text, '(0)', '') else ext.phone_text end,
+            '[^0-9]', '', 'g') as digits,
         p.calling_code, p.trunk, p.nsn_min, p.nsn_max, p.nsn_first,
         m.given_name, m.surname, m.city, m.state, m.country, m.loyalty_id
     from bucketed as b
