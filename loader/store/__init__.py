@@ -52,6 +52,11 @@ REGROUP = "_klaviyo_span_regroup"
 SPAN_HASH = "hash({})"
 
 
+def _same(columns: Sequence[str], a: str, b: str) -> str:
+    """SQL: the rows ``a`` and ``b`` are equal on ``columns``, null-safe."""
+    return " and ".join(f"{a}.{c} is not distinct from {b}.{c}" for c in columns)
+
+
 class Mirror(Protocol):
     """Copies a step's changes to the warehouse that holds the truth (PostgreSQL)."""
 
@@ -517,9 +522,8 @@ class Store:
         match: recipients no open span equals (``span_no`` null: to open), and open spans
         (``first_number``, ``span_no``) no recipient equals (to close)."""
         spans = self.t(RECIPIENT_SPANS)
-        same = " and ".join(f"n.{col} is not distinct from o.{col}" for col in SPAN_COLUMNS)
-        only = ("" if keys is None else f"semi join {keys} as k on " + " and ".join(
-            f"k.{c} is not distinct from s.{c}" for c in SPAN_KEY))
+        same = _same(SPAN_COLUMNS, "n", "o")
+        only = "" if keys is None else f"semi join {keys} as k on {_same(SPAN_KEY, 'k', 's')}"
         self.con.execute(f"""
             create or replace temp table {into} as
             with n as (
@@ -545,14 +549,13 @@ class Store:
         not the audience."""
         spans = self.t(RECIPIENT_SPANS)
         self._span_diff(account_id, campaign_id, grouped, "_klaviyo_span_fix", REGROUP)
-        key_of = " and ".join(f"k.{c} is not distinct from d.{c}" for c in SPAN_KEY)
         self.con.execute(f"""
             delete from _klaviyo_span_diff as d
             where (d.span_no is null and exists (select 1 from {REGROUP} as k
-                    where {key_of}))
+                    where {_same(SPAN_KEY, 'k', 'd')}))
                 or (d.span_no is not null and exists (
-                    select 1 from {spans} as o semi join {REGROUP} as k on {" and ".join(
-                        f"k.{c} is not distinct from o.{c}" for c in SPAN_KEY)}
+                    select 1 from {spans} as o semi join {REGROUP} as k
+                        on {_same(SPAN_KEY, 'k', 'o')}
                     where o.account_id = ? and o.campaign_id = ? and o.last_number is null
                         and o.first_number = d.first_number and o.span_no = d.span_no))""",
                          [account_id, campaign_id])
@@ -704,7 +707,7 @@ class Store:
         the open spans of their keys; a key from one row shows neither (its open span, if
         any, is closed whenever the row differs from it) and is exact as it is."""
         key = ", ".join(SPAN_KEY)
-        same = " and ".join(f"o.{c} is not distinct from k.{c}" for c in SPAN_KEY)
+        same = _same(SPAN_KEY, "o", "k")
         self.con.execute(f"""
             create or replace temp table {REGROUP} as
             with to_open as (
