@@ -162,7 +162,7 @@ class Job:
 
 
 def job_body(con: duckdb.DuckDBPyConnection, seq_from: int, seq_to: int,
-             list_id: str) -> tuple[bytes, int]:
+             list_id: str, by_rowid: bool = False) -> tuple[bytes, int]:
     """One import job body and its profile count: the rendered profiles of ``DIFF`` with a
     seq from ``seq_from`` to ``seq_to``, in seq order, joined into the body's JSON text.
 
@@ -173,9 +173,17 @@ def job_body(con: duckdb.DuckDBPyConnection, seq_from: int, seq_to: int,
     the join). They come unsorted, each with its seq, and are put in order here: Python
     sorts 10,000 pairs by their distinct seqs for less CPU than DuckDB's ``order by seq``
     takes to move every profile through its sort (the table's rows need not lie in seq
-    order: a push's connection does not preserve insertion order)."""
-    rows = con.execute(f"select seq, encode(payload) from {DIFF} where seq between ? and ?",
-                       [seq_from, seq_to]).fetchall()
+    order: a push's connection does not preserve insertion order).
+
+    ``by_rowid``: ``DIFF`` is the plan's view over ``DESIRED`` (``Planner.fresh_view_sql``,
+    ``seq`` = rowid + 1): the profiles are read from ``DESIRED`` by a rowid range, which
+    DuckDB's scan skips to (a filter on ``rowid + 1`` it evaluates on every row)."""
+    if by_rowid:
+        rows = con.execute(f"select rowid + 1, encode(payload) from {DESIRED} "
+                           f"where rowid between ? and ?", [seq_from - 1, seq_to - 1]).fetchall()
+    else:
+        rows = con.execute(f"select seq, encode(payload) from {DIFF} where seq between ? and ?",
+                           [seq_from, seq_to]).fetchall()
     rows.sort(key=itemgetter(0))
     return import_job_body_bytes([r[1] for r in rows], list_id), len(rows)
 
@@ -239,6 +247,9 @@ class Applier:
         self.abandoned: list[Job] = []  # jobs Klaviyo lost or cancelled, since the last reset
         # follows this run's changes to list_members for the list digests (``Digests.changing``)
         self.state_changes: Callable[[], contextlib.AbstractContextManager[Change]] | None = None
+        # the list's plan left DIFF as a view over DESIRED (``Planner.diff_view``): its job
+        # bodies are read from DESIRED by rowid (``job_body``); set before ``submit_all``
+        self.rows_by_rowid = False
 
     def t(self, name: str) -> str:
         return self.store.t(name)
@@ -360,7 +371,7 @@ class Applier:
 
     def _body(self, seq_from: int, seq_to: int, list_id: str) -> tuple[bytes, int]:
         """One import job body and its profile count (``job_body``)."""
-        return job_body(self.con, seq_from, seq_to, list_id)
+        return job_body(self.con, seq_from, seq_to, list_id, self.rows_by_rowid)
 
     def submit_all(self, list_id: str, list_name: str, campaign_id: str,
                    bounds: list[tuple[int, int]] | None = None) -> tuple[list[Job], ListStats]:

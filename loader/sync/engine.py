@@ -625,6 +625,7 @@ class Pusher:
                 applier.delivery_id = delivery_id
             if self._digests is not None:  # from here on, state may change under its digest
                 self._digests.forget(list_id)
+            applier.rows_by_rowid = planner.diff_view  # DIFF is a view over DESIRED
             stats = applier.write_intent(
                 planner.removals_sql(list_id) if sample is None else None,
                 list_id, name, c.campaign_id)

@@ -190,6 +190,10 @@ class Planner:
         self.source = ""
         self.timezone = ""
         self.narrow = False
+        # the list whose DESIRED rows carry their rendered profile (``_rendered_sql``), and
+        # whether the last plan's DIFF is a view over them (``FRESH_VIEW``; else a table)
+        self.rendered: str | None = None
+        self.diff_view = False
         identity.empty(con)  # nothing withheld until identity.build says otherwise
         # the account-wide identity pass, run before the first list planned (None: done)
         self.identity: Callable[[], object] | None = None
@@ -264,6 +268,7 @@ class Planner:
         self.source, self.timezone = source, timezone
         self.prepared = None
         self.narrow = False
+        self.rendered = None
         if (sample is None and list_id is not None and self._has_members(list_id)):
             self.prepared_uncertain = self.load_uncertain(list_id)
             self.prepared = list_id
@@ -289,6 +294,11 @@ class Planner:
             # (the common case) the desired rows are a plain projection of the list's rows
             desired = desired_sql(campaign, list_name, columns, self.types, source, timezone,
                                   self._several(campaign, list_name, source))
+            if sample is None and list_id is not None:
+                # a list state holds no member of: every row will be rendered (a first
+                # push), so it is rendered here, once, and the plan reads DESIRED itself
+                desired = self._rendered_sql(desired)
+                self.rendered = list_id
             self.con.execute(f"create or replace temp table {DESIRED} as {desired}")
         self.con.execute(f"create or replace temp table {DUPLICATES} as "
                          f"{duplicates_from_desired(campaign, DESIRED)}")
@@ -744,6 +754,62 @@ from classified
         for t in (CHANGED, CHANGED_MEMBERS, CHANGED_DESIRED, CHANGED_VALUES):
             self.con.execute(f"drop table if exists {t}")
 
+    def _rendered_sql(self, desired: str) -> str:
+        """``desired`` (``desired_sql``'s rows, whole) with every row's profile rendered into
+        ``payload`` (as ``fresh_sql`` renders it; a row aggregated from several keeps its own)
+        and its size in bytes, ``_nbytes``: the desired rows of a list state holds no member
+        of, every one of which a first push sends. ``plan`` then reads them through a view
+        (``fresh_view_sql``) instead of copying them, rendered, into a table of their own."""
+        assert self.campaign is not None, "build_desired first"
+        names = [str(r[0]) for r in self.con.execute(
+            f"describe select * from ({desired})").fetchall()]
+        texts = json_texts_sql(self.campaign, self.columns, self.types, "d")
+        firsts = payload_firsts_sql(self.campaign, self.columns, "identifier")
+        payload = payload_sql(self.campaign, self.columns, "identifier", firsts=True)
+        keep = ", ".join("_rendered as payload" if n == "payload" else ident(n) for n in names)
+        return f"""
+with d as ({desired}),
+texts as (
+    select d.*, {texts or "null as _j"}
+    from d
+),
+firsts as (
+    select *{", " + firsts if firsts else ""}
+    from texts
+),
+rendered as (
+    select *, coalesce(payload, {payload}) as _rendered
+    from firsts
+)
+select {keep}, strlen(_rendered)::bigint as _nbytes
+from rendered
+"""
+
+    @staticmethod
+    def fresh_view_sql() -> str:
+        """``DIFF``'s rows (``fresh_sql``'s, seq first) over desired rows rendered by
+        ``_rendered_sql``, none of them oversize (the caller checks): a projection, no copy.
+        ``seq`` is the row's rowid + 1, as ``fresh_sql`` gives it; the job bodies read the
+        profiles by rowid (``loader.sync.apply.job_body``: a filter on ``rowid + 1`` is not
+        a range DuckDB's scan skips to)."""
+        sent = ", ".join(f"sent_{k}" for k in IDENTIFIERS)
+        return f"""
+select rowid + 1 as seq, 'add' as kind, identifier, amperity_id, fingerprint, payload,
+    _nbytes as nbytes, null::varchar as profile_id, coalesce(customers, 1)::bigint as customers,
+    {sent}, fields, false as is_new, fields as desired_fields, null::bigint as clear,
+    false as recluster, false as upgrade
+from {DESIRED}
+"""
+
+    def _replace_diff(self, view: bool) -> None:
+        """Drop ``DIFF`` (a table or a view, as the last plan left it) before the next."""
+        for (kind,) in self.con.execute(
+                "select 'view' from duckdb_views() where temporary and view_name = ? "
+                "union all select 'table' from duckdb_tables() where temporary "
+                "and table_name = ?", [DIFF, DIFF]).fetchall():
+            self.con.execute(f"drop {kind} {DIFF}")
+        self.diff_view = view
+
     def fresh_sql(self) -> str:
         """``diff_sql``'s rows for a list that state knows nothing of: no member, no key a
         killed run left uncertain, no row refused before (the caller checks). Every desired
@@ -781,6 +847,12 @@ select case when oversize then 'oversize' else 'add' end as kind, identifier, am
     false as recluster, false as upgrade
 from measured
 """
+
+    def _any_oversize(self) -> bool:
+        """A rendered desired row is too large to send (``_rendered_sql``'s ``_nbytes``)."""
+        row = self.con.execute(f"select count(*) from {DESIRED} "
+                               f"where _nbytes > {IMPORT_MAX_PROFILE_BYTES}").fetchone()
+        return bool(row and row[0])
 
     def removals_sql(self, list_id: str | None) -> str:
         """The members to remove (of the last plan, ``DIFF``)."""
@@ -822,10 +894,17 @@ from {DIFF} where kind = 'remove'
                     self.narrow = False
         if path == "changed":
             self.stage_changed(list_id)
-        self.con.execute(f"""
-            create or replace temp table {DIFF} as
-            select case when kind in ('add', 'change') then seq end as seq, * exclude (seq)
-            from ({self.diff_sql(list_id, path)})""")
+        if (path == "fresh" and list_id is not None and self.rendered == list_id
+                and not self._any_oversize()):
+            # DESIRED holds every row rendered (build_desired): DIFF is a view of them
+            self._replace_diff(view=True)
+            self.con.execute(f"create temp view {DIFF} as {self.fresh_view_sql()}")
+        else:
+            self._replace_diff(view=False)
+            self.con.execute(f"""
+                create temp table {DIFF} as
+                select case when kind in ('add', 'change') then seq end as seq, * exclude (seq)
+                from ({self.diff_sql(list_id, path)})""")
         self._drop_staged()
         self.prepared = None
         counts = dict(self.con.execute(
