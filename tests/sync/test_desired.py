@@ -219,6 +219,85 @@ def test_a_list_state_knows_nothing_of_plans_the_same_rows_without_the_classific
         con.close()
 
 
+def fresh_table_rows(con: duckdb.DuckDBPyConnection, p: Planner) -> list[tuple[Any, ...]]:
+    """``DIFF``'s rows as a first plan wrote them into a table (``fresh_sql``, seq first),
+    over the desired rows ``p`` built, by identifier."""
+    return sorted(con.execute(
+        f"select case when kind in ('add', 'change') then seq end as seq, * exclude (seq) "
+        f"from ({p.fresh_sql()})").fetchall(), key=lambda r: r[2])
+
+
+def test_a_first_plan_reads_its_rows_rendered_as_the_desired_rows_are_built(
+        spec: CampaignSpec, warehouse: str) -> None:
+    """A list state holds no member of renders its desired rows as it builds them, and the
+    plan's ``DIFF`` is a view of them (no copy): the same rows, byte for byte, as the table
+    ``fresh_sql`` renders from desired rows built without their profiles (aggregated rows
+    keep the profile they were built with), seq their rowid + 1; each job body read by
+    rowid is the one read by seq. A later plan of the same connection replaces the view by
+    a table (and back)."""
+    from loader.klaviyo.payloads import import_job_body
+    from loader.sync.apply import job_body
+
+    con = duckdb.connect(warehouse)
+    try:
+        (campaign,) = read_campaigns(con)
+        columns = attribute_columns(con, campaign)
+        p = Planner(con, SCHEMA, "acct")
+        p.build_desired(campaign, LIST, columns, None)  # no list id: not rendered
+        assert p.rendered is None
+        want = fresh_table_rows(con, p)
+        p.build_desired(campaign, LIST, columns, None, "L1")
+        assert p.rendered == "L1"
+        plan = p.plan(campaign, LIST, "L1", True, None)
+        assert p.diff_view and (plan.adds, plan.oversize, plan.import_jobs) == (UNIQUE + 2, 0, 1)
+        assert con.execute(f"select table_type from information_schema.tables "
+                           f"where table_name = '{DIFF}'").fetchall() == [("VIEW",)]
+        got = sorted(con.execute(f"select * from {DIFF}").fetchall(), key=lambda r: r[2])
+        assert [r[1:] for r in got] == [r[1:] for r in want]
+        assert sorted(r[0] for r in got) == list(range(1, UNIQUE + 3))
+        assert con.execute(f"select count(*) from {DIFF} as f inner join {DESIRED} as d "
+                           f"on d.identifier = f.identifier and f.seq = d.rowid + 1"
+                           ).fetchone() == (UNIQUE + 2,)
+        for a, b in ((1, UNIQUE + 2), (2, 9), (UNIQUE, UNIQUE + 2), (5, 5)):
+            profiles = [r[5] for r in sorted(got) if a <= r[0] <= b]
+            body = (import_job_body(profiles, "L1").encode(), len(profiles))
+            assert job_body(con, a, b, "L1", by_rowid=True) == body
+            assert job_body(con, a, b, "L1") == body
+        # the next plans of the connection: a table (desired rows not rendered), a view again
+        p.build_desired(campaign, LIST, columns, None)
+        p.plan(campaign, LIST, None, False, None)
+        assert not p.diff_view
+        assert sorted(con.execute(f"select * from {DIFF}").fetchall(),
+                      key=lambda r: r[2]) == fresh_table_rows(con, p)
+        p.build_desired(campaign, LIST, columns, None, "L1")
+        p.plan(campaign, LIST, "L1", True, None)
+        assert p.diff_view
+    finally:
+        con.close()
+
+
+def test_a_first_plan_with_an_oversize_profile_keeps_its_rows_in_a_table(
+        spec: CampaignSpec, warehouse: str) -> None:
+    """Desired rows rendered as they are built, one of them over Klaviyo's 100 KB: the plan
+    writes ``DIFF`` as a table (the oversize row without a seq, as ``fresh_sql`` gives it),
+    not the view whose every row is an add."""
+    spec.members.append(Member("amp-big-1", "big@example.com", "Big", "Oslo",
+                               "x" * 110_000))
+    write_warehouse(warehouse, [spec])
+    con = duckdb.connect(warehouse)
+    try:
+        (campaign,) = read_campaigns(con)
+        p = Planner(con, SCHEMA, "acct")
+        p.build_desired(campaign, LIST, attribute_columns(con, campaign), None, "L1")
+        plan = p.plan(campaign, LIST, "L1", True, None)
+        assert not p.diff_view
+        assert (plan.adds, plan.oversize) == (UNIQUE + 2, 1)
+        assert con.execute(f"select kind, seq from {DIFF} where identifier = 'big@example.com'"
+                           ).fetchall() == [("oversize", None)]
+    finally:
+        con.close()
+
+
 def test_a_job_body_is_the_same_bytes_whether_joined_as_text_or_as_bytes() -> None:
     """Job bodies are joined from the profiles' UTF-8 bytes (no Python string is made of
     them): byte for byte the body ``import_job_body`` builds from text."""
