@@ -303,7 +303,7 @@ class Applier:
                      campaign_id: str) -> ListStats:
         """Replace the list's pending rows with the plan in ``DIFF``; reject oversize rows.
 
-        The rendered profiles stay in the temp table ``DIFF``; the persistent intent in
+        The rendered profiles stay in ``DIFF`` (a temp table or view); the persistent intent in
         ``pending_rows`` carries no payload nor its size (nothing reads them back: a rerun
         renders again), only what confirming a job and planning a rerun need.
         """

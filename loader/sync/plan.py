@@ -54,7 +54,8 @@ NOTES = "_klaviyo_notes"
 SENT = "sent_email, sent_phone_number, sent_external_id"
 # desired rows that are not unchanged, with `seq` on those to send, rendered; the members to
 # remove (kind 'remove'); unchanged rows with a field to clear or an older fingerprint to
-# replace (kind 'unchanged', not rendered)
+# replace (kind 'unchanged', not rendered); a table, or for a first push's list a view of
+# the desired rows rendered as they were built (Planner.fresh_view_sql)
 DIFF = "_klaviyo_diff"
 # the diff's narrow half: keys not unchanged (Planner.changed_sql)
 CHANGED = "_klaviyo_changed"
@@ -865,7 +866,8 @@ from {DIFF} where kind = 'remove'
 
     def plan(self, campaign: Campaign, list_name: str, list_id: str | None, list_exists: bool,
              sample: int | None) -> ListPlan:
-        """Counts and requests of one list; leaves the temp table ``DIFF`` for the apply step.
+        """Counts and requests of one list; leaves ``DIFF`` for the apply step (a temp table,
+        or a view of ``DESIRED`` when ``build_desired`` rendered them: ``diff_view``).
 
         ``DIFF`` holds the desired rows that are not unchanged, with ``seq`` (1…n in identifier
         order) on the adds and changes: the rows to send, already rendered.
