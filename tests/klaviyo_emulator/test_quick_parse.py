@@ -120,3 +120,24 @@ def test_a_big_integer_is_stored_as_the_integer_it_is(klaviyo_emulator: Emulator
     p = klaviyo_emulator.find_profile(email="big@example.com")
     assert p is not None and p["properties"] == {"n": big, "f": 0.1}
     assert type(p["properties"]["n"]) is int
+
+
+def test_mutated_bodies_are_json_s_or_go_the_general_way() -> None:
+    """Bytes changed at random in a small body: whenever the quick way answers, it is json's."""
+    rng = random.Random(11)
+    base = json.dumps(_body(_sync_like(rng, 3)), ensure_ascii=False).encode()
+    alphabet = b'0123456789.eE+-"\\{}[],: \t\nxtrufalsn\xc3\xa9\xff\x00u'
+    quick = 0
+    for _ in range(3000):
+        raw = bytearray(base)
+        for _ in range(rng.randint(1, 3)):
+            i = rng.randrange(len(raw))
+            op = rng.random()
+            if op < 0.4:
+                raw[i] = rng.choice(alphabet)
+            elif op < 0.7:
+                del raw[i]
+            else:
+                raw[i:i] = bytes([rng.choice(alphabet)]) * rng.randint(1, 20)
+        quick += _same(bytes(raw)) is not None
+    assert quick > 100  # many mutations stay valid (a digit, a letter in a string...)
