@@ -385,8 +385,8 @@ def table(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> None:
     row(f"campaign build vs hand-written SQL at {args.campaign_customers:,}",
         lambda r: f"{r['campaign']['wall']:.2f} s vs {r['campaign']['hand']:.2f} s "
         f"({r['campaign']['wall'] / r['campaign']['hand']:.2f}×)")
-    row("dbt compile of the campaign model",
-        lambda r: f"{r['campaign']['compile']:.2f} s")
+    row("dbt compile of the campaign model (of it, Python's garbage collector)",
+        lambda r: f"{r['campaign']['compile']:.2f} s ({r['campaign']['compile_gc']:.2f} s)")
     width = max(len(label) for label, _ in rows)
     cols = [max(len(n), *(len(v[i]) for _, v in rows)) for i, n in enumerate(names)]
     print(f"\n| {'measure':<{width}} | " + " | ".join(
@@ -481,8 +481,10 @@ def main() -> None:
                     r = res["this" if code == REPO else "other"]
                     results[name]["campaign"] = {"wall": r["wall"] + r["compile"],
                                                  "hand": res["hand"]["wall"],
-                                                 "compile": r["compile"], "cpu": r["cpu"]}
-                    print(f"   {name}: compile {r['compile']:.2f} s + build {r['wall']:.2f} s "
+                                                 "compile": r["compile"], "cpu": r["cpu"],
+                                                 "compile_gc": r["compile_gc"]}
+                    print(f"   {name}: compile {r['compile']:.2f} s (of it garbage collection "
+                          f"{r['compile_gc']:.2f} s) + build {r['wall']:.2f} s "
                           f"(CPU {r['cpu']:.2f} s); hand-written {res['hand']['wall']:.2f} s "
                           f"(CPU {res['hand']['cpu']:.2f} s)")
         finally:
