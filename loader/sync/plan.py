@@ -192,7 +192,7 @@ class Planner:
         self.timezone = ""
         self.narrow = False
         # the list whose DESIRED rows carry their rendered profile (``_rendered_sql``), and
-        # whether the last plan's DIFF is a view over them (``FRESH_VIEW``; else a table)
+        # whether the last plan's DIFF is a view over them (``fresh_view_sql``; else a table)
         self.rendered: str | None = None
         self.diff_view = False
         identity.empty(con)  # nothing withheld until identity.build says otherwise
