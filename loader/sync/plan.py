@@ -199,6 +199,7 @@ class Planner:
         self.source = ""
         self.timezone = ""
         self.narrow = False
+        self.compacted = False  # the last CHANGED was joined over _stage_keys' keys alone
         identity.empty(con)  # nothing withheld until identity.build says otherwise
         # the account-wide identity pass, run before the first list planned (None: done)
         self.identity: Callable[[], object] | None = None
@@ -284,7 +285,7 @@ class Planner:
                 self.con.execute(f"create or replace temp table {DESIRED} as " + desired_sql(
                     campaign, list_name, columns, self.types, source, timezone, several,
                     narrow=self.narrow))
-                keys = self._stage_keys(list_id) if self.narrow else False
+                keys = self.compacted = self._stage_keys(list_id)
                 self.con.execute(f"create or replace temp table {CHANGED} as "
                                  f"{self.changed_sql(list_id, keys)}")
                 self.con.execute(f"drop table if exists {CHANGED_KEYS}")
@@ -528,9 +529,9 @@ class Planner:
 
     def _stage_keys(self, list_id: str | None) -> bool:
         """The compact pre-join of a narrow plan of a large list (``COMPACT_ROWS``): which
-        identifiers ``changed_sql`` must join exactly. True when it proved the others
-        unchanged (``CHANGED_KEYS`` then holds the key hash of every identifier it did not),
-        False when the exact join must read every row.
+        identifiers ``changed_sql`` must join exactly. True when it ran (``CHANGED_KEYS``
+        then holds the key hash of every identifier it did not prove unchanged), False when
+        the exact join must read every row.
 
         The desired rows (computed from the list's rows, as ``changed_sql`` computes them) and
         the members are paired on a 64-bit hash of the identifier (``KEY_HASH``) instead of
@@ -538,13 +539,13 @@ class Planner:
         the identifier, the amperity_id and the fingerprint's text (two 64-bit hashes of
         different input), and the fields. A pair whose digests are equal and that has no
         field to clear is unchanged; every other row (no partner, a different digest, an
-        uncertain key) is kept. Counts prove that every pair is alone under its key on both
-        sides (the pair count equal to both sides' paired row counts: a key with a rows on
-        one side and b on the other makes a*b pairs, equal to a and to b only when
-        a = b = 1); otherwise (an identifier on several desired rows, two identifiers of a
-        side sharing the key hash) the answer is False. ``changed_sql`` then joins on the
-        identifier, exactly, the rows of both sides whose key hash is kept: identical
-        identifiers share it, so each pair the exact join makes is wholly in or wholly out.
+        uncertain key) is kept, and with it every row sharing its key hash. Several rows
+        under one key hash are paired each with each: rows of two identifiers never have
+        equal digests, so their key is kept; rows of one identifier (an identifier on
+        several desired rows) are paired as the join on the identifier pairs them.
+        ``changed_sql`` then joins on the identifier, exactly, the rows of both sides whose
+        key hash is kept: identical identifiers share it, so each pair the exact join makes
+        is wholly in or wholly out, and the rows left out are the pairs found unchanged.
 
         What a hash decides: a pair is taken for an unchanged member when its 128-bit digests
         are equal, so a changed fingerprint or customer, or two identifiers sharing the key
@@ -579,22 +580,10 @@ class Planner:
         same = f"d.s and m.s and m.c1 = d.c1 and m.c2 = d.c2 and not {self._clearing()}"
         self.con.execute(f"""
 create or replace temp table {CHANGED_KEYS} as
-select count(*) filter (where d.s and m.s) as pairs,
-    count(*) filter (where m.s is null) as d_only,
-    count(*) filter (where d.s is null) as m_only,
-    list(distinct coalesce(d.k1, m.k1)) filter (where not coalesce({same}, false)) as keys
+select distinct coalesce(d.k1, m.k1) as k
 from ({d}) as d
-full join ({m}) as m on m.k1 = d.k1""")
-        row = self.con.execute(
-            f"select pairs, d_only, m_only, (select count(*) from {DESIRED}), "
-            f"(select count(*) from ({self._members(list_id)})) from {CHANGED_KEYS}"
-        ).fetchone()
-        assert row is not None
-        pairs, d_only, m_only, desired, members = (int(x) for x in row)
-        if not (pairs == desired - d_only == members - m_only):
-            return False
-        self.con.execute(f"create or replace temp table {CHANGED_KEYS} as "
-                         f"select unnest(keys) as k from {CHANGED_KEYS}")
+full join ({m}) as m on m.k1 = d.k1
+where not coalesce({same}, false)""")
         return True
 
     def changed_sql(self, list_id: str | None, keys: bool = False) -> str:
