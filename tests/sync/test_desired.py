@@ -15,10 +15,10 @@ from typing import Any
 import duckdb
 import pytest
 
+import loader.sync.plan as plan_module
 from loader.config import STATE_SCHEMA as SCHEMA
 from loader.errors import EXIT_OK
 from loader.sync import PushResult
-import loader.sync.plan as plan_module
 from loader.sync.plan import (
     CHANGED,
     CHANGED_DESIRED,
@@ -407,7 +407,7 @@ def test_a_large_lists_compact_pre_join_keeps_the_plan_exact(
     for m in spec.members[:3]:
         m.city = "Changed"
     spec.members[4].city = None  # a location field to clear
-    spec.members[21].loyalty_tier = "silver"  # u21 changed, u20 not: both share the key in both_sides
+    spec.members[21].loyalty_tier = "silver"  # u21 changed, u20 not (one key in both_sides)
     spec.members[7].amperity_id = "amp-moved"  # the person's new amperity_id: reclustered
     del spec.members[10:13]  # u10, u11, u12 gone
     # u10's customer, values unchanged, under a new email
