@@ -63,15 +63,6 @@ CHANGED = "_klaviyo_changed"
 CHANGED_MEMBERS = "_klaviyo_changed_members"
 CHANGED_DESIRED = "_klaviyo_changed_desired"
 CHANGED_VALUES = "_klaviyo_changed_values"
-# the compact pre-join of a narrow plan (Planner._stage_keys): its counts, and the key hash
-# of every identifier it could not prove unchanged (CHANGED is joined exactly over them)
-CHANGED_KEYS = "_klaviyo_changed_keys"
-# the 64-bit hash of an identifier the compact pre-join pairs rows on, a format string of
-# the identifier's SQL (tests force collisions through it)
-KEY_HASH = "hash({})"
-# below this many desired rows the exact join alone is cheaper (it fits in memory; the
-# pre-join's hashing costs more than it saves): Planner._stage_keys is not used
-COMPACT_ROWS = 2_000_000
 # above this share of the desired rows changed, the diff carries every column through one
 # join instead (Planner.diff_sql's 'wide' path: a mapping change sends everyone)
 WIDE_SHARE = 0.5
@@ -199,7 +190,6 @@ class Planner:
         self.source = ""
         self.timezone = ""
         self.narrow = False
-        self.compacted = False  # the last CHANGED was joined over _stage_keys' keys alone
         identity.empty(con)  # nothing withheld until identity.build says otherwise
         # the account-wide identity pass, run before the first list planned (None: done)
         self.identity: Callable[[], object] | None = None
@@ -285,10 +275,8 @@ class Planner:
                 self.con.execute(f"create or replace temp table {DESIRED} as " + desired_sql(
                     campaign, list_name, columns, self.types, source, timezone, several,
                     narrow=self.narrow))
-                keys = self.compacted = self._stage_keys(list_id)
                 self.con.execute(f"create or replace temp table {CHANGED} as "
-                                 f"{self.changed_sql(list_id, keys)}")
-                self.con.execute(f"drop table if exists {CHANGED_KEYS}")
+                                 f"{self.changed_sql(list_id)}")
 
             build("")  # as if every identifier had one row: the common case, checked
             if self._single_rows(list_id):
@@ -520,73 +508,7 @@ class Planner:
                 f"| coalesce({m}.uncertain_fields, 0)) & ~{d}.fields & {int(self.clear_mask)}"
                 f" <> 0)")
 
-    @staticmethod
-    def _key(identifier: str) -> str:
-        """SQL: the 64-bit hash of an identifier the compact pre-join pairs rows on
-        (``KEY_HASH``), null for a null identifier (it pairs with nothing, as in the join on
-        the identifier)."""
-        return f"case when {identifier} is not null then {KEY_HASH.format(identifier)} end"
-
-    def _stage_keys(self, list_id: str | None) -> bool:
-        """The compact pre-join of a narrow plan of a large list (``COMPACT_ROWS``): which
-        identifiers ``changed_sql`` must join exactly. True when it ran (``CHANGED_KEYS``
-        then holds the key hash of every identifier it did not prove unchanged), False when
-        the exact join must read every row.
-
-        The desired rows (computed from the list's rows, as ``changed_sql`` computes them) and
-        the members are paired on a 64-bit hash of the identifier (``KEY_HASH``) instead of
-        the identifier itself, each side carrying 8-byte values only: a 128-bit digest of
-        the identifier, the amperity_id and the fingerprint's text (two 64-bit hashes of
-        different input), and the fields. A pair whose digests are equal and that has no
-        field to clear is unchanged; every other row (no partner, a different digest, an
-        uncertain key) is kept, and with it every row sharing its key hash. Several rows
-        under one key hash are paired each with each: rows of two identifiers never have
-        equal digests, so their key is kept; rows of one identifier (an identifier on
-        several desired rows) are paired as the join on the identifier pairs them.
-        ``changed_sql`` then joins on the identifier, exactly, the rows of both sides whose
-        key hash is kept: identical identifiers share it, so each pair the exact join makes
-        is wholly in or wholly out, and the rows left out are the pairs found unchanged.
-
-        What a hash decides: a pair is taken for an unchanged member when its 128-bit digests
-        are equal, so a changed fingerprint or customer, or two identifiers sharing the key
-        hash, go unnoticed only if the digest collides too — about 2^-128 per such pair, the
-        fingerprint's own risk (docs/sync.md, "What a collision can do"). Not used with a
-        killed run's uncertain keys (the members are then not state's alone).
-        """
-        if self.uncertain_list == list_id or not self.narrow:
-            return False
-        row = self.con.execute(f"select count(*) from {DESIRED}").fetchone()
-        if not row or row[0] < COMPACT_ROWS:
-            return False
-        assert self.campaign is not None and self.list_name is not None
-        rows = desired_sql(self.campaign, self.list_name, self.columns, self.types,
-                           self.source, self.timezone, "", halves=True)
-
-        # a row's identifier, customer and fingerprint text (as changed_sql compares them:
-        # made from the desired row's two hashes, state's as stored) in two 64-bit hashes of
-        # different input: the second over their concatenation (other 8-byte blocks) with the
-        # lengths that delimit it and the customer's NULL flag
-        text = fingerprint_text_sql("_fp1", "_fp2")
-
-        def digest(fp: str) -> str:
-            return (f"hash(identifier, amperity_id, {fp}) as c1, "
-                    f"hash(concat(identifier, amperity_id, {fp}), strlen(identifier), "
-                    f"strlen(amperity_id), amperity_id is null, {fp} is null) as c2")
-
-        d = (f"select true as s, {self._key('identifier')} as k1, {digest('_fp')}, "
-             f"fields from (select *, {text} as _fp from ({rows}))")
-        m = (f"select true as s, {self._key('identifier')} as k1, {digest('fingerprint')}, "
-             f"sent_fields, uncertain_fields from ({self._members(list_id)})")
-        same = f"d.s and m.s and m.c1 = d.c1 and m.c2 = d.c2 and not {self._clearing()}"
-        self.con.execute(f"""
-create or replace temp table {CHANGED_KEYS} as
-select distinct coalesce(d.k1, m.k1) as k
-from ({d}) as d
-full join ({m}) as m on m.k1 = d.k1
-where not coalesce({same}, false)""")
-        return True
-
-    def changed_sql(self, list_id: str | None, keys: bool = False) -> str:
+    def changed_sql(self, list_id: str | None) -> str:
         """The narrow half of the diff (kept in ``CHANGED``): a full join of the desired rows'
         (identifier, fingerprint, fields, amperity_id) with the members' (identifier,
         fingerprint, state flags), keeping the keys that are not unchanged or have a field
@@ -605,9 +527,6 @@ where not coalesce({same}, false)""")
         (``fingerprint_text_sql``) is made after it, so the join's hash table holds 16 bytes
         of a fingerprint instead of its ~35 characters; the text compared is the same.
 
-        ``keys``: ``_stage_keys`` proved unchanged every row whose key hash is not in
-        ``CHANGED_KEYS``: both sides are read for the others only (the same rows result).
-
         Columns: rid (the desired row's rowid; null for a member no longer desired, and for
         every row when ``DESIRED`` is narrow: ``diff_sql`` finds it by identifier),
         d_identifier, d_amperity_id, d_fingerprint, d_fields, m_identifier, m_fingerprint,
@@ -616,13 +535,8 @@ where not coalesce({same}, false)""")
         """
         if self.narrow:
             assert self.campaign is not None and self.list_name is not None
-            source = self.source
-            if keys:  # the list's rows of the keys kept, before their fingerprints are made
-                idc = f"cast(s.{ident(self.campaign.identifier)} as varchar)"
-                source = (f"select s.* from ({source}) as s where {idc} is null or "
-                          f"{self._key(idc)} in (select k from {CHANGED_KEYS})")
             rows = desired_sql(self.campaign, self.list_name, self.columns, self.types,
-                               source, self.timezone, "", halves=True)
+                               self.source, self.timezone, "", halves=True)
             # the fingerprint's two hashes cross the join, its text is made after it (the
             # same text, compared whole): the join's table holds 16 bytes of it, not ~40
             desired = (f"select null::bigint as rid, identifier, _fp1, _fp2, fields, "
@@ -632,15 +546,8 @@ where not coalesce({same}, false)""")
             desired = (f"select rowid as rid, identifier, fingerprint, fields, amperity_id "
                        f"from {DESIRED}")
             fingerprint = "d.fingerprint"
-        members = self._members(list_id)
-        if keys:
-            kept = (f"where identifier is null or {self._key('identifier')} in "
-                    f"(select k from {CHANGED_KEYS})")
-            if not self.narrow:
-                desired = f"select * from ({desired}) {kept}"
-            members = f"select * from ({members}) {kept}"
         return f"""
-with members as ({members})
+with members as ({self._members(list_id)})
 select d.rid, d.identifier as d_identifier, d.amperity_id as d_amperity_id,
     {fingerprint} as d_fingerprint, d.fields as d_fields, m.identifier as m_identifier,
     m.fingerprint as m_fingerprint, m.in_state, m.uncertain_fields,
@@ -834,7 +741,7 @@ from classified
             self.campaign, self.columns, self.types, self.source, f"{keys} where render"))
 
     def _drop_staged(self) -> None:
-        for t in (CHANGED, CHANGED_MEMBERS, CHANGED_DESIRED, CHANGED_VALUES, CHANGED_KEYS):
+        for t in (CHANGED, CHANGED_MEMBERS, CHANGED_DESIRED, CHANGED_VALUES):
             self.con.execute(f"drop table if exists {t}")
 
     def fresh_sql(self) -> str:

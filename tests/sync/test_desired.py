@@ -15,7 +15,6 @@ from typing import Any
 import duckdb
 import pytest
 
-import loader.sync.plan as plan_module
 from loader.config import STATE_SCHEMA as SCHEMA
 from loader.errors import EXIT_OK
 from loader.sync import PushResult
@@ -388,65 +387,3 @@ def test_the_narrow_diff_joins_only_tables_of_the_changed_keys(
         assert (result.adds, result.changes, result.removals) == (1, 3, 3)
     finally:
         con.close()
-
-
-@pytest.mark.parametrize("collide", ["none", "new_and_gone", "both_sides", "all"])
-def test_a_large_lists_compact_pre_join_keeps_the_plan_exact(
-        klaviyo_emulator, warehouse: str, run_push: Callable[..., PushResult],
-        monkeypatch: pytest.MonkeyPatch, collide: str) -> None:
-    """A large list's narrow diff is pre-joined on a 64-bit hash of the identifier and a
-    128-bit digest of (identifier, customer, fingerprint) (``Planner._stage_keys``); the
-    exact join reads only the keys it did not prove unchanged. Forced collisions of the
-    identifier hash change nothing: a new identifier and a gone one sharing it (the same
-    customer and values, only the email changed) are an add and a removal; two identifiers
-    sharing it on both sides (one changed), or every identifier sharing one, are each
-    joined with their own. Same counts, same rows, same ``CHANGED``."""
-    spec = CampaignSpec(members=members()[:UNIQUE])
-    write_warehouse(warehouse, [spec])
-    run_push()
-    for m in spec.members[:3]:
-        m.city = "Changed"
-    spec.members[4].city = None  # a location field to clear
-    spec.members[21].loyalty_tier = "silver"  # u21 changed, u20 not (one key in both_sides)
-    spec.members[7].amperity_id = "amp-moved"  # the person's new amperity_id: reclustered
-    del spec.members[10:13]  # u10, u11, u12 gone
-    # u10's customer, values unchanged, under a new email
-    spec.members.append(Member("amp-00010", "n10@example.com", "Ann", "Paris", "gold"))
-    spec.members.append(Member("amp-new-1", "new1@example.com", "Neu", "Oslo", "gold"))
-    write_warehouse(warehouse, [spec])
-    key = {"none": "hash({})",
-           "new_and_gone": "hash(replace({}, 'n10@', 'u10@'))",
-           "both_sides": "hash(replace({}, 'u21@', 'u20@'))",
-           "all": "(0 * hash({}))"}[collide]
-    con = duckdb.connect(warehouse)
-    try:
-        list_id = con.execute(f"select any_value(list_id) from {SCHEMA}.list_members"
-                              ).fetchone()[0]
-
-        def plan(compact: bool) -> tuple[Any, ...]:
-            monkeypatch.setattr(plan_module, "COMPACT_ROWS", 0 if compact else 10 ** 12)
-            monkeypatch.setattr(plan_module, "KEY_HASH", key)
-            (campaign,) = read_campaigns(con)
-            account_id = con.execute(f"select any_value(account_id) from "
-                                     f"{SCHEMA}.list_members").fetchone()[0]
-            p = Planner(con, SCHEMA, account_id)
-            p.build_desired(campaign, LIST, attribute_columns(con, campaign), None, list_id)
-            changed = sorted(con.execute(f"select * exclude (rid) from {CHANGED}").fetchall(),
-                             key=str)
-            counts = p.plan(campaign, LIST, list_id, True, None).as_dict()
-            rows = sorted(con.execute(f"select * from {DIFF}").fetchall(), key=str)
-            return p.compacted, counts, changed, rows
-
-        exact = plan(compact=False)
-        compact = plan(compact=True)
-    finally:
-        con.close()
-    assert not exact[0]
-    assert compact[0]
-    assert compact[1:] == exact[1:]
-    counts = compact[1]
-    assert (counts["adds"], counts["removals"], counts["reclustered"]) == (2, 3, 1)
-    assert counts["changes"] == 3 + 1 + 1  # (u4 sent again without its city)
-    kinds = {(r[1], r[2]) for r in compact[3]}  # (kind, identifier)
-    assert {("add", "n10@example.com"), ("remove", "u10@example.com"),
-            ("change", "u21@example.com")} <= kinds
