@@ -440,3 +440,40 @@ def test_value_tuples_sharing_a_hash_are_compared_column_by_column(
     assert (opened, closed) == (4, 5)
     rows.append(Row("c40", "c40@example.com"))  # a join: one span opened
     c.push(rows)
+
+
+def test_value_tuples_sharing_a_hash_that_differ_by_a_null_are_compared(
+        klaviyo_emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The check that every hash holds one value tuple (``Store._compact_span_diff``: per
+    hash, each column's least and greatest value, and how many of its rows are null) tells a
+    null from a value: min and max skip nulls, so two tuples that differ only in one
+    column being null on one of them have equal least and greatest values, and only the
+    count of nulls shows them apart. With a hash that gives every tuple the same value, a
+    recipient whose sub-audience name became null (nothing else of its row changed) is
+    recorded as changed, and back again; one whose segment name changed (no null on either
+    side) too."""
+    import loader.store
+
+    monkeypatch.setattr(loader.store, "SPAN_HASH", "(0 * hash({}))")
+    path = str(tmp_path / "w.duckdb")
+    c = Campaign(klaviyo_emulator, path)
+    rows = [Row(f"c{i:02d}", f"c{i:02d}@example.com") for i in range(5)]
+    c.push(rows)  # 1: one value tuple
+    rows[2] = replace(rows[2], sub_audience_name=None)
+    c.push(rows)  # 2: c02's tuple differs from the others' by a null only
+    (opened, closed), = query(path, f"select count(*) filter (where first_number = 2), "
+                                    f"count(*) filter (where last_number = 1) "
+                                    f"from {S}.recipient_spans")
+    assert (opened, closed) == (1, 1)
+    rows[2] = replace(rows[2], sub_audience_name="All")
+    c.push(rows)  # 3: and back
+    (opened, closed), = query(path, f"select count(*) filter (where first_number = 3), "
+                                    f"count(*) filter (where last_number = 2) "
+                                    f"from {S}.recipient_spans")
+    assert (opened, closed) == (1, 1)
+    rows[3] = replace(rows[3], segment_name="Other")
+    c.push(rows)  # 4: two tuples with no null, one hash: told apart by their values
+    (opened, closed), = query(path, f"select count(*) filter (where first_number = 4), "
+                                    f"count(*) filter (where last_number = 3) "
+                                    f"from {S}.recipient_spans")
+    assert (opened, closed) == (1, 1)
