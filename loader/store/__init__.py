@@ -588,18 +588,13 @@ class Store:
         cannot be exact: two of the value tuples share a hash.
 
         The value tuples are few (a campaign's sub-audiences, treatments, lists and
-        segments), so the recipients' and the open spans' rows are first grouped by their
-        hash (``SPAN_VALUES``: one row per hash, a group by of one bigint), each group with
-        the least and greatest value of each of the eight columns and its count of non-null
-        values: a hash all of whose rows hold one tuple (null-safe) has, in every column,
-        its least value equal to its greatest and no null or only nulls, and conversely,
-        exactly (``one``). When every hash holds one tuple, the hash is one-to-one on every
-        tuple either side of the join holds, so two rows have equal hashes if and only if
-        their tuples are equal (null-safe): the join on (customer, hash) pairs exactly the
-        rows the join on the nine columns pairs. No hash decides that a recipient is
-        unchanged: the tuples were compared when grouped (min and max compare the values
-        themselves; at 10M recipients this costs half the ``select distinct`` of the eight
-        columns it replaces). The recipients' select must give the same rows
+        segments), so they are first collected, exactly (a ``union`` of the recipients'
+        and the open spans' distinct tuples: null-safe), into ``SPAN_VALUES`` with their
+        hash. When no two of them share a hash, the hash is one-to-one on every tuple either
+        side of the join holds, so two rows have equal hashes if and only if their tuples
+        are equal (null-safe): the join on (customer, hash) pairs exactly the rows the join
+        on the nine columns pairs. No hash decides that a recipient is unchanged: the
+        tuples were compared when collected. The recipients' select must give the same rows
         each time it runs (control members come from ``CONTROLS``, grouped once). The rows
         to open get their eight columns back from ``SPAN_VALUES`` by the hash (one tuple per
         hash); the join itself carries two columns a side, where the nine-column one
@@ -610,21 +605,14 @@ class Store:
         digest = SPAN_HASH.format(", ".join(rest))
         open_spans = (f"from {spans} where account_id = ? and campaign_id = ? "
                       f"and last_number is null")
-        # per hash: the least value of each column, and whether every row of the hash holds
-        # that value (or every row null) in every column: its least and greatest values are
-        # equal and it is null on all or none of the hash's rows
-        one = " and ".join(f"min({c}) is not distinct from max({c}) "
-                           f"and count({c}) in (0, count(*))" for c in rest)
         self.con.execute(f"""
             create or replace temp table {SPAN_VALUES} as
-            select {', '.join(f'min({c}) as {c}' for c in rest)}, h, {one} as one
-            from (
-                select {digest} as h, * from (select {typed} from ({recipients}))
-                union all
-                select {digest} as h, {', '.join(rest)} {open_spans}
-            )
-            group by h""", [account_id, campaign_id])
-        row = self.con.execute(f"select count(*) filter (where not one) = 0 "
+            select *, {digest} as h from (
+                select distinct {typed} from ({recipients})
+                union
+                select distinct {', '.join(rest)} {open_spans}
+            )""", [account_id, campaign_id])
+        row = self.con.execute(f"select count(*) = count(distinct h) "
                                f"from {SPAN_VALUES}").fetchone()
         if not (row and row[0]):
             return False

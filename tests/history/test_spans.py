@@ -444,14 +444,12 @@ def test_value_tuples_sharing_a_hash_are_compared_column_by_column(
 
 def test_value_tuples_sharing_a_hash_that_differ_by_a_null_are_compared(
         klaviyo_emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The check that every hash holds one value tuple (``Store._compact_span_diff``: per
-    hash, each column's least and greatest value, and how many of its rows are null) tells a
-    null from a value: min and max skip nulls, so two tuples that differ only in one
-    column being null on one of them have equal least and greatest values, and only the
-    count of nulls shows them apart. With a hash that gives every tuple the same value, a
-    recipient whose sub-audience name became null (nothing else of its row changed) is
-    recorded as changed, and back again; one whose segment name changed (no null on either
-    side) too."""
+    """The check that no two value tuples share a hash (``Store._compact_span_diff``)
+    tells tuples apart that differ only by a null, or only by a value, with nothing else
+    (control, a null sub-audience) to tell them apart. With a hash that gives every tuple
+    the same value: a recipient whose sub-audience name became null (nothing else of its
+    row changed) is recorded as changed, and back again; one whose segment name changed
+    (no null on either side) too."""
     import loader.store
 
     monkeypatch.setattr(loader.store, "SPAN_HASH", "(0 * hash({}))")
