@@ -475,3 +475,18 @@ def test_value_tuples_sharing_a_hash_that_differ_by_a_null_are_compared(
                                     f"count(*) filter (where last_number = 3) "
                                     f"from {S}.recipient_spans")
     assert (opened, closed) == (1, 1)
+
+
+def test_a_first_delivery_with_no_repeated_key_records_only_members(
+        klaviyo_emulator, tmp_path: Path) -> None:
+    """A first full delivery where no customer is on two rows of one key writes its
+    recipients straight into the spans (``Store._open_spans``), the proof of membership
+    inside that one insert: a shrunk row, a control member and a duplicate email (c03 shares
+    c02's: only one of them is sent) are recorded as explicit rows would record them, and
+    every span is numbered once."""
+    path = str(tmp_path / "w.duckdb")
+    c = Campaign(klaviyo_emulator, path)
+    c.push([r for r in base() if r.email != "c01.second@example.com"])
+    (n, keys), = query(path, f"select count(*), count(distinct (amperity_id, sub_audience_id, "
+                             f"treatment_id, list_id)) from {S}.recipient_spans")
+    assert n == keys > 0
