@@ -34,9 +34,16 @@ from klaviyo_emulator.ops import Operation, has_scopes, route
 from klaviyo_emulator.store import ListRec, Store
 from klaviyo_emulator.validation import validate_body
 
+try:  # a C parser for bulk import bodies (``_quick_bulk_body`` says when its result is used)
+    from orjson import loads as _orjson_loads
+except ImportError:  # pragma: no cover - requirements.lock installs it; json alone is as exact
+    _orjson_loads = None
+
 JSONAPI = "application/vnd.api+json"
 MAX_BODY_BYTES = 5 * 1024 * 1024
 REVISION_RE = re.compile(r"^\d{4}-\d{2}-\d{2}(\.[A-Za-z0-9_-]+)?$")
+_DIGITS_TO_0 = bytes.maketrans(b"123456789", b"000000000")
+_LONG_NUMBER = b"0" * 19  # 19 digits in a row: maybe an integer beyond 64 bits
 
 # Every request to any Emulator is offered to these callables (the contract test records them).
 # Each receives a dict: emulator, op_id, method, path, query (list of pairs), headers (lower-cased
@@ -473,11 +480,15 @@ class Emulator:
                 raise ApiError(413, "payload_too_large",
                                f"The request body is {len(raw)} bytes; at most {MAX_BODY_BYTES} "
                                "bytes are accepted.")
-            try:
-                body = json.loads(raw)
-            except ValueError as exc:
-                raise ApiError(400, "parse_error", f"JSON parse error - {exc}.") from None
-            suspects = validate_body(op.op_id, body)
+            quick = _quick_bulk_body(raw) if op.op_id == "bulk_import_profiles" else None
+            if quick is not None:
+                body, suspects = quick
+            else:
+                try:
+                    body = json.loads(raw)
+                except ValueError as exc:
+                    raise ApiError(400, "parse_error", f"JSON parse error - {exc}.") from None
+                suspects = validate_body(op.op_id, body)
         ctx = Ctx(self.store, self.jobs, op, params, query, body, self.base_url, path, len(raw),
                   suspects)
         return HANDLERS[op.op_id](ctx)
@@ -558,6 +569,32 @@ class Emulator:
             h.send_json(400, {"error": str(exc)}, content_type="application/json")
             return
         h.send_json(200, doc, content_type="application/json")
+
+
+def _quick_bulk_body(raw: bytes) -> tuple[Any, list[int]] | None:
+    """A bulk import body parsed by orjson and checked (``validate_body``), when that is
+    exactly what ``json.loads`` and the checks give; None sends the body the general way
+    (``json.loads``, then the checks), which alone decides every error and every doubt.
+
+    orjson parses a 10,000-profile body in about half json's time. Where the two could differ,
+    the body goes the general way: orjson refuses what json takes (NaN, Infinity, 1e400, a
+    lone surrogate, a byte-order mark, UTF-16), reads an integer beyond 64 bits as a float (a
+    body with 19 digits in a row goes the general way), and nests deeper than json does
+    before json's RecursionError; so its result is used only when the checks pass with no
+    suspect: every profile then passed the quick check (scalars only, a few levels deep), and
+    the envelope around them has a fixed shape (the schema refuses any other member). Any
+    error of the checks on orjson's result also sends the body the general way, so that the
+    answer is json's."""
+    if _orjson_loads is None or _LONG_NUMBER in raw.translate(_DIGITS_TO_0):
+        return None
+    try:
+        body = _orjson_loads(raw)
+        suspects = validate_body("bulk_import_profiles", body)
+    except Exception:  # noqa: BLE001 - the general way gives the answer
+        return None
+    if suspects != []:
+        return None
+    return body, suspects
 
 
 __all__ = ["Emulator", "KINDS", "request_listeners"]
