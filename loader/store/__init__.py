@@ -50,6 +50,8 @@ SPAN_VALUES = "_klaviyo_span_values"
 SPAN_KEY = ("amperity_id", "sub_audience_id", "treatment_id", "list_id")
 REGROUP = "_klaviyo_span_regroup"
 SPAN_HASH = "hash({})"
+# numbers the spans a campaign's first full delivery opens (Store._open_spans)
+SPAN_NO = "_klaviyo_span_no"
 
 
 def _same(columns: Sequence[str], a: str, b: str) -> str:
@@ -340,13 +342,19 @@ class Store:
             select amperity_id, sub_audience_id, treatment_id
             from {self.t(LEGACY_RECIPIENTS)}
             where {campaign_of} and is_sample and delivery_datetime > {last_full}"""
-        def recorded(grouped: bool, keys: str | None = None) -> str:
+        def recorded(grouped: bool, keys: str | None = None, proved: bool = True) -> str:
             """The delivery's recipients (``SPAN_COLUMNS``): one
             row per (customer, sub-audience, treatment, list), control members once with no
             list. ``grouped=False`` skips the group by of the members (its costliest pass
             after the join): exact when no such key comes from two rows, which the caller
             checks (``_open_spans``, ``_needs_group_by``). ``keys``: a table of keys
-            (``SPAN_KEY``); only the recipients of those keys (each with all its rows)."""
+            (``SPAN_KEY``); only the recipients of those keys (each with all its rows).
+            ``proved=False`` (with ``grouped=False`` only): every row that could be a
+            recipient, not proved a member nor checked against earlier samples: the
+            recipients' rows are some of its rows (the proof joins at most one member to a
+            row: ``list_members`` holds an identifier once per list), so a key on one of
+            its rows at most is on one recipient's row at most (``_open_spans``)."""
+            assert proved or not grouped
             def pick(agg: str, column: str) -> str:
                 return f"{agg}(a.{column})" if grouped else f"a.{column}"
 
@@ -361,6 +369,17 @@ class Store:
 
             control = "" if is_sample else (f"union all select * from {CONTROLS} as c "
                                             f"{only('c', 'c.list_id')}")
+            if not proved:
+                return f"""
+                    with lists(list_name, list_id) as (values {values})
+                    select a.amperity_id, a.sub_audience_id, a.sub_audience_name,
+                        a.treatment_id, a.treatment_name, false as is_control, l.list_id,
+                        a.segment_id, a.segment_name
+                    from {c.audience_relation} as a
+                    inner join lists as l on l.list_name = a.list_name
+                    where not coalesce(a.is_control, false) and a.shrink_reason is null
+                        {sample_filter}
+                    {control}"""
 
             group_by = ("group by a.amperity_id, a.sub_audience_id, a.treatment_id, l.list_id"
                         if grouped else "")
@@ -369,12 +388,12 @@ class Store:
             members = f"""inner join {self.t('list_members')} as m
                         on m.account_id = {_lit(account_id)} and m.list_id = l.list_id
                         and m.identifier = a.{idc} and m.amperity_id = a.amperity_id"""
-            proved = ""
+            known = ""
             if suspects is not None:  # only the suspects' rows are proved (docstring)
                 members = (f"anti join {NOT_MEMBERS} as x on x.list_id = l.list_id "
                            f"and x.identifier = a.{idc} and x.amperity_id = a.amperity_id"
                            if not_members else "")
-                proved = f"and a.{idc} is not null and a.amperity_id is not null"
+                known = f"and a.{idc} is not null and a.amperity_id is not null"
             return f"""
                 with lists(list_name, list_id) as (values {values}),
                 recipients as (
@@ -390,7 +409,7 @@ class Store:
                     {members}
                     {only('a', 'l.list_id')}
                     where not coalesce(a.is_control, false) and a.shrink_reason is null
-                        {sample_filter} {proved}
+                        {sample_filter} {known}
                     {group_by}
                     {control}
                 )
@@ -618,9 +637,20 @@ class Store:
         return True
 
     def _open_spans(self, account_id: str, campaign_id: str, number: int,
-                    recorded: Callable[[bool], str]) -> None:
+                    recorded: Callable[..., str]) -> None:
         """Open a span at ``number`` for every recipient (the campaign has no open span),
-        inside the caller's step. The recipients are taken without their group by (no
+        inside the caller's step.
+
+        First, one narrow pass: the 64-bit hash of the key (customer, sub-audience,
+        treatment, list) of every row that could be a recipient (``recorded(False,
+        proved=False)``: no proof of membership, no join) grouped by. When no hash is on two
+        rows, no key is (a key's rows share its hash) and neither is any among the
+        recipients (some of those rows): each recipient is its own group, and the
+        recipients, ungrouped, are inserted straight into the spans, numbered by a temp
+        sequence from 1 (``nextval``: unique; one pass where a temp table of the recipients
+        spilled at 10M and was read again).
+
+        Otherwise the recipients are taken without their group by (no
         audience-wide check up front), each with a 64-bit hash of its key (customer,
         sub-audience, treatment, list). Two rows with one hash are then the only possible
         departures from the grouped recipients: a key from two rows (a customer with two
@@ -638,6 +668,18 @@ class Store:
         key = ("amperity_id", "sub_audience_id", "treatment_id", "list_id")
         diff = "_klaviyo_span_diff"
         try:
+            self.con.execute(
+                f"create or replace temp table _klaviyo_span_repeats as select h from "
+                f"(select hash({', '.join(key)}) as h from ({recorded(False, proved=False)})) "
+                f"group by h having count(*) > 1")
+            row = self.con.execute("select count(*) from _klaviyo_span_repeats").fetchone()
+            if not (row and row[0]):
+                self.con.execute(f"create or replace temp sequence {SPAN_NO} start 1")
+                self.con.execute(
+                    f"insert into {spans} (account_id, campaign_id, {cols}, first_number, "
+                    f"span_no, last_number) select ?, ?, {cols}, ?, nextval('{SPAN_NO}'), "
+                    f"null from ({recorded(False)})", [account_id, campaign_id, number])
+                return
             self.con.execute(
                 f"create or replace temp table {diff} as select {cols}, "
                 f"hash({', '.join(key)}) as h from ({recorded(False)})")
@@ -670,6 +712,8 @@ class Store:
             for temp in (diff, "_klaviyo_span_repeats", "_klaviyo_span_grouped"):
                 with contextlib.suppress(duckdb.Error):
                     self.con.execute(f"drop table if exists {temp}")
+            with contextlib.suppress(duckdb.Error):
+                self.con.execute(f"drop sequence if exists {SPAN_NO}")
 
     def _not_members(self, account_id: str, suspects: str) -> bool:
         """Fill ``NOT_MEMBERS`` with the suspects (list, identifier, customer) that

@@ -440,3 +440,53 @@ def test_value_tuples_sharing_a_hash_are_compared_column_by_column(
     assert (opened, closed) == (4, 5)
     rows.append(Row("c40", "c40@example.com"))  # a join: one span opened
     c.push(rows)
+
+
+def test_value_tuples_sharing_a_hash_that_differ_by_a_null_are_compared(
+        klaviyo_emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The check that no two value tuples share a hash (``Store._compact_span_diff``)
+    tells tuples apart that differ only by a null, or only by a value, with nothing else
+    (control, a null sub-audience) to tell them apart. With a hash that gives every tuple
+    the same value: a recipient whose sub-audience name became null (nothing else of its
+    row changed) is recorded as changed, and back again; one whose segment name changed
+    (no null on either side) too."""
+    import loader.store
+
+    monkeypatch.setattr(loader.store, "SPAN_HASH", "(0 * hash({}))")
+    path = str(tmp_path / "w.duckdb")
+    c = Campaign(klaviyo_emulator, path)
+    rows = [Row(f"c{i:02d}", f"c{i:02d}@example.com") for i in range(5)]
+    c.push(rows)  # 1: one value tuple
+    rows[2] = replace(rows[2], sub_audience_name=None)
+    c.push(rows)  # 2: c02's tuple differs from the others' by a null only
+    (opened, closed), = query(path, f"select count(*) filter (where first_number = 2), "
+                                    f"count(*) filter (where last_number = 1) "
+                                    f"from {S}.recipient_spans")
+    assert (opened, closed) == (1, 1)
+    rows[2] = replace(rows[2], sub_audience_name="All")
+    c.push(rows)  # 3: and back
+    (opened, closed), = query(path, f"select count(*) filter (where first_number = 3), "
+                                    f"count(*) filter (where last_number = 2) "
+                                    f"from {S}.recipient_spans")
+    assert (opened, closed) == (1, 1)
+    rows[3] = replace(rows[3], segment_name="Other")
+    c.push(rows)  # 4: two tuples with no null, one hash: told apart by their values
+    (opened, closed), = query(path, f"select count(*) filter (where first_number = 4), "
+                                    f"count(*) filter (where last_number = 3) "
+                                    f"from {S}.recipient_spans")
+    assert (opened, closed) == (1, 1)
+
+
+def test_a_first_delivery_with_no_repeated_key_records_only_members(
+        klaviyo_emulator, tmp_path: Path) -> None:
+    """A first full delivery where no customer is on two rows of one key writes its
+    recipients straight into the spans (``Store._open_spans``), the proof of membership
+    inside that one insert: a shrunk row, a control member and a duplicate email (c03 shares
+    c02's: only one of them is sent) are recorded as explicit rows would record them, and
+    every span is numbered once."""
+    path = str(tmp_path / "w.duckdb")
+    c = Campaign(klaviyo_emulator, path)
+    c.push([r for r in base() if r.email != "c01.second@example.com"])
+    (n, keys), = query(path, f"select count(*), count(distinct (amperity_id, sub_audience_id, "
+                             f"treatment_id, list_id)) from {S}.recipient_spans")
+    assert n == keys > 0
