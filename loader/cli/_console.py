@@ -128,6 +128,23 @@ def print_table(console: Console, table: Table) -> None:
     console.print(table)
 
 
+def _notes_where(result: PushResult) -> str:
+    """Where the withheld and duplicate rows of the summary are: a delivery records them, so
+    a campaign delivered by this run has them under its run id, and one already delivered
+    (nothing new to send: no delivery) under its last delivery's."""
+    noted = {r.campaign_id for r in result.lists if r.withheld or r.duplicates}
+    noted |= {cid for cid, n in result.control_duplicates.items() if n}
+    resynced = sorted(cid for cid in noted if cid not in result.deliveries)
+    places = []
+    if len(resynced) < len(noted):
+        places.append(f"klaviyo_loader.rejected_rows where run_id = '{result.run_id}'")
+    if resynced:
+        names = ", ".join(f"'{cid}'" for cid in resynced)
+        places.append(f"for the campaign(s) already delivered, from each one's last delivery: "
+                      f"klaviyo_loader.rejected_rows where campaign_id in ({names})")
+    return f" ({'; '.join(places)})" if places else ""
+
+
 def summary_notes(result: PushResult) -> list[str]:
     """The lines under the table: what was left out, what a resync and a rerun mean."""
     lines: list[str] = []
@@ -149,15 +166,14 @@ def summary_notes(result: PushResult) -> list[str]:
     duplicates = sum(r.duplicates for r in result.lists) + sum(
         result.control_duplicates.values())
     if withheld or duplicates:
-        where = ("" if result.dry_run else
-                 f" (klaviyo_loader.rejected_rows where run_id = '{result.run_id}')")
+        where = "" if result.dry_run else _notes_where(result)
         parts = []
         if withheld:
             parts.append(f"{withheld:,} identifier(s) withheld: shared by several customers or "
                          "an invalid phone number (the customers are sent without them)")
         if duplicates:
             parts.append(f"{duplicates:,} customer(s) not sent: they share the campaign's "
-                         "identifier with the customer sent")
+                         "identifier with another customer, who keeps it")
         lines.append("; ".join(parts) + where + ".")
     refused = sum(r.still_refused for r in result.lists)
     if refused:

@@ -317,8 +317,8 @@ class Planner:
     def start_campaign(self, campaign: Campaign) -> int:
         """(Re)create ``NOTES`` with the campaign's rows its SQL marked as duplicates
         (``shrink_reason = 'duplicate_<identifier>'``, contract C1), each naming the customer
-        sent in its place (the smallest amperity_id holding the identifier). Returns how many
-        control-group customers are among them."""
+        who keeps the identifier (the smallest amperity_id holding it), sent in its place or
+        held in a control group. Returns how many control-group customers are among them."""
         idc = ident(campaign.identifier)
         rel = campaign.audience_relation
         self.con.execute(f"""
@@ -333,15 +333,23 @@ class Planner:
                 from {rel} where {idc} is not null
                     and cast({idc} as varchar) in (select identifier from dups)
                 group by 1
+            ),
+            held as (
+                select w.identifier, bool_and(coalesce(r.is_control, false)) as control
+                from winners as w inner join {rel} as r on r.amperity_id = w.winner
+                    and cast(r.{idc} as varchar) = w.identifier
+                group by 1
             )
             select d.list_name, d.identifier, d.amperity_id, d.shrink_reason || ': shares its '
                 || {sql_str(campaign.identifier)} || ' with ' || case
                     when w.winner is not null and w.winner <> d.amperity_id
                     then w.winner || ' (the customer with the smallest amperity_id holding it, '
-                        || 'who is the one sent)'
+                        || case when h.control then 'who keeps it in a control group, not '
+                            || 'sent)' else 'who is the one sent)' end
                     else 'another customer of the campaign' end || '; not sent' as reason,
                 d.is_control, 'sql' as origin
-            from dups as d left join winners as w on w.identifier = d.identifier""")
+            from dups as d left join winners as w on w.identifier = d.identifier
+                left join held as h on h.identifier = d.identifier""")
         row = self.con.execute(f"select count(distinct amperity_id) from {NOTES} "
                                f"where is_control").fetchone()
         return int(row[0]) if row else 0

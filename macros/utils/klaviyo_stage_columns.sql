@@ -40,7 +40,7 @@
                 ~ model.name ~ "'s column list (docs/data.md, \"Pointing the project at your own tables\")") -%}
         {%- endif -%}
         {%- if missing_optional | length > 0 -%}
-            {%- do log(model.name ~ ": source table " ~ source_label ~ " has no column(s) "
+            {%- do log(model.name ~ ": source table " ~ source_label ~ " (" ~ relation ~ ") has no column(s) "
                 ~ missing_optional | join(', ') ~ "; staged as typed nulls", info=true) -%}
         {%- endif -%}
     {%- endif -%}

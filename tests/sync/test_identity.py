@@ -7,6 +7,7 @@ profile that holds the phone.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -229,3 +230,34 @@ def test_sql_duplicates_are_recorded_once_per_delivery(klaviyo_emulator, path) -
     assert query(path, "select duplicates from klaviyo_loader.deliveries") == [(2,)]
     assert {r[0] for r in query(path, "select amperity_id from "
                                       "klaviyo_loader.campaign_recipients")} == {"c-1", "c-4"}
+
+
+def test_a_duplicates_reason_and_the_summary_say_who_keeps_it_and_where_the_rows_are(
+        klaviyo_emulator, path) -> None:
+    """A duplicate whose keeper is in a control group is not said to lose to "the one sent";
+    the summary's pointer to the rows finds them, also on a push that makes no delivery."""
+    write(path, {"mail": ("email", ["Mail"], [
+        Row("k-1", "a@example.com", None),  # control: keeps a@
+        Row("k-2", "a@example.com", None, list_name="Mail", shrink_reason="duplicate_email"),
+        Row("k-3", "c@example.com", None, list_name="Mail"),  # sent: keeps c@
+        Row("k-4", "c@example.com", None, list_name="Mail", shrink_reason="duplicate_email")])})
+    first = run(klaviyo_emulator, path, "mail")
+    assert first.error is None, first.error
+    assert emails(klaviyo_emulator, "Mail") == {"c@example.com"}
+    reasons = dict(query(path, "select amperity_id, reason from klaviyo_loader.rejected_rows"))
+    assert reasons["k-2"] == (
+        "duplicate_email: shares its email with k-1 (the customer with the smallest "
+        "amperity_id holding it, who keeps it in a control group, not sent); not sent")
+    assert reasons["k-4"] == (
+        "duplicate_email: shares its email with k-3 (the customer with the smallest "
+        "amperity_id holding it, who is the one sent); not sent")
+    second = run(klaviyo_emulator, path, "mail")  # nothing new: no delivery, no rows written
+    assert second.error is None and second.resynced == ["mail"], second.error
+    for result in (first, second):
+        note = next(n for n in summary_notes(result) if "not sent: they share" in n)
+        places = re.findall(r"klaviyo_loader\.rejected_rows where "
+                            r"(run_id = '[^']*'|campaign_id in \([^)]*\))", note)
+        assert places, note
+        for where in places:
+            assert query(path, f"select count(*) from klaviyo_loader.rejected_rows "
+                               f"where {where} and amperity_id in ('k-2', 'k-4')") == [(2,)], note
