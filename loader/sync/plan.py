@@ -772,24 +772,10 @@ from classified
         assert self.campaign is not None, "build_desired first"
         names = [str(r[0]) for r in self.con.execute(
             f"describe select * from ({desired})").fetchall()]
-        texts = json_texts_sql(self.campaign, self.columns, self.types, "d")
-        firsts = payload_firsts_sql(self.campaign, self.columns, "identifier")
-        payload = payload_sql(self.campaign, self.columns, "identifier", firsts=True)
         keep = ", ".join("_rendered as payload" if n == "payload" else ident(n) for n in names)
         return f"""
 with d as ({desired}),
-texts as (
-    select d.*, {texts or "null as _j"}
-    from d
-),
-firsts as (
-    select *{", " + firsts if firsts else ""}
-    from texts
-),
-rendered as (
-    select *, coalesce(payload, {payload}) as _rendered
-    from firsts
-)
+{self._rendering_ctes("d.*", "d", "_rendered")}
 select {keep}, strlen(_rendered)::bigint as _nbytes
 from rendered
 """
@@ -819,6 +805,28 @@ from {DESIRED}
             self.con.execute(f"drop {kind} {DIFF}")
         self.diff_view = view
 
+    def _rendering_ctes(self, select: str, source: str, rendered: str) -> str:
+        """SQL: the CTEs ``texts``, ``firsts`` and ``rendered`` that render each desired row's
+        profile (``payload_sql``) as column ``rendered``, over ``select`` (items of the desired
+        rows aliased ``d``) from ``source``; a row aggregated from several keeps the
+        ``payload`` it was built with."""
+        assert self.campaign is not None, "build_desired first"
+        texts = json_texts_sql(self.campaign, self.columns, self.types, "d")
+        firsts = payload_firsts_sql(self.campaign, self.columns, "identifier")
+        payload = payload_sql(self.campaign, self.columns, "identifier", firsts=True)
+        return f"""texts as (
+    select {select}, {texts or "null as _j"}
+    from {source}
+),
+firsts as (
+    select *{", " + firsts if firsts else ""}
+    from texts
+),
+rendered as (
+    select *, coalesce(payload, {payload}) as {rendered}
+    from firsts
+)"""
+
     def fresh_sql(self) -> str:
         """``diff_sql``'s rows for a list that state knows nothing of: no member, no key a
         killed run left uncertain, no row refused before (the caller checks). Every desired
@@ -828,23 +836,11 @@ from {DESIRED}
         object of a profile starts is found one projection before the rendering
         (``payload_firsts_sql``), once a row."""
         assert self.campaign is not None, "build_desired first"
-        texts = json_texts_sql(self.campaign, self.columns, self.types, "d")
-        firsts = payload_firsts_sql(self.campaign, self.columns, "identifier")
-        payload = payload_sql(self.campaign, self.columns, "identifier", firsts=True)
         sent = ", ".join(f"sent_{k}" for k in IDENTIFIERS)
+        rendering = self._rendering_ctes("d.* exclude (payload), d.rowid + 1 as seq, d.payload",
+                                         f"{DESIRED} as d", "rendered")
         return f"""
-with texts as (
-    select d.* exclude (payload), d.rowid + 1 as seq, d.payload, {texts or "null as _j"}
-    from {DESIRED} as d
-),
-firsts as (
-    select *{", " + firsts if firsts else ""}
-    from texts
-),
-rendered as (
-    select *, coalesce(payload, {payload}) as rendered
-    from firsts
-),
+with {rendering},
 measured as (
     select *, strlen(rendered) > {IMPORT_MAX_PROFILE_BYTES} as oversize
     from rendered
