@@ -787,11 +787,10 @@ from rendered
         ``seq`` is the row's rowid + 1, as ``fresh_sql`` gives it; the job bodies read the
         profiles by rowid (``loader.sync.apply.job_body``: a filter on ``rowid + 1`` is not
         a range DuckDB's scan skips to)."""
-        sent = ", ".join(f"sent_{k}" for k in IDENTIFIERS)
         return f"""
 select rowid + 1 as seq, 'add' as kind, identifier, amperity_id, fingerprint, payload,
     _nbytes as nbytes, null::varchar as profile_id, coalesce(customers, 1)::bigint as customers,
-    {sent}, fields, false as is_new, fields as desired_fields, null::bigint as clear,
+    {SENT}, fields, false as is_new, fields as desired_fields, null::bigint as clear,
     false as recluster, false as upgrade
 from {DESIRED}
 """
@@ -836,7 +835,6 @@ rendered as (
         object of a profile starts is found one projection before the rendering
         (``payload_firsts_sql``), once a row."""
         assert self.campaign is not None, "build_desired first"
-        sent = ", ".join(f"sent_{k}" for k in IDENTIFIERS)
         rendering = self._rendering_ctes("d.* exclude (payload), d.rowid + 1 as seq, d.payload",
                                          f"{DESIRED} as d", "rendered")
         return f"""
@@ -847,7 +845,7 @@ measured as (
 )
 select case when oversize then 'oversize' else 'add' end as kind, identifier, amperity_id,
     fingerprint, rendered as payload, strlen(rendered)::bigint as nbytes,
-    null::varchar as profile_id, coalesce(customers, 1)::bigint as customers, {sent},
+    null::varchar as profile_id, coalesce(customers, 1)::bigint as customers, {SENT},
     fields, seq, false as is_new, fields as desired_fields, null::bigint as clear,
     false as recluster, false as upgrade
 from measured
