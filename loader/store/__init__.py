@@ -94,6 +94,13 @@ class Store:
             f"where account_id = ? and list_id = ? limit 1)", [account_id, list_id]).fetchone()
         return bool(row and row[0])
 
+    def members(self, account_id: str, list_id: str) -> int:
+        """How many members ``list_members`` holds for the account's list."""
+        row = self.con.execute(
+            f"select count(*) from {self.t('list_members')} where account_id = ? "
+            f"and list_id = ?", [account_id, list_id]).fetchone()
+        return int(row[0]) if row else 0
+
     def ensure(self) -> None:
         ensure_schema(self.con, self.schema)
 
@@ -299,6 +306,9 @@ class Store:
           which every desired row was such a member. After the plan nothing writes the
           list's ``list_members`` rows but for identifiers of ``DIFF`` (apply, confirm,
           clear and removals act on the plan's rows), so it holds the row now.
+          Or its list held no member when planned and now holds one per desired row
+          (``loader.sync.engine``: the count proof): every such member was written from a
+          desired row, so this row's is among them.
 
         ``tests/history`` compares every delivery with what the proof join records.
         """

@@ -577,6 +577,7 @@ class Pusher:
         con.execute(f"create or replace temp table {SUSPECTS} (list_id varchar, "
                     f"identifier varchar, amperity_id varchar)")
         vouched = sample is None  # every list's plan (or skip) names its suspects
+        counted: list[tuple[str, int]] = []  # lists empty when planned: (list, desired rows)
         campaign_results: list[ListResult] = []
         skipped: list[tuple[str, ListResult]] = []  # lists not planned: nothing changed
         clean: list[tuple[Campaign, str, str, list[str], int, int, int]] = []
@@ -614,7 +615,7 @@ class Pusher:
                             [list_id])
             plan = planner.plan(c, name, list_id, True, sample)
             planner.note_list(name)
-            vouched = vouched and self._suspects(planner, list_id, plan)
+            vouched = vouched and self._suspects(planner, list_id, plan, counted)
             self._warn_empty(result, c, name, plan)
             r.unchanged, r.duplicates, r.withheld = plan.unchanged, plan.duplicates, plan.withheld
             r.still_refused = plan.held_rejected
@@ -671,7 +672,10 @@ class Pusher:
             planner.build_desired(c, name, columns, None)
             planner.note_list(name)
             vouched = vouched and r.list_id is not None and self._suspects(
-                planner, r.list_id, None)
+                planner, r.list_id, None, counted)
+        # a list empty when planned is proved by its count, now that its jobs are confirmed
+        vouched = vouched and all(store.members(account_id, list_id) == desired
+                                  for list_id, desired in counted)
         result.deliveries[c.campaign_id] = delivery_id
         result.delivery_totals[c.campaign_id] = self._complete_delivery(
             con, account_id, c, delivery_id, lists, campaign_results, sent_before,
@@ -679,11 +683,30 @@ class Pusher:
         self._clean += clean
 
     @staticmethod
-    def _suspects(planner: Planner, list_id: str, plan: ListPlan | None) -> bool:
+    def _suspects(planner: Planner, list_id: str, plan: ListPlan | None,
+                  counted: list[tuple[str, int]]) -> bool:
         """Add the list's suspects to ``SUSPECTS`` (``Planner.add_suspects``; ``plan`` None: a
         list skipped by its digest, which has no plan rows). False, adding nothing, when most
         of a large list is not unchanged (the recording then proves every row of the
-        delivery: one join instead of listing nearly all of them)."""
+        delivery: one join instead of listing nearly all of them).
+
+        A list state held no member of when it was planned (``plan.empty``: its first push,
+        or one after it was emptied or recreated) lists no plan row: it is added to
+        ``counted`` with its desired rows, and the caller proves its rows by a count once its
+        jobs are confirmed. Every member it then holds was written by this push from a row
+        of ``DESIRED`` with that row's (identifier, customer): the confirmation writes the
+        plan's rows, nothing else writes a list's members while the push holds its lock, and
+        a killed run's jobs were confirmed before anything was planned. ``list_members``
+        holds an identifier once per list and ``DESIRED`` has one row per identifier, so
+        when the list holds as many members as ``DESIRED`` has rows, every desired row is a
+        member with its customer, which is what the proof join would find; any row refused,
+        oversize, held or not confirmed makes the counts differ, and the caller then proves
+        every row of the delivery by the join. The rows on several rows and those not sent
+        for an invalid phone number are suspects as for any list."""
+        if plan is not None and plan.empty:
+            planner.add_suspects(SUSPECTS, list_id, planned=False)
+            counted.append((list_id, plan.desired))
+            return True
         if plan is not None and (doubt := plan.desired - plan.unchanged) > SUSPECT_ROWS \
                 and doubt > SUSPECT_SHARE * plan.desired:
             return False

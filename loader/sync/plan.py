@@ -93,6 +93,9 @@ class ListPlan:
     # unchanged members now another customer (re-clustered, or a shared identifier's new
     # holder): nothing sent, state names the new customer (``clear.upgrade``)
     reclustered: int = 0
+    # state held no member of the list when it was planned: every member it holds after the
+    # apply step was written from this plan's rows (the recording's count proof, engine.py)
+    empty: bool = False
     import_jobs: int = 0
     lookups: int = 0
     requests: dict[str, int] = field(default_factory=dict)
@@ -896,6 +899,7 @@ from {DIFF} where kind = 'remove'
                         campaign, list_name, self.columns, self.types, self.source,
                         self.timezone, ""))
                     self.narrow = False
+        p.empty = path in ("none", "fresh")
         if path == "changed":
             self.stage_changed(list_id)
         if (path == "fresh" and list_id is not None and self.rendered == list_id

@@ -105,3 +105,31 @@ def test_a_list_skipped_by_its_digest_is_recorded_when_another_list_sends(
     by_list = {r.list_name: r for r in c.result.lists}
     assert by_list[LIST_A].skipped and by_list[LIST_B].created
     assert len(set(c.deliveries)) == 3
+
+
+def test_a_first_push_with_rows_not_members_is_recorded_as_the_proof_join(
+        klaviyo_emulator, tmp_path: Path) -> None:
+    """A list state holds no member of when it is planned (its first push, or after it was
+    deleted in Klaviyo by hand and recreated) is proved by a count: as many members after the
+    push as desired rows. A row Klaviyo refuses and an oversize row make the counts differ,
+    and the delivery is then proved row by row: neither is a recipient, every other row is."""
+    path = str(tmp_path / "w.duckdb")
+    c = Campaign(klaviyo_emulator, path, phones=True)
+    rows = phones(base())
+    rows += [Row("c50", "not-an-email", phone_number="+12125550950"),  # Klaviyo refuses it
+             Row("c51", "c51@example.com", city="x" * 120_000,  # over 100 KB: not sent
+                 phone_number="+12125550951")]
+    c.push(rows)  # 1: a first push, two rows not members
+    members = {r[0] for r in query(path, f"select amperity_id from {S}.list_members")}
+    assert "c04" in members and not {"c50", "c51"} & members
+    clean = rows[:-2]
+    c.push(clean)  # 2: both gone
+    list_a = klaviyo_emulator.lists()[LIST_A]["id"]
+    resp = requests.delete(f"{klaviyo_emulator.base_url}/api/lists/{list_a}", timeout=10,
+                           headers={"Authorization": f"Klaviyo-API-Key {klaviyo_emulator.api_key}",
+                                    "revision": "2026-07-15"})
+    assert resp.status_code == 204
+    c.push(clean)  # 3: the list recreated and refilled, every row a member (the count proves it)
+    assert c.result.lists[0].created
+    c.push(rows)  # 4: the two rows back, not members again
+    c.push(clean + [Row("c52", "c52-not-an-email")])  # 5: a refused row in a list not empty
