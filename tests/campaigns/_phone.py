@@ -61,6 +61,8 @@ PLANS: dict[tuple[str, ...], Plan] = {
     ("AT", "AUT", "AUSTRIA"): _plan("43", "0", 8, 13),
     ("PL", "POL", "POLAND"): _plan("48", "", 9, 9),
     ("PT", "PRT", "PORTUGAL"): _plan("351", "", 9, 9, "2"),
+    # one of the countries the seed has from the phone library's metadata (loader.phone_plans)
+    ("TR", "TUR", "TURKEY", "TÜRKIYE", "TURKIYE"): _plan("90", "0", 10, 10),
 }
 PLAN_BY_SPELLING = {name: plan for names, plan in PLANS.items() for name in names}
 

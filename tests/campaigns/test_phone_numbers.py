@@ -70,6 +70,11 @@ CASES: list[tuple[str | None, str | None, str | None]] = [
     ("03-1234-5678", "JP", "+81312345678"),
     ("098765 43210", "IN", "+919876543210"),
     ("087 123 4567", "IE", "+353871234567"),
+    # a country the seed has from the phone library's metadata (TR: trunk 0, NSN 10)
+    ("0532 123 45 67", "TR", "+905321234567"),
+    ("533 123 45 67", "Türkiye", "+905331234567"),
+    ("(0212) 555 12 34", "tur", "+902125551234"),
+    ("0532 123 45 6", "Turkey", None),
     # extensions are dropped, never folded into the digits
     ("+1 (212) 305-0943 ext. 5", "US", "+12123050943"),
     ("+1 (212) 305-0943 Ext 5", None, "+12123050943"),
