@@ -24,6 +24,7 @@ from loader.klaviyo.payloads import (
     PROFILE_FIELDS,
     RENDER_VERSION,
     aggregate_json,
+    exact_number_sql,
     ident,
     placement,
     profile_firsts_sql,
@@ -337,14 +338,15 @@ def fingerprint_seeds(campaign: Campaign, columns: list[str], types: dict[str, s
     return int.from_bytes(digest[:8], "big"), int.from_bytes(digest[8:], "big")
 
 
-def fingerprint_sql(values: list[tuple[str, str]], seeds: tuple[int, int]) -> str:
+def fingerprint_sql(values: list[tuple[str, str]], seeds: tuple[int, int],
+                    inexact: list[str] | None = None) -> str:
     """SQL: a row's 128-bit fingerprint, 'h' + two 64-bit DuckDB hashes in hex
     (``fingerprint_hashes_sql``, written by ``fingerprint_text_sql``)."""
-    return fingerprint_text_sql(*fingerprint_hashes_sql(values, seeds))
+    return fingerprint_text_sql(*fingerprint_hashes_sql(values, seeds, inexact))
 
 
-def fingerprint_hashes_sql(values: list[tuple[str, str]], seeds: tuple[int, int]
-                           ) -> tuple[str, str]:
+def fingerprint_hashes_sql(values: list[tuple[str, str]], seeds: tuple[int, int],
+                           inexact: list[str] | None = None) -> tuple[str, str]:
     """SQL: the two 64-bit hashes (UBIGINT) of a row's fingerprint (``fingerprint_sql``).
 
     ``values``: (SQL, kind) of each value in column order ('fixed', 'text' or 'json'). The
@@ -354,10 +356,21 @@ def fingerprint_hashes_sql(values: list[tuple[str, str]], seeds: tuple[int, int]
     not one of the second: the texts concatenated into one string (hashed in other 8-byte
     blocks than each text alone) with each one's length (-1 for NULL), then the typed values
     in reverse order with their NULL flags (a NULL and the one value hashing like NULL).
+
+    ``inexact``: SQL conditions, one per typed value a JSON number could not carry exactly
+    (``exact_number_sql``: sent as a JSON string, ``value_json``). Each that
+    holds adds one to the first hash's seed: a row whose every value is exact keeps the
+    fingerprint it had (nothing is sent again), a row holding such a value has another one, so
+    it is sent again once, as a string, where it was sent rounded before. The values are
+    hashed as always, so no change of a value goes unseen that did before.
     """
     texts = [v for v, k in values if k != "fixed"]
     fixed = [v for v, k in values if k == "fixed"]
-    first = ", ".join([f"{seeds[0]}::ubigint", *(v for v, _ in values)])
+    seed = f"{seeds[0]}::ubigint"
+    if inexact:
+        seed = (f"({seed} + ({' + '.join(f'(not coalesce({c}, true))::int' for c in inexact)})"
+                f")::ubigint")
+    first = ", ".join([seed, *(v for v, _ in values)])
     second = [f"{seeds[1]}::ubigint"]
     if texts:
         second.append(f"concat({', '.join(texts)})")
@@ -384,7 +397,7 @@ def _value_items(campaign: Campaign, columns: list[str], types: dict[str, str],
     for i, c in enumerate(value_columns(campaign, columns)):
         r = ref(i, c)
         convert = (value_kind(types.get(c, "")) == "json") == json_kind_as_json
-        out.append(f"{value_json(c, r) if convert else r} as {label}{i}")
+        out.append(f"{value_json(c, r, types.get(c, '')) if convert else r} as {label}{i}")
     return out
 
 
@@ -486,7 +499,8 @@ def desired_sql(campaign: Campaign, list_name: str, columns: list[str],
         if k in others_sent else f", null::varchar as sent_{k}" for k in IDENTIFIERS)
     sent_cols = "".join(f", sent_{k}" for k in IDENTIFIERS)
     kept = kept_sql(campaign, columns, types)
-    aggs = "".join(f", {aggregate_json(c, owner)} as _j{i}" for i, c in enumerate(values))
+    aggs = "".join(f", {aggregate_json(c, owner, types.get(c, ''))} as _j{i}"
+                   for i, c in enumerate(values))
     clearable = set(clearable_columns(campaign, columns))
 
     def fields(prefix: str) -> str:
@@ -498,7 +512,11 @@ def desired_sql(campaign: Campaign, list_name: str, columns: list[str],
 
     single_values = [(f"_v{i}", k) for i, k in enumerate(kinds)]
     single_seeds = fingerprint_seeds(campaign, columns, types, timezone)
-    single_fp = fingerprint_sql(single_values, single_seeds)
+    # typed properties a JSON number may not carry exactly (sent as strings beyond that)
+    inexact = [e for i, c in enumerate(values) if kinds[i] == "fixed"
+               and placement(c) == "property"
+               and (e := exact_number_sql(f"_v{i}", types.get(c, ""))) is not None]
+    single_fp = fingerprint_sql(single_values, single_seeds, inexact)
     multi_fp = fingerprint_sql([(f"_j{i}", "json") for i in range(len(values))],
                                fingerprint_seeds(campaign, columns, types, timezone, True))
     v_cols = "".join(f", _v{i}" for i in range(len(values)))
@@ -506,7 +524,7 @@ def desired_sql(campaign: Campaign, list_name: str, columns: list[str],
     assert not (narrow or halves) or several == "", "only for the plain projection"
     fingerprint = "" if narrow else f"\n        {single_fp} as fingerprint,"
     if halves:
-        h1, h2 = fingerprint_hashes_sql(single_values, single_seeds)
+        h1, h2 = fingerprint_hashes_sql(single_values, single_seeds, inexact)
         fingerprint = f"\n        {h1} as _fp1, {h2} as _fp2,"
     singles_final = f"""
     select identifier, amperity_id, customers{sent_cols}, {fields('_v')} as fields,{fingerprint}

@@ -9,6 +9,7 @@ profile or location field is not sent; a NULL custom property is cleared with
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 
 # Bump when the JSON a row renders to changes for the same values (a new placement rule, a new
@@ -49,26 +50,69 @@ def placement(column: str) -> str:
     return "property"
 
 
-def value_json(column: str, ref: str | None = None) -> str:
+# Klaviyo reads a JSON number as a double: integers are exact up to 2**53, and a decimal up to
+# 15 significant digits. A property typed wider (a BIGINT loyalty number, a DECIMAL(38, 0) id)
+# whose value is beyond that is sent as a JSON string of its exact digits instead, never
+# rounded; every other value of it is still a number.
+EXACT_INTEGER = 2**53
+EXACT_DIGITS = 15
+_WIDE_INTEGERS = ("BIGINT", "UBIGINT", "HUGEINT", "UHUGEINT", "INT8", "INT64", "INT128",
+                  "LONG", "UINT64", "UINT128")
+_DECIMAL = re.compile(r"(?:DECIMAL|NUMERIC)\((\d+),\s*(\d+)\)")
+
+
+def exact_number_sql(value: str, column_type: str) -> str | None:
+    """SQL: ``value`` (of ``column_type``) is exact as a JSON number (Klaviyo's double); None
+    when every value of the type is (no check needed)."""
+    t = column_type.strip().upper()
+    if t in _WIDE_INTEGERS:
+        return f"{value} between -{EXACT_INTEGER} and {EXACT_INTEGER}"
+    m = _DECIMAL.fullmatch(t)
+    if m and int(m.group(1)) > EXACT_DIGITS:
+        scale = int(m.group(2))
+        if scale >= EXACT_DIGITS:
+            return f"{value} = 0"
+        return f"abs({value}) < {10 ** (EXACT_DIGITS - scale)}"
+    return None
+
+
+def value_json(column: str, ref: str | None = None, column_type: str = "") -> str:
     """SQL for the JSON text of one scalar column's value (NULL stays NULL).
 
-    ``ref``: the SQL holding the value (default: the column itself)."""
+    ``ref``: the SQL holding the value (default: the column itself). ``column_type``: its
+    DuckDB type; a property's value a double cannot hold exactly is a JSON string
+    (``exact_number_sql``)."""
     col = ref or ident(column)
     if placement(column) == "property" or column in NUMERIC_OK:
+        exact = exact_number_sql(col, column_type) if placement(column) == "property" else None
+        if exact is not None:
+            return (f"case when {exact} then to_json({col}) "
+                    f"else to_json(cast({col} as varchar)) end")
         return f"to_json({col})"
     return f"to_json(cast({col} as varchar))"
 
 
-def aggregate_json(column: str, where: str | None = None) -> str:
+def aggregate_json(column: str, where: str | None = None, column_type: str = "") -> str:
     """SQL aggregate: the JSON text of a column over one customer's rows.
 
     A custom property with several distinct values (expansion rows from a multi-valued table)
     becomes a sorted JSON array; anything else takes one value (the smallest). ``where``: only
-    the rows it holds for are aggregated (SQL, a ``filter`` clause).
+    the rows it holds for are aggregated (SQL, a ``filter`` clause). ``column_type``: as in
+    ``value_json``; an array holding a value a double cannot hold exactly is an array of
+    strings (all of them: a JSON array of one type).
     """
     col = ident(column)
     f = f" filter (where {where})" if where else ""
     if placement(column) == "property":
+        exact = exact_number_sql(col, column_type)
+        if exact is not None:
+            one = value_json(column, f"min({col}){f}", column_type)
+            return (
+                f"case when count(distinct {col}){f} > 1 then case when bool_and({exact}){f} "
+                f"then to_json(list_sort(list(distinct {col}){f})) "
+                f"else to_json(list_sort(list(distinct cast({col} as varchar)){f})) end "
+                f"else {one} end"
+            )
         return (
             f"case when count(distinct {col}){f} > 1 "
             f"then to_json(list_sort(list(distinct {col}){f})) "

@@ -235,3 +235,42 @@ def test_a_refused_row_with_an_older_fingerprint_stays_held(klaviyo_emulator, ty
                      )[0][0].startswith("h")
     plan = push(settings, PushOptions(dry_run=True, **options)).lists[0].plan
     assert (plan.held_rejected, plan.oversize, plan.changes) == (1, 0, 0)
+
+
+BIG = 2**53 + 1  # a double cannot hold it: Klaviyo would store 2**53
+
+
+def test_numbers_a_double_cannot_hold_are_sent_exactly_as_strings(
+        klaviyo_emulator, tmp_path: Path, run) -> None:
+    """A BIGINT loyalty number or a DECIMAL(38, 0) id beyond 2**53 (a DECIMAL(18, 2) beyond 15
+    digits) reaches Klaviyo as a string of its exact digits; every other value of the same
+    columns is still a number. Only the rows holding such a value have another fingerprint
+    than before (sent again once, where an older loader sent them rounded): the others keep
+    theirs, so nothing else is sent again."""
+    from loader.warehouse import exact_number_sql, fingerprint_sql
+
+    path = str(tmp_path / "big.duckdb")
+    cols = ["email", "loyalty", "ref", "spend"]
+    types = "email varchar, loyalty bigint, ref decimal(38, 0), spend decimal(18, 2)"
+    rows = [{"amperity_id": "amp-1", "email": "big@example.com", "loyalty": BIG,
+             "ref": str(10**20 + 1), "spend": "12345678901234.56"},
+            {"amperity_id": "amp-2", "email": "small@example.com", "loyalty": 42,
+             "ref": "7", "spend": "19.99"}]
+    write(path, rows, cols, types)
+    assert counts(run(path)) == (2, 0, 0)
+    big = klaviyo_emulator.find_profile(email="big@example.com")["properties"]
+    small = klaviyo_emulator.find_profile(email="small@example.com")["properties"]
+    assert big == {"loyalty": str(BIG), "ref": str(10**20 + 1), "spend": "12345678901234.56"}
+    assert small == {"loyalty": 42, "ref": 7, "spend": pytest.approx(19.99)}
+    assert counts(run(path)) == (0, 0, 2)  # stable: nothing sent again
+
+    # the fingerprint of a row with exact values only is the one an older loader stored
+    con = duckdb.connect()
+    seeds = (11, 22)
+    values = [("v", "fixed")]
+    for value, changed in ((42, False), (BIG, True), (-(2**53), False), (None, False)):
+        sql = f"select ({{}}) from (select {value if value is not None else 'null'}::bigint as v)"
+        before = con.execute(sql.format(fingerprint_sql(values, seeds))).fetchone()
+        now = con.execute(sql.format(fingerprint_sql(
+            values, seeds, [exact_number_sql("v", "BIGINT") or ""]))).fetchone()
+        assert (before != now) == changed, value
