@@ -463,7 +463,8 @@ class Store:
                 f"select count(*) filter (where starts_with(reason, 'withheld_')), "
                 f"count(distinct (amperity_id, list_name)) filter "
                 f"(where starts_with(reason, 'duplicate_')), "
-                f"count(*) filter (where starts_with(reason, 'invalid_')) "
+                f"count(*) filter (where starts_with(reason, 'invalid_') "
+                f"and origin is distinct from 'shrink') "
                 f"from {notes_table}").fetchone()
             # added/updated/removed/rejected were tallied as they happened (apply.py); rows a
             # phone-keyed campaign could not send (invalid numbers) are rejected rows too.

@@ -52,6 +52,17 @@ WITHHELD_ROWS = "_klaviyo_withheld_rows"
 # (the campaign's SQL, contract C1, and duplicates_sql) and identifiers withheld (C2)
 NOTES = "_klaviyo_notes"
 SENT = "sent_email, sent_phone_number, sent_external_id"
+# the reason recorded for a row the campaign's SQL left out because its identifier is invalid
+# (shrink_reason 'invalid_<identifier>': the normalization, docs/campaigns.md, nulled it)
+INVALID_REASONS = {
+    "email": "invalid_email: the customer's email is not a valid address (the campaign's "
+             "normalization, docs/campaigns.md \"Email\", made it null); the row is "
+             "rejected, not sent (the email is the campaign's identifier)",
+    "phone_number": "invalid_phone_number: the customer's phone number could not be read as "
+                    "an E.164 number (the campaign's normalization, docs/campaigns.md "
+                    "\"Phone number\", made it null); the row is rejected, not sent (the "
+                    "phone number is the campaign's identifier)",
+}
 # desired rows that are not unchanged, with `seq` on those to send, rendered; the members to
 # remove (kind 'remove'); unchanged rows with a field to clear or an older fingerprint to
 # replace (kind 'unchanged', not rendered); a table, or for a first push's list a view of
@@ -355,6 +366,15 @@ class Planner:
                 left join held as h on h.identifier = d.identifier""")
         row = self.con.execute(f"select count(distinct amperity_id) from {NOTES} "
                                f"where is_control").fetchone()
+        invalid = INVALID_REASONS.get(campaign.identifier)
+        if invalid is not None:
+            # rows the campaign's SQL left out because normalization nulled the identifier
+            # (origin 'shrink': recorded, not counted as duplicates nor as rejected)
+            self.con.execute(f"""
+                insert into {NOTES}
+                select distinct list_name, null, amperity_id, {sql_str(invalid)},
+                    coalesce(is_control, false), 'shrink'
+                from {rel} where shrink_reason = {sql_str('invalid_' + campaign.identifier)}""")
         return int(row[0]) if row else 0
 
     def note_list(self, list_name: str) -> None:

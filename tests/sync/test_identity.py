@@ -261,3 +261,48 @@ def test_a_duplicates_reason_and_the_summary_say_who_keeps_it_and_where_the_rows
         for where in places:
             assert query(path, f"select count(*) from klaviyo_loader.rejected_rows "
                                f"where {where} and amperity_id in ('k-2', 'k-4')") == [(2,)], note
+
+
+def test_rows_the_campaign_found_an_invalid_identifier_in_are_recorded(klaviyo_emulator,
+                                                                      path) -> None:
+    """A row the campaign's SQL left out for an invalid identifier (shrink_reason
+    ``invalid_email``, ``invalid_phone_number``: the normalization nulled it) is a rejected
+    row with a reason naming the problem, once per delivery, control members included; it
+    does not change the exit code or the delivery's counts. A missing identifier is not a
+    refusal: nothing is recorded for it."""
+    write(path, {
+        "mail": ("email", ["Mail"], [
+            Row("v-1", "a@example.com", None, list_name="Mail"),
+            Row("v-2", None, None, list_name="Mail", shrink_reason="invalid_email"),
+            Row("v-3", None, None, list_name=None, shrink_reason="invalid_email"),
+            Row("v-4", None, None, list_name="Mail", shrink_reason="missing_email")]),
+        "sms": ("phone_number", ["SMS"], [
+            Row("s-1", None, "+12125550144", list_name="SMS"),
+            Row("s-2", None, None, list_name="SMS", shrink_reason="invalid_phone_number")]),
+    })
+    first = run(klaviyo_emulator, path, "mail", "sms")
+    assert first.error is None and first.exit_code == EXIT_OK, first.error
+    assert emails(klaviyo_emulator, "Mail") == {"a@example.com"}
+    recorded = query(path, "select list_name, identifier, amperity_id, reason, delivery_id "
+                           "from klaviyo_loader.rejected_rows order by amperity_id")
+    assert [(n, i, a) for n, i, a, *_ in recorded] == [
+        ("SMS", None, "s-2"), ("Mail", None, "v-2"), (None, None, "v-3")]
+    reasons = {a: r for _, _, a, r, _ in recorded}
+    assert reasons["v-2"] == reasons["v-3"] == (
+        "invalid_email: the customer's email is not a valid address (the campaign's "
+        "normalization, docs/campaigns.md \"Email\", made it null); the row is rejected, "
+        "not sent (the email is the campaign's identifier)")
+    assert reasons["s-2"] == (
+        "invalid_phone_number: the customer's phone number could not be read as an E.164 "
+        "number (the campaign's normalization, docs/campaigns.md \"Phone number\", made it "
+        "null); the row is rejected, not sent (the phone number is the campaign's "
+        "identifier)")
+    assert {d for *_, d in recorded} == set(first.deliveries.values())
+    assert query(path, "select campaign_id, rejected, duplicates, withheld "
+                       "from klaviyo_loader.deliveries order by 1") == [
+        ("mail", 0, 0, 0), ("sms", 0, 0, 0)]
+    assert sum(r.duplicates for r in first.lists) == 0
+    assert sum(first.control_duplicates.values()) == 0
+    again = run(klaviyo_emulator, path, "mail", "sms")  # no new delivery: nothing recorded
+    assert again.error is None and sorted(again.resynced) == ["mail", "sms"], again.error
+    assert query(path, "select count(*) from klaviyo_loader.rejected_rows") == [(3,)]

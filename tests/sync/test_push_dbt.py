@@ -54,6 +54,17 @@ def test_push_demo_campaigns_mirrors_every_audience(built_warehouse, klaviyo_emu
         "select amperity_id, reason from klaviyo_loader.rejected_rows "
         "where starts_with(reason, 'withheld_')").fetchall()}
     assert any(k == "phone_number" for _, k in withheld)  # the demo has invalid numbers
+    # every customer a campaign's SQL left out for an invalid identifier (the demo's broken
+    # emails) is a rejected row with its reason, control members included
+    refused = set(con.execute(" union all ".join(
+        f"select distinct campaign_id, amperity_id, shrink_reason from {c.audience_relation} "
+        f"where starts_with(shrink_reason, 'invalid_')" for c in read_campaigns(con)
+        if c.campaign_id in first.campaigns)).fetchall())
+    assert any(r == "invalid_email" for *_, r in refused)
+    assert set(con.execute(
+        "select campaign_id, amperity_id, split_part(reason, ':', 1) "
+        "from klaviyo_loader.rejected_rows where starts_with(reason, 'invalid_') "
+        "and reason like '%the campaign''s normalization%'").fetchall()) == refused
     for c in campaigns:
         cols = attribute_columns(con, c)
         key = {"email": "emails", "phone_number": "phone_numbers",
