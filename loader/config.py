@@ -135,6 +135,9 @@ class Settings:
     duckdb_path: str
     state_schema: str
     credentials: KlaviyoCredentials
+    # where `dbt build` writes run_results.json (DBT_TARGET_PATH, relative to DBT_PROJECT_DIR,
+    # as dbt reads them; default target/ of the current directory): loader.dbt_results
+    dbt_target_path: str = "target"
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -153,6 +156,8 @@ class Settings:
             duckdb_path=env.get("DUCKDB_PATH", DEFAULT_DUCKDB_PATH),
             state_schema=env.get("LOADER_STATE_SCHEMA", STATE_SCHEMA),
             credentials=creds,
+            dbt_target_path=os.path.join(env.get("DBT_PROJECT_DIR") or "",
+                                         env.get("DBT_TARGET_PATH") or "target"),
         )
 
     def require_credentials(self) -> KlaviyoCredentials:

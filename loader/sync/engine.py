@@ -18,6 +18,7 @@ from typing import Any, Protocol
 import duckdb
 
 from loader.config import Settings, redact
+from loader.dbt_results import stale_warnings
 from loader.engines.profiles import Target
 from loader.errors import (
     EXIT_FAILED,
@@ -354,6 +355,8 @@ class Pusher:
             con, self.schema, account_id, registry, todo, has_state))
         planner.identity = self._identity_pass
         result.warnings += self._orphans(store, registry, account_id, planner.has_state)
+        # audiences the last dbt command failed to build: sent as an earlier build left them
+        result.warnings += stale_warnings(self.settings.dbt_target_path, todo)
         if self.options.dry_run:
             planner.ready()
             for c in todo:

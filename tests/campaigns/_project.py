@@ -107,11 +107,13 @@ class CampaignProject:
     def write_campaign(self, model: str, body: str) -> None:
         self.write_model(f"campaigns/{model}", "{{ klaviyo_campaign(\n" + body + "\n) }}\n")
 
-    def dbt(self, *args: str, campaigns: list[str], **variables: Any) -> DbtResult:
+    def dbt(self, *args: str, campaigns: list[str], keep_results: bool = False,
+            **variables: Any) -> DbtResult:
         """Run one dbt command; `campaigns` is var klaviyo_campaigns.
 
         The seeds are loaded once, before the first `dbt run` (`dbt build` loads what it
-        selects itself)."""
+        selects itself). ``keep_results``: leave `target/run_results.json` where dbt wrote it
+        (read by `loader push`) instead of removing it once read."""
         if args and args[0] == "run" and not self.seeded:
             seed = self.dbt("seed", campaigns=campaigns, **variables)
             if seed.returncode != 0:
@@ -142,7 +144,8 @@ class CampaignProject:
         if run_results.exists():
             for result in json.loads(run_results.read_text())["results"]:
                 results[result["unique_id"].split(".")[-1]] = result
-            run_results.unlink()
+            if not keep_results:
+                run_results.unlink()
         return DbtResult(run.returncode, run.stdout + run.stderr, results)
 
     def query(self, sql: str) -> list[tuple[Any, ...]]:
