@@ -18,6 +18,7 @@ from typing import Any
 from loader.warehouse import Campaign
 
 RUN_RESULTS = "run_results.json"
+MANIFEST = "manifest.json"
 NOT_BUILT = ("error", "skipped", "fail")  # a model so reported was not (re)built
 FAILED = ("error", "fail")  # what made the run fail
 SHOWN = 5  # failed nodes named in a warning
@@ -29,9 +30,10 @@ def _unquoted_last(relation: str) -> str:
 
 
 def _name(result: dict[str, Any]) -> str:
-    """``model seg_vip``: a node's resource type and name, from its unique id."""
+    """``model seg_vip``: a node's resource type and name, from its unique id
+    (``<type>.<package>.<name>``, then a test's hash or a model's version)."""
     parts = str(result.get("unique_id", "")).split(".")
-    return f"{parts[0]} {parts[-1]}" if len(parts) > 1 else str(result.get("unique_id"))
+    return f"{parts[0]} {parts[2]}" if len(parts) > 2 else str(result.get("unique_id"))
 
 
 def read(target_path: str | Path) -> dict[str, Any] | None:
@@ -46,11 +48,41 @@ def read(target_path: str | Path) -> dict[str, Any] | None:
     return doc
 
 
+def _parents(target_path: str | Path, invocation: str) -> dict[str, list[str]] | None:
+    """The node graph (``parent_map``) of the same dbt invocation, from its
+    ``manifest.json``; None when there is none of that invocation."""
+    try:
+        doc = json.loads((Path(target_path) / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(doc, dict) or not isinstance(doc.get("parent_map"), dict):
+        return None
+    meta = doc.get("metadata") if isinstance(doc.get("metadata"), dict) else {}
+    if str(meta.get("invocation_id")) != invocation:
+        return None
+    return doc["parent_map"]
+
+
+def _upstream(parents: dict[str, list[str]], node: str) -> set[str]:
+    """``node`` and every node it is built from."""
+    seen = {node}
+    todo = [node]
+    while todo:
+        for p in parents.get(todo.pop(), []):
+            if p not in seen:
+                seen.add(p)
+                todo.append(p)
+    return seen
+
+
 def stale_warnings(target_path: str | Path, campaigns: list[Campaign]) -> list[str]:
-    """One warning per campaign of ``campaigns`` whose model the last dbt command in
-    ``target_path`` did not build (``NOT_BUILT``), naming the nodes that failed in it and the
-    dbt invocation that built the registry the campaign was read from (an earlier one: the
-    registry depends on every campaign model, so the failed build did not rebuild it)."""
+    """One warning per campaign of ``campaigns`` that the last dbt command in
+    ``target_path`` failed for: its model not built (``NOT_BUILT``), or built but a test of it
+    failed (dbt then skips the registry, which depends on every campaign model). It names
+    the nodes that failed (with the invocation's ``manifest.json``: those the campaign's model
+    is built from and their tests, and the model's own tests; without it, every node that
+    failed, and nothing for a model that was built) and the dbt invocation that built the
+    registry the campaign was read from."""
     doc = read(target_path)
     if doc is None:
         return []
@@ -61,28 +93,43 @@ def stale_warnings(target_path: str | Path, campaigns: list[Campaign]) -> list[s
     failed = [r for r in results if r.get("status") in FAILED]
     if not failed and not any(r.get("status") in NOT_BUILT for r in results):
         return []
-    shown = ", ".join(f"{_name(r)} ({r.get('status')})" for r in failed[:SHOWN])
-    if len(failed) > SHOWN:
-        shown += f" and {len(failed) - SHOWN} more"
+    parents = _parents(target_path, invocation) if failed else None
     run = (f"the last dbt command (`dbt {command or '…'}`, invocation {invocation}, "
            f"{meta.get('generated_at') or 'time unknown'}; "
            f"{Path(target_path) / RUN_RESULTS})")
-    why = f"; failed in that run: {shown}" if shown else ""
     models: dict[str, dict[str, Any]] = {}
     for r in results:
         if str(r.get("unique_id", "")).startswith("model."):
-            models[str(r.get("unique_id")).split(".")[-1].lower()] = r
+            models[_name(r).split(" ", 1)[-1].lower()] = r
             if r.get("relation_name"):
                 models[str(r["relation_name"])] = r
     out: list[str] = []
     for c in campaigns:
         r = models.get(c.audience_relation) or models.get(_unquoted_last(c.audience_relation))
-        if r is None or r.get("status") not in NOT_BUILT:
+        if r is None:
             continue
-        out.append(
-            f"campaign {c.campaign_id!r}: {run} did not build its audience "
-            f"{_name(r).split(' ', 1)[-1]} ({r.get('status')}){why}. The push sends the "
-            f"audience an earlier build left in {c.audience_relation} (registry of dbt "
-            f"invocation {c.dbt_invocation_id or 'unknown'}); fix the failure and run "
-            f"`dbt build` again for the current one")
+        built = r.get("status") not in NOT_BUILT
+        if parents is None:
+            relevant = [] if built else failed
+        else:
+            upstream = _upstream(parents, str(r.get("unique_id")))
+            # the nodes it is built from, and the tests of them or of itself
+            relevant = [f for f in failed if str(f.get("unique_id")) in upstream
+                        or (str(f.get("unique_id")).startswith("test.")
+                            and set(parents.get(str(f.get("unique_id")), [])) & upstream)]
+        if built and not relevant:
+            continue
+        shown = ", ".join(f"{_name(f)} ({f.get('status')})" for f in relevant[:SHOWN])
+        if len(relevant) > SHOWN:
+            shown += f" and {len(relevant) - SHOWN} more"
+        model = _name(r).split(" ", 1)[-1]
+        what = (f"built its audience {model} but failed: {shown}. The registry (campaigns' "
+                f"lists, timing, attributes) was not rebuilt" if built else
+                f"did not build its audience {model} ({r.get('status')})"
+                + (f"; failed in that run: {shown}" if shown else "")
+                + f". The push sends the audience an earlier build left in "
+                f"{c.audience_relation}")
+        out.append(f"campaign {c.campaign_id!r}: {run} {what} (registry of dbt invocation "
+                   f"{c.dbt_invocation_id or 'unknown'}); fix the failure and run "
+                   f"`dbt build` again")
     return out

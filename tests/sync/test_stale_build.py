@@ -13,6 +13,16 @@ from loader.cli import app
 from tests.campaigns._project import CampaignProject
 
 runner = CliRunner()
+TEST_THAT_FAILS = """version: 2
+models:
+  - name: all_sale
+    columns:
+      - name: campaign_id
+        data_tests:
+          - accepted_values:
+              arguments:
+                values: ['another_campaign']
+"""
 VIP = "select amperity_id from {{ ref('test_people') }} where score >= %d\n"
 BROKEN = ("select amperity_id from {{ ref('test_people') }} "
           "where cast('x' || score as integer) > 0\n")  # fails at run time
@@ -37,23 +47,32 @@ def test_a_push_after_a_failed_build_names_the_stale_audiences(klaviyo_emulator,
     assert json.loads(first.stdout)["warnings"] == []
     before = set(klaviyo_emulator.lists()["vip_sale"]["emails"])
 
-    # the segment is changed, and broken: the build fails, the campaign model is skipped
+    # vip_sale's segment is changed, and broken: the build fails, the campaign model is
+    # skipped; all_sale's model is built, but a test of it fails
     project.write_model("segments/test_vip", BROKEN)
+    tests = tmp_path / "models" / "campaigns" / "_tests.yml"
+    tests.write_text(TEST_THAT_FAILS)
     failed = project.dbt("build", campaigns=campaigns, keep_results=True)
     assert failed.returncode != 0 and failed.status("vip_sale") == "skipped"
+    assert failed.status("all_sale") == "success"
     res = runner.invoke(app, ["push", "--all"], env=env)
     assert res.exit_code in (0, 1), res.output  # a warning, not a failure
     warnings = [line for line in res.stderr.splitlines() if line.startswith("warning:")]
-    stale = [w for w in warnings if "'vip_sale'" in w]
-    assert len(stale) == 1, res.stderr
-    assert "did not build its audience vip_sale (skipped)" in stale[0]
-    assert "failed in that run: model test_vip (error)" in stale[0]
-    assert "`dbt build`" in stale[0] and "run_results.json" in stale[0]
-    assert not any("'all_sale'" in w for w in warnings), warnings  # its model was built
+    vip = [w for w in warnings if "'vip_sale'" in w]
+    assert len(vip) == 1, res.stderr
+    assert "did not build its audience vip_sale (skipped)" in vip[0]
+    assert "failed in that run: model test_vip (error)." in vip[0]  # not all_sale's test
+    assert "`dbt build`" in vip[0] and "run_results.json" in vip[0]
+    assert "registry of dbt invocation " in vip[0]
+    every = [w for w in warnings if "'all_sale'" in w]
+    assert len(every) == 1, res.stderr
+    assert ("built its audience all_sale but failed: test accepted_values_all_sale_campaign_id"
+            in every[0]) and "test_vip" not in every[0]
     assert set(klaviyo_emulator.lists()["vip_sale"]["emails"]) == before
 
     # built again, fixed: no warning
     project.write_model("segments/test_vip", VIP % 95)
+    tests.unlink()
     assert project.dbt("build", campaigns=campaigns, keep_results=True).returncode == 0
     again = runner.invoke(app, ["push", "--all", "--json"], env=env)
     assert again.exit_code in (0, 1), again.output
