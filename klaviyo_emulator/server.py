@@ -485,7 +485,7 @@ class Emulator:
                 body, suspects = quick
             else:
                 try:
-                    body = json.loads(raw)
+                    body = json.loads(raw, parse_constant=_not_json)
                 except ValueError as exc:
                     raise ApiError(400, "parse_error", f"JSON parse error - {exc}.") from None
                 suspects = validate_body(op.op_id, body)
@@ -571,6 +571,13 @@ class Emulator:
         h.send_json(200, doc, content_type="application/json")
 
 
+def _not_json(token: str) -> float:
+    """``json.loads``' hook for ``NaN``, ``Infinity`` and ``-Infinity``, which it reads by
+    default and JSON (RFC 8259) does not have: a body holding one is a parse error, as for any
+    JSON parser a real API uses."""
+    raise ValueError(f"{token} is not a JSON value")
+
+
 def _quick_bulk_body(raw: bytes) -> tuple[Any, list[int]] | None:
     """A bulk import body parsed by orjson and checked (``validate_body``), when that is
     exactly what ``json.loads`` and the checks give; None sends the body the general way
@@ -582,7 +589,8 @@ def _quick_bulk_body(raw: bytes) -> tuple[Any, list[int]] | None:
     body with 19 digits in a row goes the general way), and nests deeper than json does
     before json's RecursionError; so its result is used only when the checks pass with no
     suspect: every profile then passed the quick check (scalars only, a few levels deep), and
-    the envelope around them has a fixed shape (the schema refuses any other member). Any
+    the envelope around them has a fixed shape (the schema refuses any other member); the
+    general way refuses NaN and the infinities too (``_not_json``). Any
     error of the checks on orjson's result also sends the body the general way, so that the
     answer is json's."""
     if _orjson_loads is None or _LONG_NUMBER in raw.translate(_DIGITS_TO_0):

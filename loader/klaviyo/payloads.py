@@ -76,14 +76,30 @@ def exact_number_sql(value: str, column_type: str) -> str | None:
     return None
 
 
+_FLOATS = ("DOUBLE", "FLOAT", "REAL", "FLOAT4", "FLOAT8")
+
+
+def finite_sql(value: str, column_type: str) -> str:
+    """SQL: ``value`` with a float's NaN and infinities as NULL (JSON has no token for them:
+    ``to_json`` would write a bare ``NaN``, which no JSON parser reads), in a list of floats
+    too; any other type as it is."""
+    t = column_type.strip().upper()
+    if t in _FLOATS:
+        return f"(case when isfinite({value}) then {value} end)"
+    if t.endswith("[]") and t[:-2].strip() in _FLOATS:
+        return f"list_transform({value}, lambda x: case when isfinite(x) then x end)"
+    return value
+
+
 def value_json(column: str, ref: str | None = None, column_type: str = "") -> str:
     """SQL for the JSON text of one scalar column's value (NULL stays NULL).
 
     ``ref``: the SQL holding the value (default: the column itself). ``column_type``: its
     DuckDB type; a property's value a double cannot hold exactly is a JSON string
-    (``exact_number_sql``)."""
+    (``exact_number_sql``), a float's NaN or infinity is NULL (``finite_sql``)."""
     col = ref or ident(column)
     if placement(column) == "property" or column in NUMERIC_OK:
+        col = finite_sql(col, column_type)
         exact = exact_number_sql(col, column_type) if placement(column) == "property" else None
         if exact is not None:
             return (f"case when {exact} then to_json({col}) "
@@ -113,13 +129,14 @@ def aggregate_json(column: str, where: str | None = None, column_type: str = "")
                 f"else to_json(list_sort(list(distinct cast({col} as varchar)){f})) end "
                 f"else {one} end"
             )
+        col = finite_sql(col, column_type)
         return (
             f"case when count(distinct {col}){f} > 1 "
             f"then to_json(list_sort(list(distinct {col}){f})) "
             f"else to_json(min({col}){f}) end"
         )
     if column in NUMERIC_OK:
-        return f"to_json(min({col}){f})"
+        return f"to_json(min({finite_sql(col, column_type)}){f})"
     return f"to_json(cast(min({col}){f} as varchar))"
 
 

@@ -274,3 +274,41 @@ def test_numbers_a_double_cannot_hold_are_sent_exactly_as_strings(
         now = con.execute(sql.format(fingerprint_sql(
             values, seeds, [exact_number_sql("v", "BIGINT") or ""]))).fetchone()
         assert (before != now) == changed, value
+
+
+def test_a_float_that_is_not_a_number_is_sent_as_no_value(
+        klaviyo_emulator, tmp_path: Path, run) -> None:
+    """JSON has no NaN nor infinity (a body holding one is not JSON: the emulator refuses it,
+    as a real JSON parser does): a DOUBLE property that is NaN or infinite is sent as no
+    value (NULL: unset), in a list of doubles as null; the finite values as they are."""
+    path = str(tmp_path / "nan.duckdb")
+    cols = ["email", "score", "scores"]
+    types = "email varchar, score double, scores double[]"
+    rows = [{"amperity_id": "amp-1", "email": "nan@example.com", "score": float("nan"),
+             "scores": [float("inf"), 1.5]},
+            {"amperity_id": "amp-2", "email": "inf@example.com", "score": float("-inf"),
+             "scores": None},
+            {"amperity_id": "amp-3", "email": "fine@example.com", "score": 2.5,
+             "scores": [0.5]}]
+    write(path, rows, cols, types)
+    assert counts(run(path)) == (3, 0, 0)
+    props = {e: klaviyo_emulator.find_profile(email=f"{e}@example.com")["properties"]
+             for e in ("nan", "inf", "fine")}
+    assert props == {"nan": {"scores": [None, 1.5]}, "inf": {}, "fine": {"score": 2.5,
+                                                                        "scores": [0.5]}}
+    assert counts(run(path)) == (0, 0, 3)
+
+
+def test_the_emulator_refuses_a_body_that_is_not_json(klaviyo_emulator) -> None:
+    import requests
+
+    body = ('{"data": {"type": "profile-bulk-import-job", "attributes": {"profiles": '
+            '{"data": [{"type": "profile", "attributes": {"email": "a@example.com", '
+            '"properties": {"score": NaN}}}]}}}}')
+    resp = requests.post(f"{klaviyo_emulator.base_url}/api/profile-bulk-import-jobs",
+                         data=body.encode(), timeout=10,
+                         headers={"Authorization": f"Klaviyo-API-Key {klaviyo_emulator.api_key}",
+                                  "revision": "2026-07-15",
+                                  "Content-Type": "application/vnd.api+json"})
+    assert resp.status_code == 400, resp.text
+    assert "NaN" in resp.text
