@@ -28,7 +28,7 @@ import duckdb
 from loader.config import Settings
 from loader.engines.profiles import Target
 from loader.errors import ConfigError, WarehouseError
-from loader.klaviyo.payloads import ident, placement
+from loader.klaviyo.payloads import finite_sql, ident, placement
 from loader.store import qualified
 from loader.store.schema import table_exists
 from loader.store.warehouse import read_warehouse
@@ -115,18 +115,26 @@ def export_plan(
 
 
 def rows_sql(campaign: Campaign, columns: list[str], list_name: str,
-             pairs: list[tuple[str, str]]) -> str:
+             pairs: list[tuple[str, str]], types: dict[str, str] | None = None) -> str:
     """One row per profile push would send to the list, under the export's headers. Needs
-    ``identity.WITHHELD`` (``identity.build``)."""
+    ``identity.WITHHELD`` (``identity.build``). ``types``: the columns' DuckDB types (of
+    ``identity.source_sql``), so that a property is written as push sends it: a list or a
+    struct as its JSON (``["tents","boots"]``, not DuckDB's ``[tents, boots]``), a float's
+    NaN or infinity as no value."""
     source = identity.source_sql(campaign, list_name, columns)
     idc = ident(campaign.identifier)
+    types = types or {}
 
     def value(column: str) -> str:
-        col = ident(column)
+        t = types.get(column, "").strip().upper()
+        col = finite_sql(ident(column), t)
         if placement(column) == "property":  # several values: a JSON array, as push sends
+            nested = t.endswith("]") or t.startswith(("STRUCT", "MAP", "JSON", "UNION"))
+            one = (f"cast(to_json(min({col})) as varchar)" if nested
+                   else f"cast(min({col}) as varchar)")
             return (f"case when count(distinct {col}) > 1 then "
                     f"cast(to_json(list_sort(list(distinct {col}))) as varchar) "
-                    f"else cast(min({col}) as varchar) end")
+                    f"else {one} end")
         return f"min({col})"
 
     select = ", ".join(f"{value(c) if c != campaign.identifier else idc} as {ident(h)}"
@@ -177,7 +185,10 @@ def export_campaign(
         account = _latest_account(con, schema)
         identity.build(con, schema, account, registry, [campaign],
                        table_exists(con, schema, "list_members"))
-        rows = _copy(con, rows_sql(campaign, columns, chosen, pairs), output, stdout)
+        types = {str(r[0]): str(r[1]) for r in con.execute(
+            f"describe select * from ({identity.source_sql(campaign, chosen, columns)})"
+        ).fetchall()}
+        rows = _copy(con, rows_sql(campaign, columns, chosen, pairs, types), output, stdout)
     return ExportResult(campaign.campaign_id, chosen, [h for _, h in pairs], rows, output or "-")
 
 

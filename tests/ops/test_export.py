@@ -208,3 +208,38 @@ def test_export_is_exactly_what_push_sends(identifier: str, tmp_path: Path,
         assert len(exported) == 3
     else:
         assert "+14155550102" not in phones and len(exported) == 5
+
+
+def test_lists_and_floats_are_exported_as_push_sends_them(tmp_path: Path,
+                                                           klaviyo_emulator) -> None:
+    """A list property is its JSON in the file (as push sends it), not DuckDB's text of a
+    list; a NaN is no value, as push sends none."""
+    from loader.sync import PushOptions, push
+    from tests.sync.conftest import settings_for
+
+    db = tmp_path / "gear.duckdb"
+    with duckdb.connect(str(db)) as con:
+        con.execute(PUSH_DDL.format(cid="people").replace(
+            "interest varchar", "gear varchar[], score double"))
+        con.executemany(
+            "insert into main.people values ('people', 'People', 'all', 'All', 't', 'T', false, "
+            "'People list', 'seg', 'Seg', ?, null, ?, null, null, 'Ann', ?, ?)",
+            [("g1", "g1@example.com", ["tents", "boots"], float("nan")),
+             ("g2", "g2@example.com", None, 2.5)])
+        con.execute(REGISTRY_DDL.replace("'spring_sale' as campaign_id", "'people' as campaign_id")
+                    .replace('"main"."spring_sale"', '"main"."people"')
+                    .replace("'email,first_name,city,loyalty_tier,phone_number,lifetime_revenue'",
+                             "'email,first_name,gear,score'")
+                    .replace("'Spring A,Spring B'", "'People list'"))
+    code, stdout, stderr = run_export(db, "people")
+    assert code == 0, stderr
+    exported = {r["Email"]: r for r in csv.DictReader(io.StringIO(stdout))}
+    result = push(settings_for(klaviyo_emulator, str(db)), PushOptions(campaigns=["people"]))
+    assert result.error is None, result.error
+    for email, row in exported.items():
+        props = klaviyo_emulator.find_profile(email=email)["properties"]
+        gear, score = props.get("gear"), props.get("score")
+        assert (row["gear"] or None) == (None if gear is None
+                                         else json.dumps(gear, separators=(",", ":"))), email
+        assert (row["score"] or None) == (None if score is None else str(score)), email
+    assert exported["g1@example.com"]["gear"] == '["tents","boots"]'
