@@ -67,9 +67,31 @@ def interval(low: Any, high: Any, fmt: Any) -> str:
     return f"{low_text} to {high_text}"
 
 
-def significant(low: Any, high: Any) -> str:
-    """'up' / 'down' when the interval excludes 0, else ''. A reading of the model's bounds."""
-    if low is None or high is None:
+# the normal approximation behind the conversion interval and test holds when each group has
+# at least this many purchasers and as many recipients who did not buy (docs/results.md)
+FEW = 5
+
+
+def too_few(r: dict[str, Any]) -> bool:
+    """A group or its control has fewer than ``FEW`` purchasers or non-purchasers: the
+    conversion interval and p-value are too rough to call a direction."""
+    counts = (r.get("purchasers"), r.get("recipients"), r.get("control_purchasers"),
+              r.get("control_recipients"))
+    if any(c is None for c in counts):
+        return True
+    x1, n1, x0, n0 = (int(c) for c in counts)
+    return min(x1, n1 - x1, x0, n0 - x0) < FEW
+
+
+def significant(low: Any, high: Any, p: Any = None, level: Any = None,
+                rough: bool = False) -> str:
+    """'up' / 'down' when the interval excludes 0 and the test agrees (its p-value below
+    1 − the confidence level), else ''; '' too when ``rough`` (too few to tell). A reading of
+    the model's bounds: with a tiny control group the Wald interval can exclude 0 while the
+    test does not reject, and no direction is shown then."""
+    if rough or low is None or high is None:
+        return ""
+    if p is not None and level is not None and Decimal(p) >= 1 - Decimal(level):
         return ""
     if Decimal(low) > 0:
         return "up"
@@ -128,12 +150,17 @@ def results_table(data: CampaignReportData, rows: list[Row], caption: str) -> st
             for field, fmt, pfield in (("conversion_lift", points, "conversion_p_value"),
                                        ("revenue_per_recipient_lift", signed_money,
                                         "revenue_per_recipient_p_value")):
-                direction = significant(r[f"{field}_low"], r[f"{field}_high"])
+                rough = field == "conversion_lift" and too_few(r)
+                direction = significant(r[f"{field}_low"], r[f"{field}_high"], r[pfield],
+                                        r.get("confidence_level"), rough)
+                few = (f'<span class="ci" data-field="{field}_too_few">too few purchasers to '
+                       f"tell</span>" if rough else "")
                 out.append(f'<td class="{direction}"><span data-field="{field}">{fmt(r[field])}'
                            f'</span><span class="ci" data-field="{field}_interval">'
                            f'{interval(r[f"{field}_low"], r[f"{field}_high"], fmt)}</span>'
                            f'<span class="ci">p {"" if p_value(r[pfield])[0] == "<" else "= "}'
-                           f'<span data-field="{pfield}">{p_value(r[pfield])}</span></span></td>')
+                           f'<span data-field="{pfield}">{p_value(r[pfield])}</span></span>'
+                           f"{few}</td>")
             bounds = interval(r["incremental_revenue_low"], r["incremental_revenue_high"],
                               signed_money)
             out.append(f'<td><span data-field="incremental_revenue">'
@@ -232,7 +259,10 @@ def render_campaign(data: CampaignReportData, generated: datetime) -> str:
     headlines = [{
         "key": _key(r), "name": figures.group_label(r, several),
         "lift": points(r["conversion_lift"]),
-        "direction": significant(r["conversion_lift_low"], r["conversion_lift_high"]),
+        "direction": significant(r["conversion_lift_low"], r["conversion_lift_high"],
+                                 r["conversion_p_value"], r.get("confidence_level"),
+                                 too_few(r)),
+        "too_few": too_few(r),
         "interval": interval(r["conversion_lift_low"], r["conversion_lift_high"], points),
         "rpr": signed_money(r["revenue_per_recipient_lift"]),
         "rpr_interval": interval(r["revenue_per_recipient_lift_low"],

@@ -84,7 +84,7 @@ h3 { font-size:14px; margin:18px 0 6px; }
     <div class="card" data-row="{{ h.key }}">
       <div class="name">{{ h.name }}</div>
       <div class="big {{ h.direction }}" data-field="conversion_lift">{{ h.lift }}</div>
-      <div class="small">conversion lift · {{ level }} interval <span data-field="conversion_lift_interval">{{ h.interval }}</span></div>
+      <div class="small">conversion lift · {{ level }} interval <span data-field="conversion_lift_interval">{{ h.interval }}</span>{% if h.too_few %} · <span data-field="conversion_lift_too_few">too few purchasers to tell</span>{% endif %}</div>
       <div class="small">revenue per recipient <span data-field="revenue_per_recipient_lift">{{ h.rpr }}</span>
         · interval <span data-field="revenue_per_recipient_lift_interval">{{ h.rpr_interval }}</span></div>
     </div>
