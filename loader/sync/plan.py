@@ -28,6 +28,7 @@ from loader.warehouse import (
     Campaign,
     desired_sql,
     duplicates_from_desired,
+    field_bit,
     fields_mask,
     fingerprint_text_sql,
     json_texts_sql,
@@ -48,6 +49,9 @@ SEVERAL = "_klaviyo_several"
 DUPLICATES = "_klaviyo_duplicates"
 # the list's customers and the identifiers withheld from them (identity.withheld_rows_sql)
 WITHHELD_ROWS = "_klaviyo_withheld_rows"
+# the identifier fields of the clearable ones (``fields`` mask bits of email, phone_number,
+# external_id): a clear leaves them while another list sends them or they are withheld
+IDENTIFIER_BITS = sum(field_bit(k) for k in IDENTIFIERS)
 # what a campaign's delivery records in rejected_rows once: customers left out as duplicates
 # (the campaign's SQL, contract C1, and duplicates_sql) and identifiers withheld (C2)
 NOTES = "_klaviyo_notes"
@@ -550,6 +554,62 @@ class Planner:
                 f"| coalesce({m}.uncertain_fields, 0)) & ~{d}.fields & {int(self.clear_mask)}"
                 f" <> 0)")
 
+    def _kept_sql(self, list_id: str | None, mask: int) -> str:
+        """SQL over ``classified`` (``diff_sql``): the identifier fields a clear must leave
+        on a member's profile (d_identifier, kept: a mask), for the members whose sent
+        identifiers the desired row no longer carries. An identifier field is kept when
+
+        * the value the profile holds was withheld from the desired row
+          (``WITHHELD_ROWS``: shared with another customer, not removed: the warehouse
+          still gives it to this customer; a value withheld that replaces another is no
+          reason to keep the old one), or
+        * another list of the account still sends one for the same profile: one of its
+          ``list_members`` rows holds a key of the member (its identifier or an identifier
+          it was sent with; Klaviyo keys a profile on each) and holds that field, as its
+          own identifier (by the identifier's shape, as ``identity`` reads it) or as
+          ``sent_<field>``. Clearing it would take it from that list's profile too.
+
+        Only the rows that would clear an identifier are looked at."""
+        bits = int(mask) & IDENTIFIER_BITS
+        if not bits or not self.has_state or list_id is None:
+            return "select null::varchar as k_identifier, 0::bigint as kept where false"
+        kinds = [k for k in IDENTIFIERS if bits & field_bit(k)]
+        shape = {"email": "identifier like '%@%'",
+                 "phone_number": "regexp_full_match(identifier, '\\+[0-9]+')",
+                 "external_id": "not (identifier like '%@%' or "
+                                "regexp_full_match(identifier, '\\+[0-9]+'))"}
+        held = " | ".join(f"case when sent_{k} is not null or {shape[k]} then "
+                          f"{field_bit(k)} else 0 end" for k in kinds)
+        # withheld: the value the profile holds (or, state not knowing it, any value)
+        withheld = " | ".join(
+            f"case when exists (select 1 from {WITHHELD_ROWS} as w "
+            f"where w.identifier = c.d_identifier and w.kind = {sql_str(k)} "
+            f"and (c.m_sent_{k} is null or w.value = {identity.value_sql(k, f'c.m_sent_{k}')}"
+            f")) then {field_bit(k)} else 0 end" for k in kinds)
+        keys = ", ".join(["c.d_identifier", *(f"c.m_sent_{k}" for k in IDENTIFIERS)])
+        return f"""
+    with candidates as (
+        select c.d_identifier, {withheld} as withheld, unnest([{keys}]) as key
+        from classified as c
+        where c.in_state and c.d_identifier is not null
+            and c.m_sent_fields & ~c.fields & {bits} <> 0
+    ),
+    others as (  -- what the account's other lists send, by profile key
+        select lower(key) as key, bit_or(held) as held
+        from (select unnest([identifier, {SENT}]) as key, {held} as held
+              from (select identifier, {self._sent_columns()} from {self.t("list_members")}
+                    where account_id = {sql_str(self.account_id)}
+                        and list_id <> {sql_str(list_id)}))
+        where key is not null
+            and lower(key) in (select lower(key) from candidates where key is not null)
+        group by all
+    )
+    select c.d_identifier as k_identifier,
+        any_value(c.withheld) | coalesce(bit_or(o.held), 0) as kept
+    from candidates as c
+    left join others as o on o.key = lower(c.key)
+    group by c.d_identifier"""
+
     def changed_sql(self, list_id: str | None) -> str:
         """The narrow half of the diff (kept in ``CHANGED``): a full join of the desired rows'
         (identifier, fingerprint, fields, amperity_id) with the members' (identifier,
@@ -742,7 +802,8 @@ classified as (
         end as kind, r.*
     from rendered as r
     left join held as h on h.identifier = r.d_identifier
-)
+),
+kept as ({self._kept_sql(list_id, mask)})
 select kind, coalesce(d_identifier, m_identifier) as identifier,
     case when d_identifier is null then m_amperity_id else amperity_id end as amperity_id,
     case when d_identifier is null then m_fingerprint else fingerprint end as fingerprint,
@@ -755,10 +816,11 @@ select kind, coalesce(d_identifier, m_identifier) as identifier,
         else fields | uncertain_fields end as fields,
     seq, d_identifier is null and not in_state as is_new, fields as desired_fields,
     case when in_state and d_identifier is not null then m_sent_fields & ~fields & {mask}
-        end as clear,
+        & ~coalesce(kept, 0) end as clear,
     kind = 'unchanged' and m_amperity_id is distinct from amperity_id as recluster,
     kind = 'unchanged' and m_fingerprint <> fingerprint as upgrade
 from classified
+left join kept on k_identifier = d_identifier
 """
 
     def stage_changed(self, list_id: str | None) -> None:

@@ -55,6 +55,8 @@ def test_a_withheld_phone_another_list_is_keyed_on_is_not_cleared(klaviyo_emulat
                         "klaviyo_loader.list_members) as l using (list_id) "
                         f"where m.identifier = '{EMAIL}'")
     assert masks == [("Summit Push", 2)]
+    assert query(path, "select sent_phone_number from klaviyo_loader.list_members "
+                       f"where identifier = '{EMAIL}'") == [(PHONE,)]  # what Klaviyo holds
     # pushed again: nothing planned, nothing cleared, the phone still there
     plan = run(klaviyo_emulator, path, "summit_push", "trail_sms", dry_run=True)
     assert sum(r.plan.clears for r in plan.lists) == 0
@@ -63,18 +65,21 @@ def test_a_withheld_phone_another_list_is_keyed_on_is_not_cleared(klaviyo_emulat
     assert phone_of(klaviyo_emulator, EMAIL) == PHONE
 
 
+@pytest.mark.parametrize("trail_email", [EMAIL, None])
 def test_a_phone_removed_in_one_campaign_is_kept_while_another_list_sends_it(
-        klaviyo_emulator, path) -> None:
+        klaviyo_emulator, path, trail_email) -> None:
     """Not withheld: summit_push's warehouse lost c39's phone, trail_sms is still keyed on
-    it: the profile keeps it. Once trail_sms drops c39, the next summit push clears it."""
+    it (with or without the email: Klaviyo finds the profile by the phone): the profile
+    keeps it. Once trail_sms drops c39, the next summit push clears it."""
     c39 = Row("c39", EMAIL, PHONE, list_name="Summit Push", first_name="Sam")
-    summit, trail = [c39], [Row("c39", EMAIL, PHONE, list_name="Trail SMS")]
+    summit, trail = [c39], [Row("c39", trail_email, PHONE, list_name="Trail SMS")]
     write(path, campaigns(summit, trail))
     assert run(klaviyo_emulator, path, "summit_push", "trail_sms").exit_code == EXIT_OK
 
     c39.phone_number = None
-    write(path, campaigns(summit, trail))
-    for _ in range(2):  # the second push must not clear it either
+    for name in ("Sue", "Sal"):  # a second push (another change: planned again) keeps it too
+        c39.first_name = name
+        write(path, campaigns(summit, trail))
         result = run(klaviyo_emulator, path, "summit_push")
         assert result.exit_code == EXIT_OK, result.error
         assert sum(r.cleared for r in result.lists) == 0
@@ -86,3 +91,21 @@ def test_a_phone_removed_in_one_campaign_is_kept_while_another_list_sends_it(
     result = run(klaviyo_emulator, path, "summit_push")
     assert sum(r.cleared for r in result.lists) == 1
     assert phone_of(klaviyo_emulator, EMAIL) is None
+    assert query(path, "select sent_phone_number, sent_fields & 2 from "
+                       "klaviyo_loader.list_members") == [(None, 0)]
+
+
+def test_an_old_phone_replaced_by_a_withheld_one_is_cleared(klaviyo_emulator, path) -> None:
+    """Withheld is not removed, but only the value withheld is kept: c39's phone changes to
+    one c43 also holds (withheld), and no other list sends the old one: it is cleared."""
+    c39 = Row("c39", EMAIL, "+16465550199", list_name="Summit Push")
+    summit = [c39, Row("c43", "other43@example.com", None, list_name="Summit Push")]
+    write(path, campaigns(summit, []))
+    assert run(klaviyo_emulator, path, "summit_push").exit_code == EXIT_OK
+    c39.phone_number = summit[1].phone_number = PHONE
+    write(path, campaigns(summit, []))
+    result = run(klaviyo_emulator, path, "summit_push")
+    assert result.exit_code == EXIT_OK, result.error
+    assert (result.lists[0].withheld, result.lists[0].cleared) == (2, 1)
+    assert phone_of(klaviyo_emulator, EMAIL) is None
+    assert phone_of(klaviyo_emulator, "other43@example.com") is None
