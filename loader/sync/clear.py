@@ -49,7 +49,7 @@ def clears_sql(schema: str, account_id: str, list_id: str, mask: int) -> str:
 
     An identifier field (email, phone_number, external_id) is cleared only when the plan
     found it to clear (``DIFF.clear``: not withheld, and no other list of the account sends
-    one for the profile, ``Planner._kept_sql``); one left stays in the recorded mask
+    one for the profile, ``Planner._keep_identifiers``); one left stays in the recorded mask
     (``fields``), as it stays in Klaviyo."""
     kept = f"({int(mask) & IDENTIFIER_BITS} & ~coalesce(d.clear, 0))"
     return f"""

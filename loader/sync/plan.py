@@ -554,25 +554,28 @@ class Planner:
                 f"| coalesce({m}.uncertain_fields, 0)) & ~{d}.fields & {int(self.clear_mask)}"
                 f" <> 0)")
 
-    def _kept_sql(self, list_id: str | None, mask: int) -> str:
-        """SQL over ``classified`` (``diff_sql``): the identifier fields a clear must leave
-        on a member's profile (d_identifier, kept: a mask), for the members whose sent
-        identifiers the desired row no longer carries. An identifier field is kept when
+    def _keep_identifiers(self, list_id: str | None) -> None:
+        """Take from ``DIFF.clear`` the identifier fields a clear must leave on a member's
+        profile (the plan's rows that would clear one: usually none, and then nothing more is
+        read). An identifier field is left when
 
-        * the value the profile holds was withheld from the desired row
-          (``WITHHELD_ROWS``: shared with another customer, not removed: the warehouse
-          still gives it to this customer; a value withheld that replaces another is no
-          reason to keep the old one), or
+        * the value the profile holds (the member's ``sent_<field>``; any, state not knowing
+          it) was withheld from the desired row (``WITHHELD_ROWS``: shared with another
+          customer, not removed: the warehouse still gives it to this customer; a value
+          withheld that replaces another is no reason to keep the old one), or
         * another list of the account still sends one for the same profile: one of its
           ``list_members`` rows holds a key of the member (its identifier or an identifier
           it was sent with; Klaviyo keys a profile on each) and holds that field, as its
           own identifier (by the identifier's shape, as ``identity`` reads it) or as
-          ``sent_<field>``. Clearing it would take it from that list's profile too.
-
-        Only the rows that would clear an identifier are looked at."""
-        bits = int(mask) & IDENTIFIER_BITS
+          ``sent_<field>``. Clearing it would take it from that list's profile too, and
+          that list, unchanged, would never send it again."""
+        bits = int(self.clear_mask) & IDENTIFIER_BITS
         if not bits or not self.has_state or list_id is None:
-            return "select null::varchar as k_identifier, 0::bigint as kept where false"
+            return
+        row = self.con.execute(f"select count(*) from {DIFF} "
+                               f"where clear & {bits} <> 0").fetchone()
+        if not row or not row[0]:
+            return
         kinds = [k for k in IDENTIFIERS if bits & field_bit(k)]
         shape = {"email": "identifier like '%@%'",
                  "phone_number": "regexp_full_match(identifier, '\\+[0-9]+')",
@@ -580,35 +583,39 @@ class Planner:
                                 "regexp_full_match(identifier, '\\+[0-9]+'))"}
         held = " | ".join(f"case when sent_{k} is not null or {shape[k]} then "
                           f"{field_bit(k)} else 0 end" for k in kinds)
-        # withheld: the value the profile holds (or, state not knowing it, any value)
         withheld = " | ".join(
             f"case when exists (select 1 from {WITHHELD_ROWS} as w "
-            f"where w.identifier = c.d_identifier and w.kind = {sql_str(k)} "
-            f"and (c.m_sent_{k} is null or w.value = {identity.value_sql(k, f'c.m_sent_{k}')}"
+            f"where w.identifier = d.identifier and w.kind = {sql_str(k)} "
+            f"and (m.sent_{k} is null or w.value = {identity.value_sql(k, f'm.sent_{k}')}"
             f")) then {field_bit(k)} else 0 end" for k in kinds)
-        keys = ", ".join(["c.d_identifier", *(f"c.m_sent_{k}" for k in IDENTIFIERS)])
-        return f"""
-    with candidates as (
-        select c.d_identifier, {withheld} as withheld, unnest([{keys}]) as key
-        from classified as c
-        where c.in_state and c.d_identifier is not null
-            and c.m_sent_fields & ~c.fields & {bits} <> 0
-    ),
-    others as (  -- what the account's other lists send, by profile key
-        select lower(key) as key, bit_or(held) as held
-        from (select unnest([identifier, {SENT}]) as key, {held} as held
-              from (select identifier, {self._sent_columns()} from {self.t("list_members")}
-                    where account_id = {sql_str(self.account_id)}
-                        and list_id <> {sql_str(list_id)}))
-        where key is not null
-            and lower(key) in (select lower(key) from candidates where key is not null)
-        group by all
-    )
-    select c.d_identifier as k_identifier,
-        any_value(c.withheld) | coalesce(bit_or(o.held), 0) as kept
-    from candidates as c
-    left join others as o on o.key = lower(c.key)
-    group by c.d_identifier"""
+        keys = ", ".join(["d.identifier", *(f"m.sent_{k}" for k in IDENTIFIERS)])
+        members = (f"select identifier, {self._sent_columns()} from {self.t('list_members')} "
+                   f"where account_id = {sql_str(self.account_id)}")
+        self.con.execute(f"""
+            with candidates as (
+                select d.identifier, {withheld} as withheld, unnest([{keys}]) as key
+                from {DIFF} as d
+                inner join ({members} and list_id = {sql_str(list_id)}) as m
+                    on m.identifier = d.identifier
+                where d.clear & {bits} <> 0
+            ),
+            others as (  -- what the account's other lists send, by profile key
+                select lower(key) as key, bit_or(held) as held
+                from (select unnest([identifier, {SENT}]) as key, {held} as held
+                      from ({members} and list_id <> {sql_str(list_id)}))
+                where key is not null
+                    and lower(key) in (select lower(key) from candidates where key is not null)
+                group by all
+            ),
+            kept as (
+                select c.identifier, any_value(c.withheld) | coalesce(bit_or(o.held), 0) as kept
+                from candidates as c
+                left join others as o on o.key = lower(c.key)
+                group by c.identifier
+            )
+            update {DIFF} as d set clear = d.clear & ~k.kept
+            from kept as k
+            where d.identifier = k.identifier and k.kept <> 0""")
 
     def changed_sql(self, list_id: str | None) -> str:
         """The narrow half of the diff (kept in ``CHANGED``): a full join of the desired rows'
@@ -802,8 +809,7 @@ classified as (
         end as kind, r.*
     from rendered as r
     left join held as h on h.identifier = r.d_identifier
-),
-kept as ({self._kept_sql(list_id, mask)})
+)
 select kind, coalesce(d_identifier, m_identifier) as identifier,
     case when d_identifier is null then m_amperity_id else amperity_id end as amperity_id,
     case when d_identifier is null then m_fingerprint else fingerprint end as fingerprint,
@@ -816,11 +822,10 @@ select kind, coalesce(d_identifier, m_identifier) as identifier,
         else fields | uncertain_fields end as fields,
     seq, d_identifier is null and not in_state as is_new, fields as desired_fields,
     case when in_state and d_identifier is not null then m_sent_fields & ~fields & {mask}
-        & ~coalesce(kept, 0) end as clear,
+        end as clear,
     kind = 'unchanged' and m_amperity_id is distinct from amperity_id as recluster,
     kind = 'unchanged' and m_fingerprint <> fingerprint as upgrade
 from classified
-left join kept on k_identifier = d_identifier
 """
 
     def stage_changed(self, list_id: str | None) -> None:
@@ -995,6 +1000,7 @@ from {DIFF} where kind = 'remove'
                 create temp table {DIFF} as
                 select case when kind in ('add', 'change') then seq end as seq, * exclude (seq)
                 from ({self.diff_sql(list_id, path)})""")
+            self._keep_identifiers(list_id)
         self._drop_staged()
         self.prepared = None
         counts = dict(self.con.execute(
