@@ -49,6 +49,7 @@ from loader.store import Store, quote
 from loader.sync.crashpoints import crashpoint
 from loader.sync.digest import Change
 from loader.sync.plan import DESIRED, DIFF, SENT, job_bounds
+from loader.warehouse import field_bit
 
 POINTER = re.compile(r"/data/attributes/profiles/data/(\d+)")
 # Polling outstanding import jobs: the wait before the next poll grows from POLL_FIRST_S by
@@ -727,11 +728,16 @@ class Applier:
             where {where} and coalesce(p.is_new, false)"""
         if not changes:
             return adds
+        # an identifier the row no longer carries that its profile still holds (in the mask
+        # until clear.py clears it; kept while withheld or sent by another list) keeps the
+        # value sent: it is what Klaviyo holds, and what the next plan looks it up by
+        kept = ", ".join(f"coalesce(p.sent_{k}, case when m.sent_fields & {field_bit(k)} <> 0 "
+                         f"then m.sent_{k} end) as sent_{k}" for k in IDENTIFIERS)
         return f"""{adds}
             union all
             select p.identifier, p.amperity_id, p.fingerprint, p.is_new,
                 coalesce(p.profile_id, m.profile_id) as profile_id,
-                p.sent_email, p.sent_phone_number, p.sent_external_id,
+                {kept},
                 coalesce(m.first_sent_at, {at}) as first_sent_at,
                 -- a field sent before stays in the mask until it is cleared (clear.py)
                 case when p.fields is null and m.sent_fields is null then null

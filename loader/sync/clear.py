@@ -27,13 +27,13 @@ from typing import Any
 import duckdb
 
 from loader.errors import KlaviyoError
-from loader.klaviyo.payloads import LOCATION_FIELDS, sql_str
+from loader.klaviyo.payloads import IDENTIFIERS, LOCATION_FIELDS, sql_str
 from loader.store import Store, qualified
 from loader.sync.apply import Applier, insert_rows
 from loader.sync.crashpoints import crashpoint
 from loader.sync.digest import Change
-from loader.sync.plan import DIFF
-from loader.warehouse import CLEARABLE_FIELDS, FINGERPRINT_PREFIX
+from loader.sync.plan import DIFF, IDENTIFIER_BITS
+from loader.warehouse import CLEARABLE_FIELDS, FINGERPRINT_PREFIX, field_bit
 
 LOOKUP_PAGE = 100
 STATE_BATCH = 100  # PATCHes between two state writes
@@ -45,17 +45,27 @@ def clears_sql(schema: str, account_id: str, list_id: str, mask: int) -> str:
 
     Read after the list's imports are confirmed, from state as they left it, for the rows
     the plan found may need it (``DIFF``: every desired row not unchanged, and the unchanged
-    ones whose sent fields hold one the desired row lacks), so not over the whole list."""
+    ones whose sent fields hold one the desired row lacks), so not over the whole list.
+
+    An identifier field (email, phone_number, external_id) is cleared only when the plan
+    found it to clear (``DIFF.clear``: not withheld, and no other list of the account sends
+    one for the profile, ``Planner._keep_identifiers``); one left stays in the recorded mask
+    (``fields``), as it stays in Klaviyo."""
+    kept = f"({int(mask) & IDENTIFIER_BITS} & ~coalesce(d.clear, 0))"
     return f"""
-select d.identifier, m.profile_id, m.sent_fields & ~d.desired_fields & {int(mask)} as clear,
-    d.desired_fields as fields
-from {DIFF} as d
-inner join {qualified(schema, "list_members")} as m on m.account_id = {sql_str(account_id)}
-    and m.list_id = {sql_str(list_id)} and m.identifier = d.identifier
-where d.kind <> 'remove' and d.desired_fields is not null and m.sent_fields is not null
-    and m.sent_fields & ~d.desired_fields & {int(mask)} <> 0
-    -- an add was no member: its mask is what it was sent with (fields), nothing more
-    and (d.kind <> 'add' or d.fields & ~d.desired_fields & {int(mask)} <> 0)
+select identifier, profile_id, clear, fields from (
+    select d.identifier, m.profile_id,
+        m.sent_fields & ~d.desired_fields & {int(mask)} & ~{kept} as clear,
+        d.desired_fields | (m.sent_fields & {kept}) as fields
+    from {DIFF} as d
+    inner join {qualified(schema, "list_members")} as m on m.account_id = {sql_str(account_id)}
+        and m.list_id = {sql_str(list_id)} and m.identifier = d.identifier
+    where d.kind <> 'remove' and d.desired_fields is not null and m.sent_fields is not null
+        and m.sent_fields & ~d.desired_fields & {int(mask)} <> 0
+        -- an add was no member: its mask is what it was sent with (fields), nothing more
+        and (d.kind <> 'add' or d.fields & ~d.desired_fields & {int(mask)} <> 0)
+)
+where clear <> 0
 """
 
 
@@ -182,8 +192,11 @@ def _record(applier: Applier, list_id: str, done: list[tuple[str, str | None, in
     with store.step("list_members"), applier.changing() as change:
         rows = applier.members_where(list_id, "select identifier from _klaviyo_cleared")
         change.rows(-1, rows)
+        # a cleared identifier is no longer held: its sent value goes with it
+        sent = "".join(f", sent_{k} = case when c.fields & {field_bit(k)} <> 0 "
+                       f"then m.sent_{k} end" for k in IDENTIFIERS)
         con.execute(f"""
-            update {t('list_members')} as m set sent_fields = c.fields,
+            update {t('list_members')} as m set sent_fields = c.fields{sent},
                 profile_id = coalesce(m.profile_id, c.profile_id)
             from _klaviyo_cleared as c
             where m.account_id = ? and m.list_id = ? and m.identifier = c.identifier""",

@@ -28,6 +28,7 @@ from loader.warehouse import (
     Campaign,
     desired_sql,
     duplicates_from_desired,
+    field_bit,
     fields_mask,
     fingerprint_text_sql,
     json_texts_sql,
@@ -48,6 +49,9 @@ SEVERAL = "_klaviyo_several"
 DUPLICATES = "_klaviyo_duplicates"
 # the list's customers and the identifiers withheld from them (identity.withheld_rows_sql)
 WITHHELD_ROWS = "_klaviyo_withheld_rows"
+# the identifier fields of the clearable ones (``fields`` mask bits of email, phone_number,
+# external_id): a clear leaves them while another list sends them or they are withheld
+IDENTIFIER_BITS = sum(field_bit(k) for k in IDENTIFIERS)
 # what a campaign's delivery records in rejected_rows once: customers left out as duplicates
 # (the campaign's SQL, contract C1, and duplicates_sql) and identifiers withheld (C2)
 NOTES = "_klaviyo_notes"
@@ -550,6 +554,69 @@ class Planner:
                 f"| coalesce({m}.uncertain_fields, 0)) & ~{d}.fields & {int(self.clear_mask)}"
                 f" <> 0)")
 
+    def _keep_identifiers(self, list_id: str | None) -> None:
+        """Take from ``DIFF.clear`` the identifier fields a clear must leave on a member's
+        profile (the plan's rows that would clear one: usually none, and then nothing more is
+        read). An identifier field is left when
+
+        * the value the profile holds (the member's ``sent_<field>``; any, state not knowing
+          it) was withheld from the desired row (``WITHHELD_ROWS``: shared with another
+          customer, not removed: the warehouse still gives it to this customer; a value
+          withheld that replaces another is no reason to keep the old one), or
+        * another list of the account still sends one for the same profile: one of its
+          ``list_members`` rows holds a key of the member (its identifier or an identifier
+          it was sent with; Klaviyo keys a profile on each) and holds that field, as its
+          own identifier (by the identifier's shape, as ``identity`` reads it) or as
+          ``sent_<field>``. Clearing it would take it from that list's profile too, and
+          that list, unchanged, would never send it again."""
+        bits = int(self.clear_mask) & IDENTIFIER_BITS
+        if not bits or not self.has_state or list_id is None:
+            return
+        row = self.con.execute(f"select count(*) from {DIFF} "
+                               f"where clear & {bits} <> 0").fetchone()
+        if not row or not row[0]:
+            return
+        kinds = [k for k in IDENTIFIERS if bits & field_bit(k)]
+        shape = {"email": "identifier like '%@%'",
+                 "phone_number": "regexp_full_match(identifier, '\\+[0-9]+')",
+                 "external_id": "not (identifier like '%@%' or "
+                                "regexp_full_match(identifier, '\\+[0-9]+'))"}
+        held = " | ".join(f"case when sent_{k} is not null or {shape[k]} then "
+                          f"{field_bit(k)} else 0 end" for k in kinds)
+        withheld = " | ".join(
+            f"case when exists (select 1 from {WITHHELD_ROWS} as w "
+            f"where w.identifier = d.identifier and w.kind = {sql_str(k)} "
+            f"and (m.sent_{k} is null or w.value = {identity.value_sql(k, f'm.sent_{k}')}"
+            f")) then {field_bit(k)} else 0 end" for k in kinds)
+        keys = ", ".join(["d.identifier", *(f"m.sent_{k}" for k in IDENTIFIERS)])
+        members = (f"select identifier, {self._sent_columns()} from {self.t('list_members')} "
+                   f"where account_id = {sql_str(self.account_id)}")
+        self.con.execute(f"""
+            with candidates as (
+                select d.identifier, {withheld} as withheld, unnest([{keys}]) as key
+                from {DIFF} as d
+                inner join ({members} and list_id = {sql_str(list_id)}) as m
+                    on m.identifier = d.identifier
+                where d.clear & {bits} <> 0
+            ),
+            others as (  -- what the account's other lists send, by profile key
+                select lower(key) as key, bit_or(held) as held
+                from (select unnest([identifier, {SENT}]) as key, {held} as held
+                      from ({members} and list_id <> {sql_str(list_id)}))
+                where key is not null
+                    and lower(key) in (select lower(key) from candidates where key is not null)
+                group by all
+            ),
+            kept as (
+                select c.identifier, any_value(c.withheld) | coalesce(bit_or(o.held), 0) as kept
+                from candidates as c
+                left join others as o on o.key = lower(c.key)
+                group by c.identifier
+            )
+            update {DIFF} as d set clear = d.clear & ~k.kept
+            from kept as k
+            where d.identifier = k.identifier and k.kept <> 0""")
+
     def changed_sql(self, list_id: str | None) -> str:
         """The narrow half of the diff (kept in ``CHANGED``): a full join of the desired rows'
         (identifier, fingerprint, fields, amperity_id) with the members' (identifier,
@@ -933,6 +1000,7 @@ from {DIFF} where kind = 'remove'
                 create temp table {DIFF} as
                 select case when kind in ('add', 'change') then seq end as seq, * exclude (seq)
                 from ({self.diff_sql(list_id, path)})""")
+            self._keep_identifiers(list_id)
         self._drop_staged()
         self.prepared = None
         counts = dict(self.con.execute(

@@ -149,8 +149,10 @@ def test_a_phone_another_campaign_now_shares_is_withheld(klaviyo_emulator, tmp_p
     assert result.exit_code == EXIT_OK, result.error
     assert skipped(result) == [False]
     assert result.lists[0].withheld == 1 and result.lists[0].updated == 1
+    # withheld, not removed: A's profile keeps the phone it was sent, and state says so
+    assert klaviyo_emulator.find_profile(email="a@example.com")["phone_number"] == PHONE
     assert query(path, "select sent_phone_number from klaviyo_loader.list_members "
-                       "where amperity_id = 'a-1'") == [(None,)]
+                       "where amperity_id = 'a-1'") == [(PHONE,)]
 
 
 def test_a_push_killed_mid_send_is_finished_by_the_rerun(klaviyo_emulator, spec, warehouse,
