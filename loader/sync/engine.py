@@ -853,6 +853,7 @@ def push(settings: Settings, options: PushOptions, progress: Progress | None = N
 
     ``target``: the dbt target whose warehouse holds the audiences and the state (None or a
     DuckDB target: the DuckDB file of ``settings``)."""
+    clear_guard(options)  # a bad --allow-clears or threshold fails before anything is read
     if client is None:
         client = (client_factory or KlaviyoClient.from_settings)(settings)
     return Pusher(settings, options, client, progress, target).run()
