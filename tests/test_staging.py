@@ -265,6 +265,28 @@ def test_missing_optional_columns_are_typed_nulls_named_in_the_build_log(
     ) == [("DOUBLE",)]
 
 
+def test_a_renamed_mapped_column_warns_naming_campaign_attribute_and_column(
+    own_tables: BuiltWarehouse,
+) -> None:
+    """A column a campaign maps an attribute to, renamed upstream, is staged as null (the
+    build passes) and a push would clear the attribute in Klaviyo: each campaign reading it
+    warns. A column listed in var klaviyo_absent_columns (never there) does not."""
+    _alter(
+        own_tables,
+        "alter table brand.merged_customers rename column given_name to first_nm",
+        "alter table brand.merged_customers drop column company",
+    )
+    run = own_tables.dbt("build", "--select", "+spring_sale", "--exclude", "test_type:singular",
+                         vars={"klaviyo_absent_columns": ["company"]})
+    text = re.sub(r"\s+", " ", run.output)
+    assert re.search(
+        r"Campaign 'Spring sale' \(model spring_sale\): Klaviyo attribute 'first_name' is "
+        r"mapped to column 'given_name' of stg_amperity__merged_customers, but its source "
+        r'table [^ ]*"brand"\."merged_customers" has no column \'given_name\' '
+        r"\(staged as null\)", text), run.output
+    assert "Klaviyo attribute 'organization'" not in text, run.output
+
+
 def test_missing_required_columns_and_tables_fail_naming_them(
     own_tables: BuiltWarehouse,
 ) -> None:

@@ -72,6 +72,8 @@ def summary_table(result: PushResult, wide: bool = False) -> Table:
         cols = ["customers", "rows", "shrink", "expansion", "duplicates", "withheld",
                 *[c for c in cols if c != "withheld"]]
         cols += ["cleared", "jobs"] if not result.dry_run else []
+    elif not result.dry_run and any(r.cleared for r in result.lists):
+        cols.insert(cols.index("unchanged"), "cleared")  # fields set to null: never hidden
     table.add_column("campaign / list", overflow="fold")
     for c in cols:
         table.add_column(c, justify="right", overflow="fold")

@@ -7,6 +7,7 @@ import sys
 import traceback
 from dataclasses import replace
 from datetime import UTC, datetime
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -40,6 +41,17 @@ def push(
     all_campaigns: bool = typer.Option(
         False, "--all", help="Every campaign of the registry, due or not (one already "
         "delivered is only brought up to date: no new delivery unless something is sent)."),
+    allow_clears: list[str] = typer.Option(  # noqa: B008
+        None, "--allow-clears", help="Clear this field (e.g. first_name; 'all': every field) "
+        "even on a large share of a list's members: the clear guard holds such clears back "
+        "and warns (repeatable)."),
+    clear_guard_share: float = typer.Option(
+        0.5, "--clear-guard-share", envvar="LOADER_CLEAR_GUARD_SHARE", min=0.0, max=1.0,
+        help="Clear guard: a field is not cleared on a list when at least this share of "
+        "its members that had one would lose it (and --clear-guard-min members)."),
+    clear_guard_min: int = typer.Option(
+        10, "--clear-guard-min", envvar="LOADER_CLEAR_GUARD_MIN", min=0,
+        help="Clear guard: the fewest members a held-back clear concerns."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress and no table."),
     wide: bool = typer.Option(False, "--wide", help="Every column (default: what fits 100)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
@@ -52,14 +64,16 @@ def push(
     """Deliver audiences to Klaviyo lists: only changes are sent; state makes reruns exact."""
     if all_campaigns and campaigns:
         raise ConfigError("Name campaigns or use --all, not both.")
+    guard = {"allow_clears": list(allow_clears or []), "clear_guard_share": clear_guard_share,
+             "clear_guard_min": clear_guard_min}
     if not as_json:
         _push(campaigns, at, dry_run, sample, quiet, False, duckdb_path, all_campaigns, wide,
-              target)
+              target, guard)
         return
     # --json: one JSON document on stdout whatever happens, with the same exit code
     try:
         _push(campaigns, at, dry_run, sample, quiet, True, duckdb_path, all_campaigns, wide,
-              target)
+              target, guard)
     except typer.Exit:
         raise
     except LoaderError as exc:
@@ -80,7 +94,8 @@ def _json_failure(error: str, hint: str | None, exit_code: int) -> None:
 
 def _push(campaigns: list[str] | None, at: str | None, dry_run: bool, sample: int | None,
           quiet: bool, as_json: bool, duckdb_path: str | None, all_campaigns: bool = False,
-          wide: bool = False, target: str | None = None) -> None:
+          wide: bool = False, target: str | None = None,
+          guard: dict[str, Any] | None = None) -> None:
     from loader.cli._console import RichProgress, output_console, print_summary
     from loader.config import Settings
     from loader.store.warehouse import state_target
@@ -91,7 +106,7 @@ def _push(campaigns: list[str] | None, at: str | None, dry_run: bool, sample: in
     if duckdb_path:
         settings = replace(settings, duckdb_path=duckdb_path)
     options = PushOptions(campaigns=list(campaigns or []), at=_parse_at(at), dry_run=dry_run,
-                          sample=sample, all_campaigns=all_campaigns)
+                          sample=sample, all_campaigns=all_campaigns, **(guard or {}))
     err = Console(stderr=True)
     progress = None if (quiet or as_json or dry_run) else RichProgress(err)
     try:

@@ -22,6 +22,7 @@ loader wrote, found unchanged by the plan, this version's fingerprint (``upgrade
 from __future__ import annotations
 
 import contextlib
+from dataclasses import dataclass
 from typing import Any
 
 import duckdb
@@ -39,9 +40,10 @@ LOOKUP_PAGE = 100
 STATE_BATCH = 100  # PATCHes between two state writes
 
 
-def clears_sql(schema: str, account_id: str, list_id: str, mask: int) -> str:
+def clears_sql(schema: str, account_id: str, list_id: str, mask: int, held: int = 0) -> str:
     """The desired profiles of the list with fields to clear: identifier, profile_id,
-    clear (mask of the fields to set to null), fields (the desired mask).
+    clear (mask of the fields to set to null), fields (the desired mask, plus the fields of
+    ``held`` state says were sent: held back by the guard, still to clear later).
 
     Read after the list's imports are confirmed, from state as they left it, for the rows
     the plan found may need it (``DIFF``: every desired row not unchanged, and the unchanged
@@ -56,7 +58,7 @@ def clears_sql(schema: str, account_id: str, list_id: str, mask: int) -> str:
 select identifier, profile_id, clear, fields from (
     select d.identifier, m.profile_id,
         m.sent_fields & ~d.desired_fields & {int(mask)} & ~{kept} as clear,
-        d.desired_fields | (m.sent_fields & {kept}) as fields
+        d.desired_fields | (m.sent_fields & ({kept} | {int(held)})) as fields
     from {DIFF} as d
     inner join {qualified(schema, "list_members")} as m on m.account_id = {sql_str(account_id)}
         and m.list_id = {sql_str(list_id)} and m.identifier = d.identifier
@@ -72,12 +74,62 @@ where clear <> 0
 def count(con: duckdb.DuckDBPyConnection, schema: str, account_id: str, list_id: str | None,
           mask: int, has_columns: bool) -> tuple[int, int]:
     """(profiles to patch, of which without a known profile id) — for plans and dry runs:
-    what state says before the push (``DIFF.clear``, computed by the plan's one pass)."""
+    what state says before the push (``DIFF.clear``, computed by the plan's one pass, over
+    the fields of ``mask``)."""
     if list_id is None or not mask or not has_columns:
         return 0, 0
     row = con.execute(f"select count(*), count(*) filter (where profile_id is null) from "
-                      f"{DIFF} where clear <> 0").fetchone()
+                      f"{DIFF} where clear & {int(mask)} <> 0").fetchone()
     return (int(row[0]), int(row[1])) if row else (0, 0)
+
+
+@dataclass(frozen=True)
+class ClearGuard:
+    """A field a push would clear on at least ``minimum`` members and ``share`` of the list's
+    members state says had it is held back, not cleared (an upstream column renamed or
+    dropped turns a whole list's values into NULL), unless ``allowed`` names it (or "all")."""
+    share: float = 0.5
+    minimum: int = 10
+    allowed: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class HeldClear:
+    field: str
+    clears: int  # members whose value the push would clear
+    had: int  # members of the list state says were sent a value of the field
+
+
+def held_clears(con: duckdb.DuckDBPyConnection, schema: str, account_id: str,
+                list_id: str | None, mask: int, has_columns: bool, guard: ClearGuard
+                ) -> list[HeldClear]:
+    """The fields of ``mask`` the guard holds back for this list (read from ``DIFF.clear``,
+    as ``count``, and the list's members in state)."""
+    if list_id is None or not mask or not has_columns or "all" in guard.allowed:
+        return []
+    bits = [(1 << i, name) for i, name in enumerate(CLEARABLE_FIELDS)
+            if mask & (1 << i) and name not in guard.allowed]
+    if not bits:
+        return []
+    clears = con.execute("select " + ", ".join(
+        f"count(*) filter (where clear & {bit} <> 0)" for bit, _ in bits)
+        + f" from {DIFF} where clear <> 0").fetchone()
+    if not clears or max(int(n) for n in clears) < max(guard.minimum, 1):
+        return []
+    had = con.execute("select " + ", ".join(
+        f"count(*) filter (where sent_fields & {bit} <> 0)" for bit, _ in bits)
+        + f" from {qualified(schema, 'list_members')} where account_id = ? and list_id = ?",
+        [account_id, list_id]).fetchone()
+    held: list[HeldClear] = []
+    for (_, name), n, h in zip(bits, clears, had or [0] * len(bits), strict=True):
+        n, h = int(n), int(h)
+        if n >= max(guard.minimum, 1) and n >= guard.share * max(h, n):
+            held.append(HeldClear(name, n, max(h, n)))
+    return held
+
+
+def held_mask(held: list[HeldClear]) -> int:
+    return sum(1 << CLEARABLE_FIELDS.index(h.field) for h in held)
 
 
 def upgrade(store: Store, account_id: str, list_id: str, applier: Applier | None = None
@@ -136,13 +188,16 @@ def body(profile_id: str, clear: int) -> dict[str, Any]:
     return {"data": {"type": "profile", "id": profile_id, "attributes": attributes}}
 
 
-def clear_fields(applier: Applier, list_id: str, identifier_field: str, mask: int) -> int:
-    """PATCH every profile of the list whose field went from a value to NULL; the number of
-    profiles patched. First, members found unchanged under an older fingerprint or another
-    customer get this version's fingerprint and the customer sent now (``upgrade``)."""
+def clear_fields(applier: Applier, list_id: str, identifier_field: str, mask: int,
+                 held: int = 0) -> int:
+    """PATCH every profile of the list whose field (of ``mask``) went from a value to NULL;
+    the number of profiles patched. The fields of ``held`` (held back by ``ClearGuard``) are
+    neither cleared nor dropped from the members' masks: a later push clears them. First,
+    members found unchanged under an older fingerprint or another customer get this
+    version's fingerprint and the customer sent now (``upgrade``)."""
     con, store = applier.con, applier.store
     upgrade(store, applier.account_id, list_id, applier)
-    rows = con.execute(clears_sql(applier.schema, applier.account_id, list_id, mask)
+    rows = con.execute(clears_sql(applier.schema, applier.account_id, list_id, mask, held)
                        ).fetchall()
     if not rows:
         return 0

@@ -42,6 +42,7 @@ from loader.sync.digest import Digests, Stored, same_withheld
 from loader.sync.identity import WITHHELD
 from loader.sync.plan import DESIRED, NOTES, ListPlan, Planner
 from loader.warehouse import (
+    CLEARABLE_FIELDS,
     DELIVERY_SUMMARY,
     REGISTRY,
     Campaign,
@@ -58,6 +59,9 @@ SUSPECTS = "_klaviyo_suspects"
 # of them as suspects (a small list refilled, next to a large one unchanged, is listed)
 SUSPECT_SHARE = 0.5
 SUSPECT_ROWS = 10_000
+# the clear guard's defaults (PushOptions): half the members that had the field, and ten
+CLEAR_GUARD_SHARE = 0.5
+CLEAR_GUARD_MIN = 10
 
 # Errors about the account or Klaviyo itself: the run stops (the next campaign would fail the
 # same way). Any other LoaderError fails its campaign only; the others are still sent.
@@ -90,6 +94,12 @@ class PushOptions:
     lock_wait_s: float = 30.0
     list_scan_max: int = LIST_SCAN_MAX  # members a list may hold for removals to read it
     all_campaigns: bool = False  # every registry campaign, due or not
+    # the clear guard (loader.sync.clear.ClearGuard): a field a push would clear on at least
+    # clear_guard_min members and clear_guard_share of the list's members that had it is not
+    # cleared (a warning says so) unless allow_clears names it, or "all"
+    allow_clears: list[str] = field(default_factory=list)
+    clear_guard_share: float = CLEAR_GUARD_SHARE
+    clear_guard_min: int = CLEAR_GUARD_MIN
 
 
 @dataclass
@@ -183,6 +193,19 @@ class PushResult:
             "delivery_totals": self.delivery_totals,
             "control_duplicates": self.control_duplicates,
         }
+
+
+def clear_guard(options: PushOptions) -> clear.ClearGuard:
+    """The push's clear guard; an unknown field in ``allow_clears`` is a ConfigError."""
+    allowed = frozenset(options.allow_clears)
+    unknown = sorted(allowed - set(CLEARABLE_FIELDS) - {"all"})
+    if unknown:
+        raise ConfigError(f"--allow-clears: {', '.join(unknown)} is not a field a push clears",
+                          hint="Name one of: all, " + ", ".join(CLEARABLE_FIELDS) + ".")
+    if not 0 <= options.clear_guard_share <= 1 or options.clear_guard_min < 0:
+        raise ConfigError("the clear guard's share is between 0 and 1 and its minimum >= 0",
+                          hint="e.g. LOADER_CLEAR_GUARD_SHARE=0.5 LOADER_CLEAR_GUARD_MIN=10.")
+    return clear.ClearGuard(options.clear_guard_share, options.clear_guard_min, allowed)
 
 
 def list_conflicts(campaigns: list[Campaign]) -> dict[str, ConfigError]:
@@ -350,6 +373,7 @@ class Pusher:
             else:
                 todo.append(c)
         planner = Planner(con, self.schema, account_id)
+        planner.clear_guard = clear_guard(self.options)
         has_state = planner.has_state
         self._identity_pass = lambda: self._identity_build(lambda: identity.build(
             con, self.schema, account_id, registry, todo, has_state))
@@ -519,6 +543,7 @@ class Pusher:
             r.cleared = plan.clears
             result.lists.append(r)
             self._warn_empty(result, c, name, plan)
+            self._warn_held(result, c, name, plan)
         result.control_duplicates[c.campaign_id] = control
 
     @staticmethod
@@ -532,6 +557,19 @@ class Pusher:
                           expansion=s.get("expansion", 0), duplicates=s.get("duplicates", 0))
 
     # -- real push -------------------------------------------------------------------------
+
+    def _warn_held(self, result: PushResult, c: Campaign, name: str, plan: ListPlan) -> None:
+        """A warning for each field the clear guard held back on the list."""
+        verb = "would clear" if self.options.dry_run else "was to clear"
+        for h in plan.held_clears:
+            result.warnings.append(
+                f"campaign {c.campaign_id!r}, list {name!r}: the push {verb} {h.field!r} on "
+                f"{h.clears:,} of the {h.had:,} member(s) that had one "
+                f"({100 * h.clears // max(h.had, 1)} %); not cleared (a column renamed or "
+                f"dropped upstream turns every value into NULL: check the campaign's mapping "
+                f"and `dbt build` warnings). If it is meant, push again with "
+                f"--allow-clears {h.field} (or --allow-clears all): state keeps the field "
+                f"to clear")
 
     @staticmethod
     def _warn_empty(result: PushResult, c: Campaign, name: str, plan: ListPlan) -> None:
@@ -620,6 +658,7 @@ class Pusher:
             planner.note_list(name)
             vouched = vouched and self._suspects(planner, list_id, plan, counted)
             self._warn_empty(result, c, name, plan)
+            self._warn_held(result, c, name, plan)
             r.unchanged, r.duplicates, r.withheld = plan.unchanged, plan.duplicates, plan.withheld
             r.still_refused = plan.held_rejected
             sends = (plan.adds + plan.changes + plan.oversize + plan.clears + created
@@ -650,7 +689,8 @@ class Pusher:
             recovered_rows = (rec.added + rec.updated) if rec else 0
             r.unchanged = max(0, r.unchanged - recovered_rows)
             sent_before += max(0, min(r.unchanged, earlier[0] + earlier[1] - recovered_rows))
-            r.cleared = clear.clear_fields(applier, list_id, c.identifier, planner.clear_mask)
+            r.cleared = clear.clear_fields(applier, list_id, c.identifier, planner.clear_mask,
+                                           planner.held_mask)
             r.reclustered = plan.reclustered
             if sample is None:
                 stats.merge(applier.remove_all(list_id, c.identifier,
@@ -662,8 +702,11 @@ class Pusher:
             r.pending_removals = stats.pending
             result.lists.append(r)
             campaign_results.append(r)
+            # a list with clears held back is planned again next push (never skipped as
+            # unchanged), so an --allow-clears or a fixed column reaches it
             if (sample is None and not r.rejected and not r.pending_removals
-                    and not plan.oversize and not plan.held_rejected and not plan.invalid):
+                    and not plan.oversize and not plan.held_rejected and not plan.invalid
+                    and not plan.held_clears):
                 clean.append((c, name, list_id, columns, plan.desired, plan.duplicates,
                               plan.withheld))
         pending_removals(campaign_results)
@@ -810,6 +853,7 @@ def push(settings: Settings, options: PushOptions, progress: Progress | None = N
 
     ``target``: the dbt target whose warehouse holds the audiences and the state (None or a
     DuckDB target: the DuckDB file of ``settings``)."""
+    clear_guard(options)  # a bad --allow-clears or threshold fails before anything is read
     if client is None:
         client = (client_factory or KlaviyoClient.from_settings)(settings)
     return Pusher(settings, options, client, progress, target).run()

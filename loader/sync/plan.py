@@ -102,6 +102,8 @@ class ListPlan:
     withheld: int = 0  # identifiers withheld from the list's profiles (shared or invalid)
     invalid: int = 0  # rows not sent: the campaign's identifier is an invalid phone number
     clears: int = 0  # profiles whose fields went from a value to NULL: one PATCH each
+    # fields the clear guard holds back (clear.ClearGuard): not cleared, left in state's masks
+    held_clears: list[Any] = field(default_factory=list)
     oversize: int = 0
     held_rejected: int = 0  # rows refused before with the same content: not re-sent
     uncertain: int = 0  # keys a killed run may have sent unrecorded: planned as unknown
@@ -117,7 +119,9 @@ class ListPlan:
     estimated_seconds: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items()}
+        d = {k: v for k, v in self.__dict__.items()}
+        d["held_clears"] = [dict(h.__dict__) for h in self.held_clears]
+        return d
 
 
 def job_bounds(con: duckdb.DuckDBPyConnection) -> list[tuple[int, int]]:
@@ -195,6 +199,8 @@ class Planner:
         self._columns_found: set[tuple[str, str]] = set()  # (table, column): _has_column
         self.bounds: list[tuple[int, int]] | None = None  # import jobs of the last plan
         self.clear_mask = 0  # the fields the last planned campaign may clear
+        self.held_mask = 0  # of those, the fields the clear guard held back (last plan)
+        self.clear_guard: Any = None  # a clear.ClearGuard (None: every clear is sent)
         # what the last build_desired planned: its campaign, mapped columns and their types
         self.campaign: Campaign | None = None
         self.list_name: str | None = None
@@ -278,6 +284,7 @@ class Planner:
         """
         self.ready()
         self.clear_mask = fields_mask(campaign, columns)
+        self.held_mask = 0
         source = identity.source_sql(campaign, list_name, columns)
         self.types = {str(r[0]): str(r[1]) for r in self.con.execute(
             f"describe select * from ({source})").fetchall()}
@@ -1035,6 +1042,12 @@ from {DIFF} where kind = 'remove'
         p.lookups = math.ceil(missing_ids / page) if missing_ids else 0
         from loader.sync import clear  # (clear builds on this module)
 
+        if self.clear_guard is not None:
+            p.held_clears = clear.held_clears(
+                self.con, self.schema, self.account_id, list_id, self.clear_mask,
+                self._has_sent_fields(), self.clear_guard)
+            self.held_mask = clear.held_mask(p.held_clears)
+            self.clear_mask &= ~self.held_mask
         p.clears, unknown = clear.count(self.con, self.schema, self.account_id, list_id,
                                         self.clear_mask, self._has_sent_fields())
         p.lookups += math.ceil(unknown / page) if unknown else 0

@@ -60,6 +60,23 @@
             {%- do errors.append(['attributes', "unknown attribute column '" ~ attribute.column ~ "' (for Klaviyo attribute '" ~ attribute.name ~ "') in " ~ attribute.source ~ "; its columns are: " ~ known | join(', ')]) -%}
         {%- endif -%}
     {%- endfor -%}
+    {#- An attribute mapped to a column its staging view fills with nulls because the source
+        table lacks it (renamed or dropped upstream) would clear the field in Klaviyo on every
+        profile that had it: a warning, unless var klaviyo_absent_columns lists the column. -#}
+    {%- set absent_ok = var('klaviyo_absent_columns', []) or [] -%}
+    {%- set absent_ok = (absent_ok | map('lower') | list) if absent_ok is not string else [absent_ok | lower] -%}
+    {%- for attribute in declaration.attributes if attribute.source in relations
+            and attribute.column is string and (attribute.column | lower) not in absent_ok -%}
+        {%- set absent = klaviyo_staged_absent_column(attribute.source, attribute.column, columns_cache) -%}
+        {%- if absent is not none -%}
+            {%- do warnings.append("Klaviyo attribute '" ~ attribute.name ~ "' is mapped to column '"
+                ~ attribute.column ~ "' of " ~ attribute.source ~ ", but its source table " ~ absent.table
+                ~ " has no column '" ~ absent.column ~ "' (staged as null): a push would clear '"
+                ~ attribute.name ~ "' on every profile that had one. Restore or rename the column, "
+                ~ "drop the attribute, or list '" ~ attribute.column ~ "' in var klaviyo_absent_columns "
+                ~ "if the table never had it (docs/campaigns.md, \"Attributes\")") -%}
+        {%- endif -%}
+    {%- endfor -%}
     {%- do errors.extend(klaviyo_condition_errors(declaration, relations, columns_cache)) -%}
     {%- do errors.extend(klaviyo_segment_errors(declaration, relations)) -%}
     {{ return({'errors': errors, 'warnings': warnings}) }}
@@ -116,4 +133,40 @@
         {%- endfor -%}
     {%- endif -%}
     {{ return(errors) }}
+{%- endmacro %}
+
+{#- When `column` of model `model_name` is staged by klaviyo_stage_columns from a table that
+    lacks it (so it is a typed null): {'table': the table, 'column': its missing column};
+    else none. The table is the staging model's one input (a source or a model), read from
+    the warehouse; not built yet, or not staged this way: none. Memoized in `cache`. -#}
+{% macro klaviyo_staged_absent_column(model_name, column, cache) -%}
+    {%- set found = [] -%}
+    {%- for node in graph.nodes.values() if node.resource_type == 'model' and node.name == model_name -%}
+        {%- set staged_from = (node.config.meta or {}).get('klaviyo_staged_from') -%}
+        {%- set inputs = node.depends_on.nodes -%}
+        {%- if staged_from is mapping and (column | lower) in staged_from and inputs | length == 1 -%}
+            {%- set key = 'staged_input@' ~ inputs[0] -%}
+            {%- if key not in cache -%}
+                {%- set input = graph.sources.get(inputs[0]) or graph.nodes.get(inputs[0]) -%}
+                {%- set relation = none -%}
+                {%- if input -%}
+                    {%- set relation = adapter.get_relation(database=input.database, schema=input.schema,
+                        identifier=input.get('identifier') or input.get('alias') or input.name) -%}
+                {%- endif -%}
+                {%- set names = [] -%}
+                {%- if relation is not none -%}
+                    {%- for c in adapter.get_columns_in_relation(relation) -%}
+                        {%- do names.append(c.name | lower) -%}
+                    {%- endfor -%}
+                {%- endif -%}
+                {%- do cache.update({key: {'table': relation | string, 'columns': names}}) -%}
+            {%- endif -%}
+            {%- set table = cache[key] -%}
+            {%- set wanted = staged_from[column | lower] -%}
+            {%- if table.columns | length > 0 and (wanted | lower) not in table.columns -%}
+                {%- do found.append({'table': table.table, 'column': wanted}) -%}
+            {%- endif -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ return(found[0] if found else none) }}
 {%- endmacro %}

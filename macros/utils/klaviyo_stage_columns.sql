@@ -15,6 +15,14 @@
 {%- endmacro %}
 
 {% macro default__klaviyo_stage_columns(source_relation, columns, source_label) -%}
+    {#- Recorded in the model's config (at parse time): each optional column's name -> the
+        table's column it is staged from, so a campaign mapping an attribute to one can tell
+        a column the table lacks (klaviyo_staged_absent_column) from one that is null. -#}
+    {%- set staged_from = {} -%}
+    {%- for column in columns if not column.required -%}
+        {%- do staged_from.update({column.name | lower: column.get('from') or column.name}) -%}
+    {%- endfor -%}
+    {%- do config(meta={'klaviyo_staged_from': staged_from}) -%}
     {%- set present = {} -%}
     {%- if execute -%}
         {%- set relation = adapter.get_relation(

@@ -19,7 +19,8 @@ LOADER = Path(sys.executable).with_name("loader")
 # test_the_list_is_every_registered_command (so its --help is checked too).
 COMMANDS = {
     "push": ["--at", "--dry-run", "--sample", "--all", "--quiet", "--wide", "--json",
-             "--duckdb-path", "--target"],
+             "--duckdb-path", "--target", "--allow-clears", "--clear-guard-share",
+             "--clear-guard-min"],
     "status": ["--at", "--json", "--wide", "--account", "--all-accounts", "--duckdb-path",
                "--target"],
     "check": ["--json"],

@@ -71,3 +71,59 @@ def test_membership_only_and_unmapped_fields_are_not_cleared(klaviyo_emulator, s
     masks = query(warehouse, "select count(*) from klaviyo_loader.list_members "
                              "where sent_fields is null")
     assert masks == [(0,)]  # the fields sent before are still known
+
+
+def test_a_mass_clear_is_held_back_until_allowed(klaviyo_emulator, spec: CampaignSpec,
+                                                 warehouse, run_push) -> None:
+    """A column renamed upstream turns a field NULL for everyone: the push does not clear
+    it (a warning names campaign, list, field and counts), other clears still go, and state
+    keeps the field to clear, so a push with --allow-clears clears it then."""
+    assert run_push().exit_code == EXIT_OK
+    sendable = [m for m in spec.members if m.treatment != "control" and not m.shrink_reason]
+    had = {m.email: m.first_name for m in sendable if m.first_name is not None}
+    for m in spec.members:
+        m.first_name = None  # the source column was renamed: every first name is NULL
+    located = [m for m in sendable if m.city is not None and m.email in had][:2]
+    for m in located:
+        m.city = None  # a few real clears, below the guard
+    write_warehouse(warehouse, [spec])
+    by_list = {name: sum(1 for m in sendable if m.email in had
+                         and m.treatment == ("a" if name == spec.list_a else "b"))
+               for name in (spec.list_a, spec.list_b)}
+    assert min(by_list.values()) >= 10
+
+    plan = run_push(dry_run=True)
+    assert sum(r.plan.clears for r in plan.lists) == 2  # the city clears only
+    held = [w for w in plan.warnings if "'first_name'" in w]
+    assert len(held) == 2, plan.warnings
+
+    result = run_push()
+    assert result.exit_code == EXIT_OK, result.error
+    assert sum(r.cleared for r in result.lists) == 2
+    assert updates(klaviyo_emulator) == 2
+    for name, n in by_list.items():
+        assert any(w.startswith(f"campaign 'spring_sale', list '{name}': the push was to "
+                                f"clear 'first_name' on {n} of the {n} member(s)")
+                   and "--allow-clears first_name" in w for w in result.warnings), (
+            result.warnings)
+    for email, first_name in had.items():
+        assert klaviyo_emulator.find_profile(email=email)["first_name"] == first_name
+    assert "city" not in klaviyo_emulator.find_profile(email=located[0].email)["location"]
+
+    # not allowed: held back again, nothing sent
+    again = run_push()
+    assert sum(r.cleared for r in again.lists) == 0
+    assert len([w for w in again.warnings if "'first_name'" in w]) == 2
+    assert updates(klaviyo_emulator) == 2
+
+    # allowed: every member that had one is cleared, the two patched before included
+    allowed = run_push(allow_clears=["first_name"])
+    assert allowed.exit_code == EXIT_OK, allowed.error
+    assert not [w for w in allowed.warnings if "'first_name'" in w]
+    assert sum(r.cleared for r in allowed.lists) == len(had)
+    for email in had:
+        assert klaviyo_emulator.find_profile(email=email)["first_name"] is None, email
+    assert updates(klaviyo_emulator) == 2 + len(had)
+    last = run_push()
+    assert sum(r.cleared for r in last.lists) == 0 and not last.warnings
+    assert updates(klaviyo_emulator) == 2 + len(had)

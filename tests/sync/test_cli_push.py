@@ -176,3 +176,25 @@ def test_unexpected_error_recorded_in_state_without_the_secret(klaviyo_emulator,
     con.close()
     assert errors == ["RuntimeError: boom with *** inside"]
     assert key.encode() not in Path(warehouse).read_bytes()
+
+
+def test_clears_are_shown_by_default_and_a_mass_clear_needs_allow_clears(
+        klaviyo_emulator, spec, warehouse) -> None:
+    """The summary shows `cleared` without --wide when a push cleared fields; a clear of most
+    of a list is held back with a warning naming --allow-clears, which then clears it."""
+    env = env_for(klaviyo_emulator, warehouse)
+    assert runner.invoke(app, ["push", "spring_sale"], env=env).exit_code == 0
+    for m in spec.members:
+        m.first_name = None
+    write_warehouse(warehouse, [spec])
+    held = runner.invoke(app, ["push", "spring_sale"], env=env)
+    assert held.exit_code == 0, held.output
+    assert "cleared" not in held.stdout  # nothing cleared: no column
+    assert "warning: campaign 'spring_sale', list 'Spring Sale A': the push was to clear " \
+        "'first_name'" in held.stderr and "--allow-clears first_name" in held.stderr
+    allowed = runner.invoke(app, ["push", "spring_sale", "--allow-clears", "first_name"],
+                            env=env)
+    assert allowed.exit_code == 0, allowed.output
+    assert "cleared" in allowed.stdout and "warning" not in allowed.stderr
+    bad = runner.invoke(app, ["push", "spring_sale", "--allow-clears", "firstname"], env=env)
+    assert bad.exit_code == 2 and "firstname" in bad.output
