@@ -36,26 +36,29 @@ def _name(result: dict[str, Any]) -> str:
     return f"{parts[0]} {parts[2]}" if len(parts) > 2 else str(result.get("unique_id"))
 
 
+def _artifact(path: Path, key: str, kind: type) -> dict[str, Any] | None:
+    """A dbt artifact (JSON) whose ``key`` is a ``kind``; None when it is absent or not
+    dbt's."""
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(doc, dict) or not isinstance(doc.get(key), kind):
+        return None
+    return doc
+
+
 def read(target_path: str | Path) -> dict[str, Any] | None:
     """The last dbt command's results in ``target_path``; None when there are none (never
     built here) or the file cannot be read as dbt's."""
-    try:
-        doc = json.loads((Path(target_path) / RUN_RESULTS).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    if not isinstance(doc, dict) or not isinstance(doc.get("results"), list):
-        return None
-    return doc
+    return _artifact(Path(target_path) / RUN_RESULTS, "results", list)
 
 
 def _parents(target_path: str | Path, invocation: str) -> dict[str, list[str]] | None:
     """The node graph (``parent_map``) of the same dbt invocation, from its
     ``manifest.json``; None when there is none of that invocation."""
-    try:
-        doc = json.loads((Path(target_path) / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    if not isinstance(doc, dict) or not isinstance(doc.get("parent_map"), dict):
+    doc = _artifact(Path(target_path) / MANIFEST, "parent_map", dict)
+    if doc is None:
         return None
     meta = doc.get("metadata") if isinstance(doc.get("metadata"), dict) else {}
     if str(meta.get("invocation_id")) != invocation:
