@@ -69,7 +69,8 @@ def main() -> None:
                         "list_name, identifier, amperity_id) select 'acct', 'L1', list_name, "
                         "email, amperity_id from main.aud_bench where email is not null")
         con.execute("create temp table _notes (list_name varchar, identifier varchar, "
-                    "amperity_id varchar, reason varchar)")
+                    "amperity_id varchar, reason varchar, is_control boolean, "
+                    "origin varchar)")
         con.execute("create temp table _sample (list_id varchar, identifier varchar)")
         store.open_delivery(f"d{n}", "run", "acct", "bench", datetime(2026, 1, n),
                             datetime(2026, 1, n), False)

@@ -68,7 +68,8 @@ def deliver(store: Store, n: int, rows: list[Row], sample: list[str] | None) -> 
             f"amperity_id from main.spans_audience where not is_control "
             f"and shrink_reason is null order by email, amperity_id", [ACCOUNT, LIST_ID])
     con.execute("create or replace temp table _spans_notes (list_name varchar, "
-                "identifier varchar, amperity_id varchar, reason varchar)")
+                "identifier varchar, amperity_id varchar, reason varchar, "
+                "is_control boolean, origin varchar)")  # as the loader's NOTES
     con.execute("create or replace temp table _spans_sample (list_id varchar, "
                 "identifier varchar)")
     for email in sample or []:
