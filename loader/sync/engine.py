@@ -59,9 +59,10 @@ SUSPECTS = "_klaviyo_suspects"
 # of them as suspects (a small list refilled, next to a large one unchanged, is listed)
 SUSPECT_SHARE = 0.5
 SUSPECT_ROWS = 10_000
-# the clear guard's defaults (PushOptions): half the members that had the field, and ten
-CLEAR_GUARD_SHARE = 0.5
-CLEAR_GUARD_MIN = 10
+# the clear guard's defaults (PushOptions), ClearGuard's: half the members that had the
+# field, and ten
+CLEAR_GUARD_SHARE = clear.ClearGuard.share
+CLEAR_GUARD_MIN = clear.ClearGuard.minimum
 
 # Errors about the account or Klaviyo itself: the run stops (the next campaign would fail the
 # same way). Any other LoaderError fails its campaign only; the others are still sent.

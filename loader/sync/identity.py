@@ -34,6 +34,13 @@ WITHHELD = "_klaviyo_withheld"  # kind, value, why ('shared'|'invalid'), holders
 _HOLDERS = "_klaviyo_holders"  # kind, value, amperity_id: who holds each identifier
 
 
+# SQL: the kind of a ``list_members`` row's ``identifier`` from its shape, where the campaign
+# that keyed the list is not known: an email has an @, a phone number is E.164
+KIND_BY_SHAPE = ("case when identifier like '%@%' then 'email' "
+                 "when regexp_full_match(identifier, '\\+[0-9]+') then 'phone_number' "
+                 "else 'external_id' end")
+
+
 def value_sql(kind: str, column: str | None = None) -> str:
     """SQL: an identifier column as compared across campaigns (emails lower-cased)."""
     col = column or ident(kind)
@@ -73,10 +80,7 @@ def _state_holders(con: duckdb.DuckDBPyConnection, schema: str, account_id: str,
     kind_of_list = {name: c.identifier for c in registry for name in c.list_names}
     cases = " ".join(f"when {sql_str(n)} then {sql_str(k)}" for n, k in kind_of_list.items())
     # a list no campaign targets any more: the identifier's kind from its shape
-    shape = ("case when identifier like '%@%' then 'email' "
-             "when regexp_full_match(identifier, '\\+[0-9]+') then 'phone_number' "
-             "else 'external_id' end")
-    kind = f"case list_name {cases} else {shape} end" if cases else shape
+    kind = f"case list_name {cases} else {KIND_BY_SHAPE} end" if cases else KIND_BY_SHAPE
     parts = [f"select kind, value, amperity_id from (select {kind} as kind, identifier as value, "
              f"amperity_id from {members}) where kind in "
              f"({', '.join(sql_str(k) for k in kinds)})"]

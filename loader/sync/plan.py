@@ -584,12 +584,9 @@ class Planner:
         if not row or not row[0]:
             return
         kinds = [k for k in IDENTIFIERS if bits & field_bit(k)]
-        shape = {"email": "identifier like '%@%'",
-                 "phone_number": "regexp_full_match(identifier, '\\+[0-9]+')",
-                 "external_id": "not (identifier like '%@%' or "
-                                "regexp_full_match(identifier, '\\+[0-9]+'))"}
-        held = " | ".join(f"case when sent_{k} is not null or {shape[k]} then "
-                          f"{field_bit(k)} else 0 end" for k in kinds)
+        held = " | ".join(f"case when sent_{k} is not null or (identifier is not null and "
+                          f"{identity.KIND_BY_SHAPE} = {sql_str(k)}) then {field_bit(k)} "
+                          f"else 0 end" for k in kinds)
         withheld = " | ".join(
             f"case when exists (select 1 from {WITHHELD_ROWS} as w "
             f"where w.identifier = d.identifier and w.kind = {sql_str(k)} "
